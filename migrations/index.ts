@@ -1,0 +1,25 @@
+import type { Knex } from 'knex';
+import * as m1 from './202611231200_create_business_units';
+import * as m2 from './202611231201_create_contracts';
+import * as m3 from './202611231202_create_referrals';
+
+/**
+ * Migrations in order. Listed here rather than discovered on disk so that they load the same way
+ * under tsx, in tests and in the CLI. A landed migration is never edited: add a new one.
+ */
+const migrations: Record<string, Knex.Migration> = {
+  '202611231200_create_business_units': m1,
+  '202611231201_create_contracts': m2,
+  '202611231202_create_referrals': m3,
+};
+
+export const migrationSource: Knex.MigrationSource<string> = {
+  getMigrations: async () => Object.keys(migrations).sort(),
+  getMigrationName: (name) => name,
+  getMigration: async (name) => migrations[name]!,
+};
+
+export async function migrateLatest(db: Knex): Promise<string[]> {
+  const [, applied] = (await db.migrate.latest({ migrationSource })) as [number, string[]];
+  return applied;
+}

@@ -1,0 +1,63 @@
+import { z } from 'zod';
+
+/**
+ * The only place that reads process.env. Everything else receives a frozen Config.
+ */
+const ConfigSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  DATABASE_URL: z
+    .string()
+    .regex(/^(sqlite:|postgres(ql)?:\/\/)/, 'must start with sqlite: or postgres://')
+    .default('sqlite:./data/referrals.db'),
+  BUSINESS_TIMEZONE: z
+    .string()
+    .default('UTC')
+    .refine(isKnownTimeZone, 'must be an IANA time zone such as UTC or Europe/Oslo'),
+  ADMIN_API_KEY: z
+    .string()
+    .min(32, 'must be at least 32 characters (use 32+ random bytes, e.g. openssl rand -hex 32)')
+    .optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(0),
+});
+
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  readonly databaseUrl: string;
+  readonly businessTimeZone: string;
+  readonly adminApiKey: string | undefined;
+  readonly logLevel: string;
+  readonly rateLimitPerMinute: number;
+}
+
+export class ConfigError extends Error {}
+
+function isKnownTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = ConfigSchema.safeParse(present);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  const c = parsed.data;
+  return Object.freeze({
+    port: c.PORT,
+    host: c.HOST,
+    databaseUrl: c.DATABASE_URL,
+    businessTimeZone: c.BUSINESS_TIMEZONE,
+    adminApiKey: c.ADMIN_API_KEY,
+    logLevel: c.LOG_LEVEL,
+    rateLimitPerMinute: c.RATE_LIMIT_PER_MINUTE,
+  });
+}

@@ -1,0 +1,54 @@
+import { TZDate } from '@date-fns/tz';
+import { format } from 'date-fns';
+
+/**
+ * Calendar dates are `yyyy-MM-dd` strings end to end. Arithmetic goes through whole "epoch days"
+ * (days since 1970-01-01, computed in UTC), so no local-time Date is ever involved.
+ */
+export type IsoDate = string;
+
+const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
+const MS_PER_DAY = 86_400_000;
+
+export function isValidIsoDate(value: string): boolean {
+  const m = ISO_DATE.exec(value);
+  if (!m) return false;
+  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  if (y < 1 || mo < 1 || mo > 12 || d < 1) return false;
+  const probe = new Date(Date.UTC(y, mo - 1, d));
+  return probe.getUTCFullYear() === y && probe.getUTCMonth() === mo - 1 && probe.getUTCDate() === d;
+}
+
+export function toEpochDay(date: IsoDate): number {
+  const m = ISO_DATE.exec(date);
+  if (!m) throw new Error(`not a yyyy-MM-dd date: ${date}`);
+  return Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])) / MS_PER_DAY;
+}
+
+export function fromEpochDay(day: number): IsoDate {
+  return new Date(day * MS_PER_DAY).toISOString().slice(0, 10);
+}
+
+export function addDays(date: IsoDate, days: number): IsoDate {
+  return fromEpochDay(toEpochDay(date) + days);
+}
+
+/** Number of days in from..to, both inclusive (0 when to < from). */
+export function daysInclusive(from: IsoDate, to: IsoDate): number {
+  return Math.max(0, toEpochDay(to) - toEpochDay(from) + 1);
+}
+
+export const minDate = (a: IsoDate, b: IsoDate): IsoDate => (a <= b ? a : b);
+export const maxDate = (a: IsoDate, b: IsoDate): IsoDate => (a >= b ? a : b);
+
+/** The calendar date of an instant in a time zone (e.g. "today" in BUSINESS_TIMEZONE). */
+export function calendarDateIn(instant: Date, timeZone: string): IsoDate {
+  return format(new TZDate(instant.getTime(), timeZone), 'yyyy-MM-dd');
+}
+
+/** The instant a calendar day starts in a time zone. */
+export function startOfDayIn(date: IsoDate, timeZone: string): Date {
+  const m = ISO_DATE.exec(date);
+  if (!m) throw new Error(`not a yyyy-MM-dd date: ${date}`);
+  return new Date(new TZDate(Number(m[1]), Number(m[2]) - 1, Number(m[3]), timeZone).getTime());
+}

@@ -1,0 +1,44 @@
+import type { NextFunction, Request, Response } from 'express';
+import type { Logger } from 'pino';
+import { ApiError, notFound } from '../domain/errors';
+
+export const PROBLEM_TYPE_BASE = 'urn:referral-service:problem:';
+
+export function sendProblem(res: Response, err: ApiError, requestId: string | undefined): void {
+  for (const [name, value] of Object.entries(err.headers ?? {})) res.setHeader(name, value);
+  res
+    .status(err.status)
+    .type('application/problem+json')
+    .send(
+      JSON.stringify({
+        type: `${PROBLEM_TYPE_BASE}${err.code}`,
+        title: err.title,
+        status: err.status,
+        detail: err.detail,
+        code: err.code,
+        ...(requestId ? { requestId } : {}),
+        ...(err.errors ? { errors: err.errors } : {}),
+      }),
+    );
+}
+
+export function notFoundHandler(req: Request, _res: Response, next: NextFunction): void {
+  next(notFound(`No route for ${req.method} ${req.path}.`));
+}
+
+/** The one place errors become responses. Anything unexpected is a 500 with a generic body and a full log line. */
+export function errorHandler(logger: Logger) {
+  return (err: unknown, req: Request, res: Response, _next: NextFunction): void => {
+    const requestId = res.locals.requestId as string | undefined;
+    if (err instanceof ApiError) {
+      sendProblem(res, err, requestId);
+      return;
+    }
+    logger.error({ err, requestId, method: req.method, url: req.originalUrl }, 'unhandled error');
+    if (res.headersSent) {
+      res.end();
+      return;
+    }
+    sendProblem(res, new ApiError(500, 'internal', 'Internal error', 'An unexpected error occurred. Quote the request id when you report it.'), requestId);
+  };
+}

@@ -1,0 +1,72 @@
+import type { Request, Response } from 'express';
+import type { z } from 'zod';
+import type { Actor } from '../services/context';
+import type { Services } from '../services';
+
+/**
+ * A route is declared once: its schemas validate the request and document it in OpenAPI, its
+ * access level drives authorisation, and its handler calls one service function.
+ */
+export type Access = 'public' | 'read' | 'write' | 'admin';
+
+export interface Reply {
+  status: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+  /** Content type for a non-JSON body (CSV, YAML, HTML). */
+  contentType?: string;
+}
+
+export interface ResponseDoc {
+  description: string;
+  schema?: z.ZodType;
+  /** Other media types the same response may take (e.g. text/csv). */
+  alternatives?: Record<string, { schema: z.ZodType | object; example?: string }>;
+  headers?: Record<string, { description: string; schema: object }>;
+}
+
+export interface HandlerContext<P, Q, B> {
+  params: P;
+  query: Q;
+  body: B;
+  actor: Actor;
+  services: Services;
+  req: Request;
+  res: Response;
+}
+
+export interface RouteDef<P = unknown, Q = unknown, B = unknown> {
+  method: 'get' | 'post' | 'put' | 'delete';
+  /** OpenAPI style: /v1/bunits/{bunitId} */
+  path: string;
+  operationId: string;
+  summary: string;
+  description?: string;
+  tags: string[];
+  access: Access;
+  params?: z.ZodType<P>;
+  query?: z.ZodType<Q>;
+  body?: z.ZodType<B>;
+  bodyExample?: unknown;
+  responses: Record<number, ResponseDoc>;
+  /** Problem statuses this operation can answer with, beyond the ones every /v1 operation has. */
+  problems: number[];
+  handler(ctx: HandlerContext<P, Q, B>): Promise<Reply>;
+}
+
+type Out<S> = S extends z.ZodType<infer O> ? O : undefined;
+
+/** Typing helper: infers the handler's params, query and body from the schemas. */
+export function defineRoute<
+  PS extends z.ZodType | undefined = undefined,
+  QS extends z.ZodType | undefined = undefined,
+  BS extends z.ZodType | undefined = undefined,
+>(
+  def: Omit<RouteDef<Out<PS>, Out<QS>, Out<BS>>, 'params' | 'query' | 'body'> & { params?: PS; query?: QS; body?: BS },
+): RouteDef {
+  return def as unknown as RouteDef;
+}
+
+export function expressPath(openApiPath: string): string {
+  return openApiPath.replace(/\{(\w+)\}/g, ':$1');
+}

@@ -1,0 +1,79 @@
+import type { Knex } from 'knex';
+import { toIsoTimestamp } from '../db';
+import { fetchPage, whereArchived, type Page, type PageResult, type Sort } from './paging';
+
+export interface BunitRecord {
+  id: number;
+  code: string;
+  name: string;
+  createdAt: string;
+  archivedAt: string | null;
+  version: number;
+}
+
+const COLUMNS = ['id', 'code', 'name', 'created_at', 'archived_at', 'version'];
+const SORT_COLUMNS = { id: 'id', code: 'code', name: 'name', createdDate: 'created_at' } as const;
+
+interface Row {
+  id: number;
+  code: string;
+  name: string;
+  created_at: Date | string;
+  archived_at: Date | string | null;
+  version: number;
+}
+
+const toRecord = (r: Row): BunitRecord => ({
+  id: r.id,
+  code: r.code,
+  name: r.name,
+  createdAt: toIsoTimestamp(r.created_at)!,
+  archivedAt: toIsoTimestamp(r.archived_at),
+  version: r.version,
+});
+
+export async function findBunit(db: Knex, id: number): Promise<BunitRecord | undefined> {
+  const row: Row | undefined = await db('business_units').select(COLUMNS).where({ id }).first();
+  return row && toRecord(row);
+}
+
+export async function findBunits(db: Knex, ids: number[]): Promise<BunitRecord[]> {
+  if (ids.length === 0) return [];
+  const rows: Row[] = await db('business_units').select(COLUMNS).whereIn('id', ids).orderBy('id');
+  return rows.map(toRecord);
+}
+
+export interface BunitFilter {
+  /** Only these BUs (the key's scope), or all. */
+  scope: number[] | 'all';
+  archived: 'exclude' | 'include' | 'only';
+  nowIso: string;
+}
+
+export async function listBunits(
+  db: Knex,
+  filter: BunitFilter,
+  sort: Sort<keyof typeof SORT_COLUMNS>,
+  page: Page,
+): Promise<PageResult<BunitRecord>> {
+  const query = db('business_units').select(COLUMNS);
+  if (filter.scope !== 'all') query.whereIn('id', filter.scope);
+  whereArchived(query, 'archived_at', filter.archived, filter.nowIso);
+  const result = await fetchPage<Row>(query, 'id', SORT_COLUMNS[sort.field], sort, page);
+  return { rows: result.rows.map(toRecord), total: result.total };
+}
+
+export async function insertBunit(trx: Knex, values: { code: string; name: string; createdAt: string }): Promise<number> {
+  const [row] = await trx('business_units')
+    .insert({ code: values.code, name: values.name, created_at: values.createdAt, version: 1 })
+    .returning('id');
+  return (row as { id: number }).id;
+}
+
+export async function updateBunit(trx: Knex, id: number, values: { code: string; name: string }): Promise<void> {
+  await trx('business_units').where({ id }).update({ ...values, version: trx.raw('version + 1') });
+}
+
+export async function archiveBunit(trx: Knex, id: number, at: string): Promise<void> {
+  await trx('business_units').where({ id }).update({ archived_at: at, version: trx.raw('version + 1') });
+}

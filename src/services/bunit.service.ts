@@ -1,0 +1,75 @@
+import { isUniqueViolation, lockRow } from '../db';
+import { conflict, notFound } from '../domain/errors';
+import { assertIfMatch, etagOf } from '../domain/etag';
+import {
+  archiveBunit,
+  findBunit,
+  insertBunit,
+  listBunits,
+  updateBunit,
+  type BunitRecord,
+} from '../repositories/bunit.repository';
+import type { BusinessUnitCreate, BusinessUnitListQuery, BusinessUnitUpdate } from '../schemas/bunit';
+import { isArchivedAt, type Actor, type ServiceContext } from './context';
+
+export class BunitService {
+  constructor(private readonly ctx: ServiceContext) {}
+
+  async get(id: number): Promise<BunitRecord> {
+    const bunit = await findBunit(this.ctx.db, id);
+    if (!bunit) throw notFound(`Business unit ${id} does not exist.`);
+    return bunit;
+  }
+
+  list(actor: Actor, query: BusinessUnitListQuery) {
+    return listBunits(
+      this.ctx.db,
+      { scope: actor.bunitIds, archived: query.archived, nowIso: this.ctx.calendar.nowIso() },
+      query.sort,
+      query,
+    );
+  }
+
+  async create(input: BusinessUnitCreate): Promise<BunitRecord> {
+    const id = await this.ctx.db.transaction(async (trx) => {
+      try {
+        return await insertBunit(trx, { ...input, createdAt: this.ctx.calendar.nowIso() });
+      } catch (err) {
+        throw translateDuplicateCode(err, input.code);
+      }
+    });
+    return this.get(id);
+  }
+
+  async update(id: number, input: BusinessUnitUpdate, ifMatch?: string): Promise<BunitRecord> {
+    await this.ctx.db.transaction(async (trx) => {
+      await lockRow(trx, 'business_units', id);
+      const current = await findBunit(trx, id);
+      if (!current) throw notFound(`Business unit ${id} does not exist.`);
+      assertIfMatch(ifMatch, etagOf('bunit', id, current.version));
+      if (isArchivedAt(current.archivedAt, this.ctx.calendar.nowIso())) {
+        throw conflict('archived', `Business unit ${id} is archived and read-only.`);
+      }
+      try {
+        await updateBunit(trx, id, { code: input.code, name: input.name });
+      } catch (err) {
+        throw translateDuplicateCode(err, input.code);
+      }
+    });
+    return this.get(id);
+  }
+
+  async archive(id: number, ifMatch?: string): Promise<void> {
+    await this.ctx.db.transaction(async (trx) => {
+      await lockRow(trx, 'business_units', id);
+      const current = await findBunit(trx, id);
+      if (!current) throw notFound(`Business unit ${id} does not exist.`);
+      assertIfMatch(ifMatch, etagOf('bunit', id, current.version));
+      if (current.archivedAt === null) await archiveBunit(trx, id, this.ctx.calendar.nowIso());
+    });
+  }
+}
+
+function translateDuplicateCode(err: unknown, code: string): unknown {
+  return isUniqueViolation(err) ? conflict('duplicate-code', `A business unit with code ${code} already exists.`) : err;
+}
