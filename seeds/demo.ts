@@ -1,0 +1,58 @@
+import type { Knex } from 'knex';
+import { BusinessCalendar, systemClock } from '../src/clock';
+import { addDays } from '../src/domain/dates';
+import { Dec } from '../src/domain/decimal';
+import { createServices } from '../src/services';
+
+/**
+ * Demo data for a first look, created through the services so that every rule holds:
+ * a headquarters that owns contracts, and three units that referred its customers.
+ */
+export async function seed(db: Knex, timeZone = 'UTC'): Promise<void> {
+  const services = createServices({ db, calendar: new BusinessCalendar(systemClock, timeZone) });
+  const today = services.ctx.calendar.today();
+  const monthAgo = addDays(today, -30);
+
+  const hq = await services.bunits.create({ code: 'HQ', name: 'Headquarters Sales' });
+  const nordics = await services.bunits.create({ code: 'NORDICS', name: 'Nordic Sales' });
+  const dach = await services.bunits.create({ code: 'DACH', name: 'DACH Partners' });
+  const japan = await services.bunits.create({ code: 'JAPAN', name: 'Japan Office' });
+
+  const fleet = await services.contracts.create(hq.id, {
+    number: 'C-2026-001',
+    name: 'Fleet telematics, 3 years',
+    customer: 'Acme Logistics AS',
+    currency: 'EUR',
+    startDate: monthAgo,
+    endDate: null,
+  });
+  const cloud = await services.contracts.create(hq.id, {
+    number: 'C-2026-002',
+    name: 'Cloud hosting',
+    customer: 'Globex GmbH',
+    currency: 'EUR',
+    startDate: monthAgo,
+    endDate: null,
+  });
+  const tokyo = await services.contracts.create(hq.id, {
+    number: 'C-2026-003',
+    name: 'Support desk',
+    customer: 'Initech KK',
+    currency: 'JPY',
+    startDate: monthAgo,
+    endDate: null,
+  });
+
+  const ref = (contractId: number, referrerId: number, percentage: string, start: string, end: string | null = null) =>
+    services.referrals.create(hq.id, {
+      contract: { id: contractId },
+      referrer: { id: referrerId },
+      percentage: new Dec(percentage),
+      billingStartDate: start,
+      billingEndDate: end,
+    });
+  await ref(fleet.id, nordics.id, '12.5', monthAgo, addDays(monthAgo, 364));
+  await ref(fleet.id, dach.id, '10', monthAgo);
+  await ref(cloud.id, dach.id, '7.25', today);
+  await ref(tokyo.id, japan.id, '15', monthAgo);
+}

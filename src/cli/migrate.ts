@@ -1,0 +1,15 @@
+import { loadConfig } from '../config';
+import { createDb } from '../db';
+import { migrateLatest } from '../../migrations';
+import { runCommand } from './run';
+
+/** npm run migrate: applies pending migrations to DATABASE_URL. */
+runCommand(async () => {
+  const db = createDb(loadConfig().databaseUrl);
+  try {
+    const applied = await migrateLatest(db);
+    console.log(applied.length ? `applied: ${applied.join(', ')}` : 'already up to date');
+  } finally {
+    await db.destroy();
+  }
+});

@@ -1,0 +1,22 @@
+import { loadConfig } from '../config';
+import { createDb } from '../db';
+import { migrateLatest } from '../../migrations';
+import { seed } from '../../seeds/demo';
+import { runCommand } from './run';
+
+/** npm run seed: demo business units, contracts and referrals (skipped when data exists). */
+runCommand(async () => {
+  const db = createDb(loadConfig().databaseUrl);
+  try {
+    await migrateLatest(db);
+    const existing = await db('business_units').count({ n: '*' }).first();
+    if (Number(existing?.n ?? 0) > 0) {
+      console.log('the database already holds business units; demo data not added');
+      return;
+    }
+    await seed(db);
+    console.log('demo data added: 4 business units, 3 contracts, 4 referrals');
+  } finally {
+    await db.destroy();
+  }
+});
