@@ -2,6 +2,8 @@ import type { Knex } from 'knex';
 import * as m1 from './202611231200_create_business_units';
 import * as m2 from './202611231201_create_contracts';
 import * as m3 from './202611231202_create_referrals';
+import * as m4 from './202611231300_create_revenue_lines';
+import * as m5 from './202611231301_create_settlement';
 
 /**
  * Migrations in order. Listed here rather than discovered on disk so that they load the same way
@@ -11,6 +13,8 @@ const migrations: Record<string, Knex.Migration> = {
   '202611231200_create_business_units': m1,
   '202611231201_create_contracts': m2,
   '202611231202_create_referrals': m3,
+  '202611231300_create_revenue_lines': m4,
+  '202611231301_create_settlement': m5,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

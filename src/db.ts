@@ -93,6 +93,26 @@ export async function lockRow(trx: Knex.Transaction, table: string, id: number):
   return changed > 0;
 }
 
+/**
+ * Share-lock rows (ordered by id, so two lockers never deadlock): writers that take lockRow on
+ * one of them wait until this transaction ends. SQLite: a no-op, the transaction already holds
+ * the database's write lock.
+ */
+export async function lockRowsShared(trx: Knex.Transaction, table: string, ids: number[]): Promise<void> {
+  if (dialectOf(trx) !== 'postgres' || ids.length === 0) return;
+  await trx(table).select('id').whereIn('id', [...new Set(ids)].sort((a, b) => a - b)).orderBy('id').forShare();
+}
+
+/**
+ * One settlement run at a time. PostgreSQL: a transaction-scoped advisory lock (a second run
+ * waits, then sees the first one's pairs as settled). SQLite: the caller's first write takes the
+ * database write lock, which does the same.
+ */
+export async function lockSettlement(trx: Knex.Transaction): Promise<void> {
+  if (dialectOf(trx) === 'postgres') await trx.raw('SELECT pg_advisory_xact_lock(?)', [SETTLEMENT_LOCK_KEY]);
+}
+const SETTLEMENT_LOCK_KEY = 7_260_001;
+
 /** Timestamps: timestamptz on PostgreSQL (a Date comes back), ISO text on SQLite. */
 export function toIsoTimestamp(value: Date | string | null): string | null {
   if (value === null) return null;

@@ -8,7 +8,7 @@ export function isKnownCurrency(code: string): boolean {
   return /^[A-Z]{3}$/.test(code) && cc.code(code) !== undefined;
 }
 
-export function minorDigits(code: string): number {
+export function currencyDigits(code: string): number {
   const entry = cc.code(code);
   if (!entry) throw new Error(`unknown currency ${code}`);
   return entry.digits;

@@ -15,18 +15,28 @@ export function isValidIsoDate(value: string): boolean {
   if (!m) return false;
   const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
   if (y < 1 || mo < 1 || mo > 12 || d < 1) return false;
-  const probe = new Date(Date.UTC(y, mo - 1, d));
+  const probe = utcMidnight(y, mo, d);
   return probe.getUTCFullYear() === y && probe.getUTCMonth() === mo - 1 && probe.getUTCDate() === d;
+}
+
+/** setUTCFullYear, unlike Date.UTC, keeps years 0-99 as they are instead of moving them to 19xx. */
+function utcMidnight(year: number, month: number, day: number): Date {
+  const date = new Date(0);
+  date.setUTCFullYear(year, month - 1, day);
+  return date;
 }
 
 export function toEpochDay(date: IsoDate): number {
   const m = ISO_DATE.exec(date);
   if (!m) throw new Error(`not a yyyy-MM-dd date: ${date}`);
-  return Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])) / MS_PER_DAY;
+  return utcMidnight(Number(m[1]), Number(m[2]), Number(m[3])).getTime() / MS_PER_DAY;
 }
 
 export function fromEpochDay(day: number): IsoDate {
-  return new Date(day * MS_PER_DAY).toISOString().slice(0, 10);
+  const date = new Date(day * MS_PER_DAY);
+  const y = date.getUTCFullYear();
+  if (y < 1 || y > 9999) throw new Error(`date out of range: epoch day ${day}`);
+  return `${String(y).padStart(4, '0')}-${String(date.getUTCMonth() + 1).padStart(2, '0')}-${String(date.getUTCDate()).padStart(2, '0')}`;
 }
 
 export function addDays(date: IsoDate, days: number): IsoDate {

@@ -47,6 +47,8 @@ export interface RouteDef<P = unknown, Q = unknown, B = unknown> {
   params?: z.ZodType<P>;
   query?: z.ZodType<Q>;
   body?: z.ZodType<B>;
+  /** The body may be left out entirely (it is then validated as {}). */
+  bodyOptional?: boolean;
   bodyExample?: unknown;
   responses: Record<number, ResponseDoc>;
   /** Problem statuses this operation can answer with, beyond the ones every /v1 operation has. */

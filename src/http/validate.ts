@@ -26,6 +26,7 @@ export interface RequestSchemas {
   params?: z.ZodType;
   query?: z.ZodType;
   body?: z.ZodType;
+  bodyOptional?: boolean;
 }
 
 export interface RawRequest {
@@ -43,7 +44,7 @@ export function validateRequest(schemas: RequestSchemas, raw: RawRequest): { par
   const out: Record<Where, unknown> = { params: {}, query: {}, body: undefined };
   for (const where of ['params', 'query', 'body'] as const) {
     const schema = schemas[where];
-    const value = raw[where];
+    const value = where === 'body' && raw.body === undefined && schemas.bodyOptional ? {} : raw[where];
     if (!schema) {
       if (where === 'query' && value && Object.keys(value).length > 0) {
         errors.push(...Object.keys(value).map((k) => ({ path: `query.${k}`, message: 'unknown query parameter' })));

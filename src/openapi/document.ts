@@ -54,7 +54,7 @@ function registerRoute(registry: OpenAPIRegistry, route: RouteDef): void {
       ...(route.body
         ? {
             body: {
-              required: true,
+              required: !route.bodyOptional,
               content: {
                 'application/json': {
                   schema: route.body as never,
@@ -92,6 +92,9 @@ export function buildOpenApiDocument(routes: RouteDef[] = apiRoutes) {
       { name: 'Business units', description: 'The units of the company that own contracts and refer customers.' },
       { name: 'Contracts', description: 'Contracts a business unit sold; revenue is booked against them.' },
       { name: 'Referrals', description: 'Who earns which share of a contract’s revenue, and when.' },
+      { name: 'Revenue', description: 'Revenue lines (invoice lines) of a contract: what the shares are computed from.' },
+      { name: 'Settlement', description: 'The nightly run that turns billable revenue into statements, and the billing windows behind it.' },
+      { name: 'Statements', description: 'What one business unit owes another, per run and currency, to the cent.' },
     ],
   });
 }

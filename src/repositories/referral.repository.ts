@@ -129,7 +129,9 @@ export interface ReferralFilter {
   contractId?: number;
   referrerId?: number;
   /** billable on this day: inside the billing window and not archived by the start of the next day */
-  activeOn?: { day: string; nextDayStartsIso: string };
+  activeOn?: { day: string; nextDayStartsIso: string } | undefined;
+  /** billing window (start..end) touches this range; the archive cut is left to the caller */
+  overlaps?: { from: string; to: string } | undefined;
   archived: 'exclude' | 'include' | 'only';
   nowIso: string;
 }
@@ -152,6 +154,12 @@ export async function listReferrals(
       .where('r.billing_start_date', '<=', day)
       .where((q) => q.whereNull('r.billing_end_date').orWhere('r.billing_end_date', '>=', day))
       .where((q) => q.whereNull('r.archived_at').orWhere('r.archived_at', '>=', nextDayStartsIso));
+  }
+  if (filter.overlaps) {
+    const { from, to } = filter.overlaps;
+    query
+      .where('r.billing_start_date', '<=', to)
+      .where((q) => q.whereNull('r.billing_end_date').orWhere('r.billing_end_date', '>=', from));
   }
   whereArchived(query, 'r.archived_at', filter.archived, filter.nowIso);
   const orderBy = sort.field === 'percentage' ? decimalOrderExpr(db, SORT_COLUMNS.percentage) : SORT_COLUMNS[sort.field];

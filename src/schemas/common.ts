@@ -34,6 +34,22 @@ export const IsoDate = z
   .refine(isValidIsoDate, 'must be a real calendar date in the form yyyy-MM-dd')
   .openapi({ type: 'string', format: 'date', example: '2026-11-01' });
 
+/**
+ * Options for an object-level check that compares some of its fields (an end date against a start
+ * date): it runs whenever those fields parsed cleanly, even if other fields failed, so that every
+ * bad field is listed; and it stays silent when one of them is itself invalid, so that it never
+ * reports a comparison of values that are not dates.
+ */
+export function whenFieldsValid(...fields: string[]): { when: (payload: z.core.ParsePayload) => boolean } {
+  return {
+    when: (payload) => {
+      const v = payload.value;
+      if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+      return !payload.issues.some((issue) => issue.path !== undefined && fields.includes(String(issue.path[0])));
+    },
+  };
+}
+
 export const Timestamp = z
   .string()
   .openapi({ type: 'string', format: 'date-time', example: '2026-11-23T10:15:00.000Z' });

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { isKnownCurrency } from '../domain/currency';
-import { ArchivedFilter, IdParam, IsoDate, Limit, ListOf, Offset, SortParam, Timestamp } from './common';
+import { ArchivedFilter, IdParam, IsoDate, Limit, ListOf, Offset, SortParam, Timestamp, whenFieldsValid } from './common';
 
 export const CurrencyCode = z
   .string('must be a string')
@@ -40,7 +40,7 @@ function endNotBeforeStart<T extends { startDate: string; endDate?: string | nul
   }
 }
 
-export const ContractCreate = z.strictObject(contractContent).superRefine(endNotBeforeStart).openapi('ContractCreate');
+export const ContractCreate = z.strictObject(contractContent).superRefine(endNotBeforeStart, whenFieldsValid('startDate', 'endDate')).openapi('ContractCreate');
 export type ContractCreate = z.infer<typeof ContractCreate>;
 
 export const ContractUpdate = z
@@ -51,7 +51,7 @@ export const ContractUpdate = z
     createdDate: z.unknown().optional(),
     archivedDate: z.unknown().optional(),
   })
-  .superRefine(endNotBeforeStart)
+  .superRefine(endNotBeforeStart, whenFieldsValid('startDate', 'endDate'))
   .openapi('ContractUpdate', {
     description:
       'The whole contract. `currency` must equal the stored one (409 immutable-relation otherwise); read-only fields are ignored.',

@@ -12,6 +12,7 @@ import {
   SortParam,
   Timestamp,
   TimestampInput,
+  whenFieldsValid,
 } from './common';
 
 export const Percentage = DecimalInput({
@@ -86,7 +87,7 @@ function endNotBeforeStart<T extends { billingStartDate?: string | undefined; bi
 
 export const ReferralCreate = z
   .strictObject(content)
-  .superRefine(endNotBeforeStart)
+  .superRefine(endNotBeforeStart, whenFieldsValid('billingStartDate', 'billingEndDate'))
   .openapi('ReferralCreate', {
     description: '`billingStartDate` defaults to today (in the business time zone); `billingEndDate` absent or null = open-ended.',
   });
@@ -100,7 +101,7 @@ export const ReferralUpdate = z
     archivedDate: z.unknown().optional(),
     percentageHistory: z.unknown().optional(),
   })
-  .superRefine(endNotBeforeStart)
+  .superRefine(endNotBeforeStart, whenFieldsValid('billingStartDate', 'billingEndDate'))
   .openapi('ReferralUpdate', {
     description:
       'Replaces the content (R6): `percentage` required; `billingEndDate` absent or null = open-ended; `billingStartDate` absent = unchanged. `contract` and `referrer` must name the stored ones. Read-only fields are ignored.',

@@ -1,20 +1,33 @@
+import { BillingWindowService } from './billing-window.service';
 import { BunitService } from './bunit.service';
 import type { ServiceContext } from './context';
 import { ContractService } from './contract.service';
 import { ReferralService } from './referral.service';
+import { RevenueService } from './revenue.service';
+import { SettlementService } from './settlement.service';
+import { StatementService } from './statement.service';
 
 export interface Services {
   ctx: ServiceContext;
   bunits: BunitService;
   contracts: ContractService;
   referrals: ReferralService;
+  revenue: RevenueService;
+  settlement: SettlementService;
+  statements: StatementService;
+  billingWindows: BillingWindowService;
 }
 
 export function createServices(ctx: ServiceContext): Services {
+  const contracts = new ContractService(ctx);
   return {
     ctx,
     bunits: new BunitService(ctx),
-    contracts: new ContractService(ctx),
+    contracts,
     referrals: new ReferralService(ctx),
+    revenue: new RevenueService(ctx, contracts),
+    settlement: new SettlementService(ctx),
+    statements: new StatementService(ctx),
+    billingWindows: new BillingWindowService(ctx),
   };
 }

@@ -25,6 +25,7 @@ import {
   updateReferral,
   type ReferralRecord,
 } from '../repositories/referral.repository';
+import { lastSettledDay } from '../repositories/settlement.repository';
 import type { ReferralCreate, ReferralListQuery, ReferralUpdate } from '../schemas/referral';
 import { isArchivedAt, type ServiceContext } from './context';
 
@@ -149,6 +150,14 @@ export class ReferralService {
       }
       const billingEndDate = input.billingEndDate ?? null;
       assertEndNotBeforeStart(billingStartDate, billingEndDate);
+      // R9.
+      const settledThrough = await lastSettledDay(trx, id);
+      if (billingEndDate !== null && settledThrough !== null && billingEndDate < settledThrough) {
+        throw conflict(
+          'settled-period-locked',
+          `Referral ${id} is settled through ${settledThrough}; billingEndDate cannot move before that day.`,
+        );
+      }
 
       // R8.
       const history =

@@ -1,6 +1,8 @@
 import { bunitRoutes } from './bunits';
 import { contractRoutes } from './contracts';
 import { referralRoutes } from './referrals';
+import { revenueRoutes } from './revenue';
+import { settlementRoutes } from './settlement';
 
 /** Every /v1 operation, in the order the docs show them. */
-export const apiRoutes = [...bunitRoutes, ...contractRoutes, ...referralRoutes];
+export const apiRoutes = [...bunitRoutes, ...contractRoutes, ...referralRoutes, ...revenueRoutes, ...settlementRoutes];

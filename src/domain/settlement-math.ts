@@ -1,0 +1,160 @@
+import type Decimal from 'decimal.js';
+import { Dec } from './decimal';
+
+/**
+ * The money arithmetic of SPEC §6.3, exact to the last digit.
+ *
+ * A share is L.amount / N × Σ pct(d) / 100 over the billable days. With the amount scaled to an
+ * integer A (6 decimals) and Σ pct(d) to an integer S (4 decimals), the share is the rational
+ * number A·S / (10^12·N): no division happens until the final rounding, so nothing is rounded
+ * in between — not even 3000/31. Integers are BigInt, so there is no overflow either.
+ */
+const AMOUNT_SCALE = 6;
+const PERCENT_SCALE = 4;
+/** 10^6 (amount) × 10^4 (percentage) × 100 (percent). */
+const SHARE_SCALE = 10n ** BigInt(AMOUNT_SCALE + PERCENT_SCALE + 2);
+
+/** Digits kept of a remainder to rank it; see remainderKey for why 40 are always enough. */
+export const REMAINDER_DIGITS = 40;
+
+export interface Share {
+  /** Numerator of the share in currency units: A·S. */
+  num: bigint;
+  /** Days in the revenue line's period: the share is num / (10^12 · periodDays). */
+  periodDays: number;
+}
+
+export function scaled(value: Decimal, scale: number): bigint {
+  return BigInt(value.times(new Dec(10).pow(scale)).toFixed(0));
+}
+
+/** The exact share of one revenue line for one referral (percentDays = Σ pct over billable days). */
+export function shareOf(amount: Decimal, percentDays: Decimal, periodDays: number): Share {
+  return { num: scaled(amount, AMOUNT_SCALE) * scaled(percentDays, PERCENT_SCALE), periodDays };
+}
+
+export function floorDiv(a: bigint, b: bigint): bigint {
+  const q = a / b;
+  return a % b !== 0n && a < 0n !== b < 0n ? q - 1n : q;
+}
+
+function gcd(a: bigint, b: bigint): bigint {
+  let x = a < 0n ? -a : a;
+  let y = b < 0n ? -b : b;
+  while (y !== 0n) [x, y] = [y, x % y];
+  return x;
+}
+
+/** The share in minor units as a rational num/den (den > 0). */
+function inMinor(share: Share, minorDigits: number): { num: bigint; den: bigint } {
+  return { num: share.num * 10n ** BigInt(minorDigits), den: SHARE_SCALE * BigInt(share.periodDays) };
+}
+
+export interface MinorSplit {
+  /** floor(exact) in minor units (toward −∞). */
+  floor: bigint;
+  /**
+   * exact − floor, in [0, 1) minor units, as a fixed-width string of REMAINDER_DIGITS digits that
+   * sorts like the number. Two remainders are rationals with denominators ≤ 10^12·366, so two
+   * different ones differ by more than 10^-30: truncating to 40 digits keeps every order and
+   * every tie exact.
+   */
+  remainderKey: string;
+}
+
+export function splitMinor(share: Share, minorDigits: number): MinorSplit {
+  const { num, den } = inMinor(share, minorDigits);
+  const floor = floorDiv(num, den);
+  const rest = num - floor * den;
+  const key = (rest * 10n ** BigInt(REMAINDER_DIGITS)) / den;
+  return { floor, remainderKey: key.toString().padStart(REMAINDER_DIGITS, '0') };
+}
+
+/** The share as a decimal string for people: 20 decimals at most, half-even. */
+export function exactAmountText(share: Share): string {
+  const value = new Dec(share.num.toString()).div(new Dec((SHARE_SCALE * BigInt(share.periodDays)).toString()));
+  const rounded = value.toDecimalPlaces(20, Dec.ROUND_HALF_EVEN);
+  return rounded.isZero() ? '0' : rounded.toFixed();
+}
+
+/**
+ * The running exact sum of a statement's shares. Shares are summed per period length N (all with
+ * the same denominator), so adding is one BigInt addition; the denominators meet only once, in
+ * total().
+ */
+export class ShareSum {
+  private readonly byDays = new Map<number, bigint>();
+  floorSum = 0n;
+  count = 0;
+
+  add(share: Share, floor: bigint): void {
+    this.byDays.set(share.periodDays, (this.byDays.get(share.periodDays) ?? 0n) + share.num);
+    this.floorSum += floor;
+    this.count += 1;
+  }
+
+  /** round_half_even(Σ exact) in minor units. */
+  totalMinor(minorDigits: number): bigint {
+    let lcm = 1n;
+    for (const days of this.byDays.keys()) {
+      const n = BigInt(days);
+      lcm = (lcm / gcd(lcm, n)) * n;
+    }
+    let num = 0n;
+    for (const [days, sum] of this.byDays) num += sum * (lcm / BigInt(days));
+    return roundHalfEven(num * 10n ** BigInt(minorDigits), SHARE_SCALE * lcm);
+  }
+
+  /** How many lines get one more minor unit: k = total − Σ floors, always in 0..count. */
+  extraUnits(minorDigits: number): bigint {
+    return this.totalMinor(minorDigits) - this.floorSum;
+  }
+}
+
+export function roundHalfEven(num: bigint, den: bigint): bigint {
+  const q = floorDiv(num, den);
+  const twice = 2n * (num - q * den);
+  if (twice > den) return q + 1n;
+  if (twice < den) return q;
+  return q % 2n === 0n ? q : q + 1n;
+}
+
+/** Minor units → decimal string with the currency's digits ("1234.50", "-12", "0.125"). */
+export function formatMinor(minor: bigint, minorDigits: number): string {
+  const negative = minor < 0n;
+  const digits = (negative ? -minor : minor).toString().padStart(minorDigits + 1, '0');
+  const whole = minorDigits === 0 ? digits : digits.slice(0, -minorDigits);
+  const fraction = minorDigits === 0 ? '' : `.${digits.slice(-minorDigits)}`;
+  return `${negative ? '-' : ''}${whole}${fraction}`;
+}
+
+export interface AllocationInput {
+  share: Share;
+  revenueLineId: number;
+  referralId: number;
+}
+
+/**
+ * The whole rounding of one statement in memory (SPEC §6.3): total = round_half_even(Σ exact);
+ * every line gets floor(exact); the k lines with the largest remainders (ties: lower revenue line
+ * id, then lower referral id) get one more minor unit. The settlement run does the same with the
+ * lines in the database (ORDER BY remainder key); this is the reference it is tested against.
+ */
+export function allocate(lines: AllocationInput[], minorDigits: number): { total: bigint; amounts: bigint[] } {
+  const sum = new ShareSum();
+  const splits = lines.map((l) => {
+    const split = splitMinor(l.share, minorDigits);
+    sum.add(l.share, split.floor);
+    return split;
+  });
+  const total = sum.totalMinor(minorDigits);
+  const k = Number(total - sum.floorSum);
+  const order = lines
+    .map((l, i) => ({ i, key: splits[i]!.remainderKey, line: l.revenueLineId, referral: l.referralId }))
+    .sort((a, b) =>
+      a.key !== b.key ? (a.key < b.key ? 1 : -1) : a.line !== b.line ? a.line - b.line : a.referral - b.referral,
+    );
+  const amounts = splits.map((s) => s.floor);
+  for (let j = 0; j < k; j++) amounts[order[j]!.i]! += 1n;
+  return { total, amounts };
+}

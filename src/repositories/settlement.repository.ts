@@ -1,0 +1,384 @@
+import type { Knex } from 'knex';
+import { toIsoTimestamp } from '../db';
+import { fetchPage, type Page, type PageResult, type Sort } from './paging';
+
+/** SQL of settlement runs, statements, statement lines and the settled-pairs ledger. */
+
+export interface CandidateLine {
+  id: number;
+  contractId: number;
+  amount: string;
+  currency: string;
+  periodStart: string;
+  periodEnd: string;
+}
+
+const UNSETTLED_PAIR_EXISTS = `EXISTS (
+  SELECT 1 FROM referrals r
+  WHERE r.contract_id = l.contract_id
+    AND NOT EXISTS (SELECT 1 FROM settled_pairs sp WHERE sp.revenue_line_id = l.id AND sp.referral_id = r.id)
+)`;
+
+/** Revenue lines ending on or before `through` that have a referral they are not settled with. */
+export async function countCandidateLines(db: Knex, through: string): Promise<number> {
+  const row = await db({ l: 'revenue_lines' }).where('l.period_end', '<=', through).whereRaw(UNSETTLED_PAIR_EXISTS).count({ n: '*' }).first();
+  return Number((row as { n: number | string } | undefined)?.n ?? 0);
+}
+
+export async function nextCandidateLineIds(
+  db: Knex,
+  through: string,
+  afterId: number,
+  limit: number,
+): Promise<{ id: number; contractId: number }[]> {
+  const rows: { id: number; contract_id: number }[] = await db({ l: 'revenue_lines' })
+    .select('l.id', 'l.contract_id')
+    .where('l.period_end', '<=', through)
+    .where('l.id', '>', afterId)
+    .whereRaw(UNSETTLED_PAIR_EXISTS)
+    .orderBy('l.id')
+    .limit(limit);
+  return rows.map((r) => ({ id: r.id, contractId: r.contract_id }));
+}
+
+export async function loadLines(db: Knex, ids: number[]): Promise<CandidateLine[]> {
+  if (ids.length === 0) return [];
+  const rows: {
+    id: number;
+    contract_id: number;
+    amount: string;
+    currency: string;
+    period_start: string;
+    period_end: string;
+  }[] = await db('revenue_lines')
+    .select('id', 'contract_id', 'amount', 'currency', 'period_start', 'period_end')
+    .whereIn('id', ids)
+    .orderBy('id');
+  return rows.map((r) => ({
+    id: r.id,
+    contractId: r.contract_id,
+    amount: String(r.amount),
+    currency: r.currency,
+    periodStart: r.period_start,
+    periodEnd: r.period_end,
+  }));
+}
+
+/** For each line, the referrals it is already settled with. */
+export async function settledReferralsOf(db: Knex, lineIds: number[]): Promise<Map<number, Set<number>>> {
+  const out = new Map<number, Set<number>>();
+  if (lineIds.length === 0) return out;
+  const rows: { revenue_line_id: number; referral_id: number }[] = await db('settled_pairs')
+    .select('revenue_line_id', 'referral_id')
+    .whereIn('revenue_line_id', lineIds);
+  for (const r of rows) {
+    const set = out.get(r.revenue_line_id) ?? new Set<number>();
+    set.add(r.referral_id);
+    out.set(r.revenue_line_id, set);
+  }
+  return out;
+}
+
+/** R9: the last day already settled (paid for) for a referral, or null. */
+export async function lastSettledDay(db: Knex, referralId: number): Promise<string | null> {
+  const row = await db('settled_pairs').where({ referral_id: referralId }).max({ last: 'last_billable_date' }).first();
+  return ((row as { last: string | null } | undefined)?.last ?? null) as string | null;
+}
+
+export async function insertRun(trx: Knex, values: { through: string; createdBy: string; createdAt: string }): Promise<number> {
+  const [row] = await trx('settlement_runs')
+    .insert({ through: values.through, created_by: values.createdBy, created_at: values.createdAt })
+    .returning('id');
+  return (row as { id: number }).id;
+}
+
+export async function insertStatement(
+  trx: Knex,
+  values: { runId: number; payerId: number; referrerId: number; currency: string; createdAt: string },
+): Promise<number> {
+  const [row] = await trx('statements')
+    .insert({
+      run_id: values.runId,
+      payer_id: values.payerId,
+      referrer_id: values.referrerId,
+      currency: values.currency,
+      created_at: values.createdAt,
+    })
+    .returning('id');
+  return (row as { id: number }).id;
+}
+
+export interface NewStatementLine {
+  statementId: number;
+  revenueLineId: number;
+  referralId: number;
+  contractId: number;
+  periodStart: string;
+  periodEnd: string;
+  periodDays: number;
+  billableDays: number;
+  revenueAmount: string;
+  exactAmount: string;
+  /** floor(exact) in minor units; the rounding step adds one to the lines that get it. */
+  floorMinor: bigint;
+  remainderKey: string;
+}
+
+export interface NewSettledPair {
+  revenueLineId: number;
+  referralId: number;
+  runId: number;
+  lastBillableDate: string | null;
+}
+
+export async function insertStatementLines(trx: Knex, lines: NewStatementLine[]): Promise<void> {
+  const rows = lines.map((l) => ({
+    statement_id: l.statementId,
+    revenue_line_id: l.revenueLineId,
+    referral_id: l.referralId,
+    contract_id: l.contractId,
+    period_start: l.periodStart,
+    period_end: l.periodEnd,
+    period_days: l.periodDays,
+    billable_days: l.billableDays,
+    revenue_amount: l.revenueAmount,
+    exact_amount: l.exactAmount,
+    amount_minor: l.floorMinor.toString(),
+    remainder_key: l.remainderKey,
+  }));
+  for (let i = 0; i < rows.length; i += 50) await trx('statement_lines').insert(rows.slice(i, i + 50));
+}
+
+/** Inserting a pair twice violates the primary key: the database itself guarantees "at most once". */
+export async function insertSettledPairs(trx: Knex, pairs: NewSettledPair[]): Promise<void> {
+  const rows = pairs.map((p) => ({
+    revenue_line_id: p.revenueLineId,
+    referral_id: p.referralId,
+    run_id: p.runId,
+    last_billable_date: p.lastBillableDate,
+  }));
+  for (let i = 0; i < rows.length; i += 200) await trx('settled_pairs').insert(rows.slice(i, i + 200));
+}
+
+/** Gives one more minor unit to the k lines with the largest remainders (ties: lower line id, then referral id). */
+export async function roundUpLargestRemainders(trx: Knex, statementId: number, k: number): Promise<void> {
+  if (k <= 0) return;
+  const chosen = trx('statement_lines')
+    .select('id')
+    .where({ statement_id: statementId })
+    .orderBy([
+      { column: 'remainder_key', order: 'desc' },
+      { column: 'revenue_line_id', order: 'asc' },
+      { column: 'referral_id', order: 'asc' },
+    ])
+    .limit(k);
+  await trx('statement_lines')
+    .whereIn('id', trx.select('id').from(chosen.as('chosen')))
+    .update({ amount_minor: trx.raw('amount_minor + 1') });
+}
+
+export async function finishStatement(trx: Knex, id: number, totalMinor: bigint, lineCount: number): Promise<void> {
+  await trx('statements').where({ id }).update({ total_minor: totalMinor.toString(), line_count: lineCount });
+}
+
+export async function finishRun(
+  trx: Knex,
+  id: number,
+  values: { statementCount: number; lineCount: number; totals: { currency: string; amountMinor: bigint }[] },
+): Promise<void> {
+  await trx('settlement_runs').where({ id }).update({ statement_count: values.statementCount, line_count: values.lineCount });
+  if (values.totals.length) {
+    await trx('settlement_run_totals').insert(
+      values.totals.map((t) => ({ run_id: id, currency: t.currency, amount_minor: t.amountMinor.toString() })),
+    );
+  }
+}
+
+// ---- reading ----------------------------------------------------------------------------------
+
+export interface RunRecord {
+  id: number;
+  through: string;
+  createdAt: string;
+  createdBy: string;
+  statementCount: number;
+  lineCount: number;
+  totals: { currency: string; amountMinor: bigint }[];
+}
+
+interface RunRow {
+  id: number;
+  through: string;
+  created_at: Date | string;
+  created_by: string;
+  statement_count: number;
+  line_count: number;
+}
+
+async function withTotals(db: Knex, rows: RunRow[]): Promise<RunRecord[]> {
+  const totals: { run_id: number; currency: string; amount_minor: string | number }[] = rows.length
+    ? await db('settlement_run_totals').whereIn('run_id', rows.map((r) => r.id)).orderBy(['run_id', 'currency'])
+    : [];
+  return rows.map((r) => ({
+    id: r.id,
+    through: r.through,
+    createdAt: toIsoTimestamp(r.created_at)!,
+    createdBy: r.created_by,
+    statementCount: r.statement_count,
+    lineCount: r.line_count,
+    totals: totals
+      .filter((t) => t.run_id === r.id)
+      .map((t) => ({ currency: t.currency, amountMinor: BigInt(t.amount_minor) })),
+  }));
+}
+
+export async function findRun(db: Knex, id: number): Promise<RunRecord | undefined> {
+  const row: RunRow | undefined = await db('settlement_runs').where({ id }).first();
+  return row ? (await withTotals(db, [row]))[0] : undefined;
+}
+
+const RUN_SORT = { id: 'id', through: 'through', createdDate: 'created_at' } as const;
+
+export async function listRuns(db: Knex, sort: Sort<keyof typeof RUN_SORT>, page: Page): Promise<PageResult<RunRecord>> {
+  const result = await fetchPage<RunRow>(db('settlement_runs').select('*'), 'id', RUN_SORT[sort.field], sort, page);
+  return { rows: await withTotals(db, result.rows), total: result.total };
+}
+
+export interface PartyRecord {
+  id: number;
+  code: string;
+  name: string;
+}
+
+export interface StatementRecord {
+  id: number;
+  runId: number;
+  payer: PartyRecord;
+  referrer: PartyRecord;
+  currency: string;
+  totalMinor: bigint;
+  lineCount: number;
+  createdAt: string;
+}
+
+export interface StatementLineRecord {
+  id: number;
+  revenueLineId: number;
+  referralId: number;
+  contractId: number;
+  periodStart: string;
+  periodEnd: string;
+  periodDays: number;
+  billableDays: number;
+  revenueAmount: string;
+  exactAmount: string;
+  amountMinor: bigint;
+}
+
+interface StatementRow {
+  id: number;
+  run_id: number;
+  payer_id: number;
+  payer_code: string;
+  payer_name: string;
+  referrer_id: number;
+  referrer_code: string;
+  referrer_name: string;
+  currency: string;
+  total_minor: string | number;
+  line_count: number;
+  created_at: Date | string;
+}
+
+function statementQuery(db: Knex) {
+  return db({ s: 'statements' })
+    .join({ p: 'business_units' }, 'p.id', 's.payer_id')
+    .join({ f: 'business_units' }, 'f.id', 's.referrer_id')
+    .select(
+      's.id',
+      's.run_id',
+      's.payer_id',
+      { payer_code: 'p.code', payer_name: 'p.name' },
+      's.referrer_id',
+      { referrer_code: 'f.code', referrer_name: 'f.name' },
+      's.currency',
+      's.total_minor',
+      's.line_count',
+      's.created_at',
+    );
+}
+
+const toStatement = (r: StatementRow): StatementRecord => ({
+  id: r.id,
+  runId: r.run_id,
+  payer: { id: r.payer_id, code: r.payer_code, name: r.payer_name },
+  referrer: { id: r.referrer_id, code: r.referrer_code, name: r.referrer_name },
+  currency: r.currency,
+  totalMinor: BigInt(r.total_minor),
+  lineCount: r.line_count,
+  createdAt: toIsoTimestamp(r.created_at)!,
+});
+
+export async function findStatement(db: Knex, id: number): Promise<StatementRecord | undefined> {
+  const row: StatementRow | undefined = await statementQuery(db).where('s.id', id).first();
+  return row && toStatement(row);
+}
+
+export async function findStatementsOfRun(db: Knex, runId: number): Promise<StatementRecord[]> {
+  const rows: StatementRow[] = await statementQuery(db).where('s.run_id', runId).orderBy('s.id');
+  return rows.map(toStatement);
+}
+
+export interface StatementFilter {
+  bunitId: number;
+  role: 'payer' | 'referrer' | 'any';
+  runId?: number | undefined;
+  currency?: string | undefined;
+}
+
+const STATEMENT_SORT = { id: 's.id', runId: 's.run_id', createdDate: 's.created_at' } as const;
+
+export async function listStatements(
+  db: Knex,
+  filter: StatementFilter,
+  sort: Sort<keyof typeof STATEMENT_SORT>,
+  page: Page,
+): Promise<PageResult<StatementRecord>> {
+  const query = statementQuery(db);
+  if (filter.role === 'payer') query.where('s.payer_id', filter.bunitId);
+  else if (filter.role === 'referrer') query.where('s.referrer_id', filter.bunitId);
+  else query.where((q) => q.where('s.payer_id', filter.bunitId).orWhere('s.referrer_id', filter.bunitId));
+  if (filter.runId !== undefined) query.where('s.run_id', filter.runId);
+  if (filter.currency !== undefined) query.where('s.currency', filter.currency);
+  const result = await fetchPage<StatementRow>(query, 's.id', STATEMENT_SORT[sort.field], sort, page);
+  return { rows: result.rows.map(toStatement), total: result.total };
+}
+
+export async function findStatementLines(db: Knex, statementId: number): Promise<StatementLineRecord[]> {
+  const rows: {
+    id: number;
+    revenue_line_id: number;
+    referral_id: number;
+    contract_id: number;
+    period_start: string;
+    period_end: string;
+    period_days: number;
+    billable_days: number;
+    revenue_amount: string;
+    exact_amount: string;
+    amount_minor: string | number;
+  }[] = await db('statement_lines').where({ statement_id: statementId }).orderBy('id');
+  return rows.map((r) => ({
+    id: r.id,
+    revenueLineId: r.revenue_line_id,
+    referralId: r.referral_id,
+    contractId: r.contract_id,
+    periodStart: r.period_start,
+    periodEnd: r.period_end,
+    periodDays: r.period_days,
+    billableDays: r.billable_days,
+    revenueAmount: String(r.revenue_amount),
+    exactAmount: String(r.exact_amount),
+    amountMinor: BigInt(r.amount_minor),
+  }));
+}
