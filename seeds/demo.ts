@@ -55,4 +55,16 @@ export async function seed(db: Knex, timeZone = 'UTC'): Promise<void> {
   await ref(fleet.id, dach.id, '10', monthAgo);
   await ref(cloud.id, dach.id, '7.25', today);
   await ref(tokyo.id, japan.id, '15', monthAgo);
+
+  // Revenue of the last month, so that `npm run settle` has something to settle.
+  const yesterday = addDays(today, -1);
+  await services.revenue.ingest(hq.id, fleet.id, {
+    lines: [
+      { externalId: 'INV-DEMO-0001', amount: new Dec('3000.00'), periodStart: monthAgo, periodEnd: yesterday },
+      { externalId: 'CN-DEMO-0001', amount: new Dec('-100.00'), date: addDays(today, -10) },
+    ],
+  });
+  await services.revenue.ingest(hq.id, tokyo.id, {
+    lines: [{ externalId: 'INV-DEMO-JP-1', amount: new Dec('125000'), periodStart: monthAgo, periodEnd: yesterday }],
+  });
 }

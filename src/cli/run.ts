@@ -9,7 +9,10 @@ export function runCommand(body: () => Promise<number | void>): void {
     })
     .catch((err: unknown) => {
       if (err instanceof ConfigError) console.error(err.message);
-      else if (err instanceof ApiError) console.error(`${err.code}: ${err.detail}`);
+      else if (err instanceof ApiError) {
+        console.error(`${err.code}: ${err.detail}`);
+        for (const e of err.errors ?? []) console.error(`  ${e.path}: ${e.message}`);
+      }
       else console.error(err);
       process.exitCode = 1;
     });

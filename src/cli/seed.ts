@@ -15,7 +15,7 @@ runCommand(async () => {
       return;
     }
     await seed(db);
-    console.log('demo data added: 4 business units, 3 contracts, 4 referrals');
+    console.log('demo data added: 4 business units, 3 contracts, 4 referrals, 3 revenue lines');
   } finally {
     await db.destroy();
   }
