@@ -126,8 +126,9 @@ export class ReferralService {
 
   async update(bunitId: number, id: number, input: ReferralUpdate, ifMatch?: string): Promise<ReferralRecord> {
     const { calendar } = this.ctx;
+    const { contractId } = await this.get(bunitId, id);
     await this.ctx.db.transaction(async (trx) => {
-      const current = await this.lockForChange(trx, bunitId, id, ifMatch);
+      const current = await this.lockForChange(trx, contractId, bunitId, id, ifMatch);
       const nowIso = calendar.nowIso();
       const today = calendar.today();
       if (isArchivedAt(current.archivedAt, nowIso)) {
@@ -179,8 +180,9 @@ export class ReferralService {
   /** R10: archive now or at a future instant; again before that instant reschedules. */
   async archive(bunitId: number, id: number, at: Date | undefined, ifMatch?: string): Promise<void> {
     const { calendar } = this.ctx;
+    const { contractId } = await this.get(bunitId, id);
     await this.ctx.db.transaction(async (trx) => {
-      const current = await this.lockForChange(trx, bunitId, id, ifMatch);
+      const current = await this.lockForChange(trx, contractId, bunitId, id, ifMatch);
       const nowIso = calendar.nowIso();
       if (isArchivedAt(current.archivedAt, nowIso)) return;
       const when = at ? at.toISOString() : nowIso;
@@ -194,9 +196,20 @@ export class ReferralService {
   }
 
   /** Loads a referral for a change under the contract lock; only the owner may change it (R11). */
-  private async lockForChange(trx: Knex.Transaction, bunitId: number, id: number, ifMatch?: string): Promise<ReferralRecord> {
-    const found = await this.get(bunitId, id, trx);
-    await lockRow(trx, 'contracts', found.contractId);
+  /**
+   * Loads a referral for a change, under the lock of its contract; only the owner may change it
+   * (R11). The lock is the transaction's first statement: on SQLite a transaction that read before
+   * it wrote could not wait for another writer. A referral never changes contract, so the
+   * contract id read before the transaction stays right.
+   */
+  private async lockForChange(
+    trx: Knex.Transaction,
+    contractId: number,
+    bunitId: number,
+    id: number,
+    ifMatch?: string,
+  ): Promise<ReferralRecord> {
+    await lockRow(trx, 'contracts', contractId);
     const current = await this.get(bunitId, id, trx);
     if (current.contractBunitId !== bunitId) {
       throw forbidden(`Only the owner of contract ${current.contractId} (business unit ${current.contractBunitId}) may change referral ${id}.`);
