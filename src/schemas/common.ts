@@ -59,7 +59,8 @@ export const TimestampInput = z
   .string()
   .regex(
     /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})$/,
-    'must be an ISO 8601 timestamp with a zone, e.g. 2026-12-01T00:00:00Z',
+    // abort: one message for text that is not a timestamp at all, not a second one from the check below
+    { message: 'must be an ISO 8601 timestamp with a zone, e.g. 2026-12-01T00:00:00Z', abort: true },
   )
   .refine((v) => isValidIsoDate(v.slice(0, 10)) && !Number.isNaN(Date.parse(v)), 'must be a real point in time')
   .transform((v) => new Date(v))

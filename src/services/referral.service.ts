@@ -219,8 +219,9 @@ export class ReferralService {
   }
 
   /**
-   * R4 against the other unarchived referrals of the contract, R5 against all of them (an archived
-   * referral was billable before its archive day), with the candidate in place.
+   * R4 and R5 against the other referrals of the contract, with the candidate in place. Archived
+   * referrals count with the days they were billable (up to the day before their archive day):
+   * a referrer must not earn twice on one day through an archived and a new referral.
    */
   private async assertFits(trx: Knex.Transaction, contractId: number, candidate: Candidate, nowIso: string): Promise<void> {
     const others = (await findReferralsOfContract(trx, contractId)).filter((r) => r.id !== candidate.id);
@@ -232,7 +233,7 @@ export class ReferralService {
     });
     const window = effectiveWindow(timeline(candidate));
     const clash = others.find((o) => {
-      if (o.referrerId !== candidate.referrerId || !window || isArchivedAt(o.archivedAt, nowIso)) return false;
+      if (o.referrerId !== candidate.referrerId || !window) return false;
       const other = effectiveWindow(timeline(o));
       return other !== null && rangesOverlap(window, other);
     });
