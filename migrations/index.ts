@@ -4,6 +4,9 @@ import * as m2 from './202611231201_create_contracts';
 import * as m3 from './202611231202_create_referrals';
 import * as m4 from './202611231300_create_revenue_lines';
 import * as m5 from './202611231301_create_settlement';
+import * as m6 from './202611231400_create_api_keys';
+import * as m7 from './202611231401_create_audit_events';
+import * as m8 from './202611231402_create_idempotency_keys';
 
 /**
  * Migrations in order. Listed here rather than discovered on disk so that they load the same way
@@ -15,6 +18,9 @@ const migrations: Record<string, Knex.Migration> = {
   '202611231202_create_referrals': m3,
   '202611231300_create_revenue_lines': m4,
   '202611231301_create_settlement': m5,
+  '202611231400_create_api_keys': m6,
+  '202611231401_create_audit_events': m7,
+  '202611231402_create_idempotency_keys': m8,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -1,40 +1,61 @@
 import crypto from 'node:crypto';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import helmet from 'helmet';
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
+import { stringify } from 'yaml';
 import { BusinessCalendar, type Clock } from './clock';
-import { type KeyResolver, authorise } from './http/auth';
+import { validationFailed } from './domain/errors';
+import { authorise } from './http/auth';
 import { docsRouter } from './http/docs';
+import { IdempotencyStore, isReplayable, type StoredResponse } from './http/idempotency';
 import { jsonBody } from './http/json-body';
-import { errorHandler, notFoundHandler } from './http/problem';
+import { PROBLEM_CONTENT_TYPE, errorHandler, notFoundHandler, problemBody } from './http/problem';
+import { RateLimiter } from './http/rate-limit';
 import { expressPath, type RouteDef } from './http/route';
 import { apiRoutes } from './http/routes';
 import { validateRequest } from './http/validate';
 import { buildOpenApiDocument } from './openapi/document';
 import { createServices, type Services } from './services';
-import { stringify } from 'yaml';
+import { KeyCache } from './services/api-key.service';
+import type { Actor } from './services/context';
 
 export interface AppDeps {
   db: Knex;
   clock: Clock;
   businessTimeZone: string;
-  resolveKey: KeyResolver;
+  adminApiKey: string | undefined;
   logger: Logger;
+  rateLimitPerMinute?: number;
+  /** How often revocations made through other instances are looked for (ms); 0 = never. */
+  keyPollMs?: number;
 }
 
 export interface App {
   app: Express;
   services: Services;
+  keys: KeyCache;
+  /** Stops background work (the key cache poll). */
+  close(): void;
 }
+
+const MAX_REASON_LENGTH = 500;
+/** Response headers a replayed idempotent response carries again. */
+const REPLAYED_HEADERS = ['location', 'etag', 'content-type', 'content-disposition'];
 
 /** Builds the Express app; no listen() here (server.ts does that), so tests drive it directly. */
 export function createApp(deps: AppDeps): App {
-  const services = createServices({ db: deps.db, calendar: new BusinessCalendar(deps.clock, deps.businessTimeZone) });
+  const calendar = new BusinessCalendar(deps.clock, deps.businessTimeZone);
+  const keys = new KeyCache(deps.db, deps.adminApiKey, deps.keyPollMs ?? 1000).start();
+  const services = createServices({ db: deps.db, calendar }, { onKeyRevoked: () => keys.clear() });
+  const idempotency = new IdempotencyStore(deps.db, calendar);
+  const limiter = new RateLimiter(deps.rateLimitPerMinute ?? 0, deps.clock);
+
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
   app.set('query parser', 'simple');
-
+  app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
   app.use(requestLog(deps.logger));
   app.use(jsonBody);
 
@@ -64,39 +85,105 @@ export function createApp(deps: AppDeps): App {
     res.redirect('/docs');
   });
 
-  for (const route of apiRoutes) mount(app, route, services, deps.resolveKey);
+  const context: MountContext = { services, keys, idempotency, limiter };
+  for (const route of apiRoutes) mount(app, route, context);
 
   app.use(notFoundHandler);
   app.use(errorHandler(deps.logger));
-  return { app, services };
+  return { app, services, keys, close: () => keys.stop() };
 }
 
-function mount(app: Express, route: RouteDef, services: Services, resolveKey: KeyResolver): void {
+interface MountContext {
+  services: Services;
+  keys: KeyCache;
+  idempotency: IdempotencyStore;
+  limiter: RateLimiter;
+}
+
+/**
+ * The way every request travels: authenticate and authorise (401/403), rate-limit (429), validate
+ * (400), honour Idempotency-Key on POST, call the handler, send its reply.
+ */
+function mount(app: Express, route: RouteDef, ctx: MountContext): void {
   app[route.method](expressPath(route.path), async (req: Request, res: Response, next: NextFunction) => {
+    let idempotencyId: number | null = null;
     try {
       const rawBunit = req.params.bunitId;
       const bunitId = typeof rawBunit === 'string' && /^[1-9]\d{0,15}$/.test(rawBunit) ? Number(rawBunit) : undefined;
-      const actor = await authorise(req, route.access, resolveKey, bunitId);
+      const actor = (await authorise(req, route.access, (secret) => ctx.keys.resolve(secret), bunitId)) as Actor;
+      ctx.limiter.hit(actor.keyId === null ? `env:${actor.name}` : `key:${actor.keyId}`);
       const valid = validateRequest(route, { params: req.params, query: req.query, body: req.body });
-      const reason = req.headers['x-change-reason'];
+      const reason = changeReason(req);
+
+      const idempotencyKey = route.method === 'post' ? IdempotencyStore.keyOf(req) : undefined;
+      if (idempotencyKey !== undefined) {
+        const begun = await ctx.idempotency.begin(actor, idempotencyKey, req);
+        if (begun.kind === 'replay') {
+          send(res, { ...begun.response, headers: { ...begun.response.headers, 'Idempotent-Replayed': 'true' } });
+          return;
+        }
+        idempotencyId = begun.id;
+      }
+
       const reply = await route.handler({
         params: valid.params,
         query: valid.query,
         body: valid.body,
-        actor: actor ? { ...actor, reason: typeof reason === 'string' ? reason : undefined } : (null as never),
-        services,
+        actor: { ...actor, reason },
+        services: ctx.services,
         req,
         res,
       });
-      for (const [name, value] of Object.entries(reply.headers ?? {})) res.setHeader(name, value);
-      res.status(reply.status);
-      if (reply.body === undefined) res.end();
-      else if (reply.contentType) res.type(reply.contentType).send(reply.body);
-      else res.type('application/json').send(JSON.stringify(reply.body));
+      const contentType = reply.body === undefined ? undefined : (reply.contentType ?? 'application/json; charset=utf-8');
+      const response: StoredResponse = {
+        status: reply.status,
+        headers: { ...(reply.headers ?? {}), ...(contentType ? { 'Content-Type': contentType } : {}) },
+        body: reply.body === undefined ? '' : typeof reply.body === 'string' && reply.contentType ? reply.body : JSON.stringify(reply.body),
+      };
+      if (idempotencyId !== null) await ctx.idempotency.complete(idempotencyId, storable(response));
+      send(res, response);
     } catch (err) {
+      if (idempotencyId !== null) {
+        try {
+          if (isReplayable(err)) {
+            const requestId = res.locals.requestId as string | undefined;
+            await ctx.idempotency.complete(idempotencyId, {
+              status: err.status,
+              headers: { 'Content-Type': PROBLEM_CONTENT_TYPE, ...(err.headers ?? {}) },
+              body: problemBody(err, requestId),
+            });
+          } else {
+            await ctx.idempotency.release(idempotencyId);
+          }
+        } catch (storeErr) {
+          next(storeErr);
+          return;
+        }
+      }
       next(err);
     }
   });
+}
+
+function changeReason(req: Request): string | undefined {
+  const value = req.headers['x-change-reason'];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || value.length > MAX_REASON_LENGTH) {
+    throw validationFailed([{ path: 'header.X-Change-Reason', message: `must be at most ${MAX_REASON_LENGTH} characters` }]);
+  }
+  return value;
+}
+
+function storable(response: StoredResponse): StoredResponse {
+  const headers = Object.fromEntries(Object.entries(response.headers).filter(([k]) => REPLAYED_HEADERS.includes(k.toLowerCase())));
+  return { ...response, headers };
+}
+
+function send(res: Response, response: StoredResponse): void {
+  for (const [name, value] of Object.entries(response.headers)) res.setHeader(name, value);
+  res.status(response.status);
+  if (response.body === '') res.end();
+  else res.send(response.body);
 }
 
 function requestLog(logger: Logger) {

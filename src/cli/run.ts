@@ -13,6 +13,7 @@ export function runCommand(body: () => Promise<number | void>): void {
         console.error(`${err.code}: ${err.detail}`);
         for (const e of err.errors ?? []) console.error(`  ${e.path}: ${e.message}`);
       }
+      else if (err instanceof Error && String((err as { code?: unknown }).code).startsWith('commander.')) console.error(err.message);
       else console.error(err);
       process.exitCode = 1;
     });

@@ -1,4 +1,3 @@
-import crypto from 'node:crypto';
 import type { Request } from 'express';
 import { forbidden, unauthenticated } from '../domain/errors';
 import type { Actor } from '../services/context';
@@ -6,19 +5,6 @@ import type { Access } from './route';
 
 /** Resolves a bearer secret to the actor it stands for, or null when it is unknown or revoked. */
 export type KeyResolver = (secret: string) => Promise<Actor | null>;
-
-export function sha256(text: string): Buffer {
-  return crypto.createHash('sha256').update(text, 'utf8').digest();
-}
-
-/** Until API keys land: ADMIN_API_KEY is the one accepted key (compared in constant time). */
-export function adminKeyResolver(adminApiKey: string | undefined): KeyResolver {
-  const expected = adminApiKey ? sha256(adminApiKey) : null;
-  return async (secret) => {
-    if (!expected || !crypto.timingSafeEqual(sha256(secret), expected)) return null;
-    return { keyId: null, name: 'ADMIN_API_KEY', role: 'admin', bunitIds: 'all' };
-  };
-}
 
 export function bearerToken(req: Request): string | null {
   const header = req.headers.authorization;

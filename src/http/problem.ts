@@ -4,22 +4,24 @@ import { ApiError, notFound } from '../domain/errors';
 
 export const PROBLEM_TYPE_BASE = 'urn:referral-service:problem:';
 
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json; charset=utf-8';
+
+export function problemBody(err: ApiError, requestId: string | undefined): string {
+  return JSON.stringify({
+    type: `${PROBLEM_TYPE_BASE}${err.code}`,
+    title: err.title,
+    status: err.status,
+    detail: err.detail,
+    code: err.code,
+    ...(requestId ? { requestId } : {}),
+    ...(err.errors ? { errors: err.errors } : {}),
+  });
+}
+
 export function sendProblem(res: Response, err: ApiError, requestId: string | undefined): void {
   for (const [name, value] of Object.entries(err.headers ?? {})) res.setHeader(name, value);
-  res
-    .status(err.status)
-    .type('application/problem+json')
-    .send(
-      JSON.stringify({
-        type: `${PROBLEM_TYPE_BASE}${err.code}`,
-        title: err.title,
-        status: err.status,
-        detail: err.detail,
-        code: err.code,
-        ...(requestId ? { requestId } : {}),
-        ...(err.errors ? { errors: err.errors } : {}),
-      }),
-    );
+  res.status(err.status).setHeader('Content-Type', PROBLEM_CONTENT_TYPE);
+  res.send(problemBody(err, requestId));
 }
 
 export function notFoundHandler(req: Request, _res: Response, next: NextFunction): void {

@@ -95,6 +95,7 @@ export function buildOpenApiDocument(routes: RouteDef[] = apiRoutes) {
       { name: 'Revenue', description: 'Revenue lines (invoice lines) of a contract: what the shares are computed from.' },
       { name: 'Settlement', description: 'The nightly run that turns billable revenue into statements, and the billing windows behind it.' },
       { name: 'Statements', description: 'What one business unit owes another, per run and currency, to the cent.' },
+      { name: 'API keys', description: 'Who may call the API: roles read, write and admin, scoped to business units.' },
     ],
   });
 }

@@ -211,14 +211,18 @@ export async function setReferralArchivedAt(trx: Knex, id: number, at: string): 
 }
 
 /** R12: archive every referral of a contract that is not archived yet (bringing scheduled ones forward). */
-export async function archiveReferralsOfContract(trx: Knex, contractId: number, at: string): Promise<number[]> {
-  const rows: { id: number }[] = await trx('referrals')
-    .select('id')
+export async function archiveReferralsOfContract(
+  trx: Knex,
+  contractId: number,
+  at: string,
+): Promise<{ id: number; archivedAt: string | null }[]> {
+  const rows: { id: number; archived_at: Date | string | null }[] = await trx('referrals')
+    .select('id', 'archived_at')
     .where({ contract_id: contractId })
     .where((q) => q.whereNull('archived_at').orWhere('archived_at', '>', at));
   const ids = rows.map((r) => r.id);
   if (ids.length > 0) {
     await trx('referrals').whereIn('id', ids).update({ archived_at: at, version: trx.raw('version + 1') });
   }
-  return ids;
+  return rows.map((r) => ({ id: r.id, archivedAt: toIsoTimestamp(r.archived_at) }));
 }

@@ -21,11 +21,17 @@ export const RevenueLine = z
   .openapi('RevenueLine', { description: 'Revenue a contract generated (an invoice line). Lines are never edited; a correction is a new, negative line.' });
 export type RevenueLine = z.infer<typeof RevenueLine>;
 
+/** The amount column holds 18 digits before the point (NUMERIC(24, 6)); a larger amount is a 400, not a 500. */
+export const MAX_AMOUNT = '999999999999999999.999999';
+
 const Amount = DecimalInput({
   maxScale: 6,
+  greaterThan: `-1${'0'.repeat(18)}`,
+  atMost: MAX_AMOUNT,
   nonZero: true,
   example: '3000.00',
-  description: 'Amount in the contract currency, at most 6 decimals; negative for a credit note; not zero.',
+  description:
+    'Amount in the contract currency, at most 6 decimals and less than 10^18 in absolute value; negative for a credit note; not zero.',
 });
 
 export const RevenueLineInput = z

@@ -10,7 +10,11 @@ import {
   type BunitRecord,
 } from '../repositories/bunit.repository';
 import type { BusinessUnitCreate, BusinessUnitListQuery, BusinessUnitUpdate } from '../schemas/bunit';
+import { insertAuditEvents } from '../repositories/audit.repository';
+import { auditEvent, changesBetween, type AuditActor } from './audit';
 import { isArchivedAt, type Actor, type ServiceContext } from './context';
+
+const snapshot = (b: BunitRecord) => ({ code: b.code, name: b.name, archivedDate: b.archivedAt });
 
 export class BunitService {
   constructor(private readonly ctx: ServiceContext) {}
@@ -30,18 +34,23 @@ export class BunitService {
     );
   }
 
-  async create(input: BusinessUnitCreate): Promise<BunitRecord> {
+  async create(input: BusinessUnitCreate, actor: AuditActor): Promise<BunitRecord> {
     const id = await this.ctx.db.transaction(async (trx) => {
+      const nowIso = this.ctx.calendar.nowIso();
+      let id: number;
       try {
-        return await insertBunit(trx, { ...input, createdAt: this.ctx.calendar.nowIso() });
+        id = await insertBunit(trx, { ...input, createdAt: nowIso });
       } catch (err) {
         throw translateDuplicateCode(err, input.code);
       }
+      const created = (await findBunit(trx, id))!;
+      await insertAuditEvents(trx, [auditEvent(actor, 'bunit', id, 'create', changesBetween(null, snapshot(created)), nowIso)]);
+      return id;
     });
     return this.get(id);
   }
 
-  async update(id: number, input: BusinessUnitUpdate, ifMatch?: string): Promise<BunitRecord> {
+  async update(id: number, input: BusinessUnitUpdate, actor: AuditActor, ifMatch?: string): Promise<BunitRecord> {
     await this.ctx.db.transaction(async (trx) => {
       await lockRow(trx, 'business_units', id);
       const current = await findBunit(trx, id);
@@ -55,17 +64,24 @@ export class BunitService {
       } catch (err) {
         throw translateDuplicateCode(err, input.code);
       }
+      const changes = changesBetween(snapshot(current), snapshot((await findBunit(trx, id))!));
+      await insertAuditEvents(trx, [auditEvent(actor, 'bunit', id, 'update', changes, this.ctx.calendar.nowIso())]);
     });
     return this.get(id);
   }
 
-  async archive(id: number, ifMatch?: string): Promise<void> {
+  async archive(id: number, actor: AuditActor, ifMatch?: string): Promise<void> {
     await this.ctx.db.transaction(async (trx) => {
       await lockRow(trx, 'business_units', id);
       const current = await findBunit(trx, id);
       if (!current) throw notFound(`Business unit ${id} does not exist.`);
       assertIfMatch(ifMatch, etagOf('bunit', id, current.version));
-      if (current.archivedAt === null) await archiveBunit(trx, id, this.ctx.calendar.nowIso());
+      if (current.archivedAt !== null) return;
+      const nowIso = this.ctx.calendar.nowIso();
+      await archiveBunit(trx, id, nowIso);
+      await insertAuditEvents(trx, [
+        auditEvent(actor, 'bunit', id, 'archive', [{ field: 'archivedDate', from: null, to: nowIso }], nowIso),
+      ]);
     });
   }
 }

@@ -11,7 +11,19 @@ import {
 } from '../repositories/contract.repository';
 import { archiveReferralsOfContract } from '../repositories/referral.repository';
 import type { ContractCreate, ContractListQuery, ContractUpdate } from '../schemas/contract';
+import { insertAuditEvents } from '../repositories/audit.repository';
+import { auditEvent, changesBetween, type AuditActor } from './audit';
 import { isArchivedAt, type ServiceContext } from './context';
+
+const snapshot = (c: ContractRecord) => ({
+  number: c.number,
+  name: c.name,
+  customer: c.customer,
+  currency: c.currency,
+  startDate: c.startDate,
+  endDate: c.endDate,
+  archivedDate: c.archivedAt,
+});
 
 export class ContractService {
   constructor(private readonly ctx: ServiceContext) {}
@@ -29,10 +41,12 @@ export class ContractService {
     return listContracts(this.ctx.db, { bunitId, archived: query.archived, nowIso: this.ctx.calendar.nowIso() }, query.sort, query);
   }
 
-  async create(bunitId: number, input: ContractCreate): Promise<ContractRecord> {
+  async create(bunitId: number, input: ContractCreate, actor: AuditActor): Promise<ContractRecord> {
     const id = await this.ctx.db.transaction(async (trx) => {
+      const nowIso = this.ctx.calendar.nowIso();
+      let id: number;
       try {
-        return await insertContract(trx, {
+        id = await insertContract(trx, {
           bunitId,
           number: input.number,
           name: input.name,
@@ -40,16 +54,19 @@ export class ContractService {
           currency: input.currency,
           startDate: input.startDate,
           endDate: input.endDate ?? null,
-          createdAt: this.ctx.calendar.nowIso(),
+          createdAt: nowIso,
         });
       } catch (err) {
         throw translateDuplicateNumber(err, input.number);
       }
+      const created = await this.get(bunitId, id, trx);
+      await insertAuditEvents(trx, [auditEvent(actor, 'contract', id, 'create', changesBetween(null, snapshot(created)), nowIso)]);
+      return id;
     });
     return this.get(bunitId, id);
   }
 
-  async update(bunitId: number, id: number, input: ContractUpdate, ifMatch?: string): Promise<ContractRecord> {
+  async update(bunitId: number, id: number, input: ContractUpdate, actor: AuditActor, ifMatch?: string): Promise<ContractRecord> {
     await this.ctx.db.transaction(async (trx) => {
       await lockRow(trx, 'contracts', id);
       const current = await this.get(bunitId, id, trx);
@@ -74,12 +91,14 @@ export class ContractService {
       } catch (err) {
         throw translateDuplicateNumber(err, input.number);
       }
+      const changes = changesBetween(snapshot(current), snapshot(await this.get(bunitId, id, trx)));
+      await insertAuditEvents(trx, [auditEvent(actor, 'contract', id, 'update', changes, this.ctx.calendar.nowIso())]);
     });
     return this.get(bunitId, id);
   }
 
   /** Archives the contract and, in the same transaction, its unarchived referrals (R12). */
-  async archive(bunitId: number, id: number, ifMatch?: string): Promise<void> {
+  async archive(bunitId: number, id: number, actor: AuditActor, ifMatch?: string): Promise<void> {
     await this.ctx.db.transaction(async (trx) => {
       await lockRow(trx, 'contracts', id);
       const current = await this.get(bunitId, id, trx);
@@ -87,7 +106,14 @@ export class ContractService {
       const nowIso = this.ctx.calendar.nowIso();
       if (isArchivedAt(current.archivedAt, nowIso)) return;
       await archiveContract(trx, id, nowIso);
-      await archiveReferralsOfContract(trx, id, nowIso);
+      const referrals = await archiveReferralsOfContract(trx, id, nowIso);
+      const because = { ...actor, reason: actor.reason ?? `contract ${id} archived` };
+      await insertAuditEvents(trx, [
+        auditEvent(actor, 'contract', id, 'archive', [{ field: 'archivedDate', from: current.archivedAt, to: nowIso }], nowIso),
+        ...referrals.map((r) =>
+          auditEvent(because, 'referral', r.id, 'archive', [{ field: 'archivedDate', from: r.archivedAt, to: nowIso }], nowIso),
+        ),
+      ]);
     });
   }
 }

@@ -1,3 +1,4 @@
+import { ApiKeyService } from './api-key.service';
 import { BillingWindowService } from './billing-window.service';
 import { BunitService } from './bunit.service';
 import type { ServiceContext } from './context';
@@ -9,6 +10,7 @@ import { StatementService } from './statement.service';
 
 export interface Services {
   ctx: ServiceContext;
+  apiKeys: ApiKeyService;
   bunits: BunitService;
   contracts: ContractService;
   referrals: ReferralService;
@@ -18,10 +20,11 @@ export interface Services {
   billingWindows: BillingWindowService;
 }
 
-export function createServices(ctx: ServiceContext): Services {
+export function createServices(ctx: ServiceContext, hooks: { onKeyRevoked?: () => void } = {}): Services {
   const contracts = new ContractService(ctx);
   return {
     ctx,
+    apiKeys: new ApiKeyService(ctx, hooks.onKeyRevoked),
     bunits: new BunitService(ctx),
     contracts,
     referrals: new ReferralService(ctx),

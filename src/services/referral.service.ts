@@ -27,7 +27,18 @@ import {
 } from '../repositories/referral.repository';
 import { lastSettledDay } from '../repositories/settlement.repository';
 import type { ReferralCreate, ReferralListQuery, ReferralUpdate } from '../schemas/referral';
+import { insertAuditEvents, listAuditEvents } from '../repositories/audit.repository';
+import { auditEvent, changesBetween, type AuditActor } from './audit';
 import { isArchivedAt, type ServiceContext } from './context';
+
+/** What the audit trail compares before and after a change. */
+const snapshot = (r: Pick<ReferralRecord, 'billingStartDate' | 'billingEndDate' | 'archivedAt' | 'history'>) => ({
+  percentage: formatDecimal(r.history[r.history.length - 1]!.percentage),
+  billingStartDate: r.billingStartDate,
+  billingEndDate: r.billingEndDate,
+  archivedDate: r.archivedAt,
+  percentageHistory: r.history.map((h) => ({ from: h.from, to: h.to, percentage: formatDecimal(h.percentage) })),
+});
 
 /** The window and percentages a referral would have once a change is saved. */
 interface Candidate {
@@ -51,6 +62,12 @@ export class ReferralService {
     return referral;
   }
 
+  /** The audit trail of a referral, oldest first (SPEC §7.4); visible where the referral is (R11). */
+  async history(bunitId: number, id: number, page: { limit: number; offset: number }) {
+    await this.get(bunitId, id);
+    return listAuditEvents(this.ctx.db, 'referral', id, page);
+  }
+
   list(bunitId: number, query: ReferralListQuery) {
     const { calendar } = this.ctx;
     return listReferrals(
@@ -71,7 +88,7 @@ export class ReferralService {
     );
   }
 
-  async create(bunitId: number, input: ReferralCreate): Promise<ReferralRecord> {
+  async create(bunitId: number, input: ReferralCreate, actor: AuditActor): Promise<ReferralRecord> {
     const { calendar } = this.ctx;
     const id = await this.ctx.db.transaction(async (trx) => {
       const nowIso = calendar.nowIso();
@@ -111,7 +128,7 @@ export class ReferralService {
         history: initialHistory(billingStartDate, input.percentage),
       };
       await this.assertFits(trx, contract.id, candidate, nowIso);
-      return insertReferral(trx, {
+      const id = await insertReferral(trx, {
         contractId: contract.id,
         referrerId: referrer.id,
         percentage: formatDecimal(input.percentage),
@@ -120,11 +137,18 @@ export class ReferralService {
         history: candidate.history,
         createdAt: nowIso,
       });
+      const changes = [
+        { field: 'contract', from: null, to: contract.id },
+        { field: 'referrer', from: null, to: referrer.id },
+        ...changesBetween(null, snapshot(candidate)),
+      ];
+      await insertAuditEvents(trx, [auditEvent(actor, 'referral', id, 'create', changes, nowIso)]);
+      return id;
     });
     return this.get(bunitId, id);
   }
 
-  async update(bunitId: number, id: number, input: ReferralUpdate, ifMatch?: string): Promise<ReferralRecord> {
+  async update(bunitId: number, id: number, input: ReferralUpdate, actor: AuditActor, ifMatch?: string): Promise<ReferralRecord> {
     const { calendar } = this.ctx;
     const { contractId } = await this.get(bunitId, id);
     await this.ctx.db.transaction(async (trx) => {
@@ -173,12 +197,14 @@ export class ReferralService {
         billingEndDate,
         history,
       });
+      const changes = changesBetween(snapshot(current), snapshot({ ...current, billingStartDate, billingEndDate, history }));
+      await insertAuditEvents(trx, [auditEvent(actor, 'referral', id, 'update', changes, nowIso)]);
     });
     return this.get(bunitId, id);
   }
 
   /** R10: archive now or at a future instant; again before that instant reschedules. */
-  async archive(bunitId: number, id: number, at: Date | undefined, ifMatch?: string): Promise<void> {
+  async archive(bunitId: number, id: number, at: Date | undefined, actor: AuditActor, ifMatch?: string): Promise<void> {
     const { calendar } = this.ctx;
     const { contractId } = await this.get(bunitId, id);
     await this.ctx.db.transaction(async (trx) => {
@@ -192,6 +218,9 @@ export class ReferralService {
       // Moving a scheduled archive later lengthens the window: the rules must still hold.
       await this.assertFits(trx, current.contractId, { ...current, archivedAt: when }, nowIso);
       await setReferralArchivedAt(trx, id, when);
+      await insertAuditEvents(trx, [
+        auditEvent(actor, 'referral', id, 'archive', [{ field: 'archivedDate', from: current.archivedAt, to: when }], nowIso),
+      ]);
     });
   }
 

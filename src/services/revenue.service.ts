@@ -11,6 +11,8 @@ import {
   type RevenueLineRecord,
 } from '../repositories/revenue.repository';
 import type { RevenueIngest, RevenueListQuery } from '../schemas/revenue';
+import { insertAuditEvents } from '../repositories/audit.repository';
+import { auditEvent, type AuditActor } from './audit';
 import type { ServiceContext } from './context';
 import type { ContractService } from './contract.service';
 
@@ -30,7 +32,7 @@ export class RevenueService {
    * SPEC §6.1: all or nothing, idempotent by externalId. The contract row lock serialises ingests
    * of one contract, so two requests with the same externalId cannot both insert it.
    */
-  async ingest(bunitId: number, contractId: number, body: RevenueIngest): Promise<IngestResult> {
+  async ingest(bunitId: number, contractId: number, body: RevenueIngest, actor: AuditActor): Promise<IngestResult> {
     return this.ctx.db.transaction(async (trx) => {
       await lockRow(trx, 'contracts', contractId);
       const contract = await this.contracts.get(bunitId, contractId, trx);
@@ -64,9 +66,14 @@ export class RevenueService {
         );
       }
       const fresh = lines.filter((l) => !stored.has(l.externalId));
-      await insertRevenueLines(trx, contractId, fresh, this.ctx.calendar.nowIso());
+      const nowIso = this.ctx.calendar.nowIso();
+      await insertRevenueLines(trx, contractId, fresh, nowIso);
       const all = new Map(
         (await findRevenueByExternalIds(trx, contractId, lines.map((l) => l.externalId))).map((l) => [l.externalId, l]),
+      );
+      await insertAuditEvents(
+        trx,
+        fresh.map((l) => auditEvent(actor, 'revenue-line', all.get(l.externalId)!.id, 'create', lineChanges(l, 'to'), nowIso)),
       );
       return { created: fresh.length, existing: lines.length - fresh.length, lines: lines.map((l) => all.get(l.externalId)!) };
     });
@@ -78,7 +85,7 @@ export class RevenueService {
   }
 
   /** Only a line no run has settled may go; afterwards a correction is a new, negative line. */
-  async remove(bunitId: number, contractId: number, lineId: number): Promise<void> {
+  async remove(bunitId: number, contractId: number, lineId: number, actor: AuditActor): Promise<void> {
     await this.ctx.db.transaction(async (trx) => {
       await lockRow(trx, 'contracts', contractId);
       await this.contracts.get(bunitId, contractId, trx);
@@ -93,12 +100,22 @@ export class RevenueService {
         // A run that settled the line in the meantime holds it through a foreign key.
         throw isForeignKeyViolation(err) ? alreadySettled(lineId) : err;
       }
+      await insertAuditEvents(trx, [auditEvent(actor, 'revenue-line', lineId, 'delete', lineChanges(line, 'from'), this.ctx.calendar.nowIso())]);
     });
   }
 }
 
 const alreadySettled = (lineId: number) =>
   conflict('already-settled', `Revenue line ${lineId} is settled and cannot be deleted; book a correcting (negative) line instead.`);
+
+function lineChanges(line: NewRevenueLine | RevenueLineRecord, side: 'from' | 'to') {
+  return (['contractId', 'externalId', 'amount', 'currency', 'periodStart', 'periodEnd'] as const)
+    .filter((f) => f in line)
+    .map((field) => {
+      const value = (line as unknown as Record<string, unknown>)[field];
+      return side === 'to' ? { field, from: null, to: value } : { field, from: value, to: null };
+    });
+}
 
 function sameContent(stored: RevenueLineRecord, line: NewRevenueLine): boolean {
   return (

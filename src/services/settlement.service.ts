@@ -30,7 +30,9 @@ import {
   type StatementLineRecord,
   type StatementRecord,
 } from '../repositories/settlement.repository';
-import type { Actor, ServiceContext } from './context';
+import { insertAuditEvents } from '../repositories/audit.repository';
+import { auditEvent, type AuditActor } from './audit';
+import type { ServiceContext } from './context';
 
 export interface RunRequest {
   through?: string | undefined;
@@ -89,7 +91,7 @@ export class SettlementService {
     return value;
   }
 
-  async run(request: RunRequest, actor: Pick<Actor, 'name'>, onProgress?: (p: RunProgress) => void): Promise<RunResult> {
+  async run(request: RunRequest, actor: AuditActor, onProgress?: (p: RunProgress) => void): Promise<RunResult> {
     const through = this.resolveThrough(request.through);
     const dryRun = request.dryRun === true;
     try {
@@ -107,7 +109,7 @@ export class SettlementService {
   private async settle(
     trx: Knex.Transaction,
     through: string,
-    actor: Pick<Actor, 'name'>,
+    actor: AuditActor,
     onProgress?: (p: RunProgress) => void,
   ): Promise<RunResult> {
     const { calendar } = this.ctx;
@@ -192,6 +194,13 @@ export class SettlementService {
       totals: [...totals.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([currency, amountMinor]) => ({ currency, amountMinor })),
     });
 
+    await insertAuditEvents(trx, [
+      auditEvent(actor, 'settlement-run', runId, 'create', [
+        { field: 'through', from: null, to: through },
+        { field: 'statementCount', from: null, to: statements.size },
+        { field: 'lineCount', from: null, to: lineCount },
+      ], createdAt),
+    ]);
     const run = (await findRun(trx, runId))!;
     const withLines = [];
     for (const statement of await findStatementsOfRun(trx, runId)) {

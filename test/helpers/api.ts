@@ -3,8 +3,8 @@ import type { Knex } from 'knex';
 import { pino } from 'pino';
 import request from 'supertest';
 import { createApp } from '../../src/app';
-import { adminKeyResolver } from '../../src/http/auth';
 import type { Services } from '../../src/services';
+import type { KeyCache } from '../../src/services/api-key.service';
 import { TestClock } from './clock';
 import { resetDatabase, testDatabases, type TestDatabase } from './databases';
 
@@ -16,6 +16,7 @@ export interface ApiContext {
   url: string;
   app: Express;
   services: Services;
+  keys: KeyCache;
   clock: TestClock;
   /** Requests with the admin key and JSON. */
   get(path: string): request.Test;
@@ -35,22 +36,26 @@ export function describeApi(title: string, body: (ctx: ApiContext) => void): voi
     describe(`${title} [${database.name}]`, function () {
       const ctx = { database: database.name, clock: new TestClock() } as ApiContext;
       let drop: () => Promise<void>;
+      let close: () => void = () => undefined;
 
       before(async function () {
-        const created = await database.create();
-        drop = created.drop;
-        ctx.db = created.db;
-        ctx.url = created.url;
-        const { app, services } = createApp({
-          db: created.db,
+        const database_ = await database.create();
+        drop = database_.drop;
+        ctx.db = database_.db;
+        ctx.url = database_.url;
+        const created = createApp({
+          db: database_.db,
           clock: ctx.clock,
           businessTimeZone: 'UTC',
-          resolveKey: adminKeyResolver(ADMIN_KEY),
+          adminApiKey: ADMIN_KEY,
           logger: pino({ level: 'silent' }),
+          keyPollMs: 0,
         });
-        ctx.app = app;
-        ctx.services = services;
-        const agent = request(app);
+        close = created.close;
+        ctx.app = created.app;
+        ctx.services = created.services;
+        ctx.keys = created.keys;
+        const agent = request(created.app);
         const auth = { Authorization: `Bearer ${ADMIN_KEY}` };
         ctx.anonymous = agent;
         ctx.get = (p) => agent.get(p).set(auth);
@@ -65,6 +70,7 @@ export function describeApi(title: string, body: (ctx: ApiContext) => void): voi
       });
 
       after(async function () {
+        close();
         await drop?.();
       });
 

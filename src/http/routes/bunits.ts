@@ -41,8 +41,8 @@ export const bunitRoutes = [
     bodyExample: { code: 'NORDICS', name: 'Nordic Sales' },
     responses: { 201: { description: 'Created.', schema: BusinessUnit, headers: { ...LOCATION_HEADER, ...ETAG_HEADER } } },
     problems: [400, 409],
-    async handler({ body, services }) {
-      const bunit = await services.bunits.create(body);
+    async handler({ body, services, actor }) {
+      const bunit = await services.bunits.create(body, actor);
       return {
         status: 201,
         body: presentBunit(bunit),
@@ -77,8 +77,8 @@ export const bunitRoutes = [
     bodyExample: { code: 'NORDICS', name: 'Nordic Sales & Services' },
     responses: { 200: { description: 'The saved business unit.', schema: BusinessUnit, headers: ETAG_HEADER } },
     problems: [400, 404, 409, 412],
-    async handler({ params, body, services, req }) {
-      const bunit = await services.bunits.update(params.bunitId, body, ifMatchOf(req));
+    async handler({ params, body, services, req, actor }) {
+      const bunit = await services.bunits.update(params.bunitId, body, actor, ifMatchOf(req));
       return { status: 200, body: presentBunit(bunit), headers: { ETag: etagOf('bunit', bunit.id, bunit.version) } };
     },
   }),
@@ -94,8 +94,8 @@ export const bunitRoutes = [
     params: BunitParams,
     responses: { 204: noContent('Archived (or already archived).') },
     problems: [400, 404, 412],
-    async handler({ params, services, req }) {
-      await services.bunits.archive(params.bunitId, ifMatchOf(req));
+    async handler({ params, services, req, actor }) {
+      await services.bunits.archive(params.bunitId, actor, ifMatchOf(req));
       return { status: 204 };
     },
   }),

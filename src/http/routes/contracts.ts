@@ -52,9 +52,9 @@ export const contractRoutes = [
     bodyExample: example,
     responses: { 201: { description: 'Created.', schema: Contract, headers: { ...LOCATION_HEADER, ...ETAG_HEADER } } },
     problems: [400, 404, 409],
-    async handler({ params, body, services }) {
+    async handler({ params, body, services, actor }) {
       await services.bunits.get(params.bunitId);
-      const contract = await services.contracts.create(params.bunitId, body);
+      const contract = await services.contracts.create(params.bunitId, body, actor);
       return {
         status: 201,
         body: presentContract(contract),
@@ -93,8 +93,8 @@ export const contractRoutes = [
     bodyExample: { ...example, name: 'Fleet telematics, 4 years' },
     responses: { 200: { description: 'The saved contract.', schema: Contract, headers: ETAG_HEADER } },
     problems: [400, 404, 409, 412],
-    async handler({ params, body, services, req }) {
-      const contract = await services.contracts.update(params.bunitId, params.contractId, body, ifMatchOf(req));
+    async handler({ params, body, services, req, actor }) {
+      const contract = await services.contracts.update(params.bunitId, params.contractId, body, actor, ifMatchOf(req));
       return { status: 200, body: presentContract(contract), headers: { ETag: etagOf('contract', contract.id, contract.version) } };
     },
   }),
@@ -109,8 +109,8 @@ export const contractRoutes = [
     params: ContractParams,
     responses: { 204: noContent('Archived (or already archived).') },
     problems: [400, 404, 412],
-    async handler({ params, services, req }) {
-      await services.contracts.archive(params.bunitId, params.contractId, ifMatchOf(req));
+    async handler({ params, services, req, actor }) {
+      await services.contracts.archive(params.bunitId, params.contractId, actor, ifMatchOf(req));
       return { status: 204 };
     },
   }),

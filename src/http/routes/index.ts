@@ -1,3 +1,4 @@
+import { apiKeyRoutes } from './api-keys';
 import { bunitRoutes } from './bunits';
 import { contractRoutes } from './contracts';
 import { referralRoutes } from './referrals';
@@ -5,4 +6,4 @@ import { revenueRoutes } from './revenue';
 import { settlementRoutes } from './settlement';
 
 /** Every /v1 operation, in the order the docs show them. */
-export const apiRoutes = [...bunitRoutes, ...contractRoutes, ...referralRoutes, ...revenueRoutes, ...settlementRoutes];
+export const apiRoutes = [...bunitRoutes, ...contractRoutes, ...referralRoutes, ...revenueRoutes, ...settlementRoutes, ...apiKeyRoutes];

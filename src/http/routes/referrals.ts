@@ -11,6 +11,7 @@ import {
 } from '../../schemas/referral';
 import type { ReferralRecord } from '../../repositories/referral.repository';
 import type { Services } from '../../services';
+import { AuditList, AuditListQuery } from '../../schemas/audit';
 import { presentPage, presentReferral } from '../presenters';
 import { defineRoute, type Reply } from '../route';
 import { ETAG_HEADER, LOCATION_HEADER, ifMatchOf, noContent } from './headers';
@@ -64,9 +65,9 @@ export const referralRoutes = [
     },
     responses: { 201: { description: 'Created.', schema: Referral, headers: { ...LOCATION_HEADER, ...ETAG_HEADER } } },
     problems: [400, 404, 409, 422],
-    async handler({ params, body, services }) {
+    async handler({ params, body, services, actor }) {
       await services.bunits.get(params.bunitId);
-      const r = await services.referrals.create(params.bunitId, body);
+      const r = await services.referrals.create(params.bunitId, body, actor);
       return reply(201, r, services, { Location: `/v1/bunits/${params.bunitId}/referrals/${r.id}` });
     },
   }),
@@ -105,8 +106,8 @@ export const referralRoutes = [
     },
     responses: { 200: { description: 'The saved referral.', schema: Referral, headers: ETAG_HEADER } },
     problems: [400, 403, 404, 409, 412],
-    async handler({ params, body, services, req }) {
-      return reply(200, await services.referrals.update(params.bunitId, params.referralId, body, ifMatchOf(req)), services);
+    async handler({ params, body, services, req, actor }) {
+      return reply(200, await services.referrals.update(params.bunitId, params.referralId, body, actor, ifMatchOf(req)), services);
     },
   }),
   defineRoute({
@@ -122,9 +123,30 @@ export const referralRoutes = [
     query: ArchiveQuery,
     responses: { 204: noContent('Archived, scheduled, or already archived.') },
     problems: [400, 403, 404, 409, 412],
-    async handler({ params, query, services, req }) {
-      await services.referrals.archive(params.bunitId, params.referralId, query.at, ifMatchOf(req));
+    async handler({ params, query, services, req, actor }) {
+      await services.referrals.archive(params.bunitId, params.referralId, query.at, actor, ifMatchOf(req));
       return { status: 204 };
+    },
+  }),
+  defineRoute({
+    method: 'get',
+    path: '/v1/bunits/{bunitId}/referrals/{referralId}/history',
+    operationId: 'getReferralHistory',
+    summary: 'Audit trail of a referral',
+    description:
+      'Every change to the referral, oldest first: when, by which API key (by name), what action, the fields changed (from → to) and the X-Change-Reason given.',
+    tags,
+    access: 'read',
+    params: ReferralParams,
+    query: AuditListQuery,
+    responses: { 200: { description: 'A page of audit entries, oldest first.', schema: AuditList } },
+    problems: [400, 404],
+    async handler({ params, query, services }) {
+      const page = await services.referrals.history(params.bunitId, params.referralId, query);
+      return {
+        status: 200,
+        body: presentPage(page, query, (e) => ({ id: e.id, at: e.at, action: e.action, keyName: e.keyName, reason: e.reason, changes: e.changes })),
+      };
     },
   }),
 ];

@@ -63,8 +63,8 @@ export const revenueRoutes = [
     },
     responses: { 201: { description: 'Accepted: every line of the request as stored.', schema: RevenueIngestResult, headers: LOCATION_HEADER } },
     problems: [400, 404, 409],
-    async handler({ params, body, services }) {
-      const result = await services.revenue.ingest(params.bunitId, params.contractId, body);
+    async handler({ params, body, services, actor }) {
+      const result = await services.revenue.ingest(params.bunitId, params.contractId, body, actor);
       return {
         status: 201,
         body: { created: result.created, existing: result.existing, data: result.lines.map(presentRevenueLine) },
@@ -83,8 +83,8 @@ export const revenueRoutes = [
     params: RevenueLineParams,
     responses: { 204: noContent('Deleted.') },
     problems: [400, 404, 409],
-    async handler({ params, services }) {
-      await services.revenue.remove(params.bunitId, params.contractId, params.lineId);
+    async handler({ params, services, actor }) {
+      await services.revenue.remove(params.bunitId, params.contractId, params.lineId, actor);
       return { status: 204 };
     },
   }),

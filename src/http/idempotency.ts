@@ -1,0 +1,122 @@
+import crypto from 'node:crypto';
+import type { Request } from 'express';
+import type { Knex } from 'knex';
+import type { BusinessCalendar } from '../clock';
+import { isUniqueViolation } from '../db';
+import { ApiError, conflict, unprocessable, validationFailed } from '../domain/errors';
+import {
+  completeIdempotencyKey,
+  deleteIdempotencyKey,
+  findIdempotencyKey,
+  insertIdempotencyKey,
+  takeOverIdempotencyKey,
+  type IdempotencyScope,
+} from '../repositories/idempotency.repository';
+import { JsonNumber } from '../schemas/common';
+import type { Actor } from '../services/context';
+
+const RETENTION_MS = 24 * 60 * 60 * 1000;
+/**
+ * How long a first request holds its key while running. A process that dies mid-request cannot
+ * release it; after the lease another request may take the key over.
+ */
+const LEASE_MS = 10 * 60 * 1000;
+
+export interface StoredResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+export type Begin = { kind: 'proceed'; id: number } | { kind: 'replay'; response: StoredResponse };
+
+/** Canonical JSON of a parsed body (sorted keys, numbers as written), so equal bodies hash alike. */
+function canonical(value: unknown): string {
+  if (value instanceof JsonNumber) return value.raw;
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.keys(value)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`);
+    return `{${entries.join(',')}}`;
+  }
+  return JSON.stringify(value ?? null);
+}
+
+/**
+ * SPEC §7.2: Idempotency-Key on POST, stored in the database so that it holds across instances;
+ * scoped per API key and method+path; kept 24 h.
+ */
+export class IdempotencyStore {
+  constructor(
+    private readonly db: Knex,
+    private readonly calendar: BusinessCalendar,
+  ) {}
+
+  static keyOf(req: Request): string | undefined {
+    const value = req.headers['idempotency-key'];
+    if (value === undefined) return undefined;
+    if (typeof value !== 'string' || value.length === 0 || value.length > 255) {
+      throw validationFailed([{ path: 'header.Idempotency-Key', message: 'must be 1 to 255 characters' }]);
+    }
+    return value;
+  }
+
+  async begin(actor: Actor, key: string, req: Request): Promise<Begin> {
+    const scope: IdempotencyScope = {
+      owner: actor.keyId === null ? `env:${actor.name}` : `key:${actor.keyId}`,
+      key,
+      method: req.method,
+      path: req.originalUrl,
+    };
+    const requestHash = crypto.createHash('sha256').update(canonical(req.body)).digest('hex');
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const now = this.calendar.now().getTime();
+      const fresh = {
+        requestHash,
+        createdAt: new Date(now).toISOString(),
+        leaseUntil: new Date(now + LEASE_MS).toISOString(),
+      };
+      try {
+        return { kind: 'proceed', id: await insertIdempotencyKey(this.db, scope, fresh) };
+      } catch (err) {
+        if (!isUniqueViolation(err)) throw err;
+      }
+      const stored = await findIdempotencyKey(this.db, scope);
+      if (!stored) continue;
+      const expired = Date.parse(stored.createdAt) + RETENTION_MS <= now;
+      const abandoned = stored.state === 'running' && Date.parse(stored.leaseUntil) <= now;
+      if (expired || abandoned) {
+        if (await takeOverIdempotencyKey(this.db, stored.id, stored, fresh)) return { kind: 'proceed', id: stored.id };
+        continue;
+      }
+      if (stored.requestHash !== requestHash) {
+        throw unprocessable(
+          'idempotency-key-mismatch',
+          `Idempotency-Key ${key} was used with a different request body within the last 24 hours.`,
+        );
+      }
+      if (stored.state === 'running') {
+        throw conflict('idempotency-key-in-use', `A request with Idempotency-Key ${key} is still being processed; retry later.`);
+      }
+      return {
+        kind: 'replay',
+        response: { status: stored.responseStatus!, headers: stored.responseHeaders ?? {}, body: stored.responseBody ?? '' },
+      };
+    }
+    throw conflict('idempotency-key-in-use', `Idempotency-Key ${key} is being taken by another request; retry later.`);
+  }
+
+  complete(id: number, response: StoredResponse): Promise<void> {
+    return completeIdempotencyKey(this.db, id, response);
+  }
+
+  /** After a failure that a retry may cure (5xx), the key is released. */
+  release(id: number): Promise<void> {
+    return deleteIdempotencyKey(this.db, id);
+  }
+}
+
+export function isReplayable(err: unknown): err is ApiError {
+  return err instanceof ApiError && err.status < 500;
+}

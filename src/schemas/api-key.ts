@@ -1,0 +1,62 @@
+import { z } from 'zod';
+import { IdParam, IdValue, Limit, ListOf, Offset, SortParam, Timestamp } from './common';
+
+export const Role = z.enum(['read', 'write', 'admin'], 'must be one of read, write, admin').openapi({
+  description: '`read`: GET only; `write`: changes within its business units; `admin`: everything, including business units, runs and keys.',
+});
+
+export const ApiKey = z
+  .object({
+    id: z.number().int().openapi({ example: 5 }),
+    name: z.string().openapi({ example: 'billing-nordics' }),
+    role: Role,
+    bunitIds: z
+      .array(z.number().int())
+      .nullable()
+      .openapi({ example: [3], description: 'The business units the key may act for; null for an admin key (all of them).' }),
+    createdDate: Timestamp,
+    revokedDate: Timestamp.nullable(),
+  })
+  .openapi('ApiKey');
+
+export const ApiKeyCreated = ApiKey.extend({
+  key: z.string().openapi({
+    example: 'rsk_1f3kq0J3m0Yx2mQd0rYb7pWm8b1nJQvJ3wq9v2e6h8s',
+    description: 'The secret: shown in this answer only, never again. Send it as `Authorization: Bearer <key>`.',
+  }),
+}).openapi('ApiKeyCreated');
+
+export const ApiKeyCreate = z
+  .strictObject({
+    name: z.string('must be a string').trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters').openapi({ example: 'billing-nordics' }),
+    role: Role,
+    bunitIds: z.array(IdValue, 'must be an array of business unit ids').max(1000).optional().openapi({
+      description: 'Required and non-empty for read and write keys; not allowed for admin keys.',
+      example: [3],
+    }),
+  })
+  .superRefine((v, ctx) => {
+    if (v.role === 'admin' && v.bunitIds !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['bunitIds'], message: 'an admin key acts for all business units: leave bunitIds out' });
+    }
+    if (v.role !== 'admin' && (v.bunitIds === undefined || v.bunitIds.length === 0)) {
+      ctx.addIssue({ code: 'custom', path: ['bunitIds'], message: 'a read or write key needs at least one business unit' });
+    }
+  })
+  .openapi('ApiKeyCreate');
+export type ApiKeyCreate = z.infer<typeof ApiKeyCreate>;
+
+export const ApiKeyList = ListOf(ApiKey, 'ApiKeyList');
+
+export const ApiKeyListQuery = z.strictObject({
+  revoked: z
+    .enum(['exclude', 'include', 'only'], 'must be one of exclude, include, only')
+    .optional()
+    .default('exclude')
+    .openapi({ description: 'Whether revoked keys are left out (default), included, or the only ones listed.' }),
+  limit: Limit,
+  offset: Offset,
+  sort: SortParam(['id', 'name', 'createdDate']),
+});
+
+export const ApiKeyParams = z.strictObject({ keyId: IdParam });

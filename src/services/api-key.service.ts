@@ -1,0 +1,170 @@
+import crypto from 'node:crypto';
+import type { Knex } from 'knex';
+import { notFound, unprocessable } from '../domain/errors';
+import {
+  countApiKeys,
+  findActiveApiKeyByHash,
+  findApiKey,
+  insertApiKey,
+  listApiKeys,
+  revocationStamp,
+  revokeApiKey,
+  type ApiKeyRecord,
+  type Role,
+} from '../repositories/api-key.repository';
+import { insertAuditEvents } from '../repositories/audit.repository';
+import { findBunits } from '../repositories/bunit.repository';
+import type { Page, Sort } from '../repositories/paging';
+import { auditEvent, type AuditActor } from './audit';
+import type { Actor, ServiceContext } from './context';
+
+/** 32 random bytes, base64url, with a prefix that makes a leaked key easy to recognise. */
+export function newSecret(): string {
+  return `rsk_${crypto.randomBytes(32).toString('base64url')}`;
+}
+
+export function hashSecret(secret: string): string {
+  return crypto.createHash('sha256').update(secret, 'utf8').digest('hex');
+}
+
+export interface NewApiKey {
+  name: string;
+  role: Role;
+  bunitIds?: number[] | undefined;
+}
+
+export class ApiKeyService {
+  constructor(
+    private readonly ctx: ServiceContext,
+    private readonly onRevoke: () => void = () => undefined,
+  ) {}
+
+  /** Creates a key; the secret is returned this once and only its hash is stored. */
+  async create(input: NewApiKey, actor: AuditActor): Promise<{ key: ApiKeyRecord; secret: string }> {
+    const secret = newSecret();
+    const id = await this.ctx.db.transaction(async (trx) => {
+      const bunitIds = input.role === 'admin' ? null : [...new Set(input.bunitIds ?? [])].sort((a, b) => a - b);
+      if (bunitIds !== null) {
+        const found = new Set((await findBunits(trx, bunitIds)).map((b) => b.id));
+        const missing = bunitIds.filter((id) => !found.has(id));
+        if (missing.length > 0) {
+          throw unprocessable(
+            'invalid-reference',
+            `Business units ${missing.join(', ')} do not exist.`,
+            missing.map((id) => ({ path: `body.bunitIds.${bunitIds.indexOf(id)}`, message: `business unit ${id} does not exist` })),
+          );
+        }
+      }
+      const nowIso = this.ctx.calendar.nowIso();
+      const id = await insertApiKey(trx, { name: input.name, role: input.role, bunitIds, secretHash: hashSecret(secret), createdAt: nowIso });
+      await insertAuditEvents(trx, [
+        auditEvent(actor, 'api-key', id, 'create', [
+          { field: 'name', from: null, to: input.name },
+          { field: 'role', from: null, to: input.role },
+          { field: 'bunitIds', from: null, to: bunitIds },
+        ], nowIso),
+      ]);
+      return id;
+    });
+    return { key: (await findApiKey(this.ctx.db, id))!, secret };
+  }
+
+  async get(id: number): Promise<ApiKeyRecord> {
+    const key = await findApiKey(this.ctx.db, id);
+    if (!key) throw notFound(`API key ${id} does not exist.`);
+    return key;
+  }
+
+  list(filter: { revoked: 'exclude' | 'include' | 'only' }, sort: Sort<'id' | 'name' | 'createdDate'>, page: Page) {
+    return listApiKeys(this.ctx.db, filter, sort, page);
+  }
+
+  async revoke(id: number, actor: AuditActor): Promise<void> {
+    await this.ctx.db.transaction(async (trx) => {
+      const key = await findApiKey(trx, id);
+      if (!key) throw notFound(`API key ${id} does not exist.`);
+      if (key.revokedAt !== null) return;
+      const nowIso = this.ctx.calendar.nowIso();
+      await revokeApiKey(trx, id, nowIso);
+      await insertAuditEvents(trx, [auditEvent(actor, 'api-key', id, 'revoke', [{ field: 'revokedDate', from: null, to: nowIso }], nowIso)]);
+    });
+    this.onRevoke();
+  }
+
+  count(): Promise<number> {
+    return countApiKeys(this.ctx.db);
+  }
+}
+
+const toActor = (key: ApiKeyRecord): Actor => ({
+  keyId: key.id,
+  name: key.name,
+  role: key.role,
+  bunitIds: key.bunitIds === null ? 'all' : key.bunitIds,
+});
+
+/**
+ * Resolves bearer secrets without a database round trip on the hot path: keys found once are
+ * kept in memory by their hash. A revocation through this instance clears the cache at once;
+ * revocations through other instances are seen by a poll of a revocation stamp (count and
+ * latest revocation time) every `pollMs`, off the request path.
+ */
+export class KeyCache {
+  private readonly byHash = new Map<string, Actor>();
+  private stamp: string | null = null;
+  /** Bumped by every clear(): a look-up that raced with a revocation does not refill the cache. */
+  private generation = 0;
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly db: Knex,
+    private readonly adminApiKey: string | undefined,
+    private readonly pollMs = 1000,
+  ) {}
+
+  start(): this {
+    if (!this.timer && this.pollMs > 0) {
+      this.timer = setInterval(() => void this.poll().catch(() => undefined), this.pollMs);
+      this.timer.unref();
+    }
+    return this;
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  clear(): void {
+    this.generation += 1;
+    this.byHash.clear();
+  }
+
+  async poll(): Promise<void> {
+    const stamp = await revocationStamp(this.db);
+    if (this.stamp !== null && stamp !== this.stamp) this.clear();
+    this.stamp = stamp;
+  }
+
+  async resolve(secret: string): Promise<Actor | null> {
+    if (this.adminApiKey !== undefined && constantTimeEquals(secret, this.adminApiKey)) {
+      return { keyId: null, name: 'ADMIN_API_KEY', role: 'admin', bunitIds: 'all' };
+    }
+    const hash = hashSecret(secret);
+    const cached = this.byHash.get(hash);
+    if (cached) return cached;
+    const generation = this.generation;
+    const key = await findActiveApiKeyByHash(this.db, hash);
+    if (!key) return null;
+    const actor = toActor(key);
+    if (generation === this.generation) this.byHash.set(hash, actor);
+    return actor;
+  }
+}
+
+/** Compares two secrets in constant time (hashing first makes the lengths equal). */
+export function constantTimeEquals(a: string, b: string): boolean {
+  const ha = crypto.createHash('sha256').update(a).digest();
+  const hb = crypto.createHash('sha256').update(b).digest();
+  return crypto.timingSafeEqual(ha, hb);
+}
