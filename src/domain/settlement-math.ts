@@ -24,8 +24,11 @@ export interface Share {
   periodDays: number;
 }
 
+/** value × 10^scale as an integer; more decimals than `scale` is a programming error, never rounded. */
 export function scaled(value: Decimal, scale: number): bigint {
-  return BigInt(value.times(new Dec(10).pow(scale)).toFixed(0));
+  const s = value.times(new Dec(10).pow(scale));
+  if (!s.isInteger()) throw new Error(`${value.toFixed()} has more than ${scale} decimals`);
+  return BigInt(s.toFixed(0));
 }
 
 /** The exact share of one revenue line for one referral (percentDays = Σ pct over billable days). */
