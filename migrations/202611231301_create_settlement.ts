@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { calendarDate, exactDecimal, timestampColumn } from '../src/db';
+import { calendarDate, exactDecimal, minorUnitsColumn, timestampColumn } from '../src/db';
 
 /**
  * Settlement runs, their statements and statement lines, and the ledger of settled
@@ -20,7 +20,7 @@ export async function up(knex: Knex): Promise<void> {
   await knex.schema.createTable('settlement_run_totals', (t) => {
     t.integer('run_id').notNullable().references('id').inTable('settlement_runs');
     t.string('currency', 3).notNullable();
-    t.bigInteger('amount_minor').notNullable();
+    minorUnitsColumn(knex, t, 'amount_minor').notNullable();
     t.primary(['run_id', 'currency']);
   });
 
@@ -30,7 +30,7 @@ export async function up(knex: Knex): Promise<void> {
     t.integer('payer_id').notNullable().references('id').inTable('business_units');
     t.integer('referrer_id').notNullable().references('id').inTable('business_units');
     t.string('currency', 3).notNullable();
-    t.bigInteger('total_minor').notNullable().defaultTo(0);
+    minorUnitsColumn(knex, t, 'total_minor').notNullable().defaultTo(0);
     t.integer('line_count').notNullable().defaultTo(0);
     timestampColumn(knex, t, 'created_at').notNullable();
     t.unique(['run_id', 'payer_id', 'referrer_id', 'currency']);
@@ -51,7 +51,7 @@ export async function up(knex: Knex): Promise<void> {
     exactDecimal(knex, t, 'revenue_amount', 24, 6).notNullable();
     // The exact share for people to read (20 decimals); the rounding used the exact rational.
     exactDecimal(knex, t, 'exact_amount', 50, 20).notNullable();
-    t.bigInteger('amount_minor').notNullable();
+    minorUnitsColumn(knex, t, 'amount_minor').notNullable();
     // Rank of the rounding remainder (fixed-width digits), used once, inside the run.
     t.string('remainder_key', 40).notNullable();
     t.unique(['revenue_line_id', 'referral_id']);

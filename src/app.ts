@@ -35,7 +35,7 @@ export interface App {
   app: Express;
   services: Services;
   keys: KeyCache;
-  /** Stops background work (the key cache poll). */
+  /** Stops background work (the key cache poll, the hourly sweep of expired idempotency keys). */
   close(): void;
 }
 
@@ -90,7 +90,17 @@ export function createApp(deps: AppDeps): App {
 
   app.use(notFoundHandler);
   app.use(errorHandler(deps.logger));
-  return { app, services, keys, close: () => keys.stop() };
+  const sweeper = setInterval(() => void idempotency.sweep().catch(() => undefined), 60 * 60 * 1000);
+  sweeper.unref();
+  return {
+    app,
+    services,
+    keys,
+    close: () => {
+      keys.stop();
+      clearInterval(sweeper);
+    },
+  };
 }
 
 interface MountContext {

@@ -129,6 +129,23 @@ export function exactDecimal(db: Knex, table: Knex.CreateTableBuilder, name: str
   return dialectOf(db) === 'postgres' ? table.decimal(name, precision, scale) : table.text(name);
 }
 
+/**
+ * Whole minor units (cents, yen …): NUMERIC(38,0) on PostgreSQL; a 64-bit INTEGER on SQLite, whose
+ * bound maxMinorUnits() gives. Read them back through minorUnitsText() so no float is involved.
+ */
+export function minorUnitsColumn(db: Knex, table: Knex.CreateTableBuilder, name: string) {
+  return dialectOf(db) === 'postgres' ? table.decimal(name, 38, 0) : table.bigInteger(name);
+}
+
+export function maxMinorUnits(db: Knex): bigint {
+  return dialectOf(db) === 'postgres' ? 10n ** 38n - 1n : 2n ** 63n - 1n;
+}
+
+/** A minor-units column as exact text (a JS number would lose digits past 2^53). */
+export function minorUnitsText(db: Knex, column: string, alias: string): Knex.Raw {
+  return db.raw('CAST(?? AS TEXT) AS ??', [column, alias]);
+}
+
 /** Calendar date column: DATE on PostgreSQL, 'yyyy-MM-dd' TEXT on SQLite. */
 export function calendarDate(db: Knex, table: Knex.CreateTableBuilder, name: string) {
   return dialectOf(db) === 'postgres' ? table.date(name) : table.string(name, 10);

@@ -6,6 +6,7 @@ import { isUniqueViolation } from '../db';
 import { ApiError, conflict, unprocessable, validationFailed } from '../domain/errors';
 import {
   completeIdempotencyKey,
+  deleteExpiredIdempotencyKeys,
   deleteIdempotencyKey,
   findIdempotencyKey,
   insertIdempotencyKey,
@@ -109,6 +110,11 @@ export class IdempotencyStore {
 
   complete(id: number, response: StoredResponse): Promise<void> {
     return completeIdempotencyKey(this.db, id, response);
+  }
+
+  /** Forgets keys older than 24 h (they no longer replay anyway); returns how many. */
+  sweep(): Promise<number> {
+    return deleteExpiredIdempotencyKeys(this.db, new Date(this.calendar.now().getTime() - RETENTION_MS).toISOString());
   }
 
   /** After a failure that a retry may cure (5xx), the key is released. */

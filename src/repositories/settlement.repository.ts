@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { toIsoTimestamp } from '../db';
+import { minorUnitsText, toIsoTimestamp } from '../db';
 import { fetchPage, type Page, type PageResult, type Sort } from './paging';
 
 /** SQL of settlement runs, statements, statement lines and the settled-pairs ledger. */
@@ -216,8 +216,11 @@ interface RunRow {
 }
 
 async function withTotals(db: Knex, rows: RunRow[]): Promise<RunRecord[]> {
-  const totals: { run_id: number; currency: string; amount_minor: string | number }[] = rows.length
-    ? await db('settlement_run_totals').whereIn('run_id', rows.map((r) => r.id)).orderBy(['run_id', 'currency'])
+  const totals: { run_id: number; currency: string; amount_minor: string }[] = rows.length
+    ? await db('settlement_run_totals')
+        .select('run_id', 'currency', minorUnitsText(db, 'amount_minor', 'amount_minor'))
+        .whereIn('run_id', rows.map((r) => r.id))
+        .orderBy(['run_id', 'currency'])
     : [];
   return rows.map((r) => ({
     id: r.id,
@@ -285,7 +288,7 @@ interface StatementRow {
   referrer_code: string;
   referrer_name: string;
   currency: string;
-  total_minor: string | number;
+  total_minor: string;
   line_count: number;
   created_at: Date | string;
 }
@@ -302,7 +305,7 @@ function statementQuery(db: Knex) {
       's.referrer_id',
       { referrer_code: 'f.code', referrer_name: 'f.name' },
       's.currency',
-      's.total_minor',
+      minorUnitsText(db, 's.total_minor', 'total_minor'),
       's.line_count',
       's.created_at',
     );
@@ -366,8 +369,23 @@ export async function findStatementLines(db: Knex, statementId: number): Promise
     billable_days: number;
     revenue_amount: string;
     exact_amount: string;
-    amount_minor: string | number;
-  }[] = await db('statement_lines').where({ statement_id: statementId }).orderBy('id');
+    amount_minor: string;
+  }[] = await db('statement_lines')
+    .select(
+      'id',
+      'revenue_line_id',
+      'referral_id',
+      'contract_id',
+      'period_start',
+      'period_end',
+      'period_days',
+      'billable_days',
+      'revenue_amount',
+      'exact_amount',
+      minorUnitsText(db, 'amount_minor', 'amount_minor'),
+    )
+    .where({ statement_id: statementId })
+    .orderBy('id');
   return rows.map((r) => ({
     id: r.id,
     revenueLineId: r.revenue_line_id,

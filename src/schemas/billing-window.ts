@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { daysInclusive } from '../domain/dates';
-import { DecimalString, IsoDate, Limit, ListOf, Offset } from './common';
+import { DecimalString, IsoDate, Limit, ListOf, Offset, whenFieldsValid } from './common';
 
 export const MAX_WINDOW_RANGE_DAYS = 366;
 
@@ -16,7 +16,7 @@ export const BillingWindowQuery = z
     else if (daysInclusive(q.from, q.to) > MAX_WINDOW_RANGE_DAYS) {
       ctx.addIssue({ code: 'custom', path: ['to'], message: `the range may span at most ${MAX_WINDOW_RANGE_DAYS} days` });
     }
-  });
+  }, whenFieldsValid('from', 'to'));
 export type BillingWindowQuery = z.infer<typeof BillingWindowQuery>;
 
 export const BillingWindow = z

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { daysInclusive } from '../domain/dates';
-import { DecimalInput, DecimalString, IdParam, IsoDate, Limit, Offset, SortParam, Timestamp } from './common';
+import { DecimalInput, DecimalString, IdParam, IsoDate, Limit, Offset, SortParam, Timestamp, whenFieldsValid } from './common';
 import { CurrencyCode } from './contract';
 
 export const MAX_PERIOD_DAYS = 366;
@@ -56,14 +56,15 @@ export const RevenueLineInput = z
     }
     if (line.periodStart === undefined) ctx.addIssue({ code: 'custom', path: ['periodStart'], message: 'is required (or give date)' });
     if (line.periodEnd === undefined) ctx.addIssue({ code: 'custom', path: ['periodEnd'], message: 'is required (or give date)' });
-    if (line.periodStart && line.periodEnd) {
-      if (line.periodEnd < line.periodStart) {
-        ctx.addIssue({ code: 'custom', path: ['periodEnd'], message: 'must not be before periodStart' });
-      } else if (daysInclusive(line.periodStart, line.periodEnd) > MAX_PERIOD_DAYS) {
-        ctx.addIssue({ code: 'custom', path: ['periodEnd'], message: `the period may span at most ${MAX_PERIOD_DAYS} days` });
-      }
-    }
   })
+  .superRefine((line, ctx) => {
+    if (line.date !== undefined || line.periodStart === undefined || line.periodEnd === undefined) return;
+    if (line.periodEnd < line.periodStart) {
+      ctx.addIssue({ code: 'custom', path: ['periodEnd'], message: 'must not be before periodStart' });
+    } else if (daysInclusive(line.periodStart, line.periodEnd) > MAX_PERIOD_DAYS) {
+      ctx.addIssue({ code: 'custom', path: ['periodEnd'], message: `the period may span at most ${MAX_PERIOD_DAYS} days` });
+    }
+  }, whenFieldsValid('periodStart', 'periodEnd'))
   .openapi('RevenueLineInput');
 export type RevenueLineInput = z.infer<typeof RevenueLineInput>;
 

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { lockRowsShared, lockSettlement } from '../db';
+import { lockRowsShared, lockSettlement, maxMinorUnits } from '../db';
 import { currencyDigits } from '../domain/currency';
 import { addDays, daysInclusive } from '../domain/dates';
 import { Dec, toDec } from '../domain/decimal';
@@ -119,6 +119,7 @@ export class SettlementService {
     const runId = await insertRun(trx, { through, createdBy: actor.name, createdAt });
     const totalLines = await countCandidateLines(trx, through);
     const referralsByContract = new Map<number, ReferralForRun[]>();
+    const maxMinor = maxMinorUnits(trx);
     const statements = new Map<string, OpenStatement>();
 
     const statementFor = async (payerId: number, referrerId: number, currency: string): Promise<OpenStatement> => {
@@ -155,6 +156,7 @@ export class SettlementService {
           if (!computed) continue;
           const statement = await statementFor(referral.payerId, referral.referrerId, line.currency);
           const split = splitMinor(computed.share, statement.digits);
+          assertStorable(split.floor, maxMinor);
           statement.sum.add(computed.share, split.floor);
           newLines.push({
             statementId: statement.id,
@@ -183,6 +185,7 @@ export class SettlementService {
     let lineCount = 0;
     for (const statement of statements.values()) {
       const total = statement.sum.totalMinor(statement.digits);
+      assertStorable(total, maxMinor);
       await roundUpLargestRemainders(trx, statement.id, Number(total - statement.sum.floorSum));
       await finishStatement(trx, statement.id, total, statement.sum.count);
       totals.set(statement.currency, (totals.get(statement.currency) ?? 0n) + total);
@@ -240,6 +243,13 @@ export class SettlementService {
 
   listRuns(query: { sort: { field: 'id' | 'through' | 'createdDate'; descending: boolean }; limit: number; offset: number }) {
     return listRuns(this.ctx.db, query.sort, query);
+  }
+}
+
+/** An amount the database cannot hold exactly stops the run (nothing is written) rather than rounding. */
+function assertStorable(minor: bigint, max: bigint): void {
+  if (minor > max || minor < -max) {
+    throw new Error(`a settlement amount of ${minor} minor units exceeds what the database holds exactly (${max}); nothing was settled`);
   }
 }
 

@@ -147,6 +147,18 @@ describeApi('settlement guarantees (SPEC §6.3)', (ctx) => {
     expect((await ctx.put(`/v1/bunits/${owner}/referrals/${r.id}`, body(null))).status).to.equal(200);
   });
 
+  it('keeps every cent of amounts far beyond 2^53 minor units (no float on the way out of the database)', async () => {
+    const { owner, alice, contract } = await world(ctx);
+    await createReferral(ctx, owner, contract, alice, { percentage: '100', billingStartDate: '2026-10-01' });
+    await ingest(ctx, owner, contract, [{ externalId: 'BIG', amount: '100000000000000.01', date: '2026-10-15' }]);
+    const run = await settle(ctx);
+    expect(run.totals).to.deep.equal([{ currency: 'EUR', amount: '100000000000000.01' }]);
+    const [line] = await statementLines(ctx, owner, run.id);
+    expect(line).to.deep.include({ amount: '100000000000000.01', exactAmount: '100000000000000.01' });
+    const list = await ctx.get(`/v1/bunits/${owner}/statements?runId=${run.id}`);
+    expect(list.body.data[0].total).to.equal('100000000000000.01');
+  });
+
   it('the database itself refuses to settle a pair twice', async () => {
     const { owner, alice, contract } = await world(ctx);
     await createReferral(ctx, owner, contract, alice, { percentage: '10', billingStartDate: '2026-10-01' });
