@@ -178,6 +178,9 @@ export class SettlementService {
       await insertSettledPairs(trx, newPairs);
       processed += batch.length;
       onProgress?.({ processedLines: processed, totalLines });
+      // better-sqlite3 answers synchronously, so without this the promise chain of a long run
+      // would never let the event loop serve other requests (or a SIGTERM) until it ends.
+      await new Promise<void>((resolve) => setImmediate(resolve));
     }
 
     // Round once per statement: the lines add up to the total, the total is the exact sum rounded.
