@@ -1,6 +1,6 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
-import { ApiError, notFound } from '../domain/errors';
+import { ApiError, notFound, validationFailed } from '../domain/errors';
 
 export const PROBLEM_TYPE_BASE = 'urn:referral-service:problem:';
 
@@ -34,6 +34,12 @@ export function errorHandler(logger: Logger) {
     const requestId = res.locals.requestId as string | undefined;
     if (err instanceof ApiError) {
       sendProblem(res, err, requestId);
+      return;
+    }
+    // Express's own client errors (e.g. a path with malformed percent-encoding) are the client's fault.
+    const status = (err as { status?: unknown; expose?: unknown } | null)?.status;
+    if (status === 400 && (err instanceof URIError || (err as { expose?: unknown }).expose === true)) {
+      sendProblem(res, validationFailed([{ path: 'url', message: 'is not a well-formed URL' }], 'The request URL is malformed.'), requestId);
       return;
     }
     logger.error({ err, requestId, method: req.method, url: req.originalUrl }, 'unhandled error');

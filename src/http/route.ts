@@ -1,5 +1,6 @@
 import type { Request, Response } from 'express';
 import type { z } from 'zod';
+import type { ProblemCode } from '../openapi/problems';
 import type { Actor } from '../services/context';
 import type { Services } from '../services';
 
@@ -17,12 +18,18 @@ export interface Reply {
   contentType?: string;
 }
 
+/** Response headers an operation documents beyond the ones every response carries (X-Request-Id). */
+export type ResponseHeader = 'ETag' | 'Location' | 'Content-Disposition';
+
 export interface ResponseDoc {
   description: string;
   schema?: z.ZodType;
+  /** A realistic example of the JSON body. */
+  example?: unknown;
   /** Other media types the same response may take (e.g. text/csv). */
   alternatives?: Record<string, { schema: z.ZodType | object; example?: string }>;
-  headers?: Record<string, { description: string; schema: object }>;
+  /** Headers this response always carries. */
+  headers?: ResponseHeader[];
 }
 
 export interface HandlerContext<P, Q, B> {
@@ -51,8 +58,12 @@ export interface RouteDef<P = unknown, Q = unknown, B = unknown> {
   bodyOptional?: boolean;
   bodyExample?: unknown;
   responses: Record<number, ResponseDoc>;
-  /** Problem statuses this operation can answer with, beyond the ones every /v1 operation has. */
-  problems: number[];
+  /**
+   * Problem codes this operation can answer with, beyond the ones the OpenAPI document adds to
+   * every operation of its kind (see src/openapi/document.ts). `precondition-failed` also
+   * documents the If-Match request header.
+   */
+  problems: ProblemCode[];
   handler(ctx: HandlerContext<P, Q, B>): Promise<Reply>;
 }
 

@@ -59,4 +59,4 @@ export const ApiKeyListQuery = z.strictObject({
   sort: SortParam(['id', 'name', 'createdDate']),
 });
 
-export const ApiKeyParams = z.strictObject({ keyId: IdParam });
+export const ApiKeyParams = z.strictObject({ keyId: IdParam.openapi({ description: 'Id of an API key (not its secret).', example: 5 }) });

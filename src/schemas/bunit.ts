@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ArchivedFilter, IdParam, Limit, ListOf, Offset, SortParam, Timestamp } from './common';
+import { ArchivedFilter, BunitIdParam, Limit, ListOf, Offset, SortParam, Timestamp } from './common';
 
 export const BunitCode = z
   .string('must be a string')
@@ -45,4 +45,4 @@ export const BusinessUnitListQuery = z.strictObject({
 });
 export type BusinessUnitListQuery = z.infer<typeof BusinessUnitListQuery>;
 
-export const BunitParams = z.strictObject({ bunitId: IdParam });
+export const BunitParams = z.strictObject({ bunitId: BunitIdParam });

@@ -32,7 +32,8 @@ export const IdValue = z
 export const IsoDate = z
   .string('must be a date in the form yyyy-MM-dd')
   .refine(isValidIsoDate, 'must be a real calendar date in the form yyyy-MM-dd')
-  .openapi({ type: 'string', format: 'date', example: '2026-11-01' });
+  // no `type` here: an explicit type would hide the `null` of IsoDate.nullable() in the document
+  .openapi({ format: 'date', example: '2026-11-01', description: 'A calendar date, yyyy-MM-dd, with no time or zone.' });
 
 /**
  * Options for an object-level check that compares some of its fields (an end date against a start
@@ -52,7 +53,7 @@ export function whenFieldsValid(...fields: string[]): { when: (payload: z.core.P
 
 export const Timestamp = z
   .string()
-  .openapi({ type: 'string', format: 'date-time', example: '2026-11-23T10:15:00.000Z' });
+  .openapi({ format: 'date-time', example: '2026-11-23T10:15:00.000Z', description: 'An instant, ISO 8601 UTC with milliseconds.' });
 
 /** An instant in a query string: ISO 8601 with a zone (Z or ±hh:mm). */
 export const TimestampInput = z
@@ -163,20 +164,39 @@ export function ListOf<T extends z.ZodType>(item: T, name: string) {
   return z.object({ data: z.array(item), meta: ListMeta }).openapi(name);
 }
 
-export const BunitIdParams = z.strictObject({ bunitId: IdParam });
+/** The business unit a request acts for: the key must be allowed to act for it (403 otherwise). */
+export const BunitIdParam = IdParam.openapi({
+  description: 'Id of the business unit the request acts for; the API key must be allowed to act for it.',
+  example: 1,
+});
+
+export const BunitIdParams = z.strictObject({ bunitId: BunitIdParam });
 
 export const ProblemSchema = z
   .object({
-    type: z.string().openapi({ example: 'https://referrals.example/problems/over-allocated' }),
-    title: z.string().openapi({ example: 'Conflict' }),
-    status: z.number().int().openapi({ example: 409 }),
-    detail: z.string().openapi({ example: 'On 2026-11-01 the referrals of contract 42 would sum to 112.5 %.' }),
-    code: z.string().openapi({ example: 'over-allocated' }),
-    instance: z.string().optional(),
-    requestId: z.string().optional(),
+    type: z.string().openapi({
+      example: 'urn:referral-service:problem:over-allocated',
+      description: 'A URN naming the problem: `urn:referral-service:problem:` followed by `code`.',
+    }),
+    title: z.string().openapi({ example: 'Conflict', description: 'A short, human-readable summary of the kind of problem.' }),
+    status: z.number().int().openapi({ example: 409, description: 'The HTTP status code.' }),
+    detail: z.string().openapi({
+      example: 'On 2026-11-01 the referrals of contract 42 would sum to 112.5 %, more than 100 %.',
+      description: 'What went wrong with this request, for a person to read.',
+    }),
+    code: z.string().openapi({ example: 'over-allocated', description: 'A stable machine-readable code (the list per operation is in its responses).' }),
+    requestId: z.string().optional().openapi({
+      example: '5b0e7d1c-2f4a-4a57-9d8e-0c6c1f2b9a31',
+      description: 'The request id (also in the `X-Request-Id` header); quote it when you report a problem.',
+    }),
     errors: z
-      .array(z.object({ path: z.string(), message: z.string() }))
+      .array(
+        z.object({
+          path: z.string().openapi({ example: 'body.percentage', description: 'Where: `params.`, `query.`, `header.` or `body.` and the field path.' }),
+          message: z.string().openapi({ example: 'must have at most 4 decimal places' }),
+        }),
+      )
       .optional()
-      .openapi({ description: 'Every invalid field, not just the first.' }),
+      .openapi({ description: 'Every invalid field, not just the first (validation-failed, and invalid-reference or self-referral to point at the field).' }),
   })
   .openapi('Problem', { description: 'RFC 9457 problem details. `code` is a stable machine-readable string.' });

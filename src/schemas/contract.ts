@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { isKnownCurrency } from '../domain/currency';
-import { ArchivedFilter, IdParam, IsoDate, Limit, ListOf, Offset, SortParam, Timestamp, whenFieldsValid } from './common';
+import { ArchivedFilter, BunitIdParam, IdParam, IsoDate, Limit, ListOf, Offset, SortParam, Timestamp, whenFieldsValid } from './common';
 
 export const CurrencyCode = z
   .string('must be a string')
@@ -68,4 +68,7 @@ export const ContractListQuery = z.strictObject({
 });
 export type ContractListQuery = z.infer<typeof ContractListQuery>;
 
-export const ContractParams = z.strictObject({ bunitId: IdParam, contractId: IdParam });
+export const ContractParams = z.strictObject({
+  bunitId: BunitIdParam,
+  contractId: IdParam.openapi({ description: 'Id of a contract owned by the business unit in the path.', example: 42 }),
+});

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import {
   ArchivedFilter,
+  BunitIdParam,
   DecimalInput,
   DecimalString,
   IdParam,
@@ -28,7 +29,9 @@ const PercentageOut = DecimalString('Percentage, canonical decimal string.', '12
 export const PercentageSegment = z
   .object({
     from: IsoDate,
-    to: IsoDate.nullable().openapi({ description: 'Last day of the segment (inclusive); null for the open one.' }),
+    to: IsoDate.nullable().openapi({
+      description: 'Last day of the segment (inclusive); null for the last segment, which runs to the end of the billing window (billingEndDate, or without end).',
+    }),
     percentage: PercentageOut,
   })
   .openapi('PercentageSegment');
@@ -111,8 +114,8 @@ export type ReferralUpdate = z.infer<typeof ReferralUpdate>;
 export const ReferralList = ListOf(Referral, 'ReferralList');
 
 export const ReferralListQuery = z.strictObject({
-  contractId: IdParam.optional(),
-  referrerId: IdParam.optional(),
+  contractId: IdParam.optional().openapi({ description: 'Only the referrals of this contract.' }),
+  referrerId: IdParam.optional().openapi({ description: 'Only the referrals earning for this business unit.' }),
   activeOn: IsoDate.optional().openapi({ description: 'Only referrals billable on this day.' }),
   role: z
     .enum(['owner', 'referrer', 'any'], 'must be one of owner, referrer, any')
@@ -126,7 +129,13 @@ export const ReferralListQuery = z.strictObject({
 });
 export type ReferralListQuery = z.infer<typeof ReferralListQuery>;
 
-export const ReferralParams = z.strictObject({ bunitId: IdParam, referralId: IdParam });
+export const ReferralParams = z.strictObject({
+  bunitId: BunitIdParam,
+  referralId: IdParam.openapi({
+    description: 'Id of a referral visible to the business unit in the path: on one of its contracts, or earning for it.',
+    example: 17,
+  }),
+});
 
 export const ArchiveQuery = z.strictObject({
   at: TimestampInput.optional().openapi({

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { daysInclusive } from '../domain/dates';
-import { DecimalInput, DecimalString, IdParam, IsoDate, Limit, Offset, SortParam, Timestamp, whenFieldsValid } from './common';
+import { BunitIdParam, DecimalInput, DecimalString, IdParam, IsoDate, Limit, Offset, SortParam, Timestamp, whenFieldsValid } from './common';
 import { CurrencyCode } from './contract';
 
 export const MAX_PERIOD_DAYS = 366;
@@ -113,4 +113,8 @@ export const RevenueList = z
   .object({ data: z.array(RevenueLine), meta: z.object({ total: z.number().int(), limit: z.number().int(), offset: z.number().int() }) })
   .openapi('RevenueLineList');
 
-export const RevenueLineParams = z.strictObject({ bunitId: IdParam, contractId: IdParam, lineId: IdParam });
+export const RevenueLineParams = z.strictObject({
+  bunitId: BunitIdParam,
+  contractId: IdParam.openapi({ description: 'Id of a contract owned by the business unit in the path.', example: 42 }),
+  lineId: IdParam.openapi({ description: 'Id of a revenue line of the contract.', example: 901 }),
+});

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DecimalString, IdParam, IsoDate, Limit, ListOf, Offset, SortParam, Timestamp } from './common';
+import { BunitIdParam, DecimalString, IdParam, IsoDate, Limit, ListOf, Offset, SortParam, Timestamp } from './common';
 import { CurrencyCode } from './contract';
 
 export const RunCreate = z
@@ -16,54 +16,102 @@ const CurrencyTotal = z
   .object({ currency: z.string().openapi({ example: 'EUR' }), amount: DecimalString('Sum of the statement totals in this currency.', '519.44') })
   .openapi('CurrencyTotal');
 
+const lineFields = {
+  revenueLineId: z.number().int().openapi({ example: 901 }),
+  referralId: z.number().int().openapi({ example: 17 }),
+  contractId: z.number().int().openapi({ example: 42 }),
+  periodStart: IsoDate.openapi({ description: 'First day of the revenue line’s period.' }),
+  periodEnd: IsoDate.openapi({ description: 'Last day (inclusive) of the revenue line’s period.' }),
+  periodDays: z.number().int().openapi({ example: 31, description: 'Days in the revenue line’s period (N): the line’s amount is spread evenly over them.' }),
+  billableDays: z.number().int().openapi({ example: 20, description: 'Days of the period on which the referral was billable.' }),
+  revenueAmount: DecimalString('The revenue line’s amount, in the statement currency.', '3000.00'),
+  exactAmount: DecimalString(
+    'The exact share, revenueAmount / periodDays × Σ percentage(d) / 100 over the billable days d, shown to at most 20 decimals. The rounding of `amount` used the exact value, not this display.',
+    '241.93548387096774193548',
+  ),
+  amount: DecimalString(
+    'The share as paid: exactAmount rounded down to the currency’s minor unit, plus one minor unit for the lines with the largest remainders, so that the lines add up to the statement total.',
+    '241.94',
+  ),
+};
+
 export const StatementLine = z
-  .object({
-    id: z.number().int().nullable().openapi({ example: 5001, description: 'Null in a dry run.' }),
-    revenueLineId: z.number().int().openapi({ example: 901 }),
-    referralId: z.number().int().openapi({ example: 17 }),
-    contractId: z.number().int().openapi({ example: 42 }),
-    periodStart: IsoDate,
-    periodEnd: IsoDate,
-    periodDays: z.number().int().openapi({ example: 31, description: 'Days in the revenue line’s period (N).' }),
-    billableDays: z.number().int().openapi({ example: 20, description: 'Days of the period on which the referral was billable.' }),
-    revenueAmount: DecimalString('The revenue line’s amount.', '3000.00'),
-    exactAmount: DecimalString(
-      'The exact share, amount / N × Σ percentage(d) / 100 over the billable days, shown to 20 decimals.',
-      '241.93548387096774193548',
-    ),
-    amount: DecimalString('The share rounded for this statement (largest-remainder), in the currency’s minor units.', '241.94'),
-  })
-  .openapi('StatementLine');
+  .object({ id: z.number().int().openapi({ example: 5001 }), ...lineFields })
+  .openapi('StatementLine', { description: 'The share of one revenue line earned through one referral.' });
+
+const DryRunStatementLine = z
+  .object({ id: z.null().openapi({ description: 'Null: a dry run stores nothing.' }), ...lineFields })
+  .openapi('DryRunStatementLine', { description: 'A statement line as a dry run computes it; nothing is stored.' });
+
+const statementFields = {
+  payer: Party.openapi({ description: 'The business unit that owns the contracts and pays the share.' }),
+  referrer: Party.openapi({ description: 'The business unit that earns the share.' }),
+  currency: z.string().openapi({ example: 'EUR', description: 'ISO 4217 code; the currency of the contracts.' }),
+  total: DecimalString(
+    'What the payer owes the referrer: the exact sum of the lines’ shares, rounded once, half to even, to the currency’s minor unit. Negative when credit notes outweigh revenue.',
+    '229.44',
+  ),
+  lineCount: z.number().int().openapi({ example: 2 }),
+  createdDate: Timestamp,
+};
+const statementDescription =
+  'What one business unit (payer) owes another (referrer) in one currency for one settlement run. The lines always add up to the total.';
 
 export const Statement = z
   .object({
-    id: z.number().int().nullable().openapi({ example: 88, description: 'Null in a dry run.' }),
-    runId: z.number().int().nullable().openapi({ example: 12, description: 'Null in a dry run.' }),
-    payer: Party.openapi({ description: 'The business unit that owns the contracts and pays the share.' }),
-    referrer: Party.openapi({ description: 'The business unit that earns the share.' }),
-    currency: z.string().openapi({ example: 'EUR' }),
-    total: DecimalString('The exact sum of the lines’ shares, rounded once (half to even) to the currency’s minor units.', '229.44'),
-    lineCount: z.number().int().openapi({ example: 2 }),
-    createdDate: Timestamp,
-    lines: z.array(StatementLine).optional().openapi({ description: 'Present on a single statement and in dry runs, not in lists.' }),
+    id: z.number().int().openapi({ example: 88 }),
+    runId: z.number().int().openapi({ example: 12, description: 'The settlement run that produced the statement.' }),
+    ...statementFields,
   })
-  .openapi('Statement', {
-    description:
-      'What one business unit owes another in one currency for one settlement run. The lines always add up to the total.',
-  });
+  .openapi('Statement', { description: `${statementDescription} Lists leave out the lines.` });
+
+export const StatementWithLines = z
+  .object({ ...Statement.shape, lines: z.array(StatementLine) })
+  .openapi('StatementWithLines', { description: statementDescription });
+
+const DryRunStatement = z
+  .object({
+    id: z.null().openapi({ description: 'Null: a dry run stores nothing.' }),
+    runId: z.null().openapi({ description: 'Null: a dry run stores nothing.' }),
+    ...statementFields,
+    lines: z.array(DryRunStatementLine),
+  })
+  .openapi('DryRunStatement', { description: `A statement as a dry run computes it. ${statementDescription}` });
+
+const runFields = {
+  through: IsoDate.openapi({ description: 'Revenue lines whose period ends on or before this day were settled.' }),
+  createdDate: Timestamp,
+  statementCount: z.number().int().openapi({ example: 2 }),
+  lineCount: z.number().int().openapi({ example: 4 }),
+  totals: z.array(CurrencyTotal).openapi({ description: 'Per currency, the sum of the statement totals of the run.' }),
+};
 
 export const SettlementRun = z
   .object({
-    id: z.number().int().nullable().openapi({ example: 12, description: 'Null for a dry run.' }),
-    through: IsoDate,
-    dryRun: z.boolean(),
-    createdDate: Timestamp,
-    statementCount: z.number().int().openapi({ example: 2 }),
-    lineCount: z.number().int().openapi({ example: 4 }),
-    totals: z.array(CurrencyTotal),
-    statements: z.array(Statement).optional().openapi({ description: 'Only in the answer to a dry run: the would-be statements with their lines.' }),
+    id: z.number().int().openapi({ example: 12 }),
+    through: runFields.through,
+    dryRun: z.literal(false),
+    createdDate: runFields.createdDate,
+    statementCount: runFields.statementCount,
+    lineCount: runFields.lineCount,
+    totals: runFields.totals,
   })
-  .openapi('SettlementRun');
+  .openapi('SettlementRun', {
+    description: 'A committed settlement run. Its statements are read per business unit (listStatements with `runId`).',
+  });
+
+export const SettlementDryRun = z
+  .object({
+    id: z.null().openapi({ description: 'Null: a dry run stores nothing.' }),
+    through: runFields.through,
+    dryRun: z.literal(true),
+    createdDate: runFields.createdDate,
+    statementCount: runFields.statementCount,
+    lineCount: runFields.lineCount,
+    totals: runFields.totals,
+    statements: z.array(DryRunStatement).openapi({ description: 'The statements the run would produce, with their lines.' }),
+  })
+  .openapi('SettlementDryRun', { description: 'What a settlement run would settle now; nothing was written.' });
 
 export const RunList = ListOf(SettlementRun, 'SettlementRunList');
 
@@ -73,7 +121,7 @@ export const RunListQuery = z.strictObject({
   sort: SortParam(['id', 'through', 'createdDate']),
 });
 
-export const RunParams = z.strictObject({ runId: IdParam });
+export const RunParams = z.strictObject({ runId: IdParam.openapi({ description: 'Id of a settlement run.', example: 12 }) });
 
 export const StatementList = ListOf(Statement, 'StatementList');
 
@@ -83,12 +131,15 @@ export const StatementListQuery = z.strictObject({
     .optional()
     .default('any')
     .openapi({ description: '`payer`: statements this unit pays; `referrer`: statements it earns; `any`: both.' }),
-  runId: IdParam.optional(),
-  currency: CurrencyCode.optional(),
+  runId: IdParam.optional().openapi({ description: 'Only the statements of this settlement run.' }),
+  currency: CurrencyCode.optional().openapi({ description: 'Only the statements in this currency (ISO 4217).' }),
   limit: Limit,
   offset: Offset,
   sort: SortParam(['id', 'runId', 'createdDate']),
 });
 export type StatementListQuery = z.infer<typeof StatementListQuery>;
 
-export const StatementParams = z.strictObject({ bunitId: IdParam, statementId: IdParam });
+export const StatementParams = z.strictObject({
+  bunitId: BunitIdParam,
+  statementId: IdParam.openapi({ description: 'Id of a statement the business unit in the path pays or earns.', example: 88 }),
+});

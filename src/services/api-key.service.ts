@@ -115,12 +115,16 @@ export class KeyCache {
   /** Bumped by every clear(): a look-up that raced with a revocation does not refill the cache. */
   private generation = 0;
   private timer: NodeJS.Timeout | null = null;
+  /** SHA-256 of ADMIN_API_KEY, computed once: every request compares against it. */
+  private readonly adminDigest: Buffer | null;
 
   constructor(
     private readonly db: Knex,
-    private readonly adminApiKey: string | undefined,
+    adminApiKey: string | undefined,
     private readonly pollMs = 1000,
-  ) {}
+  ) {
+    this.adminDigest = adminApiKey === undefined ? null : sha256(adminApiKey);
+  }
 
   start(): this {
     if (!this.timer && this.pollMs > 0) {
@@ -142,15 +146,18 @@ export class KeyCache {
 
   async poll(): Promise<void> {
     const stamp = await revocationStamp(this.db);
-    if (this.stamp !== null && stamp !== this.stamp) this.clear();
+    // The first poll clears too: keys cached before it may predate a revocation it cannot see.
+    if (stamp !== this.stamp) this.clear();
     this.stamp = stamp;
   }
 
   async resolve(secret: string): Promise<Actor | null> {
-    if (this.adminApiKey !== undefined && constantTimeEquals(secret, this.adminApiKey)) {
+    // One hash of the secret serves both the constant-time comparison and the look-up by hash.
+    const digest = sha256(secret);
+    if (this.adminDigest !== null && crypto.timingSafeEqual(digest, this.adminDigest)) {
       return { keyId: null, name: 'ADMIN_API_KEY', role: 'admin', bunitIds: 'all' };
     }
-    const hash = hashSecret(secret);
+    const hash = digest.toString('hex');
     const cached = this.byHash.get(hash);
     if (cached) return cached;
     const generation = this.generation;
@@ -162,9 +169,5 @@ export class KeyCache {
   }
 }
 
-/** Compares two secrets in constant time (hashing first makes the lengths equal). */
-export function constantTimeEquals(a: string, b: string): boolean {
-  const ha = crypto.createHash('sha256').update(a).digest();
-  const hb = crypto.createHash('sha256').update(b).digest();
-  return crypto.timingSafeEqual(ha, hb);
-}
+/** Hashing first makes the lengths equal, so secrets compare in constant time. */
+const sha256 = (text: string) => crypto.createHash('sha256').update(text, 'utf8').digest();

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { KeyCache } from '../../src/services/api-key.service';
 import type request from 'supertest';
 import { apiRoutes } from '../../src/http/routes';
 import { describeApi, type ApiContext } from '../helpers/api';
@@ -256,8 +257,8 @@ describeApi('access control (SPEC §7.1, R11)', (ctx) => {
 
     it('refuses a key revoked in the database by another instance once the revocation poll has seen it', async () => {
       const alpha = agentFor(ctx, w.keys.readA.secret);
-      expect((await alpha.get(`/v1/bunits/${w.ids.A}`)).status).to.equal(200);
       await ctx.keys.poll();
+      expect((await alpha.get(`/v1/bunits/${w.ids.A}`)).status).to.equal(200);
 
       await ctx.db('api_keys').where({ id: w.keys.readA.id }).update({ revoked_at: '2026-11-23T12:00:05.000Z' });
       // Not yet: this instance answers from its cache until the poll tells it otherwise.
@@ -268,6 +269,18 @@ describeApi('access control (SPEC §7.1, R11)', (ctx) => {
       expectProblem(res, 401, 'unauthenticated');
       expect(res.headers['www-authenticate']).to.equal('Bearer');
       expect((await agentFor(ctx, w.keys.readB.secret).get(`/v1/bunits/${w.ids.B}`)).status).to.equal(200);
+    });
+  });
+
+  describe('a fresh instance', () => {
+    it('drops keys it cached before its first revocation poll, since the poll cannot tell what came before', async () => {
+      const created = await ctx.post('/v1/api-keys', { name: 'early', role: 'admin' });
+      expect(created.status).to.equal(201);
+      const cache = new KeyCache(ctx.db, undefined, 0);
+      expect(await cache.resolve(created.body.key)).to.deep.include({ keyId: created.body.id });
+      await ctx.db('api_keys').where({ id: created.body.id }).update({ revoked_at: '2026-11-23T12:00:05.000Z' });
+      await cache.poll();
+      expect(await cache.resolve(created.body.key)).to.equal(null);
     });
   });
 

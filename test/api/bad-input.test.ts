@@ -532,4 +532,10 @@ describeApi('bad input', (ctx) => {
       );
     });
   });
+
+  it('answers 400 validation-failed, not 500, for a path with malformed percent-encoding', async () => {
+    const res = await ctx.get('/v1/bunits/%E0%A4%A');
+    expect(res.status, JSON.stringify(res.body)).to.equal(400);
+    expect(res.body.code).to.equal('validation-failed');
+  });
 });

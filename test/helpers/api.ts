@@ -6,6 +6,7 @@ import { createApp } from '../../src/app';
 import type { Services } from '../../src/services';
 import type { KeyCache } from '../../src/services/api-key.service';
 import { TestClock } from './clock';
+import { conformance } from './conformance';
 import { resetDatabase, testDatabases, type TestDatabase } from './databases';
 
 export const ADMIN_KEY = 'test-admin-key-0123456789abcdef0123456789abcdef';
@@ -25,6 +26,27 @@ export interface ApiContext {
   del(path: string): request.Test;
   /** The same without any Authorization header. */
   anonymous: ReturnType<typeof request>;
+}
+
+const METHODS = new Set(['get', 'post', 'put', 'delete', 'del', 'patch', 'head', 'options']);
+
+/**
+ * The agent every API suite talks through: each response is checked against openapi.yaml (see
+ * ./conformance.ts), so an undocumented status, header or field fails the test that caused it.
+ */
+function conformingAgent(agent: ReturnType<typeof request>): ReturnType<typeof request> {
+  const checker = conformance();
+  return new Proxy(agent, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver);
+      if (typeof prop !== 'string' || !METHODS.has(prop) || typeof value !== 'function') return value;
+      return (...args: unknown[]) =>
+        (value.apply(target, args) as request.Test).expect((res) => {
+          const req = (res as unknown as { req: { method: string; path: string } }).req;
+          checker.assert({ method: req.method, url: req.path, status: res.status, headers: res.headers, text: res.text ?? '' });
+        });
+    },
+  });
 }
 
 /**
@@ -55,7 +77,7 @@ export function describeApi(title: string, body: (ctx: ApiContext) => void): voi
         ctx.app = created.app;
         ctx.services = created.services;
         ctx.keys = created.keys;
-        const agent = request(created.app);
+        const agent = conformingAgent(request(created.app));
         const auth = { Authorization: `Bearer ${ADMIN_KEY}` };
         ctx.anonymous = agent;
         ctx.get = (p) => agent.get(p).set(auth);

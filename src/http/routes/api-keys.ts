@@ -2,9 +2,18 @@ import type { ApiKeyRecord } from '../../repositories/api-key.repository';
 import { ApiKey, ApiKeyCreate, ApiKeyCreated, ApiKeyList, ApiKeyListQuery, ApiKeyParams } from '../../schemas/api-key';
 import { presentPage } from '../presenters';
 import { defineRoute } from '../route';
-import { LOCATION_HEADER, noContent } from './headers';
+import { noContent } from './headers';
 
 const tags = ['API keys'];
+
+const keyExample = {
+  id: 5,
+  name: 'billing-nordics',
+  role: 'write',
+  bunitIds: [3],
+  createdDate: '2026-11-02T08:00:00.000Z',
+  revokedDate: null,
+};
 
 export const presentApiKey = (k: ApiKeyRecord) => ({
   id: k.id,
@@ -21,13 +30,21 @@ export const apiKeyRoutes = [
     path: '/v1/api-keys',
     operationId: 'createApiKey',
     summary: 'Create an API key',
-    description: 'The answer carries the secret (`key`) this once; only a hash of it is stored.',
+    description:
+      'Needs an admin key. A `read` or `write` key acts for the business units in `bunitIds`; an `admin` key for all of them. The answer carries the secret (`key`) this once: only a hash of it is stored, so store the secret where the calling system keeps its credentials.',
     tags,
     access: 'admin',
     body: ApiKeyCreate,
     bodyExample: { name: 'billing-nordics', role: 'write', bunitIds: [3] },
-    responses: { 201: { description: 'Created; the secret is in `key`.', schema: ApiKeyCreated, headers: LOCATION_HEADER } },
-    problems: [400, 422],
+    responses: {
+      201: {
+        description: 'Created; the secret is in `key`.',
+        schema: ApiKeyCreated,
+        example: { ...keyExample, key: 'rsk_1f3kq0J3m0Yx2mQd0rYb7pWm8b1nJQvJ3wq9v2e6h8s' },
+        headers: ['Location'],
+      },
+    },
+    problems: ['invalid-reference'],
     async handler({ body, services, actor }) {
       const { key, secret } = await services.apiKeys.create(body, actor);
       return { status: 201, body: { ...presentApiKey(key), key: secret }, headers: { Location: `/v1/api-keys/${key.id}` } };
@@ -38,11 +55,21 @@ export const apiKeyRoutes = [
     path: '/v1/api-keys',
     operationId: 'listApiKeys',
     summary: 'List API keys',
+    description: 'Needs an admin key. Revoked keys are left out unless `revoked` says otherwise.',
     tags,
     access: 'admin',
     query: ApiKeyListQuery,
-    responses: { 200: { description: 'A page of keys (never their secrets).', schema: ApiKeyList } },
-    problems: [400],
+    responses: {
+      200: {
+        description: 'A page of keys (never their secrets).',
+        schema: ApiKeyList,
+        example: {
+          data: [{ ...keyExample, id: 1, name: 'finance-admin', role: 'admin', bunitIds: null }, keyExample],
+          meta: { total: 2, limit: 50, offset: 0 },
+        },
+      },
+    },
+    problems: [],
     async handler({ query, services }) {
       const page = await services.apiKeys.list({ revoked: query.revoked }, query.sort, query);
       return { status: 200, body: presentPage(page, query, presentApiKey) };
@@ -53,11 +80,12 @@ export const apiKeyRoutes = [
     path: '/v1/api-keys/{keyId}',
     operationId: 'getApiKey',
     summary: 'Read an API key',
+    description: 'Needs an admin key.',
     tags,
     access: 'admin',
     params: ApiKeyParams,
-    responses: { 200: { description: 'The key (never its secret).', schema: ApiKey } },
-    problems: [400, 404],
+    responses: { 200: { description: 'The key (never its secret).', schema: ApiKey, example: keyExample } },
+    problems: [],
     async handler({ params, services }) {
       return { status: 200, body: presentApiKey(await services.apiKeys.get(params.keyId)) };
     },
@@ -67,12 +95,13 @@ export const apiKeyRoutes = [
     path: '/v1/api-keys/{keyId}',
     operationId: 'revokeApiKey',
     summary: 'Revoke an API key',
-    description: 'From now on the key answers 401 on every instance (within a second on instances other than this one).',
+    description:
+      'Needs an admin key. From now on the key is refused with 401 on every instance (within a second on instances other than this one). Its name stays in the audit trail. Revoking again changes nothing (204).',
     tags,
     access: 'admin',
     params: ApiKeyParams,
     responses: { 204: noContent('Revoked (or already revoked).') },
-    problems: [400, 404],
+    problems: [],
     async handler({ params, services, actor }) {
       await services.apiKeys.revoke(params.keyId, actor);
       return { status: 204 };

@@ -9,9 +9,16 @@ import {
 } from '../../schemas/bunit';
 import { presentBunit, presentPage } from '../presenters';
 import { defineRoute } from '../route';
-import { ETAG_HEADER, LOCATION_HEADER, ifMatchOf, noContent } from './headers';
+import { ifMatchOf, noContent } from './headers';
 
 const tags = ['Business units'];
+const example = {
+  id: 3,
+  code: 'NORDICS',
+  name: 'Nordic Sales',
+  createdDate: '2026-01-05T09:30:00.000Z',
+  archivedDate: null,
+};
 
 export const bunitRoutes = [
   defineRoute({
@@ -23,8 +30,17 @@ export const bunitRoutes = [
     tags,
     access: 'read',
     query: BusinessUnitListQuery,
-    responses: { 200: { description: 'A page of business units.', schema: BusinessUnitList } },
-    problems: [400],
+    responses: {
+      200: {
+        description: 'A page of business units.',
+        schema: BusinessUnitList,
+        example: {
+          data: [{ ...example, id: 1, code: 'DACH', name: 'DACH Enterprise' }, example],
+          meta: { total: 2, limit: 50, offset: 0 },
+        },
+      },
+    },
+    problems: [],
     async handler({ query, actor, services }) {
       const page = await services.bunits.list(actor, query);
       return { status: 200, body: presentPage(page, query, presentBunit) };
@@ -35,12 +51,13 @@ export const bunitRoutes = [
     path: '/v1/bunits',
     operationId: 'createBusinessUnit',
     summary: 'Create a business unit',
+    description: 'Needs an admin key. `code` is unique across the company.',
     tags,
     access: 'admin',
     body: BusinessUnitCreate,
     bodyExample: { code: 'NORDICS', name: 'Nordic Sales' },
-    responses: { 201: { description: 'Created.', schema: BusinessUnit, headers: { ...LOCATION_HEADER, ...ETAG_HEADER } } },
-    problems: [400, 409],
+    responses: { 201: { description: 'Created.', schema: BusinessUnit, example, headers: ['Location', 'ETag'] } },
+    problems: ['duplicate-code'],
     async handler({ body, services, actor }) {
       const bunit = await services.bunits.create(body, actor);
       return {
@@ -55,11 +72,12 @@ export const bunitRoutes = [
     path: '/v1/bunits/{bunitId}',
     operationId: 'getBusinessUnit',
     summary: 'Read a business unit',
+    description: 'Archived business units stay readable.',
     tags,
     access: 'read',
     params: BunitParams,
-    responses: { 200: { description: 'The business unit.', schema: BusinessUnit, headers: ETAG_HEADER } },
-    problems: [400, 404],
+    responses: { 200: { description: 'The business unit.', schema: BusinessUnit, example, headers: ['ETag'] } },
+    problems: [],
     async handler({ params, services }) {
       const bunit = await services.bunits.get(params.bunitId);
       return { status: 200, body: presentBunit(bunit), headers: { ETag: etagOf('bunit', bunit.id, bunit.version) } };
@@ -70,13 +88,17 @@ export const bunitRoutes = [
     path: '/v1/bunits/{bunitId}',
     operationId: 'updateBusinessUnit',
     summary: 'Save changes to a business unit',
+    description:
+      'Needs an admin key. Replaces `code` and `name`; the read-only fields (`id`, `createdDate`, `archivedDate`) may be sent back as read and are ignored. An archived business unit is read-only.',
     tags,
     access: 'admin',
     params: BunitParams,
     body: BusinessUnitUpdate,
     bodyExample: { code: 'NORDICS', name: 'Nordic Sales & Services' },
-    responses: { 200: { description: 'The saved business unit.', schema: BusinessUnit, headers: ETAG_HEADER } },
-    problems: [400, 404, 409, 412],
+    responses: {
+      200: { description: 'The saved business unit.', schema: BusinessUnit, example: { ...example, name: 'Nordic Sales & Services' }, headers: ['ETag'] },
+    },
+    problems: ['duplicate-code', 'archived', 'precondition-failed'],
     async handler({ params, body, services, req, actor }) {
       const bunit = await services.bunits.update(params.bunitId, body, actor, ifMatchOf(req));
       return { status: 200, body: presentBunit(bunit), headers: { ETag: etagOf('bunit', bunit.id, bunit.version) } };
@@ -88,12 +110,12 @@ export const bunitRoutes = [
     operationId: 'archiveBusinessUnit',
     summary: 'Archive a business unit',
     description:
-      'Archives the business unit now. It stays readable; it can no longer own new referrals or be named as a referrer. Its existing contracts and referrals are not changed.',
+      'Needs an admin key. Archives the business unit now; nothing is deleted. It stays readable and can no longer be named as the referrer of a new referral. Its existing contracts and referrals are not changed. Archiving an archived unit again changes nothing (204).',
     tags,
     access: 'admin',
     params: BunitParams,
     responses: { 204: noContent('Archived (or already archived).') },
-    problems: [400, 404, 412],
+    problems: ['precondition-failed'],
     async handler({ params, services, req, actor }) {
       await services.bunits.archive(params.bunitId, actor, ifMatchOf(req));
       return { status: 204 };

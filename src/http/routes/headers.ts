@@ -1,9 +1,9 @@
 import type { Request } from 'express';
-import type { ResponseDoc } from '../route';
+import type { ResponseDoc, ResponseHeader } from '../route';
 
-/** Response headers as documented in OpenAPI. */
-export const ETAG_HEADER = { ETag: { description: 'Strong entity tag of this version; send it back in If-Match.', schema: { type: 'string' } } };
-export const LOCATION_HEADER = { Location: { description: 'URL of the created resource.', schema: { type: 'string' } } };
+/** Response headers as documented in OpenAPI (components/headers in src/openapi/document.ts). */
+export const ETAG_HEADER: ResponseHeader[] = ['ETag'];
+export const LOCATION_HEADER: ResponseHeader[] = ['Location'];
 
 export function ifMatchOf(req: Request): string | undefined {
   const v = req.headers['if-match'];

@@ -14,9 +14,31 @@ import type { Services } from '../../services';
 import { AuditList, AuditListQuery } from '../../schemas/audit';
 import { presentPage, presentReferral } from '../presenters';
 import { defineRoute, type Reply } from '../route';
-import { ETAG_HEADER, LOCATION_HEADER, ifMatchOf, noContent } from './headers';
+import { ifMatchOf, noContent } from './headers';
 
 const tags = ['Referrals'];
+
+const example = {
+  id: 17,
+  contract: { id: 42, number: 'C-2026-001', currency: 'EUR' },
+  referrer: { id: 3, code: 'NORDICS', name: 'Nordic Sales' },
+  percentage: '12.5',
+  billingStartDate: '2026-11-01',
+  billingEndDate: null,
+  createdDate: '2026-10-20T10:15:00.000Z',
+  archivedDate: null,
+  percentageHistory: [{ from: '2026-11-01', to: null, percentage: '12.5' }],
+};
+/** After a change from 12.5 to 15 % on 2026-11-23: earlier days keep 12.5 % (R8). */
+const changed = {
+  ...example,
+  percentage: '15',
+  billingEndDate: '2027-10-31',
+  percentageHistory: [
+    { from: '2026-11-01', to: '2026-11-22', percentage: '12.5' },
+    { from: '2026-11-23', to: null, percentage: '15' },
+  ],
+};
 
 const reply = (status: number, r: ReferralRecord, services: Services, extra: Record<string, string> = {}): Reply => ({
   status,
@@ -31,13 +53,19 @@ export const referralRoutes = [
     operationId: 'listReferrals',
     summary: 'List referrals',
     description:
-      'Referrals visible to the business unit: on its contracts (`role=owner`), earning for it (`role=referrer`), or both (default).',
+      'Referrals visible to the business unit: on its contracts (`role=owner`), earning for it (`role=referrer`), or both (default). `activeOn` keeps the referrals billable on that day: inside their billing window and not archived on that day. Archived referrals are left out unless `archived` says otherwise.',
     tags,
     access: 'read',
     params: BunitIdParams,
     query: ReferralListQuery,
-    responses: { 200: { description: 'A page of referrals.', schema: ReferralList } },
-    problems: [400, 404],
+    responses: {
+      200: {
+        description: 'A page of referrals.',
+        schema: ReferralList,
+        example: { data: [example], meta: { total: 1, limit: 50, offset: 0 } },
+      },
+    },
+    problems: [],
     async handler({ params, query, services }) {
       await services.bunits.get(params.bunitId);
       const page = await services.referrals.list(params.bunitId, query);
@@ -51,7 +79,7 @@ export const referralRoutes = [
     operationId: 'createReferral',
     summary: 'Create a referral',
     description:
-      'The contract must be an active contract of the business unit in the path (R1); the referrer an active business unit other than the owner (R2). One referrer cannot hold two overlapping referrals of one contract (R4), and on no day may the percentages of a contract’s referrals exceed 100 (R5).',
+      'The business unit in the path owns the contract; `referrer` is the business unit that earns `percentage` % of the contract’s revenue on every day of the billing window, `billingStartDate` (default: today) to `billingEndDate` (inclusive; absent or null = open-ended). The start may lie in the past: revenue of those days not yet settled is shared at the next settlement run.\n\nThe contract must be an active contract of the business unit in the path (R1); the referrer an active business unit other than the owner (R2). One referrer cannot hold two overlapping referrals of one contract (R4), and on no day may the percentages of a contract’s referrals add up to more than 100 (R5).',
     tags,
     access: 'write',
     params: BunitIdParams,
@@ -63,8 +91,8 @@ export const referralRoutes = [
       billingStartDate: '2026-11-01',
       billingEndDate: null,
     },
-    responses: { 201: { description: 'Created.', schema: Referral, headers: { ...LOCATION_HEADER, ...ETAG_HEADER } } },
-    problems: [400, 404, 409, 422],
+    responses: { 201: { description: 'Created.', schema: Referral, example, headers: ['Location', 'ETag'] } },
+    problems: ['overlapping-referral', 'over-allocated', 'invalid-reference', 'self-referral'],
     async handler({ params, body, services, actor }) {
       await services.bunits.get(params.bunitId);
       const r = await services.referrals.create(params.bunitId, body, actor);
@@ -76,12 +104,12 @@ export const referralRoutes = [
     path: '/v1/bunits/{bunitId}/referrals/{referralId}',
     operationId: 'getReferral',
     summary: 'Read a referral',
-    description: 'Visible to the owner of the contract and to the referrer (R11).',
+    description: 'Visible to the owner of the contract and to the referrer (R11). Archived referrals stay readable.',
     tags,
     access: 'read',
     params: ReferralParams,
-    responses: { 200: { description: 'The referral.', schema: Referral, headers: ETAG_HEADER } },
-    problems: [400, 404],
+    responses: { 200: { description: 'The referral.', schema: Referral, example, headers: ['ETag'] } },
+    problems: [],
     async handler({ params, services }) {
       return reply(200, await services.referrals.get(params.bunitId, params.referralId), services);
     },
@@ -92,7 +120,7 @@ export const referralRoutes = [
     operationId: 'updateReferral',
     summary: 'Save changes to a referral',
     description:
-      'Replaces the content (R6). A percentage change on a started referral takes effect today; earlier days keep their percentage (R8). `billingStartDate` may change only while both the stored and the new date are after today (R7). `billingEndDate` may not move before a day already settled (R9). Only the owner of the contract may change a referral (R11).',
+      'Replaces the content (R6): send the referral as read, with your changes. `percentage` is required; `billingEndDate` absent or null makes the referral open-ended; `billingStartDate` absent leaves it unchanged; `contract` and `referrer` must name the stored ones.\n\nA percentage change on a referral that has started takes effect today, and earlier days keep the percentage they had (R8: `percentageHistory` gains a segment), so revenue of past days is shared as agreed then. Before the start it simply replaces the percentage. `billingStartDate` may change only while both the stored and the new date are after today (R7). `billingEndDate` may not move before a day already settled (R9). The rules of creation (R4, R5) hold for the new content. Only the owner of the contract may change a referral (R11); an archived referral is read-only (R10).',
     tags,
     access: 'write',
     params: ReferralParams,
@@ -104,8 +132,16 @@ export const referralRoutes = [
       billingStartDate: '2026-11-01',
       billingEndDate: '2027-10-31',
     },
-    responses: { 200: { description: 'The saved referral.', schema: Referral, headers: ETAG_HEADER } },
-    problems: [400, 403, 404, 409, 412],
+    responses: { 200: { description: 'The saved referral.', schema: Referral, example: changed, headers: ['ETag'] } },
+    problems: [
+      'archived',
+      'immutable-relation',
+      'start-date-locked',
+      'settled-period-locked',
+      'overlapping-referral',
+      'over-allocated',
+      'precondition-failed',
+    ],
     async handler({ params, body, services, req, actor }) {
       return reply(200, await services.referrals.update(params.bunitId, params.referralId, body, actor, ifMatchOf(req)), services);
     },
@@ -116,13 +152,13 @@ export const referralRoutes = [
     operationId: 'archiveReferral',
     summary: 'Archive a referral',
     description:
-      'Archives now, or at `at` in the future (DELETE again reschedules). An archived referral earns nothing from the calendar day of its archive date on; once that instant has passed it is read-only (R10).',
+      'Archives now, or at `at` in the future (DELETE again before then reschedules; a later date must still satisfy R4 and R5). An archived referral earns nothing from the calendar day of its archive date on (in the business time zone); days before are still settled. Once that instant has passed the referral is read-only, and DELETE again changes nothing (R10). Only the owner of the contract may archive a referral (R11).',
     tags,
     access: 'write',
     params: ReferralParams,
     query: ArchiveQuery,
     responses: { 204: noContent('Archived, scheduled, or already archived.') },
-    problems: [400, 403, 404, 409, 412],
+    problems: ['overlapping-referral', 'over-allocated', 'precondition-failed'],
     async handler({ params, query, services, req, actor }) {
       await services.referrals.archive(params.bunitId, params.referralId, query.at, actor, ifMatchOf(req));
       return { status: 204 };
@@ -139,8 +175,50 @@ export const referralRoutes = [
     access: 'read',
     params: ReferralParams,
     query: AuditListQuery,
-    responses: { 200: { description: 'A page of audit entries, oldest first.', schema: AuditList } },
-    problems: [400, 404],
+    responses: {
+      200: {
+        description: 'A page of audit entries, oldest first.',
+        schema: AuditList,
+        example: {
+          data: [
+            {
+              id: 310,
+              at: '2026-10-20T10:15:00.000Z',
+              action: 'create',
+              keyName: 'billing-hq',
+              reason: null,
+              changes: [
+                { field: 'contract', from: null, to: 42 },
+                { field: 'referrer', from: null, to: 3 },
+                { field: 'percentage', from: null, to: '12.5' },
+                { field: 'billingStartDate', from: null, to: '2026-11-01' },
+                { field: 'percentageHistory', from: null, to: [{ from: '2026-11-01', to: null, percentage: '12.5' }] },
+              ],
+            },
+            {
+              id: 311,
+              at: '2026-11-23T09:00:00.000Z',
+              action: 'update',
+              keyName: 'billing-hq',
+              reason: 'Renegotiated referral terms, Q4 2026',
+              changes: [
+                { field: 'percentage', from: '12.5', to: '15' },
+                {
+                  field: 'percentageHistory',
+                  from: [{ from: '2026-11-01', to: null, percentage: '12.5' }],
+                  to: [
+                    { from: '2026-11-01', to: '2026-11-22', percentage: '12.5' },
+                    { from: '2026-11-23', to: null, percentage: '15' },
+                  ],
+                },
+              ],
+            },
+          ],
+          meta: { total: 2, limit: 50, offset: 0 },
+        },
+      },
+    },
+    problems: [],
     async handler({ params, query, services }) {
       const page = await services.referrals.history(params.bunitId, params.referralId, query);
       return {

@@ -1,0 +1,253 @@
+import { PROBLEM_TYPE_BASE } from '../http/problem';
+
+/**
+ * The stable problem codes of SPEC §9, with what each means to the reader of the API docs (a
+ * finance engineer wiring a billing system to this service) and a realistic example. The OpenAPI
+ * document lists, per operation and status, exactly the codes that operation can answer with.
+ */
+export type ProblemCode =
+  | 'validation-failed'
+  | 'malformed-json'
+  | 'unauthenticated'
+  | 'forbidden'
+  | 'not-found'
+  | 'immutable-relation'
+  | 'overlapping-referral'
+  | 'over-allocated'
+  | 'start-date-locked'
+  | 'settled-period-locked'
+  | 'archived'
+  | 'already-settled'
+  | 'duplicate-external-id'
+  | 'duplicate-code'
+  | 'duplicate-contract-number'
+  | 'idempotency-key-in-use'
+  | 'precondition-failed'
+  | 'payload-too-large'
+  | 'unsupported-media-type'
+  | 'invalid-reference'
+  | 'self-referral'
+  | 'idempotency-key-mismatch'
+  | 'rate-limited'
+  | 'internal';
+
+export interface ProblemDoc {
+  status: number;
+  title: string;
+  /** What the code means and what to do about it. */
+  meaning: string;
+  example: { detail: string; errors?: { path: string; message: string }[] };
+}
+
+export const PROBLEMS: Record<ProblemCode, ProblemDoc> = {
+  'validation-failed': {
+    status: 400,
+    title: 'Validation failed',
+    meaning:
+      'A parameter, header or body field is invalid: a missing or unknown field, a date that is not a real calendar date, a decimal with more places than allowed (never rounded), a range that ends before it starts. `errors` lists every invalid field, not just the first; fix them and send again.',
+    example: {
+      detail: 'The request has 2 invalid fields.',
+      errors: [
+        { path: 'body.percentage', message: 'must have at most 4 decimal places' },
+        { path: 'body.billingEndDate', message: 'must be a real calendar date in the form yyyy-MM-dd' },
+      ],
+    },
+  },
+  'malformed-json': {
+    status: 400,
+    title: 'Malformed JSON',
+    meaning: 'The body is not valid JSON. Nothing was read from it.',
+    example: { detail: "The request body is not valid JSON: Object key expected but got ',' at position 27." },
+  },
+  unauthenticated: {
+    status: 401,
+    title: 'Unauthenticated',
+    meaning: 'No API key was sent, or the key is unknown or revoked. Send `Authorization: Bearer <key>`.',
+    example: { detail: 'A valid API key is required: Authorization: Bearer <key>.' },
+  },
+  forbidden: {
+    status: 403,
+    title: 'Forbidden',
+    meaning:
+      'The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs and keys need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).',
+    example: { detail: 'This key may not act for business unit 7.' },
+  },
+  'not-found': {
+    status: 404,
+    title: 'Not found',
+    meaning:
+      'Nothing with this id exists under this business unit. A resource that exists under another business unit is also reported as not found here.',
+    example: { detail: 'Contract 42 does not exist under business unit 3.' },
+  },
+  'immutable-relation': {
+    status: 409,
+    title: 'Conflict',
+    meaning:
+      'The change would move something that never moves: a referral’s contract or referrer, a contract’s currency or owning business unit. Create a new object instead.',
+    example: { detail: 'Referral 17 is for contract 42 and referrer 3; relations cannot change.' },
+  },
+  'overlapping-referral': {
+    status: 409,
+    title: 'Conflict',
+    meaning:
+      'The referrer already holds a referral of this contract whose billing window overlaps the requested one (R4): one referrer cannot earn twice on the same day. End the existing referral first, or start the new one after it.',
+    example: {
+      detail:
+        'Referral 12 already refers contract 42 for business unit 3 in an overlapping billing window (2026-10-01 to open end).',
+    },
+  },
+  'over-allocated': {
+    status: 409,
+    title: 'Conflict',
+    meaning:
+      'On some day the percentages of the contract’s billable referrals would add up to more than 100 (R5). `detail` names the first such day and the sum.',
+    example: { detail: 'On 2026-11-01 the referrals of contract 42 would sum to 112.5 %, more than 100 %.' },
+  },
+  'start-date-locked': {
+    status: 409,
+    title: 'Conflict',
+    meaning:
+      '`billingStartDate` can change only while both the stored and the new date lie after today (R7): once a referral has started, days already billable stay billable.',
+    example: {
+      detail:
+        'billingStartDate can change only while both the stored (2026-11-01) and the new value (2026-12-01) are after today (2026-11-23).',
+    },
+  },
+  'settled-period-locked': {
+    status: 409,
+    title: 'Conflict',
+    meaning:
+      '`billingEndDate` would end the referral before a day that a settlement run has already paid out (R9). Settled statements never change; end it on or after the last settled day.',
+    example: { detail: 'Referral 17 is settled through 2026-10-31; billingEndDate cannot move before that day.' },
+  },
+  archived: {
+    status: 409,
+    title: 'Conflict',
+    meaning: 'The object is archived and read-only (it stays readable).',
+    example: { detail: 'Referral 17 was archived on 2026-11-01T00:00:00.000Z and is read-only.' },
+  },
+  'already-settled': {
+    status: 409,
+    title: 'Conflict',
+    meaning:
+      'A settlement run has already shared out this revenue line, so it cannot be deleted. Book a correcting line with a negative amount instead; the next run settles it.',
+    example: { detail: 'Revenue line 901 is settled and cannot be deleted; book a correcting (negative) line instead.' },
+  },
+  'duplicate-external-id': {
+    status: 409,
+    title: 'Conflict',
+    meaning:
+      'A line of the request reuses an `externalId` that already exists on the contract with different content. Nothing of the request was written. (A line resent with identical content is not an error: it is reported as existing.)',
+    example: {
+      detail:
+        'These externalIds already exist on contract 42 with different content: INV-2026-10-0042/1. Nothing was written.',
+    },
+  },
+  'duplicate-code': {
+    status: 409,
+    title: 'Conflict',
+    meaning: 'Another business unit already has this `code`.',
+    example: { detail: 'A business unit with code NORDICS already exists.' },
+  },
+  'duplicate-contract-number': {
+    status: 409,
+    title: 'Conflict',
+    meaning: 'The business unit already has a contract with this `number`.',
+    example: { detail: 'This business unit already has a contract numbered C-2026-001.' },
+  },
+  'idempotency-key-in-use': {
+    status: 409,
+    title: 'Conflict',
+    meaning:
+      'A request with the same `Idempotency-Key` is still being processed. Wait and retry with the same key: you will get its answer.',
+    example: { detail: 'A request with Idempotency-Key 4f7c2a10-ingest-2026-10 is still being processed; retry later.' },
+  },
+  'precondition-failed': {
+    status: 412,
+    title: 'Precondition failed',
+    meaning:
+      '`If-Match` does not match the current `ETag`: someone changed the object since you read it. Read it again, reapply your change, and send the new ETag.',
+    example: {
+      detail: 'If-Match "referral-17-v3" does not match the current version "referral-17-v4"; read the resource again.',
+    },
+  },
+  'payload-too-large': {
+    status: 413,
+    title: 'Payload too large',
+    meaning: 'The body is larger than 1 MB. Split revenue into several requests of at most 1000 lines.',
+    example: { detail: 'The request body exceeds the limit of 1mb.' },
+  },
+  'unsupported-media-type': {
+    status: 415,
+    title: 'Unsupported media type',
+    meaning: 'Bodies must be UTF-8 JSON sent as `Content-Type: application/json`.',
+    example: { detail: 'Request bodies must be application/json, not text/plain.' },
+  },
+  'invalid-reference': {
+    status: 422,
+    title: 'Unprocessable request',
+    meaning:
+      'The body names something that cannot be used: a contract that is not an active contract of the business unit in the path (R1), a referrer that does not exist or is archived (R2), or a business unit that does not exist. `errors` points at the field.',
+    example: {
+      detail: 'Contract 42 is not an active contract of business unit 3.',
+      errors: [{ path: 'body.contract.id', message: 'must name an active contract of the business unit in the path' }],
+    },
+  },
+  'self-referral': {
+    status: 422,
+    title: 'Unprocessable request',
+    meaning: 'The referrer is the business unit that owns the contract: a unit cannot earn a share of its own revenue (R2).',
+    example: {
+      detail: 'Business unit 1 owns contract 42 and cannot refer it.',
+      errors: [{ path: 'body.referrer.id', message: 'must not be the owner of the contract' }],
+    },
+  },
+  'idempotency-key-mismatch': {
+    status: 422,
+    title: 'Unprocessable request',
+    meaning:
+      'This `Idempotency-Key` was used in the last 24 hours, by the same API key on the same method and path, with a different body. Use a new key for a new request.',
+    example: { detail: 'Idempotency-Key 4f7c2a10-ingest-2026-10 was used with a different request body within the last 24 hours.' },
+  },
+  'rate-limited': {
+    status: 429,
+    title: 'Too many requests',
+    meaning: 'This API key sent more requests this minute than the service allows. Wait the seconds given in `Retry-After`.',
+    example: { detail: 'Rate limit exceeded; retry after 12 s.' },
+  },
+  internal: {
+    status: 500,
+    title: 'Internal error',
+    meaning:
+      'An unexpected error; nothing was changed. The body carries no technical detail: quote `requestId` (also the `X-Request-Id` header) when you report it.',
+    example: { detail: 'An unexpected error occurred. Quote the request id when you report it.' },
+  },
+};
+
+/** The heading of a problem response, per status. */
+export const STATUS_TITLES: Record<number, string> = {
+  400: 'Bad request',
+  401: 'Unauthenticated',
+  403: 'Forbidden',
+  404: 'Not found',
+  409: 'Conflict with the stored data',
+  412: 'Precondition failed',
+  413: 'Payload too large',
+  415: 'Unsupported media type',
+  422: 'Unprocessable request',
+  429: 'Too many requests',
+  500: 'Internal error',
+};
+
+export function problemExample(code: ProblemCode) {
+  const doc = PROBLEMS[code];
+  return {
+    type: `${PROBLEM_TYPE_BASE}${code}`,
+    title: doc.title,
+    status: doc.status,
+    detail: doc.example.detail,
+    code,
+    requestId: '5b0e7d1c-2f4a-4a57-9d8e-0c6c1f2b9a31',
+    ...(doc.example.errors ? { errors: doc.example.errors } : {}),
+  };
+}
