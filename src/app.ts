@@ -1,6 +1,5 @@
 import crypto from 'node:crypto';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
-import helmet from 'helmet';
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import { stringify } from 'yaml';
@@ -10,6 +9,7 @@ import { authorise } from './http/auth';
 import { docsRouter } from './http/docs';
 import { IdempotencyStore, isReplayable, type StoredResponse } from './http/idempotency';
 import { jsonBody } from './http/json-body';
+import { securityHeaders } from './http/security-headers';
 import { PROBLEM_CONTENT_TYPE, errorHandler, notFoundHandler, problemBody } from './http/problem';
 import { RateLimiter } from './http/rate-limit';
 import { expressPath, type RouteDef } from './http/route';
@@ -55,7 +55,7 @@ export function createApp(deps: AppDeps): App {
   app.disable('x-powered-by');
   app.set('etag', false);
   app.set('query parser', 'simple');
-  app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
+  app.use(securityHeaders({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
   app.use(requestLog(deps.logger));
   app.use(jsonBody);
 
@@ -202,6 +202,8 @@ function requestLog(logger: Logger) {
     const requestId = typeof incoming === 'string' && /^[\w.-]{1,128}$/.test(incoming) ? incoming : crypto.randomUUID();
     res.locals.requestId = requestId;
     res.setHeader('X-Request-Id', requestId);
+    // A finish listener on every response costs time even when the line would not be written.
+    if (!logger.isLevelEnabled('info')) return next();
     const started = process.hrtime.bigint();
     res.on('finish', () => {
       logger.info(

@@ -1,5 +1,4 @@
 import { TZDate } from '@date-fns/tz';
-import { format } from 'date-fns';
 
 /**
  * Calendar dates are `yyyy-MM-dd` strings end to end. Arithmetic goes through whole "epoch days"
@@ -51,9 +50,33 @@ export function daysInclusive(from: IsoDate, to: IsoDate): number {
 export const minDate = (a: IsoDate, b: IsoDate): IsoDate => (a <= b ? a : b);
 export const maxDate = (a: IsoDate, b: IsoDate): IsoDate => (a >= b ? a : b);
 
-/** The calendar date of an instant in a time zone (e.g. "today" in BUSINESS_TIMEZONE). */
+/** Per zone: its formatter (costly to build) and the day of the last second asked about. */
+const zones = new Map<string, { format: Intl.DateTimeFormat; second: number; day: IsoDate }>();
+
+/**
+ * The calendar date of an instant in a time zone (e.g. "today" in BUSINESS_TIMEZONE). Offsets
+ * change only on whole seconds, so every instant of one second has the same date: the answer
+ * for the last second is kept, as "today" is asked on every request.
+ */
 export function calendarDateIn(instant: Date, timeZone: string): IsoDate {
-  return format(new TZDate(instant.getTime(), timeZone), 'yyyy-MM-dd');
+  const second = Math.floor(instant.getTime() / 1000);
+  let zone = zones.get(timeZone);
+  if (zone?.second === second) return zone.day;
+  if (!zone) {
+    const format = new Intl.DateTimeFormat('en-US', { timeZone, calendar: 'gregory', numberingSystem: 'latn', year: 'numeric', month: '2-digit', day: '2-digit' });
+    zones.set(timeZone, (zone = { format, second: NaN, day: '' }));
+  }
+  let year = '';
+  let month = '';
+  let day = '';
+  for (const part of zone.format.formatToParts(instant)) {
+    if (part.type === 'year') year = part.value;
+    else if (part.type === 'month') month = part.value;
+    else if (part.type === 'day') day = part.value;
+  }
+  zone.second = second;
+  zone.day = `${year.padStart(4, '0')}-${month}-${day}`;
+  return zone.day;
 }
 
 /** The instant a calendar day starts in a time zone. */

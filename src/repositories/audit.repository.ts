@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { toIsoTimestamp } from '../db';
+import { insertRows, toIsoTimestamp } from '../db';
 
 export interface FieldChange {
   field: string;
@@ -23,17 +23,12 @@ export interface AuditRecord extends AuditEvent {
 }
 
 export async function insertAuditEvents(trx: Knex, events: AuditEvent[]): Promise<void> {
-  const rows = events.map((e) => ({
-    entity_type: e.entityType,
-    entity_id: e.entityId,
-    action: e.action,
-    key_name: e.keyName,
-    key_id: e.keyId,
-    reason: e.reason,
-    changes: JSON.stringify(e.changes),
-    at: e.at,
-  }));
-  for (let i = 0; i < rows.length; i += 100) await trx('audit_events').insert(rows.slice(i, i + 100));
+  await insertRows(
+    trx,
+    'audit_events',
+    ['entity_type', 'entity_id', 'action', 'key_name', 'key_id', 'reason', 'changes', 'at'],
+    events.map((e) => [e.entityType, e.entityId, e.action, e.keyName, e.keyId, e.reason, JSON.stringify(e.changes), e.at]),
+  );
 }
 
 export async function listAuditEvents(

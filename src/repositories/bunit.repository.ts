@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { toIsoTimestamp } from '../db';
+import { preparedSql, queryPrepared, toIsoTimestamp } from '../db';
 import { fetchPage, whereArchived, type Page, type PageResult, type Sort } from './paging';
 
 export interface BunitRecord {
@@ -32,8 +32,10 @@ const toRecord = (r: Row): BunitRecord => ({
   version: r.version,
 });
 
+const BUNIT_BY_ID = preparedSql(`SELECT ${COLUMNS.join(', ')} FROM business_units WHERE id = ?`);
+
 export async function findBunit(db: Knex, id: number): Promise<BunitRecord | undefined> {
-  const row: Row | undefined = await db('business_units').select(COLUMNS).where({ id }).first();
+  const [row] = await queryPrepared<Row>(db, BUNIT_BY_ID, [id]);
   return row && toRecord(row);
 }
 

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { toIsoTimestamp } from '../db';
+import { preparedSql, queryPrepared, toIsoTimestamp } from '../db';
 import { fetchPage, whereArchived, type Page, type PageResult, type Sort } from './paging';
 
 export interface ContractRecord {
@@ -65,8 +65,10 @@ const toRow = (c: ContractContent) => ({
   end_date: c.endDate,
 });
 
+const CONTRACT_BY_ID = preparedSql(`SELECT ${COLUMNS.join(', ')} FROM contracts WHERE id = ?`);
+
 export async function findContract(db: Knex, id: number): Promise<ContractRecord | undefined> {
-  const row: Row | undefined = await db('contracts').select(COLUMNS).where({ id }).first();
+  const [row] = await queryPrepared<Row>(db, CONTRACT_BY_ID, [id]);
   return row && toRecord(row);
 }
 

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { queryBuilt } from '../db';
 
 export interface Page {
   limit: number;
@@ -17,7 +18,7 @@ export interface PageResult<T> {
 
 /**
  * Runs a filtered query as one page plus the total. `orderBy` is the sort column (or expression);
- * the id is always the last key so that the order is deterministic.
+ * the id is always the last key so that the order is deterministic. Both run as prepared statements.
  */
 export async function fetchPage<R>(
   query: Knex.QueryBuilder,
@@ -27,13 +28,13 @@ export async function fetchPage<R>(
   page: Page,
 ): Promise<PageResult<R>> {
   const direction = sort.descending ? 'desc' : 'asc';
-  const counted = await query.clone().clearSelect().clearOrder().count({ total: '*' }).first();
+  const [counted] = await queryBuilt<{ total: number | string }>(query.clone().clearSelect().clearOrder().count({ total: '*' }));
   const ordered = query.clone();
   if (typeof orderBy === 'string') ordered.orderBy(orderBy, direction);
   else ordered.orderByRaw(`${orderBy.toQuery()} ${direction}`);
   if (orderBy !== idColumn) ordered.orderBy(idColumn, direction);
-  const rows = (await ordered.limit(page.limit).offset(page.offset)) as R[];
-  return { rows, total: Number((counted as { total: number | string } | undefined)?.total ?? 0) };
+  const rows = await queryBuilt<R>(ordered.limit(page.limit).offset(page.offset));
+  return { rows, total: Number(counted?.total ?? 0) };
 }
 
 /** `archived` filter on a column holding the archive instant (a future one is not archived yet). */

@@ -1,8 +1,8 @@
 import type { Knex } from 'knex';
-import { decimalOrderExpr, toIsoTimestamp } from '../db';
+import { decimalOrderSql, insertRows, preparedSql, queryPrepared, toIsoTimestamp } from '../db';
 import { toDec } from '../domain/decimal';
 import type { PercentageSegment } from '../domain/referral-timeline';
-import { fetchPage, whereArchived, type Page, type PageResult, type Sort } from './paging';
+import type { Page, PageResult, Sort } from './paging';
 
 export interface ReferralRecord {
   id: number;
@@ -44,13 +44,6 @@ interface Row {
   version: number;
 }
 
-interface HistoryRow {
-  referral_id: number;
-  from_date: string;
-  to_date: string | null;
-  percentage: string;
-}
-
 const SORT_COLUMNS = {
   id: 'r.id',
   billingStartDate: 'r.billing_start_date',
@@ -58,69 +51,83 @@ const SORT_COLUMNS = {
   percentage: 'r.percentage',
 } as const;
 
-function baseQuery(db: Knex) {
-  return db({ r: 'referrals' })
-    .join({ c: 'contracts' }, 'c.id', 'r.contract_id')
-    .join({ b: 'business_units' }, 'b.id', 'r.referrer_id')
-    .select(
-      'r.id',
-      'r.contract_id',
-      { contract_bunit_id: 'c.bunit_id', contract_number: 'c.number', contract_currency: 'c.currency' },
-      'r.referrer_id',
-      { referrer_code: 'b.code', referrer_name: 'b.name' },
-      'r.billing_start_date',
-      'r.billing_end_date',
-      'r.created_at',
-      'r.archived_at',
-      'r.version',
-    );
+/** A referral with its contract and referrer (no history). */
+const SELECT_REFERRALS = `SELECT r.id, r.contract_id, c.bunit_id AS contract_bunit_id, c.number AS contract_number,
+  c.currency AS contract_currency, r.referrer_id, b.code AS referrer_code, b.name AS referrer_name, r.billing_start_date,
+  r.billing_end_date, r.created_at, r.archived_at, r.version`;
+const FROM_REFERRALS = 'FROM referrals r JOIN contracts c ON c.id = r.contract_id JOIN business_units b ON b.id = r.referrer_id';
+
+/**
+ * The same plus one segment of the history: one row per segment, in order. The look-ups by id and
+ * by contract read a referral with its history in one statement.
+ */
+const SELECT_WITH_HISTORY = `${SELECT_REFERRALS}, p.from_date AS segment_from, p.to_date AS segment_to, p.percentage AS segment_percentage
+  ${FROM_REFERRALS} LEFT JOIN referral_percentages p ON p.referral_id = r.id`;
+const REFERRAL_BY_ID = preparedSql(`${SELECT_WITH_HISTORY} WHERE r.id = ? ORDER BY p.from_date`);
+const REFERRALS_OF_CONTRACT = preparedSql(`${SELECT_WITH_HISTORY} WHERE r.contract_id = ? ORDER BY r.id, p.from_date`);
+
+interface HistoryRow {
+  referral_id: number;
+  from_date: string;
+  to_date: string | null;
+  percentage: string;
 }
 
-async function withHistories(db: Knex, rows: Row[]): Promise<ReferralRecord[]> {
-  const histories = await loadHistories(db, rows.map((r) => r.id));
-  return rows.map((r) => ({
-    id: r.id,
-    contractId: r.contract_id,
-    contractBunitId: r.contract_bunit_id,
-    contractNumber: r.contract_number,
-    contractCurrency: r.contract_currency,
-    referrerId: r.referrer_id,
-    referrerCode: r.referrer_code,
-    referrerName: r.referrer_name,
-    billingStartDate: r.billing_start_date,
-    billingEndDate: r.billing_end_date,
-    createdAt: toIsoTimestamp(r.created_at)!,
-    archivedAt: toIsoTimestamp(r.archived_at),
-    version: r.version,
-    history: histories.get(r.id) ?? [],
-  }));
+interface RowWithSegment extends Row {
+  segment_from: string | null;
+  segment_to: string | null;
+  segment_percentage: string | null;
 }
 
-export async function loadHistories(db: Knex, referralIds: number[]): Promise<Map<number, PercentageSegment[]>> {
-  const out = new Map<number, PercentageSegment[]>();
-  // Chunked so that an IN list never exceeds SQLite's parameter limit.
-  for (let i = 0; i < referralIds.length; i += 500) {
-    const rows: HistoryRow[] = await db('referral_percentages')
-      .select('referral_id', 'from_date', 'to_date', 'percentage')
-      .whereIn('referral_id', referralIds.slice(i, i + 500))
-      .orderBy([{ column: 'referral_id' }, { column: 'from_date' }]);
-    for (const row of rows) {
-      const list = out.get(row.referral_id) ?? [];
-      list.push({ from: row.from_date, to: row.to_date, percentage: toDec(row.percentage) });
-      out.set(row.referral_id, list);
+/** Rows of referral × history segment, ordered by referral, as records. */
+function foldSegments(rows: RowWithSegment[]): ReferralRecord[] {
+  const out: ReferralRecord[] = [];
+  let last: ReferralRecord | undefined;
+  for (const row of rows) {
+    if (last?.id !== row.id) out.push((last = toRecord(row, [])));
+    if (row.segment_from !== null) {
+      last.history.push({ from: row.segment_from, to: row.segment_to, percentage: toDec(row.segment_percentage!) });
     }
   }
   return out;
 }
 
+const toRecord = (r: Row, history: PercentageSegment[]): ReferralRecord => ({
+  id: r.id,
+  contractId: r.contract_id,
+  contractBunitId: r.contract_bunit_id,
+  contractNumber: r.contract_number,
+  contractCurrency: r.contract_currency,
+  referrerId: r.referrer_id,
+  referrerCode: r.referrer_code,
+  referrerName: r.referrer_name,
+  billingStartDate: r.billing_start_date,
+  billingEndDate: r.billing_end_date,
+  createdAt: toIsoTimestamp(r.created_at)!,
+  archivedAt: toIsoTimestamp(r.archived_at),
+  version: r.version,
+  history,
+});
+
 export async function findReferral(db: Knex, id: number): Promise<ReferralRecord | undefined> {
-  const row: Row | undefined = await baseQuery(db).where('r.id', id).first();
-  return row ? (await withHistories(db, [row]))[0] : undefined;
+  return foldSegments(await queryPrepared<RowWithSegment>(db, REFERRAL_BY_ID, [id]))[0];
 }
 
 /** Every referral of a contract, archived ones included (they were billable before their archive day). */
 export async function findReferralsOfContract(db: Knex, contractId: number): Promise<ReferralRecord[]> {
-  return withHistories(db, await baseQuery(db).where('r.contract_id', contractId).orderBy('r.id'));
+  return foldSegments(await queryPrepared<RowWithSegment>(db, REFERRALS_OF_CONTRACT, [contractId]));
+}
+
+/** The referrals of several contracts (as findReferralsOfContract), by contract id; every id is a key. */
+export async function findReferralsOfContracts(db: Knex, contractIds: number[]): Promise<Map<number, ReferralRecord[]>> {
+  const out = new Map<number, ReferralRecord[]>(contractIds.map((id) => [id, []]));
+  // Chunked so that an IN list never exceeds SQLite's parameter limit.
+  for (let i = 0; i < contractIds.length; i += 500) {
+    const chunk = contractIds.slice(i, i + 500);
+    const sql = preparedSql(`${SELECT_WITH_HISTORY} WHERE r.contract_id IN (${chunk.map(() => '?').join(', ')}) ORDER BY r.id, p.from_date`);
+    for (const referral of foldSegments(await queryPrepared<RowWithSegment>(db, sql, chunk))) out.get(referral.contractId)!.push(referral);
+  }
+  return out;
 }
 
 export interface ReferralFilter {
@@ -136,55 +143,99 @@ export interface ReferralFilter {
   nowIso: string;
 }
 
+/**
+ * A page of referrals and the total. The SQL is assembled from fixed pieces (one shape for each
+ * combination of filters and sort) and runs as prepared statements: a list is a hot path.
+ */
 export async function listReferrals(
   db: Knex,
   filter: ReferralFilter,
   sort: Sort<keyof typeof SORT_COLUMNS>,
   page: Page,
 ): Promise<PageResult<ReferralRecord>> {
-  const query = baseQuery(db);
-  if (filter.role === 'owner') query.where('c.bunit_id', filter.bunitId);
-  else if (filter.role === 'referrer') query.where('r.referrer_id', filter.bunitId);
-  else query.where((q) => q.where('c.bunit_id', filter.bunitId).orWhere('r.referrer_id', filter.bunitId));
-  if (filter.contractId !== undefined) query.where('r.contract_id', filter.contractId);
-  if (filter.referrerId !== undefined) query.where('r.referrer_id', filter.referrerId);
+  const { where, params } = referralConditions(filter);
+  // The total needs the contract only to filter by its owner: every referral has its contract
+  // and referrer (foreign keys), so joining them cannot change a count.
+  const counted = filter.role === 'referrer' ? 'FROM referrals r' : 'FROM referrals r JOIN contracts c ON c.id = r.contract_id';
+  const [count] = await queryPrepared<{ total: number | string }>(db, preparedSql(`SELECT count(*) AS total ${counted} WHERE ${where}`), params);
+
+  const direction = sort.descending ? 'DESC' : 'ASC';
+  const sortKey = sort.field === 'percentage' ? decimalOrderSql(db, SORT_COLUMNS.percentage) : SORT_COLUMNS[sort.field];
+  const order = sort.field === 'id' ? `r.id ${direction}` : `${sortKey} ${direction}, r.id ${direction}`;
+  const rows = await queryPrepared<Row>(
+    db,
+    preparedSql(`${SELECT_REFERRALS} ${FROM_REFERRALS} WHERE ${where} ORDER BY ${order} LIMIT ? OFFSET ?`),
+    [...params, page.limit, page.offset],
+  );
+  const histories = await historiesOf(db, rows.map((r) => r.id));
+  return { rows: rows.map((r) => toRecord(r, histories.get(r.id) ?? [])), total: Number(count?.total ?? 0) };
+}
+
+/** The filter as SQL conditions on referrals r (and, for the owner, their contracts c). */
+function referralConditions(filter: ReferralFilter): { where: string; params: unknown[] } {
+  const conditions: string[] = [];
+  const params: unknown[] = [];
+  const add = (condition: string, ...values: unknown[]) => {
+    conditions.push(condition);
+    params.push(...values);
+  };
+  if (filter.role === 'owner') add('c.bunit_id = ?', filter.bunitId);
+  else if (filter.role === 'referrer') add('r.referrer_id = ?', filter.bunitId);
+  else add('(c.bunit_id = ? OR r.referrer_id = ?)', filter.bunitId, filter.bunitId);
+  if (filter.contractId !== undefined) add('r.contract_id = ?', filter.contractId);
+  if (filter.referrerId !== undefined) add('r.referrer_id = ?', filter.referrerId);
   if (filter.activeOn) {
     const { day, nextDayStartsIso } = filter.activeOn;
-    query
-      .where('r.billing_start_date', '<=', day)
-      .where((q) => q.whereNull('r.billing_end_date').orWhere('r.billing_end_date', '>=', day))
-      .where((q) => q.whereNull('r.archived_at').orWhere('r.archived_at', '>=', nextDayStartsIso));
+    add('r.billing_start_date <= ?', day);
+    add('(r.billing_end_date IS NULL OR r.billing_end_date >= ?)', day);
+    add('(r.archived_at IS NULL OR r.archived_at >= ?)', nextDayStartsIso);
   }
   if (filter.overlaps) {
-    const { from, to } = filter.overlaps;
-    query
-      .where('r.billing_start_date', '<=', to)
-      .where((q) => q.whereNull('r.billing_end_date').orWhere('r.billing_end_date', '>=', from));
+    add('r.billing_start_date <= ?', filter.overlaps.to);
+    add('(r.billing_end_date IS NULL OR r.billing_end_date >= ?)', filter.overlaps.from);
   }
-  whereArchived(query, 'r.archived_at', filter.archived, filter.nowIso);
-  const orderBy = sort.field === 'percentage' ? decimalOrderExpr(db, SORT_COLUMNS.percentage) : SORT_COLUMNS[sort.field];
-  const result = await fetchPage<Row>(query, 'r.id', orderBy, sort, page);
-  return { rows: await withHistories(db, result.rows), total: result.total };
+  // An archive instant in the future is not archived yet.
+  if (filter.archived === 'exclude') add('(r.archived_at IS NULL OR r.archived_at > ?)', filter.nowIso);
+  if (filter.archived === 'only') add('r.archived_at <= ?', filter.nowIso);
+  return { where: conditions.join(' AND '), params };
 }
+
+/** The percentage histories of some referrals, by referral id. */
+async function historiesOf(db: Knex, referralIds: number[]): Promise<Map<number, PercentageSegment[]>> {
+  const out = new Map<number, PercentageSegment[]>();
+  // Chunked so that an IN list never exceeds SQLite's parameter limit.
+  for (let i = 0; i < referralIds.length; i += 500) {
+    const ids = referralIds.slice(i, i + 500);
+    const sql = preparedSql(
+      `SELECT referral_id, from_date, to_date, percentage FROM referral_percentages WHERE referral_id IN (${ids.map(() => '?').join(', ')}) ORDER BY referral_id, from_date`,
+    );
+    for (const row of await queryPrepared<HistoryRow>(db, sql, ids)) {
+      let list = out.get(row.referral_id);
+      if (!list) out.set(row.referral_id, (list = []));
+      list.push({ from: row.from_date, to: row.to_date, percentage: toDec(row.percentage) });
+    }
+  }
+  return out;
+}
+
+const INSERT_REFERRAL = preparedSql(`INSERT INTO referrals
+  (contract_id, referrer_id, percentage, billing_start_date, billing_end_date, created_at, version)
+  VALUES (?, ?, ?, ?, ?, ?, 1) RETURNING id`);
 
 export async function insertReferral(
   trx: Knex,
   values: ReferralContent & { contractId: number; referrerId: number; createdAt: string },
 ): Promise<number> {
-  const [row] = await trx('referrals')
-    .insert({
-      contract_id: values.contractId,
-      referrer_id: values.referrerId,
-      percentage: values.percentage,
-      billing_start_date: values.billingStartDate,
-      billing_end_date: values.billingEndDate,
-      created_at: values.createdAt,
-      version: 1,
-    })
-    .returning('id');
-  const id = (row as { id: number }).id;
-  await insertHistory(trx, id, values.history);
-  return id;
+  const [row] = await queryPrepared<{ id: number }>(trx, INSERT_REFERRAL, [
+    values.contractId,
+    values.referrerId,
+    values.percentage,
+    values.billingStartDate,
+    values.billingEndDate,
+    values.createdAt,
+  ]);
+  await insertHistory(trx, row!.id, values.history);
+  return row!.id;
 }
 
 export async function updateReferral(trx: Knex, id: number, values: ReferralContent): Promise<void> {
@@ -201,8 +252,11 @@ export async function updateReferral(trx: Knex, id: number, values: ReferralCont
 }
 
 async function insertHistory(trx: Knex, referralId: number, history: PercentageSegment[]): Promise<void> {
-  await trx('referral_percentages').insert(
-    history.map((s) => ({ referral_id: referralId, from_date: s.from, to_date: s.to, percentage: s.percentage.toFixed() })),
+  await insertRows(
+    trx,
+    'referral_percentages',
+    ['referral_id', 'from_date', 'to_date', 'percentage'],
+    history.map((s) => [referralId, s.from, s.to, s.percentage.toFixed()]),
   );
 }
 

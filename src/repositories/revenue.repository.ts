@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { toIsoTimestamp } from '../db';
+import { insertRows, queryBuilt, toIsoTimestamp } from '../db';
 import { fetchPage, type Page, type PageResult, type Sort } from './paging';
 
 export interface RevenueLineRecord {
@@ -70,26 +70,19 @@ export async function findRevenueLine(db: Knex, id: number): Promise<RevenueLine
 export async function findRevenueByExternalIds(db: Knex, contractId: number, externalIds: string[]): Promise<RevenueLineRecord[]> {
   const out: RevenueLineRecord[] = [];
   for (let i = 0; i < externalIds.length; i += 500) {
-    const rows: Row[] = await baseQuery(db)
-      .where('l.contract_id', contractId)
-      .whereIn('l.external_id', externalIds.slice(i, i + 500));
+    const rows = await queryBuilt<Row>(baseQuery(db).where('l.contract_id', contractId).whereIn('l.external_id', externalIds.slice(i, i + 500)));
     out.push(...rows.map(toRecord));
   }
   return out;
 }
 
 export async function insertRevenueLines(trx: Knex, contractId: number, lines: NewRevenueLine[], createdAt: string): Promise<void> {
-  const rows = lines.map((l) => ({
-    contract_id: contractId,
-    external_id: l.externalId,
-    amount: l.amount,
-    currency: l.currency,
-    period_start: l.periodStart,
-    period_end: l.periodEnd,
-    created_at: createdAt,
-  }));
-  // 7 columns a row: chunks of 100 stay far below SQLite's parameter limit.
-  for (let i = 0; i < rows.length; i += 100) await trx('revenue_lines').insert(rows.slice(i, i + 100));
+  await insertRows(
+    trx,
+    'revenue_lines',
+    ['contract_id', 'external_id', 'amount', 'currency', 'period_start', 'period_end', 'created_at'],
+    lines.map((l) => [contractId, l.externalId, l.amount, l.currency, l.periodStart, l.periodEnd, createdAt]),
+  );
 }
 
 export async function listRevenueLines(

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { minorUnitsText, toIsoTimestamp } from '../db';
+import { executePrepared, insertRows, minorUnitsText, preparedSql, queryBuilt, queryPrepared, toIsoTimestamp, updateRows } from '../db';
 import { fetchPage, type Page, type PageResult, type Sort } from './paging';
 
 /** SQL of settlement runs, statements, statement lines and the settled-pairs ledger. */
@@ -25,19 +25,19 @@ export async function countCandidateLines(db: Knex, through: string): Promise<nu
   return Number((row as { n: number | string } | undefined)?.n ?? 0);
 }
 
+// The run's own inserts grow settled_pairs under this query: planned for each batch (replan).
+const NEXT_CANDIDATE_LINES = preparedSql(
+  `SELECT l.id, l.contract_id FROM revenue_lines l WHERE l.period_end <= ? AND l.id > ? AND ${UNSETTLED_PAIR_EXISTS} ORDER BY l.id LIMIT ?`,
+  { replan: true },
+);
+
 export async function nextCandidateLineIds(
   db: Knex,
   through: string,
   afterId: number,
   limit: number,
 ): Promise<{ id: number; contractId: number }[]> {
-  const rows: { id: number; contract_id: number }[] = await db({ l: 'revenue_lines' })
-    .select('l.id', 'l.contract_id')
-    .where('l.period_end', '<=', through)
-    .where('l.id', '>', afterId)
-    .whereRaw(UNSETTLED_PAIR_EXISTS)
-    .orderBy('l.id')
-    .limit(limit);
+  const rows = await queryPrepared<{ id: number; contract_id: number }>(db, NEXT_CANDIDATE_LINES, [through, afterId, limit]);
   return rows.map((r) => ({ id: r.id, contractId: r.contract_id }));
 }
 
@@ -50,10 +50,9 @@ export async function loadLines(db: Knex, ids: number[]): Promise<CandidateLine[
     currency: string;
     period_start: string;
     period_end: string;
-  }[] = await db('revenue_lines')
-    .select('id', 'contract_id', 'amount', 'currency', 'period_start', 'period_end')
-    .whereIn('id', ids)
-    .orderBy('id');
+  }[] = await queryBuilt(
+    db('revenue_lines').select('id', 'contract_id', 'amount', 'currency', 'period_start', 'period_end').whereIn('id', ids).orderBy('id'),
+  );
   return rows.map((r) => ({
     id: r.id,
     contractId: r.contract_id,
@@ -68,9 +67,10 @@ export async function loadLines(db: Knex, ids: number[]): Promise<CandidateLine[
 export async function settledReferralsOf(db: Knex, lineIds: number[]): Promise<Map<number, Set<number>>> {
   const out = new Map<number, Set<number>>();
   if (lineIds.length === 0) return out;
-  const rows: { revenue_line_id: number; referral_id: number }[] = await db('settled_pairs')
-    .select('revenue_line_id', 'referral_id')
-    .whereIn('revenue_line_id', lineIds);
+  const rows = await queryBuilt<{ revenue_line_id: number; referral_id: number }>(
+    db('settled_pairs').select('revenue_line_id', 'referral_id').whereIn('revenue_line_id', lineIds),
+    { replan: true },
+  );
   for (const r of rows) {
     const set = out.get(r.revenue_line_id) ?? new Set<number>();
     set.add(r.referral_id);
@@ -92,20 +92,23 @@ export async function insertRun(trx: Knex, values: { through: string; createdBy:
   return (row as { id: number }).id;
 }
 
-export async function insertStatement(
-  trx: Knex,
-  values: { runId: number; payerId: number; referrerId: number; currency: string; createdAt: string },
-): Promise<number> {
-  const [row] = await trx('statements')
-    .insert({
-      run_id: values.runId,
-      payer_id: values.payerId,
-      referrer_id: values.referrerId,
-      currency: values.currency,
-      created_at: values.createdAt,
-    })
-    .returning('id');
-  return (row as { id: number }).id;
+export interface StatementKey {
+  payerId: number;
+  referrerId: number;
+  currency: string;
+}
+
+/** Opens the statements of a run, one per key; their ids, in the order of the keys. */
+export async function insertStatements(trx: Knex, runId: number, createdAt: string, keys: StatementKey[]): Promise<number[]> {
+  const rows = await insertRows<{ id: number; payer_id: number; referrer_id: number; currency: string }>(
+    trx,
+    'statements',
+    ['run_id', 'payer_id', 'referrer_id', 'currency', 'created_at'],
+    keys.map((k) => [runId, k.payerId, k.referrerId, k.currency, createdAt]),
+    ['id', 'payer_id', 'referrer_id', 'currency'],
+  );
+  const ids = new Map(rows.map((r) => [`${r.payer_id}/${r.referrer_id}/${r.currency}`, r.id]));
+  return keys.map((k) => ids.get(`${k.payerId}/${k.referrerId}/${k.currency}`)!);
 }
 
 export interface NewStatementLine {
@@ -131,54 +134,53 @@ export interface NewSettledPair {
   lastBillableDate: string | null;
 }
 
+const STATEMENT_LINE_COLUMNS = [
+  'statement_id', 'revenue_line_id', 'referral_id', 'contract_id', 'period_start', 'period_end', 'period_days',
+  'billable_days', 'revenue_amount', 'exact_amount', 'amount_minor', 'remainder_key',
+];
+
 export async function insertStatementLines(trx: Knex, lines: NewStatementLine[]): Promise<void> {
-  const rows = lines.map((l) => ({
-    statement_id: l.statementId,
-    revenue_line_id: l.revenueLineId,
-    referral_id: l.referralId,
-    contract_id: l.contractId,
-    period_start: l.periodStart,
-    period_end: l.periodEnd,
-    period_days: l.periodDays,
-    billable_days: l.billableDays,
-    revenue_amount: l.revenueAmount,
-    exact_amount: l.exactAmount,
-    amount_minor: l.floorMinor.toString(),
-    remainder_key: l.remainderKey,
-  }));
-  for (let i = 0; i < rows.length; i += 50) await trx('statement_lines').insert(rows.slice(i, i + 50));
+  await insertRows(
+    trx,
+    'statement_lines',
+    STATEMENT_LINE_COLUMNS,
+    lines.map((l) => [
+      l.statementId, l.revenueLineId, l.referralId, l.contractId, l.periodStart, l.periodEnd, l.periodDays, l.billableDays,
+      l.revenueAmount, l.exactAmount, l.floorMinor.toString(), l.remainderKey,
+    ]),
+  );
 }
 
 /** Inserting a pair twice violates the primary key: the database itself guarantees "at most once". */
 export async function insertSettledPairs(trx: Knex, pairs: NewSettledPair[]): Promise<void> {
-  const rows = pairs.map((p) => ({
-    revenue_line_id: p.revenueLineId,
-    referral_id: p.referralId,
-    run_id: p.runId,
-    last_billable_date: p.lastBillableDate,
-  }));
-  for (let i = 0; i < rows.length; i += 200) await trx('settled_pairs').insert(rows.slice(i, i + 200));
+  await insertRows(
+    trx,
+    'settled_pairs',
+    ['revenue_line_id', 'referral_id', 'run_id', 'last_billable_date'],
+    pairs.map((p) => [p.revenueLineId, p.referralId, p.runId, p.lastBillableDate]),
+  );
 }
+
+/** Sets the totals and line counts of statements. */
+export async function finishStatements(trx: Knex, statements: { id: number; totalMinor: bigint; lineCount: number }[]): Promise<void> {
+  await updateRows(
+    trx,
+    'statements',
+    'id',
+    ['total_minor', 'line_count'],
+    ['integer', 'bigint', 'integer'],
+    statements.map((s) => [s.id, s.totalMinor.toString(), s.lineCount]),
+  );
+}
+
+const ROUND_UP_LARGEST_REMAINDERS = preparedSql(`UPDATE statement_lines SET amount_minor = amount_minor + 1 WHERE id IN (
+  SELECT id FROM statement_lines WHERE statement_id = ?
+  ORDER BY remainder_key DESC, revenue_line_id ASC, referral_id ASC LIMIT ?)`);
 
 /** Gives one more minor unit to the k lines with the largest remainders (ties: lower line id, then referral id). */
 export async function roundUpLargestRemainders(trx: Knex, statementId: number, k: number): Promise<void> {
   if (k <= 0) return;
-  const chosen = trx('statement_lines')
-    .select('id')
-    .where({ statement_id: statementId })
-    .orderBy([
-      { column: 'remainder_key', order: 'desc' },
-      { column: 'revenue_line_id', order: 'asc' },
-      { column: 'referral_id', order: 'asc' },
-    ])
-    .limit(k);
-  await trx('statement_lines')
-    .whereIn('id', trx.select('id').from(chosen.as('chosen')))
-    .update({ amount_minor: trx.raw('amount_minor + 1') });
-}
-
-export async function finishStatement(trx: Knex, id: number, totalMinor: bigint, lineCount: number): Promise<void> {
-  await trx('statements').where({ id }).update({ total_minor: totalMinor.toString(), line_count: lineCount });
+  await executePrepared(trx, ROUND_UP_LARGEST_REMAINDERS, [statementId, k]);
 }
 
 export async function finishRun(

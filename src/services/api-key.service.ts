@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import type { Knex } from 'knex';
+import { transaction } from '../db';
 import { notFound, unprocessable } from '../domain/errors';
 import {
   countApiKeys,
@@ -42,7 +43,7 @@ export class ApiKeyService {
   /** Creates a key; the secret is returned this once and only its hash is stored. */
   async create(input: NewApiKey, actor: AuditActor): Promise<{ key: ApiKeyRecord; secret: string }> {
     const secret = newSecret();
-    const id = await this.ctx.db.transaction(async (trx) => {
+    const id = await transaction(this.ctx.db, async (trx) => {
       const bunitIds = input.role === 'admin' ? null : [...new Set(input.bunitIds ?? [])].sort((a, b) => a - b);
       if (bunitIds !== null) {
         const found = new Set((await findBunits(trx, bunitIds)).map((b) => b.id));
@@ -80,7 +81,7 @@ export class ApiKeyService {
   }
 
   async revoke(id: number, actor: AuditActor): Promise<void> {
-    await this.ctx.db.transaction(async (trx) => {
+    await transaction(this.ctx.db, async (trx) => {
       const key = await findApiKey(trx, id);
       if (!key) throw notFound(`API key ${id} does not exist.`);
       if (key.revokedAt !== null) return;

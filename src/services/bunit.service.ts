@@ -1,4 +1,4 @@
-import { isUniqueViolation, lockRow } from '../db';
+import { isUniqueViolation, lockRow, transaction } from '../db';
 import { conflict, notFound } from '../domain/errors';
 import { assertIfMatch, etagOf } from '../domain/etag';
 import {
@@ -35,7 +35,7 @@ export class BunitService {
   }
 
   async create(input: BusinessUnitCreate, actor: AuditActor): Promise<BunitRecord> {
-    const id = await this.ctx.db.transaction(async (trx) => {
+    const id = await transaction(this.ctx.db, async (trx) => {
       const nowIso = this.ctx.calendar.nowIso();
       let id: number;
       try {
@@ -51,7 +51,7 @@ export class BunitService {
   }
 
   async update(id: number, input: BusinessUnitUpdate, actor: AuditActor, ifMatch?: string): Promise<BunitRecord> {
-    await this.ctx.db.transaction(async (trx) => {
+    await transaction(this.ctx.db, async (trx) => {
       await lockRow(trx, 'business_units', id);
       const current = await findBunit(trx, id);
       if (!current) throw notFound(`Business unit ${id} does not exist.`);
@@ -71,7 +71,7 @@ export class BunitService {
   }
 
   async archive(id: number, actor: AuditActor, ifMatch?: string): Promise<void> {
-    await this.ctx.db.transaction(async (trx) => {
+    await transaction(this.ctx.db, async (trx) => {
       await lockRow(trx, 'business_units', id);
       const current = await findBunit(trx, id);
       if (!current) throw notFound(`Business unit ${id} does not exist.`);

@@ -1,4 +1,4 @@
-import { isUniqueViolation, lockRow } from '../db';
+import { isUniqueViolation, lockRow, transaction } from '../db';
 import { conflict, notFound } from '../domain/errors';
 import { assertIfMatch, etagOf } from '../domain/etag';
 import {
@@ -42,7 +42,7 @@ export class ContractService {
   }
 
   async create(bunitId: number, input: ContractCreate, actor: AuditActor): Promise<ContractRecord> {
-    const id = await this.ctx.db.transaction(async (trx) => {
+    const id = await transaction(this.ctx.db, async (trx) => {
       const nowIso = this.ctx.calendar.nowIso();
       let id: number;
       try {
@@ -67,7 +67,7 @@ export class ContractService {
   }
 
   async update(bunitId: number, id: number, input: ContractUpdate, actor: AuditActor, ifMatch?: string): Promise<ContractRecord> {
-    await this.ctx.db.transaction(async (trx) => {
+    await transaction(this.ctx.db, async (trx) => {
       await lockRow(trx, 'contracts', id);
       const current = await this.get(bunitId, id, trx);
       assertIfMatch(ifMatch, etagOf('contract', id, current.version));
@@ -99,7 +99,7 @@ export class ContractService {
 
   /** Archives the contract and, in the same transaction, its unarchived referrals (R12). */
   async archive(bunitId: number, id: number, actor: AuditActor, ifMatch?: string): Promise<void> {
-    await this.ctx.db.transaction(async (trx) => {
+    await transaction(this.ctx.db, async (trx) => {
       await lockRow(trx, 'contracts', id);
       const current = await this.get(bunitId, id, trx);
       assertIfMatch(ifMatch, etagOf('contract', id, current.version));

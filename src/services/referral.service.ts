@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { lockRow } from '../db';
+import { lockRow, transaction } from '../db';
 import { addDays } from '../domain/dates';
 import { formatDecimal } from '../domain/decimal';
 import { conflict, forbidden, notFound, unprocessable, validationFailed } from '../domain/errors';
@@ -90,7 +90,7 @@ export class ReferralService {
 
   async create(bunitId: number, input: ReferralCreate, actor: AuditActor): Promise<ReferralRecord> {
     const { calendar } = this.ctx;
-    const id = await this.ctx.db.transaction(async (trx) => {
+    return transaction(this.ctx.db, async (trx) => {
       const nowIso = calendar.nowIso();
       // R1. The contract row lock serialises every change to this contract's referrals (R4, R5).
       const locked = await lockRow(trx, 'contracts', input.contract.id);
@@ -143,15 +143,30 @@ export class ReferralService {
         ...changesBetween(null, snapshot(candidate)),
       ];
       await insertAuditEvents(trx, [auditEvent(actor, 'referral', id, 'create', changes, nowIso)]);
-      return id;
+      // The referral as stored, from what was just written (reading it back would return the same).
+      return {
+        id,
+        contractId: contract.id,
+        contractBunitId: contract.bunitId,
+        contractNumber: contract.number,
+        contractCurrency: contract.currency,
+        referrerId: referrer.id,
+        referrerCode: referrer.code,
+        referrerName: referrer.name,
+        billingStartDate,
+        billingEndDate,
+        createdAt: nowIso,
+        archivedAt: null,
+        version: 1,
+        history: candidate.history,
+      };
     });
-    return this.get(bunitId, id);
   }
 
   async update(bunitId: number, id: number, input: ReferralUpdate, actor: AuditActor, ifMatch?: string): Promise<ReferralRecord> {
     const { calendar } = this.ctx;
     const { contractId } = await this.get(bunitId, id);
-    await this.ctx.db.transaction(async (trx) => {
+    await transaction(this.ctx.db, async (trx) => {
       const current = await this.lockForChange(trx, contractId, bunitId, id, ifMatch);
       const nowIso = calendar.nowIso();
       const today = calendar.today();
@@ -207,7 +222,7 @@ export class ReferralService {
   async archive(bunitId: number, id: number, at: Date | undefined, actor: AuditActor, ifMatch?: string): Promise<void> {
     const { calendar } = this.ctx;
     const { contractId } = await this.get(bunitId, id);
-    await this.ctx.db.transaction(async (trx) => {
+    await transaction(this.ctx.db, async (trx) => {
       const current = await this.lockForChange(trx, contractId, bunitId, id, ifMatch);
       const nowIso = calendar.nowIso();
       if (isArchivedAt(current.archivedAt, nowIso)) return;

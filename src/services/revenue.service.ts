@@ -1,4 +1,4 @@
-import { isForeignKeyViolation, lockRow } from '../db';
+import { isForeignKeyViolation, lockRow, transaction } from '../db';
 import { formatDecimal, toDec } from '../domain/decimal';
 import { conflict, notFound, validationFailed, type FieldError } from '../domain/errors';
 import {
@@ -33,7 +33,7 @@ export class RevenueService {
    * of one contract, so two requests with the same externalId cannot both insert it.
    */
   async ingest(bunitId: number, contractId: number, body: RevenueIngest, actor: AuditActor): Promise<IngestResult> {
-    return this.ctx.db.transaction(async (trx) => {
+    return transaction(this.ctx.db, async (trx) => {
       await lockRow(trx, 'contracts', contractId);
       const contract = await this.contracts.get(bunitId, contractId, trx);
 
@@ -86,7 +86,7 @@ export class RevenueService {
 
   /** Only a line no run has settled may go; afterwards a correction is a new, negative line. */
   async remove(bunitId: number, contractId: number, lineId: number, actor: AuditActor): Promise<void> {
-    await this.ctx.db.transaction(async (trx) => {
+    await transaction(this.ctx.db, async (trx) => {
       await lockRow(trx, 'contracts', contractId);
       await this.contracts.get(bunitId, contractId, trx);
       const line = await findRevenueLine(trx, lineId);

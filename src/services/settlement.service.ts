@@ -1,22 +1,22 @@
 import type { Knex } from 'knex';
-import { lockRowsShared, lockSettlement, maxMinorUnits } from '../db';
+import { lockRowsShared, lockSettlement, maxMinorUnits, refreshStatistics, transaction } from '../db';
 import { currencyDigits } from '../domain/currency';
 import { addDays, daysInclusive } from '../domain/dates';
 import { Dec, toDec } from '../domain/decimal';
 import { notFound, validationFailed } from '../domain/errors';
 import { billableSegments, type ReferralTimeline } from '../domain/referral-timeline';
-import { ShareSum, exactAmountText, shareOf, splitMinor } from '../domain/settlement-math';
-import { findReferralsOfContract } from '../repositories/referral.repository';
+import { ShareSum, exactAmountText, shareOf, splitMinor, type Share } from '../domain/settlement-math';
+import { findReferralsOfContracts } from '../repositories/referral.repository';
 import {
   countCandidateLines,
   findRun,
   findStatementLines,
   findStatementsOfRun,
   finishRun,
-  finishStatement,
+  finishStatements,
   insertRun,
   insertSettledPairs,
-  insertStatement,
+  insertStatements,
   insertStatementLines,
   listRuns,
   loadLines,
@@ -24,6 +24,7 @@ import {
   roundUpLargestRemainders,
   settledReferralsOf,
   type CandidateLine,
+  type StatementKey,
   type NewSettledPair,
   type NewStatementLine,
   type RunRecord,
@@ -47,7 +48,11 @@ export interface RunProgress {
 export interface RunResult {
   run: RunRecord;
   dryRun: boolean;
-  /** Every statement of the run with its lines (returned for dry runs and the command's summary). */
+  /**
+   * A dry run's statements with their lines (it leaves nothing to read afterwards). Empty for a
+   * committed run, whose statements are read per business unit: holding every line of a large run
+   * in memory is what reading in batches avoids.
+   */
   statements: { statement: StatementRecord; lines: StatementLineRecord[] }[];
 }
 
@@ -95,8 +100,8 @@ export class SettlementService {
     const through = this.resolveThrough(request.through);
     const dryRun = request.dryRun === true;
     try {
-      return await this.ctx.db.transaction(async (trx) => {
-        const result = await this.settle(trx, through, actor, onProgress);
+      return await transaction(this.ctx.db, async (trx) => {
+        const result = await this.settle(trx, through, actor, dryRun, onProgress);
         if (dryRun) throw new DryRunRollback({ ...result, dryRun: true });
         return result;
       });
@@ -110,6 +115,7 @@ export class SettlementService {
     trx: Knex.Transaction,
     through: string,
     actor: AuditActor,
+    dryRun: boolean,
     onProgress?: (p: RunProgress) => void,
   ): Promise<RunResult> {
     const { calendar } = this.ctx;
@@ -122,19 +128,9 @@ export class SettlementService {
     const maxMinor = maxMinorUnits(trx);
     const statements = new Map<string, OpenStatement>();
 
-    const statementFor = async (payerId: number, referrerId: number, currency: string): Promise<OpenStatement> => {
-      const key = `${payerId}/${referrerId}/${currency}`;
-      let open = statements.get(key);
-      if (!open) {
-        const id = await insertStatement(trx, { runId, payerId, referrerId, currency, createdAt });
-        open = { id, currency, digits: currencyDigits(currency), sum: new ShareSum() };
-        statements.set(key, open);
-      }
-      return open;
-    };
-
     let processed = 0;
     let afterId = 0;
+    let statementsAnalyzed = 32;
     for (;;) {
       const batch = await nextCandidateLineIds(trx, through, afterId, BATCH_LINES);
       if (batch.length === 0) break;
@@ -144,36 +140,56 @@ export class SettlementService {
       await lockRowsShared(trx, 'contracts', batch.map((b) => b.contractId));
       const lines = await loadLines(trx, batch.map((b) => b.id));
       const settled = await settledReferralsOf(trx, lines.map((l) => l.id));
+      await this.loadReferrals(trx, lines.map((l) => l.contractId), referralsByContract);
 
-      const newLines: NewStatementLine[] = [];
       const newPairs: NewSettledPair[] = [];
+      const billable: { line: CandidateLine; referralId: number; key: string; pair: PairShare }[] = [];
+      const opening = new Map<string, StatementKey>();
       for (const line of lines) {
-        const referrals = await this.referralsOf(trx, line.contractId, referralsByContract);
-        for (const referral of referrals) {
+        for (const referral of referralsByContract.get(line.contractId)!) {
           if (settled.get(line.id)?.has(referral.id)) continue;
-          const computed = computePair(line, referral);
-          newPairs.push({ revenueLineId: line.id, referralId: referral.id, runId, lastBillableDate: computed?.lastDay ?? null });
-          if (!computed) continue;
-          const statement = await statementFor(referral.payerId, referral.referrerId, line.currency);
-          const split = splitMinor(computed.share, statement.digits);
-          assertStorable(split.floor, maxMinor);
-          statement.sum.add(computed.share, split.floor);
-          newLines.push({
-            statementId: statement.id,
-            revenueLineId: line.id,
-            referralId: referral.id,
-            contractId: line.contractId,
-            periodStart: line.periodStart,
-            periodEnd: line.periodEnd,
-            periodDays: computed.periodDays,
-            billableDays: computed.billableDays,
-            revenueAmount: line.amount,
-            exactAmount: exactAmountText(computed.share),
-            floorMinor: split.floor,
-            remainderKey: split.remainderKey,
-          });
+          const pair = computePair(line, referral);
+          newPairs.push({ revenueLineId: line.id, referralId: referral.id, runId, lastBillableDate: pair?.lastDay ?? null });
+          if (!pair) continue;
+          const key = `${referral.payerId}/${referral.referrerId}/${line.currency}`;
+          if (!statements.has(key)) opening.set(key, { payerId: referral.payerId, referrerId: referral.referrerId, currency: line.currency });
+          billable.push({ line, referralId: referral.id, key, pair });
         }
       }
+      // The statements this batch opens, in one go (in the order of their first line).
+      const keys = [...opening.values()];
+      const ids = await insertStatements(trx, runId, createdAt, keys);
+      keys.forEach((k, i) => {
+        statements.set(`${k.payerId}/${k.referrerId}/${k.currency}`, { id: ids[i]!, currency: k.currency, digits: currencyDigits(k.currency), sum: new ShareSum() });
+      });
+      // Each statement line's foreign key is checked against statements with a plan PostgreSQL
+      // made for the size the table had then: each time the run has doubled it, refresh its
+      // statistics, so that the checks do not scan a table planned as empty.
+      if (statements.size >= 2 * statementsAnalyzed) {
+        await refreshStatistics(trx, ['statements']);
+        statementsAnalyzed = statements.size;
+      }
+
+      const newLines: NewStatementLine[] = billable.map(({ line, referralId, key, pair }) => {
+        const statement = statements.get(key)!;
+        const split = splitMinor(pair.share, statement.digits);
+        assertStorable(split.floor, maxMinor);
+        statement.sum.add(pair.share, split.floor);
+        return {
+          statementId: statement.id,
+          revenueLineId: line.id,
+          referralId,
+          contractId: line.contractId,
+          periodStart: line.periodStart,
+          periodEnd: line.periodEnd,
+          periodDays: pair.periodDays,
+          billableDays: pair.billableDays,
+          revenueAmount: line.amount,
+          exactAmount: exactAmountText(pair.share),
+          floorMinor: split.floor,
+          remainderKey: split.remainderKey,
+        };
+      });
       await insertStatementLines(trx, newLines);
       await insertSettledPairs(trx, newPairs);
       processed += batch.length;
@@ -186,14 +202,17 @@ export class SettlementService {
     // Round once per statement: the lines add up to the total, the total is the exact sum rounded.
     const totals = new Map<string, bigint>();
     let lineCount = 0;
+    const finished = [];
+    await refreshStatistics(trx, ['statement_lines']);
     for (const statement of statements.values()) {
       const total = statement.sum.totalMinor(statement.digits);
       assertStorable(total, maxMinor);
       await roundUpLargestRemainders(trx, statement.id, Number(total - statement.sum.floorSum));
-      await finishStatement(trx, statement.id, total, statement.sum.count);
+      finished.push({ id: statement.id, totalMinor: total, lineCount: statement.sum.count });
       totals.set(statement.currency, (totals.get(statement.currency) ?? 0n) + total);
       lineCount += statement.sum.count;
     }
+    await finishStatements(trx, finished);
     await finishRun(trx, runId, {
       statementCount: statements.size,
       lineCount,
@@ -209,33 +228,34 @@ export class SettlementService {
     ]);
     const run = (await findRun(trx, runId))!;
     const withLines = [];
-    for (const statement of await findStatementsOfRun(trx, runId)) {
-      withLines.push({ statement, lines: await findStatementLines(trx, statement.id) });
+    if (dryRun) {
+      for (const statement of await findStatementsOfRun(trx, runId)) {
+        withLines.push({ statement, lines: await findStatementLines(trx, statement.id) });
+      }
     }
     return { run, dryRun: false, statements: withLines };
   }
 
-  private async referralsOf(
-    trx: Knex.Transaction,
-    contractId: number,
-    cache: Map<number, ReferralForRun[]>,
-  ): Promise<ReferralForRun[]> {
-    let referrals = cache.get(contractId);
-    if (!referrals) {
-      referrals = (await findReferralsOfContract(trx, contractId)).map((r) => ({
-        id: r.id,
-        payerId: r.contractBunitId,
-        referrerId: r.referrerId,
-        timeline: {
-          billingStartDate: r.billingStartDate,
-          billingEndDate: r.billingEndDate,
-          archiveDay: r.archivedAt === null ? null : this.ctx.calendar.dayOf(r.archivedAt),
-          history: r.history,
-        },
-      }));
-      cache.set(contractId, referrals);
+  /** Reads the referrals of the contracts not seen yet, all in one go, into the run's cache. */
+  private async loadReferrals(trx: Knex.Transaction, contractIds: number[], cache: Map<number, ReferralForRun[]>): Promise<void> {
+    const missing = [...new Set(contractIds)].filter((id) => !cache.has(id));
+    if (missing.length === 0) return;
+    for (const [contractId, referrals] of await findReferralsOfContracts(trx, missing)) {
+      cache.set(
+        contractId,
+        referrals.map((r) => ({
+          id: r.id,
+          payerId: r.contractBunitId,
+          referrerId: r.referrerId,
+          timeline: {
+            billingStartDate: r.billingStartDate,
+            billingEndDate: r.billingEndDate,
+            archiveDay: r.archivedAt === null ? null : this.ctx.calendar.dayOf(r.archivedAt),
+            history: r.history,
+          },
+        })),
+      );
     }
-    return referrals;
   }
 
   async getRun(id: number): Promise<RunRecord> {
@@ -256,8 +276,17 @@ function assertStorable(minor: bigint, max: bigint): void {
   }
 }
 
+/** What a referral earns on a revenue line. */
+interface PairShare {
+  share: Share;
+  periodDays: number;
+  billableDays: number;
+  /** The last billable day, which R9 protects. */
+  lastDay: string;
+}
+
 /** exact(L, F) of SPEC §6.3, or null when F is billable on no day of L's period. */
-function computePair(line: CandidateLine, referral: ReferralForRun) {
+function computePair(line: CandidateLine, referral: ReferralForRun): PairShare | null {
   const segments = billableSegments(referral.timeline, { from: line.periodStart, to: line.periodEnd });
   if (segments.length === 0) return null;
   let percentDays = new Dec(0);

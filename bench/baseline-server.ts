@@ -1,0 +1,177 @@
+import Database from 'better-sqlite3';
+import express, { type Request, type Response } from 'express';
+import pg from 'pg';
+import { dialectOfUrl, sqliteFilename } from '../src/db';
+
+/**
+ * The baselines of the HTTP scenarios: bare Express 5 handlers on the same paths as the service,
+ * with no auth, validation, rules, audit or layering, over prepared statements (better-sqlite3, or
+ * named prepared statements with pg). Same database, same durability (SQLite: WAL and
+ * synchronous=FULL; PostgreSQL: synchronous_commit on).
+ */
+interface Store {
+  referral(id: number): Promise<unknown>;
+  referralsOfReferrer(bunitId: number, nowIso: string, limit: number, offset: number): Promise<{ total: number; rows: unknown[] }>;
+  insertReferral(values: unknown[]): Promise<unknown>;
+  insertRevenue(contractId: number, lines: RevenueLine[], createdAt: string): Promise<number>;
+}
+
+interface RevenueLine {
+  externalId: string;
+  amount: string;
+  periodStart: string;
+  periodEnd: string;
+}
+
+const SELECT = `SELECT r.id, r.contract_id, c.number AS contract_number, c.currency AS contract_currency, r.referrer_id,
+  b.code AS referrer_code, b.name AS referrer_name, r.percentage, r.billing_start_date, r.billing_end_date, r.created_at,
+  r.archived_at, r.version
+  FROM referrals r JOIN contracts c ON c.id = r.contract_id JOIN business_units b ON b.id = r.referrer_id`;
+const FILTER = 'WHERE r.referrer_id = ? AND (r.archived_at IS NULL OR r.archived_at > ?)';
+const COUNT = `SELECT count(*) AS total FROM referrals r JOIN contracts c ON c.id = r.contract_id JOIN business_units b ON b.id = r.referrer_id ${FILTER}`;
+const PAGE = `${SELECT} ${FILTER} ORDER BY r.id LIMIT ? OFFSET ?`;
+const INSERT_REFERRAL = `INSERT INTO referrals (contract_id, referrer_id, percentage, billing_start_date, billing_end_date, created_at, version)
+  VALUES (?, ?, ?, ?, ?, ?, 1)`;
+
+function sqliteStore(url: string): Store {
+  const db = new Database(sqliteFilename(url));
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 10000');
+  const one = db.prepare(`${SELECT} WHERE r.id = ?`);
+  const count = db.prepare(COUNT);
+  const page = db.prepare(PAGE);
+  const insertReferral = db.prepare(INSERT_REFERRAL);
+  const currency = db.prepare('SELECT currency FROM contracts WHERE id = ?').pluck();
+  const insertLine = db.prepare(
+    'INSERT INTO revenue_lines (contract_id, external_id, amount, currency, period_start, period_end, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+  );
+  const addReferral = db.transaction((values: unknown[]) => insertReferral.run(values).lastInsertRowid);
+  const addRevenue = db.transaction((contractId: number, lines: RevenueLine[], createdAt: string) => {
+    const cur = currency.get(contractId) as string;
+    for (const l of lines) insertLine.run(contractId, l.externalId, l.amount, cur, l.periodStart, l.periodEnd, createdAt);
+    return lines.length;
+  });
+  return {
+    referral: async (id) => one.get(id),
+    async referralsOfReferrer(bunitId, nowIso, limit, offset) {
+      const { total } = count.get(bunitId, nowIso) as { total: number };
+      return { total, rows: page.all(bunitId, nowIso, limit, offset) };
+    },
+    insertReferral: async (values) => ({ id: Number(addReferral.immediate(values)) }),
+    insertRevenue: async (contractId, lines, createdAt) => addRevenue.immediate(contractId, lines, createdAt),
+  };
+}
+
+function postgresStore(url: string): Store {
+  pg.types.setTypeParser(pg.types.builtins.DATE, (v: string) => v);
+  pg.types.setTypeParser(pg.types.builtins.INT8, (v: string) => Number(v));
+  const pool = new pg.Pool({ connectionString: url, max: 10 });
+  const numbered = (sql: string) => {
+    let n = 0;
+    return sql.replace(/\?/g, () => `$${++n}`);
+  };
+  const one = { name: 'one', text: numbered(`${SELECT} WHERE r.id = ?`) };
+  const count = { name: 'count', text: numbered(COUNT) };
+  const page = { name: 'page', text: numbered(PAGE) };
+  const insertReferral = { name: 'insert-referral', text: `${numbered(INSERT_REFERRAL)} RETURNING id` };
+  const insertLines = {
+    name: 'insert-lines',
+    text: `INSERT INTO revenue_lines (contract_id, external_id, amount, currency, period_start, period_end, created_at)
+      SELECT $1, e, a, (SELECT currency FROM contracts WHERE id = $1), s, f, $6
+      FROM unnest($2::text[], $3::numeric[], $4::date[], $5::date[]) AS t(e, a, s, f)`,
+  };
+  const inTransaction = async <T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> => {
+    const client = await pool.connect();
+    try {
+      await client.query('BEGIN');
+      const out = await fn(client);
+      await client.query('COMMIT');
+      return out;
+    } catch (err) {
+      await client.query('ROLLBACK');
+      throw err;
+    } finally {
+      client.release();
+    }
+  };
+  return {
+    referral: async (id) => (await pool.query({ ...one, values: [id] })).rows[0],
+    async referralsOfReferrer(bunitId, nowIso, limit, offset) {
+      const [c, p] = await Promise.all([
+        pool.query({ ...count, values: [bunitId, nowIso] }),
+        pool.query({ ...page, values: [bunitId, nowIso, limit, offset] }),
+      ]);
+      return { total: Number(c.rows[0].total), rows: p.rows };
+    },
+    insertReferral: (values) => inTransaction(async (c) => (await c.query({ ...insertReferral, values })).rows[0]),
+    insertRevenue: (contractId, lines, createdAt) =>
+      inTransaction(async (c) => {
+        const values = [
+          contractId,
+          lines.map((l) => l.externalId),
+          lines.map((l) => l.amount),
+          lines.map((l) => l.periodStart),
+          lines.map((l) => l.periodEnd),
+          createdAt,
+        ];
+        return (await c.query({ ...insertLines, values })).rowCount ?? 0;
+      }),
+  };
+}
+
+const url = process.env.DATABASE_URL!;
+const store = dialectOfUrl(url) === 'sqlite' ? sqliteStore(url) : postgresStore(url);
+const app = express();
+app.use(express.json({ limit: '1mb' }));
+
+const fail = (res: Response, err: unknown) => res.status(500).json({ error: String(err) });
+
+app.get('/healthz', (_req, res) => {
+  res.json({ status: 'ok' });
+});
+
+app.get('/v1/bunits/:bunitId/referrals/:referralId', async (req: Request, res: Response) => {
+  try {
+    const row = await store.referral(Number(req.params.referralId));
+    if (row) res.json(row);
+    else res.status(404).json({ error: 'not found' });
+  } catch (err) {
+    fail(res, err);
+  }
+});
+
+app.get('/v1/bunits/:bunitId/referrals', async (req: Request, res: Response) => {
+  try {
+    const limit = Number(req.query.limit ?? 50);
+    const offset = Number(req.query.offset ?? 0);
+    const { total, rows } = await store.referralsOfReferrer(Number(req.params.bunitId), new Date().toISOString(), limit, offset);
+    res.json({ data: rows, meta: { total, limit, offset } });
+  } catch (err) {
+    fail(res, err);
+  }
+});
+
+app.post('/v1/bunits/:bunitId/referrals', async (req: Request, res: Response) => {
+  try {
+    const b = req.body as { contract: { id: number }; referrer: { id: number }; percentage: string; billingStartDate: string };
+    const row = await store.insertReferral([b.contract.id, b.referrer.id, b.percentage, b.billingStartDate, null, new Date().toISOString()]);
+    res.status(201).json(row);
+  } catch (err) {
+    fail(res, err);
+  }
+});
+
+app.post('/v1/bunits/:bunitId/contracts/:contractId/revenue', async (req: Request, res: Response) => {
+  try {
+    const { lines } = req.body as { lines: RevenueLine[] };
+    const created = await store.insertRevenue(Number(req.params.contractId), lines, new Date().toISOString());
+    res.status(201).json({ created });
+  } catch (err) {
+    fail(res, err);
+  }
+});
+
+const server = app.listen(Number(process.env.PORT ?? 3100), process.env.HOST ?? '127.0.0.1');
+process.on('SIGTERM', () => server.close(() => process.exit(0)));

@@ -1,0 +1,134 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+
+export const ROOT = path.resolve(import.meta.dirname, '../..');
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
+/**
+ * Node options for a child: tsx, plus --cpu-prof into bench/profiles/<name>/ when BENCH_CPU_PROF=1
+ * (one file per thread: the largest is the main thread, the small one tsx's loader).
+ */
+function nodeArgs(script: string, profileName: string): string[] {
+  const args = ['--import', 'tsx'];
+  if (process.env.BENCH_CPU_PROF === '1') {
+    args.push('--cpu-prof', `--cpu-prof-dir=${path.join(ROOT, 'bench', 'profiles', profileName)}`);
+  }
+  return [...args, script];
+}
+
+export interface HttpProcess {
+  url: string;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts an HTTP server script (ours or the baseline) as its own process on a free port and waits
+ * until `readyPath` answers (at most 60 s).
+ */
+export async function startHttpProcess(
+  script: string,
+  env: Record<string, string>,
+  readyPath: string,
+  profileName: string,
+): Promise<HttpProcess> {
+  const port = await freePort();
+  const child = spawn(process.execPath, nodeArgs(script, profileName), {
+    cwd: ROOT,
+    env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'silent', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (c: Buffer) => (output = (output + c.toString()).slice(-20_000)));
+  child.stderr!.on('data', (c: Buffer) => (output = (output + c.toString()).slice(-20_000)));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`${script} exited early:\n${output}`);
+    try {
+      if ((await fetch(url + readyPath)).ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`${script} did not become ready within 60 s:\n${output}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    url,
+    pid: child.pid!,
+    async stop() {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      await exited;
+      clearTimeout(killer);
+    },
+  };
+}
+
+export interface CommandResult {
+  code: number | null;
+  seconds: number;
+  /** Peak resident set (VmHWM) seen while it ran, in MB. */
+  peakRssMb: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** VmHWM of a live process in kB (the kernel's own high-water mark of its resident set). */
+function vmHwmKb(pid: number): number {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Runs a Node script to completion (at most `timeoutMs`), timing it and polling its peak RSS every
+ * 20 ms. VmHWM only grows, so the last reading before exit is the peak.
+ */
+export async function runNodeScript(
+  script: string,
+  args: string[],
+  env: Record<string, string>,
+  timeoutMs: number,
+  profileName: string,
+): Promise<CommandResult> {
+  const started = process.hrtime.bigint();
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs(script, profileName), ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (c: Buffer) => (stdout = (stdout + c.toString()).slice(-20_000)));
+  child.stderr!.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-20_000)));
+  let peakKb = 0;
+  const poll = setInterval(() => {
+    peakKb = Math.max(peakKb, vmHwmKb(child.pid!));
+  }, 20);
+  const killer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  clearInterval(poll);
+  clearTimeout(killer);
+  return { code, seconds, peakRssMb: peakKb / 1024, stdout, stderr };
+}
