@@ -171,4 +171,4 @@ export class KeyCache {
 }
 
 /** Hashing first makes the lengths equal, so secrets compare in constant time. */
-const sha256 = (text: string) => crypto.createHash('sha256').update(text, 'utf8').digest();
+const sha256 = (text: string) => crypto.hash('sha256', text, 'buffer');

@@ -151,8 +151,9 @@ export class SettlementService {
           const pair = computePair(line, referral);
           newPairs.push({ revenueLineId: line.id, referralId: referral.id, runId, lastBillableDate: pair?.lastDay ?? null });
           if (!pair) continue;
-          const key = `${referral.payerId}/${referral.referrerId}/${line.currency}`;
-          if (!statements.has(key)) opening.set(key, { payerId: referral.payerId, referrerId: referral.referrerId, currency: line.currency });
+          const statementKey = { payerId: referral.payerId, referrerId: referral.referrerId, currency: line.currency };
+          const key = keyOf(statementKey);
+          if (!statements.has(key)) opening.set(key, statementKey);
           billable.push({ line, referralId: referral.id, key, pair });
         }
       }
@@ -160,7 +161,7 @@ export class SettlementService {
       const keys = [...opening.values()];
       const ids = await insertStatements(trx, runId, createdAt, keys);
       keys.forEach((k, i) => {
-        statements.set(`${k.payerId}/${k.referrerId}/${k.currency}`, { id: ids[i]!, currency: k.currency, digits: currencyDigits(k.currency), sum: new ShareSum() });
+        statements.set(keyOf(k), { id: ids[i]!, currency: k.currency, digits: currencyDigits(k.currency), sum: new ShareSum() });
       });
       // Each statement line's foreign key is checked against statements with a plan PostgreSQL
       // made for the size the table had then: each time the run has doubled it, refresh its
@@ -203,6 +204,7 @@ export class SettlementService {
     const totals = new Map<string, bigint>();
     let lineCount = 0;
     const finished = [];
+    // The rounding reads statement_lines by statement: planned for the table the run has filled.
     await refreshStatistics(trx, ['statement_lines']);
     for (const statement of statements.values()) {
       const total = statement.sum.totalMinor(statement.digits);
@@ -275,6 +277,9 @@ function assertStorable(minor: bigint, max: bigint): void {
     throw new Error(`a settlement amount of ${minor} minor units exceeds what the database holds exactly (${max}); nothing was settled`);
   }
 }
+
+/** A run has one statement per payer, referrer and currency. */
+const keyOf = (k: StatementKey) => `${k.payerId}/${k.referrerId}/${k.currency}`;
 
 /** What a referral earns on a revenue line. */
 interface PairShare {
