@@ -168,7 +168,7 @@ export async function finishStatements(trx: Knex, statements: { id: number; tota
     'statements',
     'id',
     ['total_minor', 'line_count'],
-    ['integer', 'bigint', 'integer'],
+    ['integer', 'numeric', 'integer'],
     statements.map((s) => [s.id, s.totalMinor.toString(), s.lineCount]),
   );
 }

@@ -159,6 +159,22 @@ describeApi('settlement guarantees (SPEC §6.3)', (ctx) => {
     expect(list.body.data[0].total).to.equal('100000000000000.01');
   });
 
+  it('settles amounts beyond 2^63 minor units exactly on PostgreSQL, and on SQLite refuses the run without writing anything', async () => {
+    const { owner, alice, contract } = await world(ctx);
+    await createReferral(ctx, owner, contract, alice, { percentage: '100', billingStartDate: '2026-10-01' });
+    await ingest(ctx, owner, contract, [{ externalId: 'HUGE', amount: '100000000000000000.01', date: '2026-10-15' }]);
+    const res = await ctx.post('/v1/settlement-runs', { through: '2026-10-31' });
+    if (ctx.database === 'postgres') {
+      expect(res.status, JSON.stringify(res.body)).to.equal(201);
+      expect(res.body.totals).to.deep.equal([{ currency: 'EUR', amount: '100000000000000000.01' }]);
+    } else {
+      expectProblem(res, 500, 'internal');
+      for (const table of ['settlement_runs', 'statements', 'statement_lines', 'settled_pairs']) {
+        expect(await count(ctx, table), table).to.equal(0);
+      }
+    }
+  });
+
   it('the database itself refuses to settle a pair twice', async () => {
     const { owner, alice, contract } = await world(ctx);
     await createReferral(ctx, owner, contract, alice, { percentage: '10', billingStartDate: '2026-10-01' });
