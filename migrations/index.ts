@@ -7,6 +7,7 @@ import * as m5 from './202611231301_create_settlement';
 import * as m6 from './202611231400_create_api_keys';
 import * as m7 from './202611231401_create_audit_events';
 import * as m8 from './202611231402_create_idempotency_keys';
+import * as m9 from './202611241000_cover_referral_percentages';
 
 /**
  * Migrations in order. Listed here rather than discovered on disk so that they load the same way
@@ -21,6 +22,7 @@ const migrations: Record<string, Knex.Migration> = {
   '202611231400_create_api_keys': m6,
   '202611231401_create_audit_events': m7,
   '202611231402_create_idempotency_keys': m8,
+  '202611241000_cover_referral_percentages': m9,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

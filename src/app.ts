@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import fresh from 'fresh';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
@@ -55,9 +56,12 @@ export function createApp(deps: AppDeps): App {
   app.disable('x-powered-by');
   app.set('etag', false);
   app.set('query parser', 'simple');
-  app.use(securityHeaders({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
+  app.use(securityHeaders());
   app.use(requestLog(deps.logger));
   app.use(jsonBody);
+
+  const context: MountContext = { services, keys, idempotency, limiter };
+  mountApi(app, apiRoutes, context);
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -85,9 +89,6 @@ export function createApp(deps: AppDeps): App {
     res.redirect('/docs');
   });
 
-  const context: MountContext = { services, keys, idempotency, limiter };
-  for (const route of apiRoutes) mount(app, route, context);
-
   app.use(notFoundHandler);
   app.use(errorHandler(deps.logger));
   const sweeper = setInterval(() => void idempotency.sweep().catch(() => undefined), 60 * 60 * 1000);
@@ -111,11 +112,24 @@ interface MountContext {
 }
 
 /**
+ * One Express route per path, holding that path's methods: a request is matched against each
+ * path once, not once per operation.
+ */
+function mountApi(app: Express, routes: readonly RouteDef[], ctx: MountContext): void {
+  const byPath = new Map<string, ReturnType<Express['route']>>();
+  for (const def of routes) {
+    let route = byPath.get(def.path);
+    if (!route) byPath.set(def.path, (route = app.route(expressPath(def.path))));
+    route[def.method](operation(def, ctx));
+  }
+}
+
+/**
  * The way every request travels: authenticate and authorise (401/403), rate-limit (429), validate
  * (400), honour Idempotency-Key on POST, call the handler, send its reply.
  */
-function mount(app: Express, route: RouteDef, ctx: MountContext): void {
-  app[route.method](expressPath(route.path), async (req: Request, res: Response, next: NextFunction) => {
+function operation(route: RouteDef, ctx: MountContext) {
+  return async (req: Request, res: Response, next: NextFunction) => {
     let idempotencyId: number | null = null;
     try {
       const rawBunit = req.params.bunitId;
@@ -129,7 +143,7 @@ function mount(app: Express, route: RouteDef, ctx: MountContext): void {
       if (idempotencyKey !== undefined) {
         const begun = await ctx.idempotency.begin(actor, idempotencyKey, req);
         if (begun.kind === 'replay') {
-          send(res, { ...begun.response, headers: { ...begun.response.headers, 'Idempotent-Replayed': 'true' } });
+          send(req, res, { ...begun.response, headers: { ...begun.response.headers, 'Idempotent-Replayed': 'true' } });
           return;
         }
         idempotencyId = begun.id;
@@ -151,7 +165,7 @@ function mount(app: Express, route: RouteDef, ctx: MountContext): void {
         body: reply.body === undefined ? '' : typeof reply.body === 'string' && reply.contentType ? reply.body : JSON.stringify(reply.body),
       };
       if (idempotencyId !== null) await ctx.idempotency.complete(idempotencyId, storable(response));
-      send(res, response);
+      send(req, res, response);
     } catch (err) {
       if (idempotencyId !== null) {
         try {
@@ -172,7 +186,7 @@ function mount(app: Express, route: RouteDef, ctx: MountContext): void {
       }
       next(err);
     }
-  });
+  };
 }
 
 function changeReason(req: Request): string | undefined {
@@ -189,11 +203,24 @@ function storable(response: StoredResponse): StoredResponse {
   return { ...response, headers };
 }
 
-function send(res: Response, response: StoredResponse): void {
-  for (const [name, value] of Object.entries(response.headers)) res.setHeader(name, value);
-  res.status(response.status);
-  if (response.body === '') res.end();
-  else res.send(response.body);
+/**
+ * Writes a reply with Node's own writeHead/end (Express's res.send adds nothing a ready-made body
+ * needs). A GET whose If-None-Match names the reply's ETag gets 304 Not Modified with no body.
+ */
+function send(req: Request, res: Response, response: StoredResponse): void {
+  const etag = response.headers.ETag;
+  if (etag !== undefined && (req.method === 'GET' || req.method === 'HEAD') && fresh(req.headers, { etag })) {
+    res.writeHead(304, { ETag: response.headers.ETag });
+    res.end();
+    return;
+  }
+  if (response.body === '') {
+    res.writeHead(response.status, response.headers);
+    res.end();
+    return;
+  }
+  res.writeHead(response.status, { ...response.headers, 'Content-Length': Buffer.byteLength(response.body) });
+  res.end(response.body);
 }
 
 function requestLog(logger: Logger) {

@@ -27,7 +27,7 @@ const RESPONSE_HEADERS: Record<HeaderName, { description: string; required: bool
   ETag: {
     required: true,
     description:
-      'Strong entity tag of the version returned. Send it back in `If-Match` on PUT or DELETE so that a change made by someone else in the meantime is not overwritten (412 otherwise).',
+      'Strong entity tag of the version returned. Send it back in `If-Match` on PUT or DELETE so that a change made by someone else in the meantime is not overwritten (412 otherwise), or in `If-None-Match` on GET to be told (304) that your copy is still current.',
     schema: { type: 'string' },
     example: '"referral-17-v3"',
   },
@@ -92,6 +92,15 @@ const REQUEST_HEADERS = {
     schema: { type: 'string' },
     example: '"referral-17-v3"',
   },
+  'If-None-Match': {
+    in: 'header',
+    name: 'If-None-Match',
+    required: false,
+    description:
+      'The `ETag` of the copy you hold (several may be listed, comma-separated; `*` matches any). If the object is still at that version the answer is 304 Not Modified with no body; else the usual 200.',
+    schema: { type: 'string' },
+    example: '"referral-17-v3"',
+  },
   'X-Change-Reason': {
     in: 'header',
     name: 'X-Change-Reason',
@@ -149,6 +158,9 @@ function problemResponse(route: RouteDef, status: number, codes: ProblemCode[]) 
   };
 }
 
+/** A GET whose answer carries an ETag also answers If-None-Match (src/app.ts, send). */
+const isConditionalRead = (route: RouteDef) => route.method === 'get' && (route.responses[200]?.headers ?? []).includes('ETag');
+
 function registerRoute(registry: OpenAPIRegistry, route: RouteDef): void {
   const responses: RouteConfig['responses'] = {};
   for (const [status, doc] of Object.entries(route.responses)) {
@@ -164,6 +176,13 @@ function registerRoute(registry: OpenAPIRegistry, route: RouteDef): void {
       ...(Object.keys(content).length ? { content: content as never } : {}),
     };
   }
+  const conditional = isConditionalRead(route);
+  if (conditional) {
+    responses[304] = {
+      description: 'Not Modified: the object is still at the version `If-None-Match` names. No body.',
+      headers: { 'X-Request-Id': headerRef('X-Request-Id'), ETag: headerRef('ETag') } as never,
+    };
+  }
 
   const byStatus = new Map<number, ProblemCode[]>();
   for (const code of new Set([...genericProblems(route), ...route.problems])) {
@@ -175,6 +194,7 @@ function registerRoute(registry: OpenAPIRegistry, route: RouteDef): void {
   const parameters = [parameterRef('X-Request-Id')];
   if (route.method === 'post') parameters.push(parameterRef('Idempotency-Key'));
   if (route.problems.includes('precondition-failed')) parameters.push(parameterRef('If-Match'));
+  if (conditional) parameters.push(parameterRef('If-None-Match'));
   if (route.method !== 'get' && route.access !== 'public') parameters.push(parameterRef('X-Change-Reason'));
 
   registry.registerPath({

@@ -96,6 +96,26 @@ describeApi('operational behaviour (SPEC §7.3, §8)', (ctx) => {
       }
     });
 
+    it('answers a GET whose If-None-Match names the current ETag with 304 and no body, and with 200 once the object changed', async () => {
+      for (const r of await resources()) {
+        const read = await ctx.get(r.path);
+        const etag = read.headers.etag!;
+
+        const unchanged = await ctx.get(r.path).set('If-None-Match', etag);
+        expect(unchanged.status, r.name).to.equal(304);
+        expect(unchanged.text ?? '', r.name).to.equal('');
+        expect(unchanged.headers.etag, r.name).to.equal(etag);
+        expect((await ctx.get(r.path).set('If-None-Match', `"other", ${etag}`)).status, `${r.name}: one of a list`).to.equal(304);
+        expect((await ctx.get(r.path).set('If-None-Match', '"other"')).status, `${r.name}: another tag`).to.equal(200);
+
+        expect((await ctx.put(r.path, r.edit(1)).set('If-Match', etag)).status, r.name).to.equal(200);
+        const changed = await ctx.get(r.path).set('If-None-Match', etag);
+        expect(changed.status, `${r.name}: changed since`).to.equal(200);
+        expect(changed.body, r.name).to.deep.equal((await ctx.get(r.path)).body);
+        expect(changed.headers.etag, r.name).not.to.equal(etag);
+      }
+    });
+
     it('archives on DELETE with the current ETag', async () => {
       for (const r of (await resources()).reverse()) {
         const current = (await ctx.get(r.path)).headers.etag!;
@@ -118,9 +138,35 @@ describeApi('operational behaviour (SPEC §7.3, §8)', (ctx) => {
       expect(responses.map((r) => r.status)).to.deep.equal([200, 401, 404, 200, 200]);
       for (const [i, res] of responses.entries()) {
         expect(res.headers['x-content-type-options'], paths[i]).to.equal('nosniff');
-        expect(res.headers['content-security-policy'], paths[i]).to.be.a('string').and.include("default-src 'self'");
+        expect(res.headers['content-security-policy'], paths[i]).to.be.a('string');
+        expect(res.headers['strict-transport-security'], paths[i]).to.include('max-age=');
         expect(res.headers, paths[i]).not.to.have.property('x-powered-by');
       }
+    });
+
+    it('keeps API answers out of every cache and every frame (OWASP REST set); the docs page gets the browser set', async () => {
+      const { owner } = await world(ctx);
+      const requests = ['GET one', 'GET without a key', 'GET unknown', 'POST invalid'];
+      const api = [
+        await ctx.get(`/v1/bunits/${owner}`),
+        await ctx.anonymous.get('/v1/bunits'),
+        await ctx.get('/v1/bunits/999999'),
+        await ctx.post('/v1/bunits', { code: '' }),
+      ];
+      expect(api.map((r) => r.status)).to.deep.equal([200, 401, 404, 400]);
+      for (const [i, res] of api.entries()) {
+        const where = requests[i];
+        expect(res.headers['cache-control'], where).to.equal('no-store');
+        expect(res.headers['content-security-policy'], where).to.equal("default-src 'none';frame-ancestors 'none'");
+        expect(res.headers['x-frame-options'], where).to.equal('DENY');
+        expect(res.headers['cross-origin-resource-policy'], where).to.equal('same-origin');
+      }
+
+      const docs = await ctx.anonymous.get('/docs');
+      expect(docs.status).to.equal(200);
+      expect(docs.headers['content-security-policy']).to.include("default-src 'self'").and.include("script-src 'self'");
+      expect(docs.headers['x-frame-options']).to.equal('SAMEORIGIN');
+      expect(docs.headers).not.to.have.property('cache-control');
     });
   });
 

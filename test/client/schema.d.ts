@@ -1422,6 +1422,11 @@ export interface components {
          */
         "If-Match": string;
         /**
+         * @description The `ETag` of the copy you hold (several may be listed, comma-separated; `*` matches any). If the object is still at that version the answer is 304 Not Modified with no body; else the usual 200.
+         * @example "referral-17-v3"
+         */
+        "If-None-Match": string;
+        /**
          * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name.
          * @example Renegotiated referral terms, Q4 2026
          */
@@ -1435,7 +1440,7 @@ export interface components {
          */
         "X-Request-Id": string;
         /**
-         * @description Strong entity tag of the version returned. Send it back in `If-Match` on PUT or DELETE so that a change made by someone else in the meantime is not overwritten (412 otherwise).
+         * @description Strong entity tag of the version returned. Send it back in `If-Match` on PUT or DELETE so that a change made by someone else in the meantime is not overwritten (412 otherwise), or in `If-None-Match` on GET to be told (304) that your copy is still current.
          * @example "referral-17-v3"
          */
         ETag: string;
@@ -1873,6 +1878,11 @@ export interface operations {
                  * @example billing-2026-11-23-0001
                  */
                 "X-Request-Id"?: components["parameters"]["X-Request-Id"];
+                /**
+                 * @description The `ETag` of the copy you hold (several may be listed, comma-separated; `*` matches any). If the object is still at that version the answer is 304 Not Modified with no body; else the usual 200.
+                 * @example "referral-17-v3"
+                 */
+                "If-None-Match"?: components["parameters"]["If-None-Match"];
             };
             path: {
                 /** @description Id of the business unit the request acts for; the API key must be allowed to act for it. */
@@ -1901,6 +1911,15 @@ export interface operations {
                      */
                     "application/json": components["schemas"]["BusinessUnit"];
                 };
+            };
+            /** @description Not Modified: the object is still at the version `If-None-Match` names. No body. */
+            304: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    ETag: components["headers"]["ETag"];
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /**
              * @description Bad request. Code:
@@ -2903,6 +2922,11 @@ export interface operations {
                  * @example billing-2026-11-23-0001
                  */
                 "X-Request-Id"?: components["parameters"]["X-Request-Id"];
+                /**
+                 * @description The `ETag` of the copy you hold (several may be listed, comma-separated; `*` matches any). If the object is still at that version the answer is 304 Not Modified with no body; else the usual 200.
+                 * @example "referral-17-v3"
+                 */
+                "If-None-Match"?: components["parameters"]["If-None-Match"];
             };
             path: {
                 /** @description Id of the business unit the request acts for; the API key must be allowed to act for it. */
@@ -2938,6 +2962,15 @@ export interface operations {
                      */
                     "application/json": components["schemas"]["Contract"];
                 };
+            };
+            /** @description Not Modified: the object is still at the version `If-None-Match` names. No body. */
+            304: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    ETag: components["headers"]["ETag"];
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /**
              * @description Bad request. Code:
@@ -3994,6 +4027,11 @@ export interface operations {
                  * @example billing-2026-11-23-0001
                  */
                 "X-Request-Id"?: components["parameters"]["X-Request-Id"];
+                /**
+                 * @description The `ETag` of the copy you hold (several may be listed, comma-separated; `*` matches any). If the object is still at that version the answer is 304 Not Modified with no body; else the usual 200.
+                 * @example "referral-17-v3"
+                 */
+                "If-None-Match"?: components["parameters"]["If-None-Match"];
             };
             path: {
                 /** @description Id of the business unit the request acts for; the API key must be allowed to act for it. */
@@ -4042,6 +4080,15 @@ export interface operations {
                      */
                     "application/json": components["schemas"]["Referral"];
                 };
+            };
+            /** @description Not Modified: the object is still at the version `If-None-Match` names. No body. */
+            304: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    ETag: components["headers"]["ETag"];
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /**
              * @description Bad request. Code:

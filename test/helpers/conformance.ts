@@ -29,6 +29,7 @@ export interface ObservedResponse {
  * about how to handle the response rather than what it says, and so not part of the contract.
  */
 const TRANSPORT_HEADERS = new Set([
+  'cache-control',
   'content-type',
   'content-length',
   'date',
