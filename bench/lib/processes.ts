@@ -1,20 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 
-export const ROOT = path.resolve(import.meta.dirname, '../..');
+// The same project root and free-port finder the tests' server processes use.
+import { ROOT, freePort } from '../../test/helpers/server-process';
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
+export { ROOT, freePort };
 
 /**
  * Node options for a child: tsx, plus --cpu-prof into bench/profiles/<name>/ when BENCH_CPU_PROF=1
