@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { IdParam, IdValue, Limit, ListOf, Offset, SortParam, Timestamp } from './common';
+import { IdParam, IdValue, Limit, ListOf, Offset, SortParam, Text, Timestamp } from './common';
 
 export const Role = z.enum(['read', 'write', 'admin'], 'must be one of read, write, admin').openapi({
   description: '`read`: GET only; `write`: changes within its business units; `admin`: everything, including business units, runs and keys.',
@@ -28,7 +28,7 @@ export const ApiKeyCreated = ApiKey.extend({
 
 export const ApiKeyCreate = z
   .strictObject({
-    name: z.string('must be a string').trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters').openapi({ example: 'billing-nordics' }),
+    name: Text(200).openapi({ example: 'billing-nordics' }),
     role: Role,
     bunitIds: z.array(IdValue, 'must be an array of business unit ids').max(1000).optional().openapi({
       description: 'Required and non-empty for read and write keys; not allowed for admin keys.',

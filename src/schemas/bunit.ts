@@ -1,12 +1,12 @@
 import { z } from 'zod';
-import { ArchivedFilter, BunitIdParam, Limit, ListOf, Offset, SortParam, Timestamp } from './common';
+import { ArchivedFilter, BunitIdParam, Limit, ListOf, Offset, SortParam, Text, Timestamp } from './common';
 
 export const BunitCode = z
   .string('must be a string')
   .regex(/^[A-Z0-9-]{2,32}$/, 'must be 2 to 32 characters of A-Z, 0-9 and -')
   .openapi({ example: 'NORDICS', description: 'Unique short code, `[A-Z0-9-]{2,32}`.' });
 
-const Name = z.string('must be a string').trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters');
+const Name = Text(200);
 
 export const BusinessUnit = z
   .object({

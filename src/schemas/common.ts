@@ -14,20 +14,44 @@ export class JsonNumber {
   constructor(readonly raw: string) {}
 }
 
-const MAX_ID = Number.MAX_SAFE_INTEGER;
+/**
+ * Ids are the database's 32-bit integer keys (PostgreSQL `integer`): a larger id cannot exist, and
+ * is refused as invalid rather than sent to the database (which would refuse it with an error).
+ */
+const MAX_ID = 2_147_483_647;
 
 /** A positive integer id in the path or the query ("17"). */
 export const IdParam = z
   .string()
   .regex(/^[1-9]\d{0,15}$/, 'must be a positive integer')
   .transform(Number)
-  .pipe(z.number().max(MAX_ID))
-  .openapi({ type: 'integer', minimum: 1, example: 17 });
+  .pipe(z.number().max(MAX_ID, `must be at most ${MAX_ID}`))
+  .openapi({ type: 'integer', minimum: 1, maximum: MAX_ID, example: 17 });
 
 /** A positive integer id in a JSON body. */
 export const IdValue = z
-  .preprocess((v) => (v instanceof JsonNumber ? Number(v.raw) : v), z.number('must be an integer').int('must be an integer').min(1, 'must be a positive integer').max(MAX_ID))
-  .openapi({ type: 'integer', minimum: 1, example: 17 });
+  .preprocess((v) => (v instanceof JsonNumber ? Number(v.raw) : v), z.number('must be an integer').int('must be an integer').min(1, 'must be a positive integer').max(MAX_ID, `must be at most ${MAX_ID}`))
+  .openapi({ type: 'integer', minimum: 1, maximum: MAX_ID, example: 17 });
+
+/** No control characters (tabs, line breaks, NUL …) in names and ids: PostgreSQL refuses NUL in text, and none belongs there. */
+const NO_CONTROL_CHARACTERS = /^\P{Cc}*$/u;
+
+/** An id given by another system (an invoice line's id): exactly as sent, 1 to `max` characters. */
+export const ExternalText = (max: number) =>
+  z
+    .string('must be a string')
+    .min(1, 'must not be empty')
+    .max(max, `must be at most ${max} characters`)
+    .regex(NO_CONTROL_CHARACTERS, 'must not contain control characters');
+
+/** A name or a number people type: trimmed, 1 to `max` characters. */
+export const Text = (max: number) =>
+  z
+    .string('must be a string')
+    .trim()
+    .min(1, 'must not be empty')
+    .max(max, `must be at most ${max} characters`)
+    .regex(NO_CONTROL_CHARACTERS, 'must not contain control characters');
 
 export const IsoDate = z
   .string('must be a date in the form yyyy-MM-dd')
@@ -134,7 +158,7 @@ export const Offset = z
   .string()
   .regex(/^\d+$/, 'must be a non-negative integer')
   .transform(Number)
-  .pipe(z.number().int().min(0).max(MAX_ID))
+  .pipe(z.number().int().min(0).max(Number.MAX_SAFE_INTEGER))
   .optional()
   .default(0)
   .openapi({ type: 'integer', minimum: 0, default: 0, description: 'Rows to skip.' });

@@ -1,13 +1,11 @@
 import { z } from 'zod';
 import { isKnownCurrency } from '../domain/currency';
-import { ArchivedFilter, BunitIdParam, IdParam, IsoDate, Limit, ListOf, Offset, SortParam, Timestamp, whenFieldsValid } from './common';
+import { ArchivedFilter, BunitIdParam, IdParam, IsoDate, Limit, ListOf, Offset, SortParam, Text, Timestamp, whenFieldsValid } from './common';
 
 export const CurrencyCode = z
   .string('must be a string')
   .refine(isKnownCurrency, 'must be an active ISO 4217 currency code such as EUR')
   .openapi({ example: 'EUR', description: 'ISO 4217 currency code; fixed at creation.' });
-
-const Text = (max: number) => z.string('must be a string').trim().min(1, 'must not be empty').max(max, `must be at most ${max} characters`);
 
 export const Contract = z
   .object({

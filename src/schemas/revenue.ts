@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { daysInclusive } from '../domain/dates';
-import { BunitIdParam, DecimalInput, DecimalString, IdParam, IsoDate, Limit, Offset, SortParam, Timestamp, whenFieldsValid } from './common';
+import { BunitIdParam, DecimalInput, DecimalString, ExternalText, IdParam, IsoDate, Limit, Offset, SortParam, Timestamp, whenFieldsValid } from './common';
 import { CurrencyCode } from './contract';
 
 export const MAX_PERIOD_DAYS = 366;
@@ -36,11 +36,7 @@ const Amount = DecimalInput({
 
 export const RevenueLineInput = z
   .strictObject({
-    externalId: z
-      .string('must be a string')
-      .min(1, 'must not be empty')
-      .max(128, 'must be at most 128 characters')
-      .openapi({ example: 'INV-2026-10-0042/1' }),
+    externalId: ExternalText(128).openapi({ example: 'INV-2026-10-0042/1' }),
     amount: Amount,
     currency: CurrencyCode.optional().openapi({ description: 'If given, must equal the contract currency.' }),
     date: IsoDate.optional().openapi({ description: 'A one-day line: the same as periodStart = periodEnd = date.' }),

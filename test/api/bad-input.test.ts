@@ -397,6 +397,56 @@ describeApi('bad input', (ctx) => {
       await rejectsWrite(ctx, () => ctx.del(`/v1/bunits/${owner}/referrals/0`), 400, 'validation-failed', ['params.referralId']);
     });
 
+    it('rejects ids past the 32-bit keys of the database (2147483648) in the path, the query and the body, never a 500', async () => {
+      const { owner, contract, alice } = await world(ctx);
+      const big = '2147483648';
+      expectInvalid(await ctx.get(`/v1/bunits/${big}`), ['params.bunitId']);
+      expectInvalid(await ctx.get(`/v1/bunits/${owner}/contracts/${big}`), ['params.contractId']);
+      expectInvalid(await ctx.get(`/v1/bunits/${owner}/referrals?contractId=${big}&referrerId=${big}`), ['query.contractId', 'query.referrerId']);
+      expectInvalid(await ctx.get(`/v1/api-keys/${big}`), ['params.keyId']);
+      await rejectsWrite(ctx, () => ctx.del(`/v1/bunits/${owner}/referrals/${big}`), 400, 'validation-failed', ['params.referralId']);
+      await rejectsWrite(
+        ctx,
+        () => ctx.post(`/v1/bunits/${owner}/referrals`, { ...referralBody(contract, alice), contract: { id: 2147483648 }, referrer: { id: 2147483648 } }),
+        400,
+        'validation-failed',
+        ['body.contract.id', 'body.referrer.id'],
+      );
+      await rejectsWrite(ctx, () => ctx.post('/v1/api-keys', { name: 'big', role: 'read', bunitIds: [2147483648] }), 400, 'validation-failed', [
+        'body.bunitIds.0',
+      ]);
+      // The largest id there can be is valid: it simply does not exist.
+      expect((await ctx.get('/v1/bunits/2147483647')).status).to.equal(404);
+    });
+
+    it('rejects control characters (NUL, line breaks) in names, numbers and external ids, never a 500', async () => {
+      const { owner, contract } = await world(ctx);
+      await rejectsWrite(ctx, () => ctx.post('/v1/bunits', { code: 'NUL', name: 'a\u0000b' }), 400, 'validation-failed', ['body.name']);
+      await rejectsWrite(
+        ctx,
+        () => ctx.post(`/v1/bunits/${owner}/contracts`, contractBody({ number: 'C-\u0000', name: 'two\nlines', customer: 'tab\there' })),
+        400,
+        'validation-failed',
+        ['body.number', 'body.name', 'body.customer'],
+      );
+      await rejectsWrite(ctx, () => ctx.post('/v1/api-keys', { name: 'key\u0000', role: 'read', bunitIds: [owner] }), 400, 'validation-failed', ['body.name']);
+      await rejectsWrite(
+        ctx,
+        () => ctx.post(`/v1/bunits/${owner}/contracts/${contract}/revenue`, { lines: [{ externalId: 'INV\u00001', amount: '10', date: '2026-10-01' }] }),
+        400,
+        'validation-failed',
+        ['body.lines.0.externalId'],
+      );
+      // Letters of any script are fine.
+      expect((await ctx.post('/v1/bunits', { code: 'UNICODE', name: 'Vertrieb Österreich – 東京' })).status).to.equal(201);
+    });
+
+    it('rejects a sort of "-" alone and a query parameter given twice', async () => {
+      const { owner } = await world(ctx);
+      expectInvalid(await ctx.get(`/v1/bunits/${owner}/referrals?sort=-`), ['query.sort']);
+      expectInvalid(await ctx.get(`/v1/bunits/${owner}/referrals?limit=1&limit=2`), ['query.limit']);
+    });
+
     it('rejects limit 0, 201 and abc, a negative offset and a sort on an unknown field, on every list', async () => {
       const { owner } = await world(ctx);
       for (const list of ['/v1/bunits', `/v1/bunits/${owner}/contracts`, `/v1/bunits/${owner}/referrals`]) {
