@@ -164,7 +164,10 @@ function operation(route: RouteDef, ctx: MountContext) {
         headers: { ...(reply.headers ?? {}), ...(contentType ? { 'Content-Type': contentType } : {}) },
         body: reply.body === undefined ? '' : typeof reply.body === 'string' && reply.contentType ? reply.body : JSON.stringify(reply.body),
       };
-      if (idempotencyId !== null) await ctx.idempotency.complete(idempotencyId, storable(response));
+      if (idempotencyId !== null) {
+        const replay = reply.replayBody === undefined ? response : { ...response, body: JSON.stringify(reply.replayBody) };
+        await ctx.idempotency.complete(idempotencyId, storable(replay));
+      }
       send(req, res, response);
     } catch (err) {
       if (idempotencyId !== null) {

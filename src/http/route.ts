@@ -16,6 +16,11 @@ export interface Reply {
   headers?: Record<string, string>;
   /** Content type for a non-JSON body (CSV, YAML, HTML). */
   contentType?: string;
+  /**
+   * What a replay of this answer (Idempotency-Key) returns instead of `body`, when the body holds
+   * something that must be shown once and never stored (a new key's secret).
+   */
+  replayBody?: unknown;
 }
 
 /** Response headers an operation documents beyond the ones every response carries (X-Request-Id). */

@@ -20,10 +20,14 @@ export const ApiKey = z
   .openapi('ApiKey');
 
 export const ApiKeyCreated = ApiKey.extend({
-  key: z.string().openapi({
-    example: 'rsk_1f3kq0J3m0Yx2mQd0rYb7pWm8b1nJQvJ3wq9v2e6h8s',
-    description: 'The secret: shown in this answer only, never again. Send it as `Authorization: Bearer <key>`.',
-  }),
+  key: z
+    .string()
+    .optional()
+    .openapi({
+      example: 'rsk_1f3kq0J3m0Yx2mQd0rYb7pWm8b1nJQvJ3wq9v2e6h8s',
+      description:
+        'The secret: shown in this answer only, never again (absent from an idempotent replay). Send it as `Authorization: Bearer <key>`.',
+    }),
 }).openapi('ApiKeyCreated');
 
 export const ApiKeyCreate = z

@@ -49,10 +49,12 @@ export class ApiKeyService {
         const found = new Set((await findBunits(trx, bunitIds)).map((b) => b.id));
         const missing = bunitIds.filter((id) => !found.has(id));
         if (missing.length > 0) {
+          // Each error names the place of the id in the request (the first, if it is there twice).
+          const given = input.bunitIds ?? [];
           throw unprocessable(
             'invalid-reference',
             `Business units ${missing.join(', ')} do not exist.`,
-            missing.map((id) => ({ path: `body.bunitIds.${bunitIds.indexOf(id)}`, message: `business unit ${id} does not exist` })),
+            missing.map((id) => ({ path: `body.bunitIds.${given.indexOf(id)}`, message: `business unit ${id} does not exist` })),
           );
         }
       }

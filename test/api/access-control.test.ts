@@ -318,6 +318,28 @@ describeApi('access control (SPEC §7.1, R11)', (ctx) => {
       }
     });
 
+    it('keeps a new secret out of the stored idempotent answer: a replay comes without it, and no table holds it', async () => {
+      const body = { name: 'retried', role: 'read', bunitIds: [w.ids.A] };
+      const first = await ctx.post('/v1/api-keys', body).set('Idempotency-Key', 'key-creation-1');
+      expect(first.status).to.equal(201);
+      expect(first.body.key).to.match(/^rsk_/);
+      const replay = await ctx.post('/v1/api-keys', body).set('Idempotency-Key', 'key-creation-1');
+      expect(replay.status).to.equal(201);
+      expect(replay.headers['idempotent-replayed']).to.equal('true');
+      expect(replay.headers.location).to.equal(first.headers.location);
+      const { key, ...withoutSecret } = first.body as { key: string };
+      expect(key).to.be.a('string');
+      expect(replay.body).to.deep.equal(withoutSecret);
+
+      const tail = first.body.key.replace(/^rsk_/, '');
+      for (const table of ['api_keys', 'audit_events', 'idempotency_keys']) {
+        expect(JSON.stringify(await ctx.db(table).select('*')), table).to.not.include(tail);
+      }
+      // The secret still works.
+      expect((await ctx.anonymous.get(`/v1/bunits/${w.ids.A}`).set('Authorization', `Bearer ${first.body.key}`)).status).to.equal(200);
+      expect((await ctx.del(`/v1/api-keys/${first.body.id}`)).status).to.equal(204);
+    });
+
     it('lists revoked keys with their revokedDate only when asked', async () => {
       const listed = async (q: string) => ((await ctx.get(`/v1/api-keys${q}`)).body.data as { id: number }[]).map((k) => k.id);
       expect(await listed('')).to.not.include(w.keys.revoked.id);
@@ -337,6 +359,10 @@ describeApi('access control (SPEC §7.1, R11)', (ctx) => {
       const unknown = await ctx.post('/v1/api-keys', { name: 'x', role: 'read', bunitIds: [w.ids.A, 9999] });
       expectProblem(unknown, 422, 'invalid-reference');
       expect(unknown.body.errors.map((e: { path: string }) => e.path)).to.deep.equal(['body.bunitIds.1']);
+      // The paths name the places in the request, not in the sorted list.
+      const unsorted = await ctx.post('/v1/api-keys', { name: 'x', role: 'read', bunitIds: [9999, w.ids.A, 9998] });
+      expectProblem(unsorted, 422, 'invalid-reference');
+      expect(unsorted.body.errors.map((e: { path: string }) => e.path)).to.have.members(['body.bunitIds.0', 'body.bunitIds.2']);
       expect(await count(ctx, 'api_keys')).to.equal(6);
     });
 

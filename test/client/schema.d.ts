@@ -1336,10 +1336,10 @@ export interface components {
         };
         ApiKeyCreated: components["schemas"]["ApiKey"] & {
             /**
-             * @description The secret: shown in this answer only, never again. Send it as `Authorization: Bearer <key>`.
+             * @description The secret: shown in this answer only, never again (absent from an idempotent replay). Send it as `Authorization: Bearer <key>`.
              * @example rsk_1f3kq0J3m0Yx2mQd0rYb7pWm8b1nJQvJ3wq9v2e6h8s
              */
-            key: string;
+            key?: string;
         };
         ApiKey: {
             /** @example 5 */
@@ -7080,7 +7080,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Created; the secret is in `key`. */
+            /** @description Created; the secret is in `key`. A replay of this answer (same `Idempotency-Key`) comes without `key`: the secret is stored only as a hash. If the first answer was lost, revoke the key and create another. */
             201: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];

@@ -38,7 +38,7 @@ export const apiKeyRoutes = [
     bodyExample: { name: 'billing-nordics', role: 'write', bunitIds: [3] },
     responses: {
       201: {
-        description: 'Created; the secret is in `key`.',
+        description: 'Created; the secret is in `key`. A replay of this answer (same `Idempotency-Key`) comes without `key`: the secret is stored only as a hash. If the first answer was lost, revoke the key and create another.',
         schema: ApiKeyCreated,
         example: { ...keyExample, key: 'rsk_1f3kq0J3m0Yx2mQd0rYb7pWm8b1nJQvJ3wq9v2e6h8s' },
         headers: ['Location'],
@@ -47,7 +47,9 @@ export const apiKeyRoutes = [
     problems: ['invalid-reference'],
     async handler({ body, services, actor }) {
       const { key, secret } = await services.apiKeys.create(body, actor);
-      return { status: 201, body: { ...presentApiKey(key), key: secret }, headers: { Location: `/v1/api-keys/${key.id}` } };
+      const created = presentApiKey(key);
+      // The secret is stored nowhere, not even for an idempotent replay: a replay answers without it.
+      return { status: 201, body: { ...created, key: secret }, replayBody: created, headers: { Location: `/v1/api-keys/${key.id}` } };
     },
   }),
   defineRoute({
