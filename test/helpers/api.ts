@@ -51,9 +51,10 @@ function conformingAgent(agent: ReturnType<typeof request>): ReturnType<typeof r
 
 /**
  * Declares `describe('<title> [sqlite]')` (and `[postgres]`) with a fresh migrated database, an
- * app on a test clock (today = 2026-11-23 unless a test moves it), emptied before every test.
+ * app on a test clock (2026-11-23T12:00Z unless a test moves it), emptied before every test. The
+ * business time zone is UTC unless `options.businessTimeZone` says otherwise.
  */
-export function describeApi(title: string, body: (ctx: ApiContext) => void): void {
+export function describeApi(title: string, body: (ctx: ApiContext) => void, options: { businessTimeZone?: string } = {}): void {
   for (const database of testDatabases) {
     describe(`${title} [${database.name}]`, function () {
       const ctx = { database: database.name, clock: new TestClock() } as ApiContext;
@@ -68,7 +69,7 @@ export function describeApi(title: string, body: (ctx: ApiContext) => void): voi
         const created = createApp({
           db: database_.db,
           clock: ctx.clock,
-          businessTimeZone: 'UTC',
+          businessTimeZone: options.businessTimeZone ?? 'UTC',
           adminApiKey: ADMIN_KEY,
           logger: pino({ level: 'silent' }),
           keyPollMs: 0,
