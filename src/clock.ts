@@ -1,4 +1,4 @@
-import { calendarDateIn, startOfDayIn, type IsoDate } from './domain/dates';
+import { LAST_INSTANT, calendarDateIn, dayAfter, startOfDayIn, type IsoDate } from './domain/dates';
 
 /** The one source of "now" and "today", so tests can pin them. */
 export interface Clock {
@@ -34,5 +34,11 @@ export class BusinessCalendar {
   /** The instant (ISO) a calendar day starts in the business time zone. */
   startOf(day: IsoDate): string {
     return startOfDayIn(day, this.timeZone).toISOString();
+  }
+
+  /** The instant (ISO) the day after `day` starts; for the last date there is, the last instant. */
+  startOfDayAfter(day: IsoDate): string {
+    const next = dayAfter(day);
+    return next === null ? LAST_INSTANT : this.startOf(next);
   }
 }

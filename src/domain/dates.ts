@@ -42,6 +42,16 @@ export function addDays(date: IsoDate, days: number): IsoDate {
   return fromEpochDay(toEpochDay(date) + days);
 }
 
+/** The last calendar date there is (four-digit years); clients use it as "for ever". */
+export const LAST_DATE: IsoDate = '9999-12-31';
+/** The last instant ISO 8601 timestamps with four-digit years can write. */
+export const LAST_INSTANT = '9999-12-31T23:59:59.999Z';
+
+/** The next day, or null after LAST_DATE (no day follows it). */
+export function dayAfter(date: IsoDate): IsoDate | null {
+  return date === LAST_DATE ? null : addDays(date, 1);
+}
+
 /** Number of days in from..to, both inclusive (0 when to < from). */
 export function daysInclusive(from: IsoDate, to: IsoDate): number {
   return Math.max(0, toEpochDay(to) - toEpochDay(from) + 1);

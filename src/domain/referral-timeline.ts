@@ -1,5 +1,5 @@
 import type Decimal from 'decimal.js';
-import { addDays, maxDate, minDate, type IsoDate } from './dates';
+import { addDays, dayAfter, maxDate, minDate, type IsoDate } from './dates';
 import { Dec } from './decimal';
 
 /**
@@ -54,7 +54,7 @@ export function billableSegments(t: ReferralTimeline, clip?: DayRange): Percenta
     const part = intersect(window, seg);
     if (!part) continue;
     const last = out[out.length - 1];
-    if (last && last.percentage.equals(seg.percentage) && last.to !== null && addDays(last.to, 1) === part.from) {
+    if (last && last.percentage.equals(seg.percentage) && last.to !== null && dayAfter(last.to) === part.from) {
       last.to = part.to;
     } else {
       out.push({ from: part.from, to: part.to, percentage: seg.percentage });
@@ -127,7 +127,8 @@ export function findOverAllocation(segmentsPerReferral: PercentageSegment[][], l
   for (const segments of segmentsPerReferral) {
     for (const s of segments) {
       bump(s.from, s.percentage);
-      if (s.to !== null) bump(addDays(s.to, 1), s.percentage.negated());
+      const end = s.to === null ? null : dayAfter(s.to);
+      if (end !== null) bump(end, s.percentage.negated());
     }
   }
   let sum = new Dec(0);

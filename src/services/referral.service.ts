@@ -1,6 +1,5 @@
 import type { Knex } from 'knex';
 import { lockRow, transaction } from '../db';
-import { addDays } from '../domain/dates';
 import { formatDecimal } from '../domain/decimal';
 import { conflict, forbidden, notFound, unprocessable, validationFailed } from '../domain/errors';
 import { assertIfMatch, etagOf } from '../domain/etag';
@@ -78,7 +77,7 @@ export class ReferralService {
         contractId: query.contractId,
         referrerId: query.referrerId,
         activeOn: query.activeOn
-          ? { day: query.activeOn, nextDayStartsIso: calendar.startOf(addDays(query.activeOn, 1)) }
+          ? { day: query.activeOn, nextDayStartsIso: calendar.startOfDayAfter(query.activeOn) }
           : undefined,
         archived: query.archived,
         nowIso: calendar.nowIso(),

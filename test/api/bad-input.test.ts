@@ -317,6 +317,44 @@ describeApi('bad input', (ctx) => {
     });
   });
 
+  describe('the last date there is (9999-12-31)', () => {
+    it('takes it as a billing end, in the R5 check, in activeOn and in billing windows; an archive instant after it is 400', async () => {
+      const { owner, alice, bob, contract } = await world(ctx);
+      const url = `/v1/bunits/${owner}/referrals`;
+      const forever = { billingStartDate: '2026-11-01', billingEndDate: '9999-12-31' };
+      const first = await ctx.post(url, referralBody(contract, alice, { ...forever, percentage: '60' }));
+      expect(first.status, JSON.stringify(first.body)).to.equal(201);
+      expect(first.body.billingEndDate).to.equal('9999-12-31');
+
+      // R5 up to the very last day: 60 + 50 > 100.
+      expectProblemDetails(await ctx.post(url, referralBody(contract, bob, { ...forever, percentage: '50' })), 409, 'over-allocated');
+      const second = await ctx.post(url, referralBody(contract, bob, { ...forever, percentage: '40' }));
+      expect(second.status, JSON.stringify(second.body)).to.equal(201);
+
+      const saved = await ctx.put(`${url}/${first.body.id}`, { ...referralBody(contract, alice), ...forever, percentage: '55' });
+      expect(saved.status, JSON.stringify(saved.body)).to.equal(200);
+      expect(saved.body.percentageHistory).to.deep.equal([
+        { from: '2026-11-01', to: '2026-11-22', percentage: '60' },
+        { from: '2026-11-23', to: null, percentage: '55' },
+      ]);
+
+      const active = await ctx.get(`${url}?activeOn=9999-12-31`);
+      expect(active.status, JSON.stringify(active.body)).to.equal(200);
+      expect(active.body.data.map((r: { id: number }) => r.id)).to.deep.equal([first.body.id, second.body.id]);
+
+      const windows = await ctx.get(`/v1/bunits/${owner}/billing-windows?from=9999-01-01&to=9999-12-31`);
+      expect(windows.status, JSON.stringify(windows.body)).to.equal(200);
+      expect(windows.body.data.map((w: { segments: unknown[] }) => w.segments)).to.deep.equal([
+        [{ from: '9999-01-01', to: '9999-12-31', days: 365, percentage: '55' }],
+        [{ from: '9999-01-01', to: '9999-12-31', days: 365, percentage: '40' }],
+      ]);
+
+      // 23:00 on 9999-12-31 five hours west of UTC is already the year 10000 in UTC.
+      await rejectsWrite(ctx, () => ctx.del(`${url}/${first.body.id}?at=9999-12-31T23:00:00-05:00`), 400, 'validation-failed', ['query.at']);
+      expect((await ctx.del(`${url}/${first.body.id}?at=9999-12-31T23:00:00Z`)).status).to.equal(204);
+    });
+  });
+
   describe('percentages', () => {
     const bad: [unknown, string][] = [
       ['12.12345', '5 decimals'],
