@@ -29,7 +29,7 @@ const RESPONSE_HEADERS: Record<HeaderName, { description: string; required: bool
     description:
       'Strong entity tag of the version returned. Send it back in `If-Match` on PUT or DELETE so that a change made by someone else in the meantime is not overwritten (412 otherwise), or in `If-None-Match` on GET to be told (304) that your copy is still current.',
     schema: { type: 'string' },
-    example: '"referral-17-v3"',
+    example: '"referral-17-v3.1.1"',
   },
   Location: {
     required: true,
@@ -90,7 +90,7 @@ const REQUEST_HEADERS = {
     description:
       'The `ETag` you read. The change is made only if the object is still at that version, else 412 `precondition-failed`; `*` matches any version. Without the header the change is made unconditionally.',
     schema: { type: 'string' },
-    example: '"referral-17-v3"',
+    example: '"referral-17-v3.1.1"',
   },
   'If-None-Match': {
     in: 'header',
@@ -99,7 +99,7 @@ const REQUEST_HEADERS = {
     description:
       'The `ETag` of the copy you hold (several may be listed, comma-separated; `*` matches any). If the object is still at that version the answer is 304 Not Modified with no body; else the usual 200.',
     schema: { type: 'string' },
-    example: '"referral-17-v3"',
+    example: '"referral-17-v3.1.1"',
   },
   'X-Change-Reason': {
     in: 'header',

@@ -168,7 +168,7 @@ export const PROBLEMS: Record<ProblemCode, ProblemDoc> = {
     meaning:
       '`If-Match` does not match the current `ETag`: someone changed the object since you read it. Read it again, reapply your change, and send the new ETag.',
     example: {
-      detail: 'If-Match "referral-17-v3" does not match the current version "referral-17-v4"; read the resource again.',
+      detail: 'If-Match "referral-17-v3.1.1" does not match the current version "referral-17-v4.1.1"; read the resource again.',
     },
   },
   'payload-too-large': {

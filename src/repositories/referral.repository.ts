@@ -18,6 +18,9 @@ export interface ReferralRecord {
   createdAt: string;
   archivedAt: string | null;
   version: number;
+  /** The versions of the contract and the referrer: the referral shows some of their fields. */
+  contractVersion: number;
+  referrerVersion: number;
   history: PercentageSegment[];
 }
 
@@ -42,6 +45,8 @@ interface Row {
   created_at: Date | string;
   archived_at: Date | string | null;
   version: number;
+  contract_version: number;
+  referrer_version: number;
 }
 
 const SORT_COLUMNS = {
@@ -54,7 +59,7 @@ const SORT_COLUMNS = {
 /** A referral with its contract and referrer (no history). */
 const SELECT_REFERRALS = `SELECT r.id, r.contract_id, c.bunit_id AS contract_bunit_id, c.number AS contract_number,
   c.currency AS contract_currency, r.referrer_id, b.code AS referrer_code, b.name AS referrer_name, r.billing_start_date,
-  r.billing_end_date, r.created_at, r.archived_at, r.version`;
+  r.billing_end_date, r.created_at, r.archived_at, r.version, c.version AS contract_version, b.version AS referrer_version`;
 const FROM_REFERRALS = 'FROM referrals r JOIN contracts c ON c.id = r.contract_id JOIN business_units b ON b.id = r.referrer_id';
 
 /**
@@ -106,6 +111,8 @@ const toRecord = (r: Row, history: PercentageSegment[]): ReferralRecord => ({
   createdAt: toIsoTimestamp(r.created_at)!,
   archivedAt: toIsoTimestamp(r.archived_at),
   version: r.version,
+  contractVersion: r.contract_version,
+  referrerVersion: r.referrer_version,
   history,
 });
 

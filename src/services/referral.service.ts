@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import { lockRow, transaction } from '../db';
 import { formatDecimal } from '../domain/decimal';
 import { conflict, forbidden, notFound, unprocessable, validationFailed } from '../domain/errors';
-import { assertIfMatch, etagOf } from '../domain/etag';
+import { assertIfMatch, referralEtag } from '../domain/etag';
 import {
   billableSegments,
   changePercentage,
@@ -157,6 +157,8 @@ export class ReferralService {
         createdAt: nowIso,
         archivedAt: null,
         version: 1,
+        contractVersion: contract.version,
+        referrerVersion: referrer.version,
         history: candidate.history,
       };
     });
@@ -257,7 +259,7 @@ export class ReferralService {
     if (current.contractBunitId !== bunitId) {
       throw forbidden(`Only the owner of contract ${current.contractId} (business unit ${current.contractBunitId}) may change referral ${id}.`);
     }
-    assertIfMatch(ifMatch, etagOf('referral', id, current.version));
+    assertIfMatch(ifMatch, referralEtag(current));
     return current;
   }
 

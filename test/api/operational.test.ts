@@ -116,6 +116,35 @@ describeApi('operational behaviour (SPEC §7.3, §8)', (ctx) => {
       }
     });
 
+    it("changes a referral's ETag when its contract or referrer changes, as the referral shows their number, code and name", async () => {
+      const { owner, alice, contract } = await world(ctx);
+      const referral = await createReferral(ctx, owner, contract, alice, { percentage: '10' });
+      const path = `/v1/bunits/${owner}/referrals/${referral.id}`;
+      const before = (await ctx.get(path)).headers.etag!;
+
+      const contractPath = `/v1/bunits/${owner}/contracts/${contract}`;
+      const contractBody = (await ctx.get(contractPath)).body;
+      expect((await ctx.put(contractPath, { ...contractBody, number: 'C-RENAMED' })).status).to.equal(200);
+      const afterContract = await ctx.get(path).set('If-None-Match', before);
+      expect(afterContract.status).to.equal(200);
+      expect(afterContract.body.contract.number).to.equal('C-RENAMED');
+      expect(afterContract.headers.etag).not.to.equal(before);
+
+      expect((await ctx.put(`/v1/bunits/${alice}`, { code: 'ALICE2', name: 'Alice renamed' })).status).to.equal(200);
+      const afterReferrer = await ctx.get(path).set('If-None-Match', afterContract.headers.etag!);
+      expect(afterReferrer.status).to.equal(200);
+      expect(afterReferrer.body.referrer).to.deep.include({ code: 'ALICE2', name: 'Alice renamed' });
+      expect(afterReferrer.headers.etag).not.to.equal(afterContract.headers.etag);
+
+      // A change made on the strength of what was read before is refused; with the current ETag it is made.
+      const edit = referralBody(contract, alice, { percentage: '12' });
+      expectProblem(await ctx.put(path, edit).set('If-Match', before), 412, 'precondition-failed');
+      const saved = await ctx.put(path, edit).set('If-Match', afterReferrer.headers.etag!);
+      expect(saved.status).to.equal(200);
+      expect(saved.headers.etag).to.equal((await ctx.get(path)).headers.etag);
+      expect((await ctx.get(path).set('If-None-Match', saved.headers.etag!)).status).to.equal(304);
+    });
+
     it('archives on DELETE with the current ETag', async () => {
       for (const r of (await resources()).reverse()) {
         const current = (await ctx.get(r.path)).headers.etag!;

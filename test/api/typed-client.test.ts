@@ -74,7 +74,7 @@ describeApi('a billing system on the typed client generated from openapi.yaml', 
     });
     // The last segment stays open (`to: null`); billingEndDate ends the window.
     expect(referral.data?.percentageHistory).to.deep.equal([{ from: '2026-10-01', to: null, percentage: '12.5' }]);
-    expect(referral.response.headers.get('ETag')).to.match(/^"referral-\d+-v\d+"$/);
+    expect(referral.response.headers.get('ETag')).to.match(/^"referral-\d+-v\d+\.\d+\.\d+"$/);
 
     // A second, overlapping referral for the same referrer: the problem's code is typed from the document.
     const overlapping = await api.POST('/v1/bunits/{bunitId}/referrals', {

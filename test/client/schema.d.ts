@@ -1418,12 +1418,12 @@ export interface components {
         "Idempotency-Key": string;
         /**
          * @description The `ETag` you read. The change is made only if the object is still at that version, else 412 `precondition-failed`; `*` matches any version. Without the header the change is made unconditionally.
-         * @example "referral-17-v3"
+         * @example "referral-17-v3.1.1"
          */
         "If-Match": string;
         /**
          * @description The `ETag` of the copy you hold (several may be listed, comma-separated; `*` matches any). If the object is still at that version the answer is 304 Not Modified with no body; else the usual 200.
-         * @example "referral-17-v3"
+         * @example "referral-17-v3.1.1"
          */
         "If-None-Match": string;
         /**
@@ -1441,7 +1441,7 @@ export interface components {
         "X-Request-Id": string;
         /**
          * @description Strong entity tag of the version returned. Send it back in `If-Match` on PUT or DELETE so that a change made by someone else in the meantime is not overwritten (412 otherwise), or in `If-None-Match` on GET to be told (304) that your copy is still current.
-         * @example "referral-17-v3"
+         * @example "referral-17-v3.1.1"
          */
         ETag: string;
         /**
@@ -1880,7 +1880,7 @@ export interface operations {
                 "X-Request-Id"?: components["parameters"]["X-Request-Id"];
                 /**
                  * @description The `ETag` of the copy you hold (several may be listed, comma-separated; `*` matches any). If the object is still at that version the answer is 304 Not Modified with no body; else the usual 200.
-                 * @example "referral-17-v3"
+                 * @example "referral-17-v3.1.1"
                  */
                 "If-None-Match"?: components["parameters"]["If-None-Match"];
             };
@@ -2050,7 +2050,7 @@ export interface operations {
                 "X-Request-Id"?: components["parameters"]["X-Request-Id"];
                 /**
                  * @description The `ETag` you read. The change is made only if the object is still at that version, else 412 `precondition-failed`; `*` matches any version. Without the header the change is made unconditionally.
-                 * @example "referral-17-v3"
+                 * @example "referral-17-v3.1.1"
                  */
                 "If-Match"?: components["parameters"]["If-Match"];
                 /**
@@ -2304,7 +2304,7 @@ export interface operations {
                 "X-Request-Id"?: components["parameters"]["X-Request-Id"];
                 /**
                  * @description The `ETag` you read. The change is made only if the object is still at that version, else 412 `precondition-failed`; `*` matches any version. Without the header the change is made unconditionally.
-                 * @example "referral-17-v3"
+                 * @example "referral-17-v3.1.1"
                  */
                 "If-Match"?: components["parameters"]["If-Match"];
                 /**
@@ -2924,7 +2924,7 @@ export interface operations {
                 "X-Request-Id"?: components["parameters"]["X-Request-Id"];
                 /**
                  * @description The `ETag` of the copy you hold (several may be listed, comma-separated; `*` matches any). If the object is still at that version the answer is 304 Not Modified with no body; else the usual 200.
-                 * @example "referral-17-v3"
+                 * @example "referral-17-v3.1.1"
                  */
                 "If-None-Match"?: components["parameters"]["If-None-Match"];
             };
@@ -3101,7 +3101,7 @@ export interface operations {
                 "X-Request-Id"?: components["parameters"]["X-Request-Id"];
                 /**
                  * @description The `ETag` you read. The change is made only if the object is still at that version, else 412 `precondition-failed`; `*` matches any version. Without the header the change is made unconditionally.
-                 * @example "referral-17-v3"
+                 * @example "referral-17-v3.1.1"
                  */
                 "If-Match"?: components["parameters"]["If-Match"];
                 /**
@@ -3367,7 +3367,7 @@ export interface operations {
                 "X-Request-Id"?: components["parameters"]["X-Request-Id"];
                 /**
                  * @description The `ETag` you read. The change is made only if the object is still at that version, else 412 `precondition-failed`; `*` matches any version. Without the header the change is made unconditionally.
-                 * @example "referral-17-v3"
+                 * @example "referral-17-v3.1.1"
                  */
                 "If-Match"?: components["parameters"]["If-Match"];
                 /**
@@ -4029,7 +4029,7 @@ export interface operations {
                 "X-Request-Id"?: components["parameters"]["X-Request-Id"];
                 /**
                  * @description The `ETag` of the copy you hold (several may be listed, comma-separated; `*` matches any). If the object is still at that version the answer is 304 Not Modified with no body; else the usual 200.
-                 * @example "referral-17-v3"
+                 * @example "referral-17-v3.1.1"
                  */
                 "If-None-Match"?: components["parameters"]["If-None-Match"];
             };
@@ -4219,7 +4219,7 @@ export interface operations {
                 "X-Request-Id"?: components["parameters"]["X-Request-Id"];
                 /**
                  * @description The `ETag` you read. The change is made only if the object is still at that version, else 412 `precondition-failed`; `*` matches any version. Without the header the change is made unconditionally.
-                 * @example "referral-17-v3"
+                 * @example "referral-17-v3.1.1"
                  */
                 "If-Match"?: components["parameters"]["If-Match"];
                 /**
@@ -4516,7 +4516,7 @@ export interface operations {
                 "X-Request-Id"?: components["parameters"]["X-Request-Id"];
                 /**
                  * @description The `ETag` you read. The change is made only if the object is still at that version, else 412 `precondition-failed`; `*` matches any version. Without the header the change is made unconditionally.
-                 * @example "referral-17-v3"
+                 * @example "referral-17-v3.1.1"
                  */
                 "If-Match"?: components["parameters"]["If-Match"];
                 /**

@@ -1,4 +1,4 @@
-import { etagOf } from '../../domain/etag';
+import { referralEtag } from '../../domain/etag';
 import { BunitIdParams } from '../../schemas/common';
 import {
   ArchiveQuery,
@@ -43,7 +43,7 @@ const changed = {
 const reply = (status: number, r: ReferralRecord, services: Services, extra: Record<string, string> = {}): Reply => ({
   status,
   body: presentReferral(r, services.ctx.calendar.today()),
-  headers: { ETag: etagOf('referral', r.id, r.version), ...extra },
+  headers: { ETag: referralEtag(r), ...extra },
 });
 
 export const referralRoutes = [
