@@ -1,4 +1,4 @@
-import { isUniqueViolation, lockRow, transaction } from '../db';
+import { isUniqueViolation, lockRow, lockRowsShared, transaction } from '../db';
 import { conflict, notFound } from '../domain/errors';
 import { assertIfMatch, etagOf } from '../domain/etag';
 import {
@@ -9,6 +9,7 @@ import {
   updateContract,
   type ContractRecord,
 } from '../repositories/contract.repository';
+import { findBunit } from '../repositories/bunit.repository';
 import { archiveReferralsOfContract } from '../repositories/referral.repository';
 import type { ContractCreate, ContractListQuery, ContractUpdate } from '../schemas/contract';
 import { insertAuditEvents } from '../repositories/audit.repository';
@@ -44,6 +45,13 @@ export class ContractService {
   async create(bunitId: number, input: ContractCreate, actor: AuditActor): Promise<ContractRecord> {
     const id = await transaction(this.ctx.db, async (trx) => {
       const nowIso = this.ctx.calendar.nowIso();
+      // An archived business unit takes no new contracts (its existing ones run on: README).
+      await lockRowsShared(trx, 'business_units', [bunitId]);
+      const owner = await findBunit(trx, bunitId);
+      if (!owner) throw notFound(`Business unit ${bunitId} does not exist.`);
+      if (isArchivedAt(owner.archivedAt, nowIso)) {
+        throw conflict('archived', `Business unit ${bunitId} is archived and takes no new contracts.`);
+      }
       let id: number;
       try {
         id = await insertContract(trx, {

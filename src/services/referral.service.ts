@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { lockRow, transaction } from '../db';
+import { lockRow, lockRowsShared, transaction } from '../db';
 import { formatDecimal } from '../domain/decimal';
 import { conflict, forbidden, notFound, unprocessable, validationFailed } from '../domain/errors';
 import { assertIfMatch, referralEtag } from '../domain/etag';
@@ -100,6 +100,15 @@ export class ReferralService {
           `Contract ${input.contract.id} is not an active contract of business unit ${bunitId}.`,
           [{ path: 'body.contract.id', message: 'must name an active contract of the business unit in the path' }],
         );
+      }
+      // An archived business unit owns no new referrals, and is named as no new referrer (README);
+      // the share locks make a concurrent archive of either wait for this transaction.
+      await lockRowsShared(trx, 'business_units', [bunitId, input.referrer.id]);
+      const owner = await findBunit(trx, bunitId);
+      if (!owner || isArchivedAt(owner.archivedAt, nowIso)) {
+        throw unprocessable('invalid-reference', `Business unit ${bunitId} is archived and owns no new referrals.`, [
+          { path: 'body.contract.id', message: 'must name an active contract of an active business unit' },
+        ]);
       }
       // R2.
       const referrer = await findBunit(trx, input.referrer.id);

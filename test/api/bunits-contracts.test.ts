@@ -208,6 +208,20 @@ describeApi('contracts', (ctx) => {
     expect(got.headers.etag).to.equal(res.headers.etag);
   });
 
+  it('answers 409 archived to a new contract under an archived business unit, and creates nothing; its contracts run on', async () => {
+    const { owner, contract } = await world(ctx);
+    expect((await ctx.del(`/v1/bunits/${owner}`)).status).to.equal(204);
+    expectProblem(
+      await ctx.post(`/v1/bunits/${owner}/contracts`, { number: 'C-2', name: 'Fleet', currency: 'EUR', startDate: '2026-10-01' }),
+      409,
+      'archived',
+    );
+    const list = await read(ctx, `/v1/bunits/${owner}/contracts`);
+    expect(ids(list)).to.deep.equal([contract]);
+    const current = await read(ctx, `/v1/bunits/${owner}/contracts/${contract}`);
+    expect((await ctx.put(`/v1/bunits/${owner}/contracts/${contract}`, { ...current.body, endDate: '2026-12-31' })).status).to.equal(200);
+  });
+
   it('lists only the contracts of the business unit in the path', async () => {
     const { owner, alice, contract } = await world(ctx);
     const second = await createContract(ctx, owner, { number: 'C-2' });

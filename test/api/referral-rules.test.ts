@@ -67,6 +67,18 @@ describeApi('referral rules (SPEC §5)', (ctx) => {
       expectProblem(await ctx.post(referralsOf(owner), referralBody(contract, alice)), 422, 'invalid-reference');
       expect(await countVisible(ctx, owner)).to.equal(0);
     });
+
+    it('when the business unit in the path is archived, it answers 422 invalid-reference; its existing referrals run on', async () => {
+      const { owner, alice, bob, contract } = await world(ctx);
+      const existing = await createReferral(ctx, owner, contract, alice);
+      expect((await ctx.del(`/v1/bunits/${owner}`)).status).to.equal(204);
+
+      const res = await ctx.post(referralsOf(owner), referralBody(contract, bob));
+      expectProblem(res, 422, 'invalid-reference');
+      expect(res.body.errors.map((e: { path: string }) => e.path)).to.deep.equal(['body.contract.id']);
+      expect(await countVisible(ctx, owner)).to.equal(1);
+      expect(await idsActiveOn(ctx, owner, '2026-11-23')).to.deep.equal([existing.id]);
+    });
   });
 
   describe('R2: the referrer must be an active business unit other than the owner', () => {

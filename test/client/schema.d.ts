@@ -72,7 +72,7 @@ export interface paths {
         put?: never;
         /**
          * Create a contract
-         * @description `number` is unique within the business unit. `currency` (ISO 4217) is fixed for the life of the contract: revenue, shares and statements of the contract are all in it.
+         * @description `number` is unique within the business unit. `currency` (ISO 4217) is fixed for the life of the contract: revenue, shares and statements of the contract are all in it. An archived business unit takes no new contracts (409 `archived`); its existing contracts run on.
          */
         post: operations["createContract"];
         delete?: never;
@@ -126,7 +126,7 @@ export interface paths {
          * Create a referral
          * @description The business unit in the path owns the contract; `referrer` is the business unit that earns `percentage` % of the contract’s revenue on every day of the billing window, `billingStartDate` (default: today) to `billingEndDate` (inclusive; absent or null = open-ended). The start may lie in the past: revenue of those days not yet settled is shared at the next settlement run.
          *
-         *     The contract must be an active contract of the business unit in the path (R1); the referrer an active business unit other than the owner (R2). One referrer cannot hold two overlapping referrals of one contract (R4), and on no day may the percentages of a contract’s referrals add up to more than 100 (R5).
+         *     The contract must be an active contract of the business unit in the path, which must itself be active (R1); the referrer an active business unit other than the owner (R2). One referrer cannot hold two overlapping referrals of one contract (R4), and on no day may the percentages of a contract’s referrals add up to more than 100 (R5).
          */
         post: operations["createReferral"];
         delete?: never;
@@ -2798,6 +2798,7 @@ export interface operations {
              *
              *     - `idempotency-key-in-use`: A request with the same `Idempotency-Key` is still being processed. Wait and retry with the same key: you will get its answer.
              *     - `duplicate-contract-number`: The business unit already has a contract with this `number`.
+             *     - `archived`: The object is archived and read-only (it stays readable).
              */
             409: {
                 headers: {
@@ -2810,7 +2811,7 @@ export interface operations {
                         /** @constant */
                         status?: 409;
                         /** @enum {string} */
-                        code?: "idempotency-key-in-use" | "duplicate-contract-number";
+                        code?: "idempotency-key-in-use" | "duplicate-contract-number" | "archived";
                     };
                 };
             };

@@ -60,14 +60,14 @@ export const contractRoutes = [
     operationId: 'createContract',
     summary: 'Create a contract',
     description:
-      '`number` is unique within the business unit. `currency` (ISO 4217) is fixed for the life of the contract: revenue, shares and statements of the contract are all in it.',
+      '`number` is unique within the business unit. `currency` (ISO 4217) is fixed for the life of the contract: revenue, shares and statements of the contract are all in it. An archived business unit takes no new contracts (409 `archived`); its existing contracts run on.',
     tags,
     access: 'write',
     params: BunitIdParams,
     body: ContractCreate,
     bodyExample: example,
     responses: { 201: { description: 'Created.', schema: Contract, example: stored, headers: ['Location', 'ETag'] } },
-    problems: ['duplicate-contract-number'],
+    problems: ['duplicate-contract-number', 'archived'],
     async handler({ params, body, services, actor }) {
       await services.bunits.get(params.bunitId);
       const contract = await services.contracts.create(params.bunitId, body, actor);

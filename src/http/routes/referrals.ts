@@ -79,7 +79,7 @@ export const referralRoutes = [
     operationId: 'createReferral',
     summary: 'Create a referral',
     description:
-      'The business unit in the path owns the contract; `referrer` is the business unit that earns `percentage` % of the contract’s revenue on every day of the billing window, `billingStartDate` (default: today) to `billingEndDate` (inclusive; absent or null = open-ended). The start may lie in the past: revenue of those days not yet settled is shared at the next settlement run.\n\nThe contract must be an active contract of the business unit in the path (R1); the referrer an active business unit other than the owner (R2). One referrer cannot hold two overlapping referrals of one contract (R4), and on no day may the percentages of a contract’s referrals add up to more than 100 (R5).',
+      'The business unit in the path owns the contract; `referrer` is the business unit that earns `percentage` % of the contract’s revenue on every day of the billing window, `billingStartDate` (default: today) to `billingEndDate` (inclusive; absent or null = open-ended). The start may lie in the past: revenue of those days not yet settled is shared at the next settlement run.\n\nThe contract must be an active contract of the business unit in the path, which must itself be active (R1); the referrer an active business unit other than the owner (R2). One referrer cannot hold two overlapping referrals of one contract (R4), and on no day may the percentages of a contract’s referrals add up to more than 100 (R5).',
     tags,
     access: 'write',
     params: BunitIdParams,
