@@ -514,7 +514,7 @@ describeApi('bad input', (ctx) => {
   });
 
   describe('currencies and codes', () => {
-    it('rejects a currency that is not an ISO 4217 code', async () => {
+    it('rejects a currency that is not an ISO 4217 code, or one without minor units', async () => {
       const { owner } = await world(ctx);
       for (const currency of ['EURO', 'XYZ', 'eur', 'Eur', 'EU', '', ' EUR', 978]) {
         await rejectsWrite(
@@ -525,7 +525,11 @@ describeApi('bad input', (ctx) => {
           ['body.currency'],
         );
       }
-      for (const currency of ['EUR', 'JPY', 'KWD', 'NOK']) {
+      // Codes ISO 4217 gives no minor unit: gold, the SDR, testing, no currency.
+      for (const currency of ['XAU', 'XDR', 'XTS', 'XXX']) {
+        await rejectsWrite(ctx, () => ctx.post(`/v1/bunits/${owner}/contracts`, contractBody({ currency })), 400, 'validation-failed', ['body.currency']);
+      }
+      for (const currency of ['EUR', 'JPY', 'KWD', 'NOK', 'XOF', 'CLF']) {
         const res = await ctx.post(`/v1/bunits/${owner}/contracts`, contractBody({ number: `C-${currency}`, currency }));
         expect(res.status, `${currency}: ${JSON.stringify(res.body)}`).to.equal(201);
       }
