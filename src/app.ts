@@ -9,7 +9,7 @@ import { validationFailed } from './domain/errors';
 import { authorise } from './http/auth';
 import { docsRouter } from './http/docs';
 import { IdempotencyStore, isReplayable, type StoredResponse } from './http/idempotency';
-import { jsonBody } from './http/json-body';
+import { jsonBody, utf8Text } from './http/json-body';
 import { securityHeaders } from './http/security-headers';
 import { PROBLEM_CONTENT_TYPE, errorHandler, notFoundHandler, problemBody } from './http/problem';
 import { RateLimiter } from './http/rate-limit';
@@ -192,9 +192,13 @@ function operation(route: RouteDef, ctx: MountContext) {
   };
 }
 
+/** Header bytes reach Node as Latin-1 characters; a reason sent as UTF-8 (the usual) is read as UTF-8. */
+const headerText = (raw: string): string => utf8Text(Buffer.from(raw, 'latin1')) ?? raw;
+
 function changeReason(req: Request): string | undefined {
-  const value = req.headers['x-change-reason'];
-  if (value === undefined) return undefined;
+  const raw = req.headers['x-change-reason'];
+  if (raw === undefined) return undefined;
+  const value = typeof raw === 'string' ? headerText(raw) : raw;
   if (typeof value !== 'string' || value.length > MAX_REASON_LENGTH) {
     throw validationFailed([{ path: 'header.X-Change-Reason', message: `must be at most ${MAX_REASON_LENGTH} characters` }]);
   }

@@ -6,7 +6,17 @@ import { JsonNumber } from '../schemas/common';
 
 export const BODY_LIMIT = '1mb';
 
-const readText = express.text({ type: () => true, limit: BODY_LIMIT });
+const readBytes = express.raw({ type: () => true, limit: BODY_LIMIT });
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** The text of UTF-8 bytes, or undefined when they are not valid UTF-8 (never U+FFFD in their place). */
+export function utf8Text(bytes: Uint8Array): string | undefined {
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    return undefined;
+  }
+}
 
 function hasBody(req: Request): boolean {
   const length = req.headers['content-length'];
@@ -16,6 +26,13 @@ function hasBody(req: Request): boolean {
 function isJson(req: Request): boolean {
   const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
   return type === 'application/json' || /^application\/[a-z0-9.+-]+\+json$/.test(type);
+}
+
+/** A charset other than UTF-8 named in Content-Type, or null. */
+function otherCharset(req: Request): string | null {
+  const m = /;\s*charset\s*=\s*"?([^";\s]+)"?/i.exec(req.headers['content-type'] ?? '');
+  if (!m) return null;
+  return /^utf-?8$/i.test(m[1]!) ? null : m[1]!;
 }
 
 /** Integers that fit a JS number stay numbers; any other number keeps its exact text. */
@@ -41,16 +58,29 @@ export function jsonBody(req: Request, res: Response, next: NextFunction): void 
     next(unsupportedMediaType(`Request bodies must be application/json, not ${req.headers['content-type'] ?? 'untyped'}.`));
     return;
   }
-  readText(req, res, (err?: unknown) => {
+  const charset = otherCharset(req);
+  if (charset !== null) {
+    next(unsupportedMediaType(`Request bodies must be UTF-8 JSON, not ${charset}.`));
+    return;
+  }
+  readBytes(req, res, (err?: unknown) => {
     if (err) {
       const type = (err as { type?: string }).type;
       if (type === 'entity.too.large') return next(payloadTooLarge(`The request body exceeds the limit of ${BODY_LIMIT}.`));
-      if (type === 'charset.unsupported' || type === 'encoding.unsupported') {
-        return next(unsupportedMediaType('The request body must be UTF-8 JSON.'));
+      if (type === 'encoding.unsupported') {
+        return next(unsupportedMediaType(`Content-Encoding ${req.headers['content-encoding']} is not supported (gzip, deflate or none).`));
       }
+      // A compressed body that does not inflate, a body cut short: the client's bytes are wrong.
+      const status = (err as { status?: number }).status;
+      if (status === 400) return next(malformedJson('The request body could not be read (a broken compressed body, or one cut short).'));
       return next(err);
     }
-    const text = typeof req.body === 'string' ? req.body : '';
+    // JSON is UTF-8 (RFC 8259).
+    const text = Buffer.isBuffer(req.body) ? utf8Text(req.body) : '';
+    if (text === undefined) {
+      next(malformedJson('The request body is not valid UTF-8.'));
+      return;
+    }
     try {
       req.body = parse(text, null, parseNumber);
       next();

@@ -88,7 +88,7 @@ export const TimestampInput = z
     { message: 'must be an ISO 8601 timestamp with a zone, e.g. 2026-12-01T00:00:00Z', abort: true },
   )
   .refine((v) => isValidIsoDate(v.slice(0, 10)) && !Number.isNaN(Date.parse(v)), 'must be a real point in time')
-  .refine((v) => Date.parse(v) <= Date.parse(LAST_INSTANT), `must not lie after ${LAST_INSTANT}`)
+  .refine((v) => !(Date.parse(v) > Date.parse(LAST_INSTANT)), `must not lie after ${LAST_INSTANT}`)
   .transform((v) => new Date(v))
   .openapi({ type: 'string', format: 'date-time', example: '2026-12-01T00:00:00.000Z' });
 

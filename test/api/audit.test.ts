@@ -212,6 +212,21 @@ describeApi('audit trail (SPEC §7.4)', (ctx) => {
       expect(entries[1]!.reason).to.equal(longest);
       expect(longest).to.have.length(500);
     });
+
+    it('reads a reason sent as UTF-8 bytes as UTF-8 (not as Latin-1)', async () => {
+      const { owner, alice, contract } = await world(ctx);
+      const r = await createReferral(ctx, owner, contract, alice, { percentage: '10', billingStartDate: '2026-12-01' });
+      const reason = 'Änderung: 20 % ab Dezember – €';
+      // As curl sends it: the UTF-8 bytes. Node's client writes a header string as Latin-1 (when the
+      // body is a Buffer; with a string body it would re-encode the header as UTF-8).
+      const asBytes = Buffer.from(reason, 'utf8').toString('latin1');
+      const put = await ctx
+        .put(`/v1/bunits/${owner}/referrals/${r.id}`, referralBody(contract, alice, { percentage: '20' }))
+        .serialize((body: unknown) => Buffer.from(JSON.stringify(body)) as unknown as string)
+        .set('X-Change-Reason', asBytes);
+      expect(put.status).to.equal(200);
+      expect((await history(ctx, owner, r.id))[1]!.reason).to.equal(reason);
+    });
   });
 
   describe('in the same transaction as the change', () => {

@@ -70,8 +70,13 @@ async function rejectsWrite(
 }
 
 /** A request with a body sent exactly as given, under the given content type. */
+/** Sends `body` byte for byte (superagent would otherwise serialise a Buffer as JSON). */
 function raw(ctx: ApiContext, method: 'post' | 'put', path: string, contentType: string, body: string | Buffer): request.Test {
-  return ctx.anonymous[method](path).set('Authorization', `Bearer ${ADMIN_KEY}`).set('Content-Type', contentType).send(body);
+  return ctx.anonymous[method](path)
+    .set('Authorization', `Bearer ${ADMIN_KEY}`)
+    .set('Content-Type', contentType)
+    .serialize((b: unknown) => b as string)
+    .send(body);
 }
 
 const contractBody = (overrides: Record<string, unknown> = {}) => ({
@@ -110,6 +115,25 @@ describeApi('bad input', (ctx) => {
         415,
         'unsupported-media-type',
       );
+    });
+
+    it('takes UTF-8 only: another charset is 415, bytes that are not UTF-8 or a broken gzip body are 400 malformed-json', async () => {
+      await world(ctx);
+      const json = JSON.stringify({ code: 'NEW', name: 'Café' });
+      for (const type of ['application/json; charset=latin1', 'application/json; charset=utf-16le', 'application/json; charset="ISO-8859-1"']) {
+        await rejectsWrite(ctx, () => raw(ctx, 'post', '/v1/bunits', type, json), 415, 'unsupported-media-type');
+      }
+      const latin1 = Buffer.from('{"code": "NEW", "name": "Caf\xe9"}', 'latin1');
+      await rejectsWrite(ctx, () => raw(ctx, 'post', '/v1/bunits', 'application/json; charset=utf-8', latin1), 400, 'malformed-json');
+      await rejectsWrite(
+        ctx,
+        () => raw(ctx, 'post', '/v1/bunits', 'application/json', Buffer.from('not gzip at all')).set('Content-Encoding', 'gzip'),
+        400,
+        'malformed-json',
+      );
+      const saved = await raw(ctx, 'post', '/v1/bunits', 'application/json; charset=UTF-8', Buffer.from(json, 'utf8'));
+      expect(saved.status, JSON.stringify(saved.body)).to.equal(201);
+      expect(saved.body.name).to.equal('Café');
     });
 
     it('answers 413 payload-too-large for a body over 1 MB, and writes nothing', async () => {
