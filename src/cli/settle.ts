@@ -22,7 +22,7 @@ const program = new Command()
     if (!isValidIsoDate(v)) throw new InvalidArgumentError('must be a date in the form yyyy-MM-dd');
     return v;
   })
-  .option('--dry-run', 'compute and print the statements without writing anything')
+  .option('--dry-run', 'compute the run and print its summary (statements, lines, totals) without writing anything')
   .parse();
 const options = program.opts<{ through?: string; dryRun?: boolean }>();
 
