@@ -34,7 +34,7 @@ export const IdValue = z
   .openapi({ type: 'integer', minimum: 1, maximum: MAX_ID, example: 17 });
 
 /** No control characters (tabs, line breaks, NUL …) in names and ids: PostgreSQL refuses NUL in text, and none belongs there. */
-const NO_CONTROL_CHARACTERS = /^\P{Cc}*$/u;
+const NO_CONTROL_CHARACTERS = /^[^\u0000-\u001f\u007f-\u009f]*$/;
 
 /** An id given by another system (an invoice line's id): exactly as sent, 1 to `max` characters. */
 export const ExternalText = (max: number) =>
