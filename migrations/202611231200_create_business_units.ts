@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { timestampColumn } from '../src/db';
+import { timestampColumn } from './lib/columns';
 
 export async function up(knex: Knex): Promise<void> {
   await knex.schema.createTable('business_units', (t) => {

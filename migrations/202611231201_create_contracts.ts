@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { calendarDate, timestampColumn } from '../src/db';
+import { calendarDate, timestampColumn } from './lib/columns';
 
 export async function up(knex: Knex): Promise<void> {
   await knex.schema.createTable('contracts', (t) => {

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { calendarDate, exactDecimal, timestampColumn } from '../src/db';
+import { calendarDate, exactDecimal, timestampColumn } from './lib/columns';
 
 export async function up(knex: Knex): Promise<void> {
   await knex.schema.createTable('referrals', (t) => {

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { calendarDate, exactDecimal, minorUnitsColumn, timestampColumn } from '../src/db';
+import { calendarDate, exactDecimal, minorUnitsColumn, timestampColumn } from './lib/columns';
 
 /**
  * Settlement runs, their statements and statement lines, and the ledger of settled

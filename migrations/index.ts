@@ -31,7 +31,22 @@ export const migrationSource: Knex.MigrationSource<string> = {
   getMigration: async (name) => migrations[name]!,
 };
 
+/**
+ * Applies the pending migrations; the names of those applied. With nothing pending it only reads,
+ * so that several instances starting at once on one database do not queue for Knex's migration
+ * lock. When another instance is migrating at that moment, it waits for it and tries again.
+ */
 export async function migrateLatest(db: Knex): Promise<string[]> {
-  const [, applied] = (await db.migrate.latest({ migrationSource })) as [number, string[]];
-  return applied;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const [, pending] = (await db.migrate.list({ migrationSource })) as [unknown[], unknown[]];
+      if (pending.length === 0) return [];
+      const [, applied] = (await db.migrate.latest({ migrationSource })) as [number, string[]];
+      return applied;
+    } catch (err) {
+      const locked = (err as { name?: string }).name === 'MigrationLocked' || /already locked|SQLITE_BUSY/.test(String(err));
+      if (!locked || attempt >= 50) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
 }

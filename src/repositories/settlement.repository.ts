@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { executePrepared, insertRows, minorUnitsText, preparedSql, queryBuilt, queryPrepared, toIsoTimestamp, updateRows } from '../db';
+import { executePrepared, insertRows, exactIntegerText, preparedSql, queryBuilt, queryPrepared, toIsoTimestamp, updateRows } from '../db';
 import { fetchPage, type Page, type PageResult, type Sort } from './paging';
 
 /** SQL of settlement runs, statements, statement lines and the settled-pairs ledger. */
@@ -220,7 +220,7 @@ interface RunRow {
 async function withTotals(db: Knex, rows: RunRow[]): Promise<RunRecord[]> {
   const totals: { run_id: number; currency: string; amount_minor: string }[] = rows.length
     ? await db('settlement_run_totals')
-        .select('run_id', 'currency', minorUnitsText(db, 'amount_minor', 'amount_minor'))
+        .select('run_id', 'currency', exactIntegerText(db, 'amount_minor', 'amount_minor'))
         .whereIn('run_id', rows.map((r) => r.id))
         .orderBy(['run_id', 'currency'])
     : [];
@@ -237,15 +237,17 @@ async function withTotals(db: Knex, rows: RunRow[]): Promise<RunRecord[]> {
   }));
 }
 
+const RUN_COLUMNS = ['id', 'through', 'created_at', 'created_by', 'statement_count', 'line_count'];
+
 export async function findRun(db: Knex, id: number): Promise<RunRecord | undefined> {
-  const row: RunRow | undefined = await db('settlement_runs').where({ id }).first();
+  const row: RunRow | undefined = await db('settlement_runs').select(RUN_COLUMNS).where({ id }).first();
   return row ? (await withTotals(db, [row]))[0] : undefined;
 }
 
 const RUN_SORT = { id: 'id', through: 'through', createdDate: 'created_at' } as const;
 
 export async function listRuns(db: Knex, sort: Sort<keyof typeof RUN_SORT>, page: Page): Promise<PageResult<RunRecord>> {
-  const result = await fetchPage<RunRow>(db('settlement_runs').select('*'), 'id', RUN_SORT[sort.field], sort, page);
+  const result = await fetchPage<RunRow>(db('settlement_runs').select(RUN_COLUMNS), 'id', RUN_SORT[sort.field], sort, page);
   return { rows: await withTotals(db, result.rows), total: result.total };
 }
 
@@ -307,7 +309,7 @@ function statementQuery(db: Knex) {
       's.referrer_id',
       { referrer_code: 'f.code', referrer_name: 'f.name' },
       's.currency',
-      minorUnitsText(db, 's.total_minor', 'total_minor'),
+      exactIntegerText(db, 's.total_minor', 'total_minor'),
       's.line_count',
       's.created_at',
     );
@@ -384,7 +386,7 @@ export async function findStatementLines(db: Knex, statementId: number): Promise
       'billable_days',
       'revenue_amount',
       'exact_amount',
-      minorUnitsText(db, 'amount_minor', 'amount_minor'),
+      exactIntegerText(db, 'amount_minor', 'amount_minor'),
     )
     .where({ statement_id: statementId })
     .orderBy('id');

@@ -1,0 +1,74 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import knexFactory, { type Knex } from 'knex';
+import pg from 'pg';
+import { dialectOfUrl, sqliteFilename, type Db } from './dialect';
+import { registerSqlite, retryWhileBusy, type SqliteConnection, type SqliteState } from './sqlite';
+
+// PostgreSQL: keep DATE as the 'yyyy-MM-dd' string it is, NUMERIC as an exact string (pg's
+// default), and turn 64-bit counts into numbers (they are row counts, far below 2^53).
+pg.types.setTypeParser(pg.types.builtins.DATE, (v: string) => v);
+pg.types.setTypeParser(pg.types.builtins.INT8, (v: string) => Number(v));
+
+export interface DbOptions {
+  /** Size of the PostgreSQL pool (SQLite always uses one connection: writes are serial anyway). */
+  poolMax?: number;
+  /**
+   * SQLite: how long a statement or a transaction waits, in total, for the write lock another
+   * process holds, before it gives up with a DatabaseUnavailableError (503). Default 10 s.
+   */
+  lockWaitMs?: number;
+}
+
+export const DEFAULT_LOCK_WAIT_MS = 10_000;
+
+/** createDb(url): a Knex for SQLite (better-sqlite3) or PostgreSQL (pg). */
+export function createDb(url: string, options: DbOptions = {}): Db {
+  if (dialectOfUrl(url) === 'postgres') {
+    return knexFactory({
+      client: 'pg',
+      connection: url,
+      pool: { min: 0, max: options.poolMax ?? 10 },
+      // A server that is down fails every connection attempt at once; one that does not answer
+      // makes a request wait this long at most before it is answered 503.
+      acquireConnectionTimeout: 10_000,
+    });
+  }
+  const filename = sqliteFilename(url);
+  if (filename !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(filename)), { recursive: true });
+  const state: SqliteState = { lockWaitMs: options.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS };
+  const db = knexFactory({
+    client: 'better-sqlite3',
+    connection: { filename },
+    useNullAsDefault: true,
+    pool: {
+      min: 1,
+      max: 1,
+      afterCreate(conn: SqliteConnection, done: (err: Error | null, conn: unknown) => void) {
+        try {
+          // Setting up may wait for another process (a new file switching to WAL); this runs
+          // once per process, at start.
+          conn.pragma('busy_timeout = 5000');
+          // Money: durable commits (synchronous=FULL), WAL so readers do not block the writer.
+          conn.pragma('journal_mode = WAL');
+          conn.pragma('synchronous = FULL');
+          conn.pragma('foreign_keys = ON');
+          // 64 MB of page cache instead of 2 MB: the hot tables of a busy service stay in memory.
+          conn.pragma('cache_size = -65536');
+          // From here on a busy database answers at once, and the wait is asynchronous (./sqlite.ts).
+          conn.pragma('busy_timeout = 0');
+          state.conn = conn;
+          done(null, conn);
+        } catch (err) {
+          done(err as Error, conn);
+        }
+      },
+    },
+  });
+  registerSqlite(db.client, state);
+  // Statements Knex runs itself (migrations, the query builder) wait for a busy database the same way.
+  const client = db.client as Knex.Client & { _query(conn: unknown, obj: unknown): Promise<unknown> };
+  const query = client._query.bind(client);
+  client._query = (conn, obj) => retryWhileBusy(client, () => query(conn, obj));
+  return db;
+}

@@ -1,0 +1,19 @@
+/**
+ * The database layer: one Knex for SQLite or PostgreSQL, and every difference between the two in
+ * this folder, by concern.
+ *
+ * - connection.ts  createDb(url): pool, pragmas, type parsers
+ * - dialect.ts     how values and errors come back (unique violations, unreachable servers, timestamps)
+ * - sqlite.ts      one connection per process, and waiting for the write lock without blocking
+ * - transaction.ts transactions that compose; SQLite's BEGIN IMMEDIATE on a pinned connection
+ * - prepared.ts    fixed SQL prepared once per connection, for the hot paths
+ * - bulk.ts        many rows in few statements
+ * - locks.ts       row locks that serialise changes to one aggregate
+ */
+export * from './bulk';
+export * from './connection';
+export * from './dialect';
+export * from './locks';
+export * from './prepared';
+export { isSqliteBusy, sleep } from './sqlite';
+export * from './transaction';

@@ -1,0 +1,45 @@
+import type { Knex } from 'knex';
+import { dialectOf } from './dialect';
+import { preparedSql, queryPrepared } from './prepared';
+
+export type LockableTable = 'contracts' | 'business_units';
+
+/**
+ * Take the write lock that serialises every change to one row's aggregate (a contract and its
+ * referrals, say) until the transaction ends; false when the row does not exist. PostgreSQL: a
+ * row lock (SELECT … FOR UPDATE), so changes to other contracts go on in parallel. SQLite: the
+ * transaction began IMMEDIATE and holds the database's write lock already; the row is looked up.
+ */
+export async function lockRow(trx: Knex.Transaction, table: LockableTable, id: number): Promise<boolean> {
+  const forUpdate = dialectOf(trx) === 'postgres' ? ' FOR UPDATE' : '';
+  return (await queryPrepared(trx, preparedSql(`SELECT id FROM ${table} WHERE id = ?${forUpdate}`), [id])).length > 0;
+}
+
+/**
+ * Share-lock rows (ordered by id, so two lockers never deadlock): writers that take lockRow on
+ * one of them wait until this transaction ends. SQLite: a no-op, the transaction already holds
+ * the database's write lock.
+ */
+export async function lockRowsShared(trx: Knex.Transaction, table: string, ids: number[]): Promise<void> {
+  if (dialectOf(trx) !== 'postgres' || ids.length === 0) return;
+  await trx(table).select('id').whereIn('id', [...new Set(ids)].sort((a, b) => a - b)).orderBy('id').forShare();
+}
+
+/**
+ * One settlement run at a time. PostgreSQL: a transaction-scoped advisory lock (a second run
+ * waits, then sees the first one's pairs as settled). SQLite: the transaction holds the
+ * database write lock, which does the same.
+ */
+export async function lockSettlement(trx: Knex.Transaction): Promise<void> {
+  if (dialectOf(trx) === 'postgres') await trx.raw('SELECT pg_advisory_xact_lock(?)', [SETTLEMENT_LOCK_KEY]);
+}
+
+const SETTLEMENT_LOCK_KEY = 7_260_001;
+
+/**
+ * Statistics of tables a transaction has just filled, for the planner's next statements:
+ * PostgreSQL's ANALYZE counts the transaction's own new rows. SQLite plans without them.
+ */
+export async function refreshStatistics(trx: Knex.Transaction, tables: string[]): Promise<void> {
+  if (dialectOf(trx) === 'postgres') await trx.raw(`ANALYZE ${tables.join(', ')}`);
+}

@@ -1,0 +1,106 @@
+import type { Knex } from 'knex';
+import { DatabaseUnavailableError } from './dialect';
+
+/**
+ * SQLite as several processes share it: one connection per process (better-sqlite3, which runs
+ * every statement synchronously), WAL, and one write lock for the whole file.
+ *
+ * Waiting for that lock must never block the event loop: better-sqlite3's own busy handler
+ * would sleep inside the statement, so the connection runs with busy_timeout = 0 and a statement
+ * that finds the database busy is tried again after an asynchronous pause (retryWhileBusy), with
+ * the connection given back in between, until a bounded total wait is over. Then the caller gets
+ * a DatabaseUnavailableError (the API answers 503 with Retry-After). Write transactions begin
+ * IMMEDIATE, so they take the lock before they read and never fail half-way with
+ * SQLITE_BUSY_SNAPSHOT because another process committed in between.
+ */
+
+export interface SqliteStatement {
+  reader: boolean;
+  all(params: unknown[]): unknown[];
+  run(params: unknown[]): { changes: number };
+}
+
+export interface SqliteConnection {
+  prepare(sql: string): SqliteStatement;
+  pragma(sql: string): unknown;
+  readonly open: boolean;
+  readonly inTransaction: boolean;
+}
+
+/** Per SQLite Knex (by its client): its one connection once opened, and how long a lock may be waited for. */
+export interface SqliteState {
+  conn?: SqliteConnection;
+  lockWaitMs: number;
+}
+
+const states = new WeakMap<object, SqliteState>();
+
+export function registerSqlite(client: Knex.Client, state: SqliteState): void {
+  states.set(client, state);
+}
+
+export function sqliteState(client: Knex.Client | object): SqliteState | undefined {
+  return states.get(client);
+}
+
+/** Statements prepared once per connection; distinct texts are few, the bound only stops a leak. */
+const MAX_STATEMENTS = 2000;
+const statements = new WeakMap<SqliteConnection, Map<string, SqliteStatement>>();
+
+export function sqliteStatement(conn: SqliteConnection, text: string): SqliteStatement {
+  let cache = statements.get(conn);
+  if (!cache) statements.set(conn, (cache = new Map()));
+  let stmt = cache.get(text);
+  if (!stmt) {
+    if (cache.size >= MAX_STATEMENTS) cache.clear();
+    cache.set(text, (stmt = conn.prepare(text)));
+  }
+  return stmt;
+}
+
+/** Knex's own binding rules for better-sqlite3: a Date as its epoch milliseconds, a boolean as 0/1. */
+export const sqliteValue = (v: unknown) => (v instanceof Date ? v.valueOf() : typeof v === 'boolean' ? Number(v) : v);
+
+/**
+ * The database is locked by another connection. Not SQLITE_BUSY_SNAPSHOT: a read transaction
+ * that another process overtook cannot be saved by waiting (write transactions begin IMMEDIATE,
+ * so they never meet it).
+ */
+export function isSqliteBusy(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === 'SQLITE_BUSY' || code === 'SQLITE_BUSY_RECOVERY' || code === 'SQLITE_BUSY_TIMEOUT';
+}
+
+/**
+ * The pause between two tries: short, because the other process may hold the lock only for one
+ * short transaction and there is no queue to wait in; a try costs a few microseconds.
+ */
+const MAX_PAUSE_MS = 8;
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Runs `attempt` until it does not fail with SQLITE_BUSY, pausing asynchronously in between, for
+ * at most the client's lock wait; then a DatabaseUnavailableError. `attempt` should hold no
+ * connection of the pool while it is not running (the pause lets other work use it).
+ */
+export async function retryWhileBusy<T>(client: Knex.Client | object, attempt: () => T | Promise<T>): Promise<T> {
+  const waitMs = sqliteState(client)?.lockWaitMs ?? 0;
+  const started = Date.now();
+  for (let pause = 1; ; pause = Math.min(pause * 2, MAX_PAUSE_MS)) {
+    try {
+      return await attempt();
+    } catch (err) {
+      if (!isSqliteBusy(err)) throw err;
+      if (Date.now() - started + pause > waitMs) throw lockWaitExceeded(waitMs, err);
+      await sleep(pause);
+    }
+  }
+}
+
+export const lockWaitExceeded = (waitMs: number, cause?: unknown) =>
+  new DatabaseUnavailableError(
+    `The database stayed locked by another process for ${waitMs} ms (SQLITE_LOCK_WAIT_MS); nothing was changed.`,
+    1,
+    { cause },
+  );
