@@ -3,7 +3,7 @@ import { BusinessCalendar, systemClock } from '../src/clock';
 import { addDays } from '../src/domain/dates';
 import { Dec } from '../src/domain/decimal';
 import { createServices } from '../src/services';
-import { systemActor } from '../src/services/audit';
+import { systemActor } from '../src/services/unit-of-work';
 
 /**
  * Demo data for a first look, created through the services so that every rule holds:

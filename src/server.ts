@@ -4,7 +4,7 @@ import { ConfigError, loadConfig } from './config';
 import { createDb } from './db';
 import { createLogger } from './logger';
 import { createServices } from './services';
-import { systemActor } from './services/audit';
+import { systemActor } from './services/unit-of-work';
 import { migrateLatest } from '../migrations';
 
 async function main(): Promise<void> {

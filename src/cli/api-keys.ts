@@ -3,7 +3,7 @@ import { BusinessCalendar, systemClock } from '../clock';
 import { loadConfig } from '../config';
 import { createDb, type Db } from '../db';
 import { createServices, type Services } from '../services';
-import { systemActor } from '../services/audit';
+import { systemActor } from '../services/unit-of-work';
 import { migrateLatest } from '../../migrations';
 import { runCommand } from './run';
 

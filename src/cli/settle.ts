@@ -6,6 +6,7 @@ import { createDb } from '../db';
 import { isValidIsoDate } from '../domain/dates';
 import { presentRun } from '../http/settlement-presenters';
 import { createServices } from '../services';
+import { systemActor } from '../services/unit-of-work';
 import type { RunProgress } from '../services/settlement.service';
 import { migrateLatest } from '../../migrations';
 import { runCommand } from './run';
@@ -35,7 +36,7 @@ runCommand(async () => {
     const through = services.settlement.resolveThrough(options.through);
     console.log(`settling revenue through ${through}${options.dryRun ? ' (dry run: nothing will be written)' : ''}`);
     const progress = progressReporter();
-    const result = await services.settlement.run({ through, dryRun: options.dryRun }, { name: 'settle command' }, progress.update);
+    const result = await services.settlement.run({ through, dryRun: options.dryRun }, systemActor('settle command'), progress.update);
     progress.stop();
 
     const run = presentRun(result.run, result.dryRun);

@@ -63,13 +63,14 @@ export interface ReferralReplacement {
 }
 
 /**
- * R6–R10 for a PUT (the content replaced): the terms after it. `current` is the referral as
- * stored; `settledThrough` the last day already settled for it (R9).
+ * R6–R10 for a PUT (the content replaced): the terms after it, at the moment `at`. `current` is
+ * the referral as stored; `settledThrough` the last day already settled for it (R9).
  */
 export function plannedReplacement(
   current: ReferralTerms & { id: number; contractId: number; referrerId: number },
   input: ReferralReplacement,
-  at: Moment & { settledThrough: IsoDate | null },
+  at: Moment,
+  settledThrough: IsoDate | null,
 ): ReferralTerms {
   const { id } = current;
   if (isArchivedAt(current.archivedAt, at.nowIso)) {
@@ -93,8 +94,8 @@ export function plannedReplacement(
   const billingEndDate = input.billingEndDate ?? null;
   assertEndNotBeforeStart(billingStartDate, billingEndDate);
   // R9.
-  if (billingEndDate !== null && at.settledThrough !== null && billingEndDate < at.settledThrough) {
-    throw conflict('settled-period-locked', `Referral ${id} is settled through ${at.settledThrough}; billingEndDate cannot move before that day.`);
+  if (billingEndDate !== null && settledThrough !== null && billingEndDate < settledThrough) {
+    throw conflict('settled-period-locked', `Referral ${id} is settled through ${settledThrough}; billingEndDate cannot move before that day.`);
   }
   // R8.
   const history =

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
-import { decimalOrderSql, insertRows, preparedSql, queryPrepared, toIsoTimestamp } from '../db';
+import { decimalOrderSql, executePrepared, insertRows, preparedSql, queryPrepared, toIsoTimestamp } from '../db';
 import { toDec } from '../domain/decimal';
+import type { ReferralTerms } from '../domain/referral-rules';
 import type { PercentageSegment } from '../domain/referral-timeline';
 import type { Page, PageResult, Sort } from './paging';
 
@@ -21,13 +22,6 @@ export interface ReferralRecord {
   /** The versions of the contract and the referrer: the referral shows some of their fields. */
   contractVersion: number;
   referrerVersion: number;
-  history: PercentageSegment[];
-}
-
-export interface ReferralContent {
-  percentage: string;
-  billingStartDate: string;
-  billingEndDate: string | null;
   history: PercentageSegment[];
 }
 
@@ -231,32 +225,42 @@ const INSERT_REFERRAL = preparedSql(`INSERT INTO referrals
 
 export async function insertReferral(
   trx: Knex,
-  values: ReferralContent & { contractId: number; referrerId: number; createdAt: string },
+  values: { contractId: number; referrerId: number; terms: ReferralTerms; createdAt: string },
 ): Promise<number> {
+  const { terms } = values;
   const [row] = await queryPrepared<{ id: number }>(trx, INSERT_REFERRAL, [
     values.contractId,
     values.referrerId,
-    values.percentage,
-    values.billingStartDate,
-    values.billingEndDate,
+    terms.history[terms.history.length - 1]!.percentage.toFixed(),
+    terms.billingStartDate,
+    terms.billingEndDate,
     values.createdAt,
   ]);
-  await insertHistory(trx, row!.id, values.history);
+  await insertHistory(trx, row!.id, terms.history);
   return row!.id;
 }
 
-export async function updateReferral(trx: Knex, id: number, values: ReferralContent): Promise<void> {
-  await trx('referrals')
-    .where({ id })
-    .update({
-      percentage: values.percentage,
-      billing_start_date: values.billingStartDate,
-      billing_end_date: values.billingEndDate,
-      version: trx.raw('version + 1'),
-    });
-  await trx('referral_percentages').where({ referral_id: id }).delete();
-  await insertHistory(trx, id, values.history);
+/**
+ * Stores a referral's new terms (window, archive instant, percentages) and bumps its version.
+ * The history is rewritten only when it changed.
+ */
+export async function saveReferralTerms(trx: Knex, id: number, terms: ReferralTerms, historyChanged: boolean): Promise<void> {
+  await executePrepared(trx, SAVE_TERMS, [
+    terms.history[terms.history.length - 1]!.percentage.toFixed(),
+    terms.billingStartDate,
+    terms.billingEndDate,
+    terms.archivedAt,
+    id,
+  ]);
+  if (!historyChanged) return;
+  await executePrepared(trx, DELETE_HISTORY, [id]);
+  await insertHistory(trx, id, terms.history);
 }
+
+const SAVE_TERMS = preparedSql(
+  'UPDATE referrals SET percentage = ?, billing_start_date = ?, billing_end_date = ?, archived_at = ?, version = version + 1 WHERE id = ?',
+);
+const DELETE_HISTORY = preparedSql('DELETE FROM referral_percentages WHERE referral_id = ?');
 
 async function insertHistory(trx: Knex, referralId: number, history: PercentageSegment[]): Promise<void> {
   await insertRows(
@@ -265,10 +269,6 @@ async function insertHistory(trx: Knex, referralId: number, history: PercentageS
     ['referral_id', 'from_date', 'to_date', 'percentage'],
     history.map((s) => [referralId, s.from, s.to, s.percentage.toFixed()]),
   );
-}
-
-export async function setReferralArchivedAt(trx: Knex, id: number, at: string): Promise<void> {
-  await trx('referrals').where({ id }).update({ archived_at: at, version: trx.raw('version + 1') });
 }
 
 /** R12: archive every referral of a contract that is not archived yet (bringing scheduled ones forward). */

@@ -1,6 +1,5 @@
 import crypto from 'node:crypto';
 import type { Knex } from 'knex';
-import { transaction } from '../db';
 import { notFound, unprocessable } from '../domain/errors';
 import {
   countApiKeys,
@@ -13,11 +12,10 @@ import {
   type ApiKeyRecord,
   type Role,
 } from '../repositories/api-key.repository';
-import { insertAuditEvents } from '../repositories/audit.repository';
 import { findBunits } from '../repositories/bunit.repository';
 import type { Page, Sort } from '../repositories/paging';
-import { auditEvent, type AuditActor } from './audit';
 import type { Actor, ServiceContext } from './context';
+import { withUnitOfWork, type Acting } from './unit-of-work';
 
 /** 32 random bytes, base64url, with a prefix that makes a leaked key easy to recognise. */
 export function newSecret(): string {
@@ -41,9 +39,10 @@ export class ApiKeyService {
   ) {}
 
   /** Creates a key; the secret is returned this once and only its hash is stored. */
-  async create(input: NewApiKey, actor: AuditActor): Promise<{ key: ApiKeyRecord; secret: string }> {
+  async create(input: NewApiKey, by: Acting): Promise<{ key: ApiKeyRecord; secret: string }> {
     const secret = newSecret();
-    const id = await transaction(this.ctx.db, async (trx) => {
+    return withUnitOfWork(this.ctx, by, async (uow) => {
+      const { trx } = uow;
       const bunitIds = input.role === 'admin' ? null : [...new Set(input.bunitIds ?? [])].sort((a, b) => a - b);
       if (bunitIds !== null) {
         const found = new Set((await findBunits(trx, bunitIds)).map((b) => b.id));
@@ -58,18 +57,19 @@ export class ApiKeyService {
           );
         }
       }
-      const nowIso = this.ctx.calendar.nowIso();
-      const id = await insertApiKey(trx, { name: input.name, role: input.role, bunitIds, secretHash: hashSecret(secret), createdAt: nowIso });
-      await insertAuditEvents(trx, [
-        auditEvent(actor, 'api-key', id, 'create', [
+      const id = await insertApiKey(trx, { name: input.name, role: input.role, bunitIds, secretHash: hashSecret(secret), createdAt: uow.nowIso });
+      uow.record({
+        entity: 'api-key',
+        id,
+        action: 'create',
+        changes: [
           { field: 'name', from: null, to: input.name },
           { field: 'role', from: null, to: input.role },
           { field: 'bunitIds', from: null, to: bunitIds },
-        ], nowIso),
-      ]);
-      return id;
+        ],
+      });
+      return { key: (await findApiKey(trx, id))!, secret };
     });
-    return { key: (await findApiKey(this.ctx.db, id))!, secret };
   }
 
   async get(id: number): Promise<ApiKeyRecord> {
@@ -82,16 +82,16 @@ export class ApiKeyService {
     return listApiKeys(this.ctx.db, filter, sort, page);
   }
 
-  async revoke(id: number, actor: AuditActor): Promise<void> {
-    await transaction(this.ctx.db, async (trx) => {
-      const key = await findApiKey(trx, id);
+  /** Revokes a key; this instance forgets it at once, the others at their next poll. */
+  async revoke(id: number, by: Acting): Promise<void> {
+    await withUnitOfWork(this.ctx, by, async (uow) => {
+      const key = await findApiKey(uow.trx, id);
       if (!key) throw notFound(`API key ${id} does not exist.`);
       if (key.revokedAt !== null) return;
-      const nowIso = this.ctx.calendar.nowIso();
-      await revokeApiKey(trx, id, nowIso);
-      await insertAuditEvents(trx, [auditEvent(actor, 'api-key', id, 'revoke', [{ field: 'revokedDate', from: null, to: nowIso }], nowIso)]);
+      await revokeApiKey(uow.trx, id, uow.nowIso);
+      uow.record({ entity: 'api-key', id, action: 'revoke', changes: [{ field: 'revokedDate', from: null, to: uow.nowIso }] });
+      uow.afterCommit(this.onRevoke);
     });
-    this.onRevoke();
   }
 
   count(): Promise<number> {

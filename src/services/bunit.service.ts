@@ -1,6 +1,7 @@
-import { isUniqueViolation, lockRow, transaction } from '../db';
+import { isUniqueViolation, lockRow } from '../db';
 import { conflict, notFound } from '../domain/errors';
 import { assertIfMatch, etagOf } from '../domain/etag';
+import { isArchivedAt } from '../domain/referral-rules';
 import {
   archiveBunit,
   findBunit,
@@ -10,17 +11,16 @@ import {
   type BunitRecord,
 } from '../repositories/bunit.repository';
 import type { BusinessUnitCreate, BusinessUnitListQuery, BusinessUnitUpdate } from '../schemas/bunit';
-import { insertAuditEvents } from '../repositories/audit.repository';
-import { auditEvent, changesBetween, type AuditActor } from './audit';
-import { isArchivedAt, type Actor, type ServiceContext } from './context';
+import type { Actor, ServiceContext } from './context';
+import { changesBetween, withUnitOfWork, type Acting, type UnitOfWork } from './unit-of-work';
 
-const snapshot = (b: BunitRecord) => ({ code: b.code, name: b.name, archivedDate: b.archivedAt });
+const snapshot = (b: Pick<BunitRecord, 'code' | 'name' | 'archivedAt'>) => ({ code: b.code, name: b.name, archivedDate: b.archivedAt });
 
 export class BunitService {
   constructor(private readonly ctx: ServiceContext) {}
 
-  async get(id: number): Promise<BunitRecord> {
-    const bunit = await findBunit(this.ctx.db, id);
+  async get(id: number, db = this.ctx.db): Promise<BunitRecord> {
+    const bunit = await findBunit(db, id);
     if (!bunit) throw notFound(`Business unit ${id} does not exist.`);
     return bunit;
   }
@@ -34,55 +34,53 @@ export class BunitService {
     );
   }
 
-  async create(input: BusinessUnitCreate, actor: AuditActor): Promise<BunitRecord> {
-    const id = await transaction(this.ctx.db, async (trx) => {
-      const nowIso = this.ctx.calendar.nowIso();
+  async create(input: BusinessUnitCreate, by: Acting): Promise<BunitRecord> {
+    return withUnitOfWork(this.ctx, by, async (uow) => {
       let id: number;
       try {
-        id = await insertBunit(trx, { ...input, createdAt: nowIso });
+        id = await insertBunit(uow.trx, { ...input, createdAt: uow.nowIso });
       } catch (err) {
         throw translateDuplicateCode(err, input.code);
       }
-      const created = (await findBunit(trx, id))!;
-      await insertAuditEvents(trx, [auditEvent(actor, 'bunit', id, 'create', changesBetween(null, snapshot(created)), nowIso)]);
-      return id;
+      const created = await this.get(id, uow.trx);
+      uow.record({ entity: 'bunit', id, action: 'create', changes: changesBetween(null, snapshot(created)) });
+      return created;
     });
-    return this.get(id);
   }
 
-  async update(id: number, input: BusinessUnitUpdate, actor: AuditActor, ifMatch?: string): Promise<BunitRecord> {
-    await transaction(this.ctx.db, async (trx) => {
-      await lockRow(trx, 'business_units', id);
-      const current = await findBunit(trx, id);
-      if (!current) throw notFound(`Business unit ${id} does not exist.`);
-      assertIfMatch(ifMatch, etagOf('bunit', id, current.version));
-      if (isArchivedAt(current.archivedAt, this.ctx.calendar.nowIso())) {
+  /** Replaces code and name; a PUT that changes nothing answers the unit as it is. */
+  async update(id: number, input: BusinessUnitUpdate, by: Acting, ifMatch?: string): Promise<BunitRecord> {
+    return withUnitOfWork(this.ctx, by, async (uow) => {
+      const current = await this.lockForChange(uow, id, ifMatch);
+      if (isArchivedAt(current.archivedAt, uow.nowIso)) {
         throw conflict('archived', `Business unit ${id} is archived and read-only.`);
       }
+      const changes = changesBetween(snapshot(current), snapshot({ ...current, code: input.code, name: input.name }));
+      if (changes.length === 0) return current;
       try {
-        await updateBunit(trx, id, { code: input.code, name: input.name });
+        await updateBunit(uow.trx, id, { code: input.code, name: input.name });
       } catch (err) {
         throw translateDuplicateCode(err, input.code);
       }
-      const changes = changesBetween(snapshot(current), snapshot((await findBunit(trx, id))!));
-      await insertAuditEvents(trx, [auditEvent(actor, 'bunit', id, 'update', changes, this.ctx.calendar.nowIso())]);
+      uow.record({ entity: 'bunit', id, action: 'update', changes });
+      return this.get(id, uow.trx);
     });
-    return this.get(id);
   }
 
-  async archive(id: number, actor: AuditActor, ifMatch?: string): Promise<void> {
-    await transaction(this.ctx.db, async (trx) => {
-      await lockRow(trx, 'business_units', id);
-      const current = await findBunit(trx, id);
-      if (!current) throw notFound(`Business unit ${id} does not exist.`);
-      assertIfMatch(ifMatch, etagOf('bunit', id, current.version));
+  async archive(id: number, by: Acting, ifMatch?: string): Promise<void> {
+    await withUnitOfWork(this.ctx, by, async (uow) => {
+      const current = await this.lockForChange(uow, id, ifMatch);
       if (current.archivedAt !== null) return;
-      const nowIso = this.ctx.calendar.nowIso();
-      await archiveBunit(trx, id, nowIso);
-      await insertAuditEvents(trx, [
-        auditEvent(actor, 'bunit', id, 'archive', [{ field: 'archivedDate', from: null, to: nowIso }], nowIso),
-      ]);
+      await archiveBunit(uow.trx, id, uow.nowIso);
+      uow.record({ entity: 'bunit', id, action: 'archive', changes: [{ field: 'archivedDate', from: null, to: uow.nowIso }] });
     });
+  }
+
+  private async lockForChange(uow: UnitOfWork, id: number, ifMatch: string | undefined): Promise<BunitRecord> {
+    await lockRow(uow.trx, 'business_units', id);
+    const current = await this.get(id, uow.trx);
+    assertIfMatch(ifMatch, etagOf('bunit', id, current.version));
+    return current;
   }
 }
 

@@ -16,7 +16,3 @@ export interface Actor {
   bunitIds: number[] | 'all';
   reason?: string | undefined;
 }
-
-export function isArchivedAt(archivedAt: string | null, nowIso: string): boolean {
-  return archivedAt !== null && archivedAt <= nowIso;
-}

@@ -1,22 +1,23 @@
-import { isUniqueViolation, lockRow, lockRowsShared, transaction } from '../db';
+import { isUniqueViolation, lockRow, lockRowsShared } from '../db';
 import { conflict, notFound } from '../domain/errors';
 import { assertIfMatch, etagOf } from '../domain/etag';
+import { isArchivedAt } from '../domain/referral-rules';
 import {
   archiveContract,
   findContract,
   insertContract,
   listContracts,
   updateContract,
+  type ContractContent,
   type ContractRecord,
 } from '../repositories/contract.repository';
 import { findBunit } from '../repositories/bunit.repository';
 import { archiveReferralsOfContract } from '../repositories/referral.repository';
 import type { ContractCreate, ContractListQuery, ContractUpdate } from '../schemas/contract';
-import { insertAuditEvents } from '../repositories/audit.repository';
-import { auditEvent, changesBetween, type AuditActor } from './audit';
-import { isArchivedAt, type ServiceContext } from './context';
+import type { ServiceContext } from './context';
+import { changesBetween, withUnitOfWork, type Acting, type UnitOfWork } from './unit-of-work';
 
-const snapshot = (c: ContractRecord) => ({
+const snapshot = (c: ContractContent & Pick<ContractRecord, 'currency' | 'archivedAt'>) => ({
   number: c.number,
   name: c.name,
   customer: c.customer,
@@ -42,44 +43,32 @@ export class ContractService {
     return listContracts(this.ctx.db, { bunitId, archived: query.archived, nowIso: this.ctx.calendar.nowIso() }, query.sort, query);
   }
 
-  async create(bunitId: number, input: ContractCreate, actor: AuditActor): Promise<ContractRecord> {
-    const id = await transaction(this.ctx.db, async (trx) => {
-      const nowIso = this.ctx.calendar.nowIso();
+  async create(bunitId: number, input: ContractCreate, by: Acting): Promise<ContractRecord> {
+    return withUnitOfWork(this.ctx, by, async (uow) => {
       // An archived business unit takes no new contracts (its existing ones run on: README).
-      await lockRowsShared(trx, 'business_units', [bunitId]);
-      const owner = await findBunit(trx, bunitId);
+      await lockRowsShared(uow.trx, 'business_units', [bunitId]);
+      const owner = await findBunit(uow.trx, bunitId);
       if (!owner) throw notFound(`Business unit ${bunitId} does not exist.`);
-      if (isArchivedAt(owner.archivedAt, nowIso)) {
+      if (isArchivedAt(owner.archivedAt, uow.nowIso)) {
         throw conflict('archived', `Business unit ${bunitId} is archived and takes no new contracts.`);
       }
       let id: number;
       try {
-        id = await insertContract(trx, {
-          bunitId,
-          number: input.number,
-          name: input.name,
-          customer: input.customer ?? null,
-          currency: input.currency,
-          startDate: input.startDate,
-          endDate: input.endDate ?? null,
-          createdAt: nowIso,
-        });
+        id = await insertContract(uow.trx, { bunitId, ...content(input), currency: input.currency, createdAt: uow.nowIso });
       } catch (err) {
         throw translateDuplicateNumber(err, input.number);
       }
-      const created = await this.get(bunitId, id, trx);
-      await insertAuditEvents(trx, [auditEvent(actor, 'contract', id, 'create', changesBetween(null, snapshot(created)), nowIso)]);
-      return id;
+      const created = await this.get(bunitId, id, uow.trx);
+      uow.record({ entity: 'contract', id, action: 'create', changes: changesBetween(null, snapshot(created)) });
+      return created;
     });
-    return this.get(bunitId, id);
   }
 
-  async update(bunitId: number, id: number, input: ContractUpdate, actor: AuditActor, ifMatch?: string): Promise<ContractRecord> {
-    await transaction(this.ctx.db, async (trx) => {
-      await lockRow(trx, 'contracts', id);
-      const current = await this.get(bunitId, id, trx);
-      assertIfMatch(ifMatch, etagOf('contract', id, current.version));
-      if (isArchivedAt(current.archivedAt, this.ctx.calendar.nowIso())) {
+  /** Replaces the content; a PUT that changes nothing answers the contract as it is. */
+  async update(bunitId: number, id: number, input: ContractUpdate, by: Acting, ifMatch?: string): Promise<ContractRecord> {
+    return withUnitOfWork(this.ctx, by, async (uow) => {
+      const current = await this.lockForChange(uow, bunitId, id, ifMatch);
+      if (isArchivedAt(current.archivedAt, uow.nowIso)) {
         throw conflict('archived', `Contract ${id} is archived and read-only.`);
       }
       if (input.currency !== current.currency) {
@@ -88,43 +77,49 @@ export class ContractService {
       if (input.bunitId !== undefined && input.bunitId !== current.bunitId) {
         throw conflict('immutable-relation', `Contract ${id} belongs to business unit ${current.bunitId} and cannot move.`);
       }
+      const changes = changesBetween(snapshot(current), snapshot({ ...current, ...content(input) }));
+      if (changes.length === 0) return current;
       try {
-        await updateContract(trx, id, {
-          number: input.number,
-          name: input.name,
-          customer: input.customer ?? null,
-          startDate: input.startDate,
-          endDate: input.endDate ?? null,
-        });
+        await updateContract(uow.trx, id, content(input));
       } catch (err) {
         throw translateDuplicateNumber(err, input.number);
       }
-      const changes = changesBetween(snapshot(current), snapshot(await this.get(bunitId, id, trx)));
-      await insertAuditEvents(trx, [auditEvent(actor, 'contract', id, 'update', changes, this.ctx.calendar.nowIso())]);
+      uow.record({ entity: 'contract', id, action: 'update', changes });
+      return this.get(bunitId, id, uow.trx);
     });
-    return this.get(bunitId, id);
   }
 
   /** Archives the contract and, in the same transaction, its unarchived referrals (R12). */
-  async archive(bunitId: number, id: number, actor: AuditActor, ifMatch?: string): Promise<void> {
-    await transaction(this.ctx.db, async (trx) => {
-      await lockRow(trx, 'contracts', id);
-      const current = await this.get(bunitId, id, trx);
-      assertIfMatch(ifMatch, etagOf('contract', id, current.version));
-      const nowIso = this.ctx.calendar.nowIso();
+  async archive(bunitId: number, id: number, by: Acting, ifMatch?: string): Promise<void> {
+    await withUnitOfWork(this.ctx, by, async (uow) => {
+      const current = await this.lockForChange(uow, bunitId, id, ifMatch);
+      const { nowIso } = uow;
       if (isArchivedAt(current.archivedAt, nowIso)) return;
-      await archiveContract(trx, id, nowIso);
-      const referrals = await archiveReferralsOfContract(trx, id, nowIso);
-      const because = { ...actor, reason: actor.reason ?? `contract ${id} archived` };
-      await insertAuditEvents(trx, [
-        auditEvent(actor, 'contract', id, 'archive', [{ field: 'archivedDate', from: current.archivedAt, to: nowIso }], nowIso),
-        ...referrals.map((r) =>
-          auditEvent(because, 'referral', r.id, 'archive', [{ field: 'archivedDate', from: r.archivedAt, to: nowIso }], nowIso),
-        ),
-      ]);
+      await archiveContract(uow.trx, id, nowIso);
+      uow.record({ entity: 'contract', id, action: 'archive', changes: [{ field: 'archivedDate', from: current.archivedAt, to: nowIso }] });
+      const reason = uow.actor.reason ?? `contract ${id} archived`;
+      for (const r of await archiveReferralsOfContract(uow.trx, id, nowIso)) {
+        uow.record({ entity: 'referral', id: r.id, action: 'archive', reason, changes: [{ field: 'archivedDate', from: r.archivedAt, to: nowIso }] });
+      }
     });
   }
+
+  private async lockForChange(uow: UnitOfWork, bunitId: number, id: number, ifMatch: string | undefined): Promise<ContractRecord> {
+    await lockRow(uow.trx, 'contracts', id);
+    const current = await this.get(bunitId, id, uow.trx);
+    assertIfMatch(ifMatch, etagOf('contract', id, current.version));
+    return current;
+  }
 }
+
+/** The fields of a contract a client writes (`bunitId` and `currency` are set once). */
+const content = (input: ContractCreate | ContractUpdate): ContractContent => ({
+  number: input.number,
+  name: input.name,
+  customer: input.customer ?? null,
+  startDate: input.startDate,
+  endDate: input.endDate ?? null,
+});
 
 function translateDuplicateNumber(err: unknown, number: string): unknown {
   return isUniqueViolation(err)

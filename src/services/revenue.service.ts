@@ -1,4 +1,4 @@
-import { isForeignKeyViolation, lockRow, transaction } from '../db';
+import { isForeignKeyViolation, lockRow } from '../db';
 import { formatDecimal, toDec } from '../domain/decimal';
 import { conflict, notFound, validationFailed, type FieldError } from '../domain/errors';
 import {
@@ -11,10 +11,9 @@ import {
   type RevenueLineRecord,
 } from '../repositories/revenue.repository';
 import type { RevenueIngest, RevenueListQuery } from '../schemas/revenue';
-import { insertAuditEvents } from '../repositories/audit.repository';
-import { auditEvent, type AuditActor } from './audit';
 import type { ServiceContext } from './context';
 import type { ContractService } from './contract.service';
+import { withUnitOfWork, type Acting } from './unit-of-work';
 
 export interface IngestResult {
   created: number;
@@ -32,8 +31,9 @@ export class RevenueService {
    * SPEC §6.1: all or nothing, idempotent by externalId. The contract row lock serialises ingests
    * of one contract, so two requests with the same externalId cannot both insert it.
    */
-  async ingest(bunitId: number, contractId: number, body: RevenueIngest, actor: AuditActor): Promise<IngestResult> {
-    return transaction(this.ctx.db, async (trx) => {
+  async ingest(bunitId: number, contractId: number, body: RevenueIngest, by: Acting): Promise<IngestResult> {
+    return withUnitOfWork(this.ctx, by, async (uow) => {
+      const { trx } = uow;
       await lockRow(trx, 'contracts', contractId);
       const contract = await this.contracts.get(bunitId, contractId, trx);
 
@@ -66,15 +66,13 @@ export class RevenueService {
         );
       }
       const fresh = lines.filter((l) => !stored.has(l.externalId));
-      const nowIso = this.ctx.calendar.nowIso();
-      await insertRevenueLines(trx, contractId, fresh, nowIso);
+      await insertRevenueLines(trx, contractId, fresh, uow.nowIso);
       const all = new Map(
         (await findRevenueByExternalIds(trx, contractId, lines.map((l) => l.externalId))).map((l) => [l.externalId, l]),
       );
-      await insertAuditEvents(
-        trx,
-        fresh.map((l) => auditEvent(actor, 'revenue-line', all.get(l.externalId)!.id, 'create', lineChanges(l, 'to'), nowIso)),
-      );
+      for (const l of fresh) {
+        uow.record({ entity: 'revenue-line', id: all.get(l.externalId)!.id, action: 'create', changes: lineChanges(l, 'to') });
+      }
       return { created: fresh.length, existing: lines.length - fresh.length, lines: lines.map((l) => all.get(l.externalId)!) };
     });
   }
@@ -85,8 +83,9 @@ export class RevenueService {
   }
 
   /** Only a line no run has settled may go; afterwards a correction is a new, negative line. */
-  async remove(bunitId: number, contractId: number, lineId: number, actor: AuditActor): Promise<void> {
-    await transaction(this.ctx.db, async (trx) => {
+  async remove(bunitId: number, contractId: number, lineId: number, by: Acting): Promise<void> {
+    await withUnitOfWork(this.ctx, by, async (uow) => {
+      const { trx } = uow;
       await lockRow(trx, 'contracts', contractId);
       await this.contracts.get(bunitId, contractId, trx);
       const line = await findRevenueLine(trx, lineId);
@@ -100,7 +99,7 @@ export class RevenueService {
         // A run that settled the line in the meantime holds it through a foreign key.
         throw isForeignKeyViolation(err) ? alreadySettled(lineId) : err;
       }
-      await insertAuditEvents(trx, [auditEvent(actor, 'revenue-line', lineId, 'delete', lineChanges(line, 'from'), this.ctx.calendar.nowIso())]);
+      uow.record({ entity: 'revenue-line', id: lineId, action: 'delete', changes: lineChanges(line, 'from') });
     });
   }
 }

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { lockRowsShared, lockSettlement, maxMinorUnits, refreshStatistics, transaction } from '../db';
+import { lockRowsShared, lockSettlement, maxMinorUnits, refreshStatistics } from '../db';
 import { currencyDigits } from '../domain/currency';
 import { addDays, daysInclusive } from '../domain/dates';
 import { Dec, toDec } from '../domain/decimal';
@@ -31,9 +31,8 @@ import {
   type StatementLineRecord,
   type StatementRecord,
 } from '../repositories/settlement.repository';
-import { insertAuditEvents } from '../repositories/audit.repository';
-import { auditEvent, type AuditActor } from './audit';
-import type { ServiceContext } from './context';
+import type { Actor, ServiceContext } from './context';
+import { withUnitOfWork, type UnitOfWork } from './unit-of-work';
 
 export interface RunRequest {
   through?: string | undefined;
@@ -96,12 +95,12 @@ export class SettlementService {
     return value;
   }
 
-  async run(request: RunRequest, actor: AuditActor, onProgress?: (p: RunProgress) => void): Promise<RunResult> {
+  async run(request: RunRequest, actor: Actor, onProgress?: (p: RunProgress) => void): Promise<RunResult> {
     const through = this.resolveThrough(request.through);
     const dryRun = request.dryRun === true;
     try {
-      return await transaction(this.ctx.db, async (trx) => {
-        const result = await this.settle(trx, through, actor, dryRun, onProgress);
+      return await withUnitOfWork(this.ctx, actor, async (uow) => {
+        const result = await this.settle(uow, through, dryRun, onProgress);
         if (dryRun) throw new DryRunRollback({ ...result, dryRun: true });
         return result;
       });
@@ -111,18 +110,11 @@ export class SettlementService {
     }
   }
 
-  private async settle(
-    trx: Knex.Transaction,
-    through: string,
-    actor: AuditActor,
-    dryRun: boolean,
-    onProgress?: (p: RunProgress) => void,
-  ): Promise<RunResult> {
-    const { calendar } = this.ctx;
+  private async settle(uow: UnitOfWork, through: string, dryRun: boolean, onProgress?: (p: RunProgress) => void): Promise<RunResult> {
+    const { trx } = uow;
     await lockSettlement(trx);
-    const createdAt = calendar.nowIso();
-    // On SQLite this first write takes the database write lock: a concurrent run waits here.
-    const runId = await insertRun(trx, { through, createdBy: actor.name, createdAt });
+    const createdAt = uow.nowIso;
+    const runId = await insertRun(trx, { through, createdBy: uow.actor.name, createdAt });
     const totalLines = await countCandidateLines(trx, through);
     const referralsByContract = new Map<number, ReferralForRun[]>();
     const maxMinor = maxMinorUnits(trx);
@@ -221,13 +213,16 @@ export class SettlementService {
       totals: [...totals.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([currency, amountMinor]) => ({ currency, amountMinor })),
     });
 
-    await insertAuditEvents(trx, [
-      auditEvent(actor, 'settlement-run', runId, 'create', [
+    uow.record({
+      entity: 'settlement-run',
+      id: runId,
+      action: 'create',
+      changes: [
         { field: 'through', from: null, to: through },
         { field: 'statementCount', from: null, to: statements.size },
         { field: 'lineCount', from: null, to: lineCount },
-      ], createdAt),
-    ]);
+      ],
+    });
     const run = (await findRun(trx, runId))!;
     const withLines = [];
     if (dryRun) {

@@ -20,6 +20,7 @@ export class UnitOfWork {
   /** Today in the business time zone, at `now`. */
   readonly today: IsoDate;
   private readonly recorded: Change[] = [];
+  private readonly committed: (() => void)[] = [];
 
   constructor(
     readonly trx: Knex.Transaction,
@@ -46,11 +47,21 @@ export class UnitOfWork {
     return true;
   }
 
+  /** Runs `effect` once the transaction has committed (never, if it rolls back). */
+  afterCommit(effect: () => void): void {
+    this.committed.push(effect);
+  }
+
   /** Writes what was recorded; the unit of work's owner calls it once, last. */
   async flush(): Promise<void> {
     const changes = this.recorded.splice(0);
     if (changes.length === 0) return;
     await insertAuditEvents(this.trx, changes.map((c) => this.auditEntry(c)));
+  }
+
+  /** @internal the effects waiting for the commit, once it happened */
+  runCommitted(): void {
+    for (const effect of this.committed.splice(0)) effect();
   }
 
   private auditEntry(change: Change): AuditEvent {
@@ -84,12 +95,15 @@ export type Acting = Actor | UnitOfWork;
 /** Runs `work` in the given unit of work, or in a new one (its own transaction) for an actor. */
 export async function withUnitOfWork<T>(ctx: ServiceContext, by: Acting, work: (uow: UnitOfWork) => Promise<T>): Promise<T> {
   if (by instanceof UnitOfWork) return work(by);
-  return transaction(ctx.db, async (trx) => {
-    const uow = new UnitOfWork(trx, by, ctx.calendar);
+  let uow: UnitOfWork | undefined;
+  const result = await transaction(ctx.db, async (trx) => {
+    uow = new UnitOfWork(trx, by, ctx.calendar);
     const result = await work(uow);
     await uow.flush();
     return result;
   });
+  uow!.runCommitted();
+  return result;
 }
 
 /** Fields that differ between two snapshots (null = the object did not exist), as from → to. */

@@ -1,0 +1,77 @@
+import { formatDecimal } from '../domain/decimal';
+import { sameTerms, type ReferralTerms } from '../domain/referral-rules';
+import type { ContractRecord } from '../repositories/contract.repository';
+import type { BunitRecord } from '../repositories/bunit.repository';
+import { insertReferral, saveReferralTerms, type ReferralRecord } from '../repositories/referral.repository';
+import { changesBetween, type UnitOfWork } from './unit-of-work';
+
+/**
+ * The one place a referral's terms are written, whoever planned them (a POST, a PUT, a DELETE,
+ * the approval of a change request): the row, its history, its version, and the record of the
+ * change, all in the caller's unit of work. A plan that changes nothing writes nothing.
+ */
+
+/** What the audit trail compares before and after a change. */
+export const referralSnapshot = (t: ReferralTerms) => ({
+  percentage: formatDecimal(t.history[t.history.length - 1]!.percentage),
+  billingStartDate: t.billingStartDate,
+  billingEndDate: t.billingEndDate,
+  archivedDate: t.archivedAt,
+  percentageHistory: t.history.map((h) => ({ from: h.from, to: h.to, percentage: formatDecimal(h.percentage) })),
+});
+
+export async function writeNewReferral(
+  uow: UnitOfWork,
+  contract: ContractRecord,
+  referrer: BunitRecord,
+  terms: ReferralTerms,
+): Promise<ReferralRecord> {
+  const id = await insertReferral(uow.trx, { contractId: contract.id, referrerId: referrer.id, terms, createdAt: uow.nowIso });
+  uow.record({
+    entity: 'referral',
+    id,
+    action: 'create',
+    changes: [
+      { field: 'contract', from: null, to: contract.id },
+      { field: 'referrer', from: null, to: referrer.id },
+      ...changesBetween(null, referralSnapshot(terms)),
+    ],
+  });
+  // The referral as stored, from what was just written (reading it back would return the same).
+  return {
+    id,
+    contractId: contract.id,
+    contractBunitId: contract.bunitId,
+    contractNumber: contract.number,
+    contractCurrency: contract.currency,
+    referrerId: referrer.id,
+    referrerCode: referrer.code,
+    referrerName: referrer.name,
+    ...terms,
+    createdAt: uow.nowIso,
+    version: 1,
+    contractVersion: contract.version,
+    referrerVersion: referrer.version,
+  };
+}
+
+/** Stores planned terms over the current ones; the referral as it is afterwards. */
+export async function writeReferralTerms(
+  uow: UnitOfWork,
+  current: ReferralRecord,
+  terms: ReferralTerms,
+  action: string,
+  options: { reason?: string } = {},
+): Promise<ReferralRecord> {
+  if (sameTerms(current, terms)) return current;
+  const historyChanged = !sameTerms({ ...current, history: current.history }, { ...current, history: terms.history });
+  await saveReferralTerms(uow.trx, current.id, terms, historyChanged);
+  uow.record({
+    entity: 'referral',
+    id: current.id,
+    action,
+    changes: changesBetween(referralSnapshot(current), referralSnapshot(terms)),
+    ...(options.reason !== undefined ? { reason: options.reason } : {}),
+  });
+  return { ...current, ...terms, version: current.version + 1 };
+}
