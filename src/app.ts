@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import { once } from 'node:events';
 import fresh from 'fresh';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import type { Knex } from 'knex';
@@ -13,13 +14,14 @@ import { jsonBody, utf8Text } from './http/json-body';
 import { securityHeaders } from './http/security-headers';
 import { PROBLEM_CONTENT_TYPE, errorHandler, notFoundHandler, problemBody } from './http/problem';
 import { RateLimiter } from './http/rate-limit';
-import { expressPath, type RouteDef } from './http/route';
+import { expressPath, type Reply, type RouteDef } from './http/route';
 import { apiRoutes } from './http/routes';
 import { validateRequest } from './http/validate';
 import { buildOpenApiDocument } from './openapi/document';
 import { createServices, type Services } from './services';
 import { KeyCache } from './services/api-key.service';
 import type { Actor } from './services/context';
+import { PeriodicWorker, type BackgroundWorker } from './workers';
 
 export interface AppDeps {
   db: Knex;
@@ -36,8 +38,13 @@ export interface App {
   app: Express;
   services: Services;
   keys: KeyCache;
-  /** Stops background work (the key cache poll, the hourly sweep of expired idempotency keys). */
-  close(): void;
+  /**
+   * The app's background work (the poll for revocations made elsewhere, the hourly sweep of
+   * expired idempotency keys), not started: the runtime starts and stops it; tests mostly leave it off.
+   */
+  workers: BackgroundWorker[];
+  /** From now on /readyz answers 503: the instance is shutting down and takes no new traffic. */
+  drain(): void;
 }
 
 const MAX_REASON_LENGTH = 500;
@@ -47,7 +54,7 @@ const REPLAYED_HEADERS = ['location', 'etag', 'content-type', 'content-dispositi
 /** Builds the Express app; no listen() here (server.ts does that), so tests drive it directly. */
 export function createApp(deps: AppDeps): App {
   const calendar = new BusinessCalendar(deps.clock, deps.businessTimeZone);
-  const keys = new KeyCache(deps.db, deps.adminApiKey, deps.keyPollMs ?? 1000).start();
+  const keys = new KeyCache(deps.db, deps.adminApiKey);
   const services = createServices({ db: deps.db, calendar }, { onKeyRevoked: () => keys.clear() });
   const idempotency = new IdempotencyStore(deps.db, calendar);
   const limiter = new RateLimiter(deps.rateLimitPerMinute ?? 0, deps.clock);
@@ -60,13 +67,18 @@ export function createApp(deps: AppDeps): App {
   app.use(requestLog(deps.logger));
   app.use(jsonBody);
 
-  const context: MountContext = { services, keys, idempotency, limiter };
+  const context: MountContext = { logger: deps.logger, services, keys, idempotency, limiter };
   mountApi(app, apiRoutes, context);
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
+  let draining = false;
   app.get('/readyz', async (_req, res) => {
+    if (draining) {
+      res.status(503).json({ status: 'unavailable' });
+      return;
+    }
     try {
       await deps.db.raw('select 1');
       res.json({ status: 'ready' });
@@ -91,20 +103,22 @@ export function createApp(deps: AppDeps): App {
 
   app.use(notFoundHandler);
   app.use(errorHandler(deps.logger));
-  const sweeper = setInterval(() => void idempotency.sweep().catch(() => undefined), 60 * 60 * 1000);
-  sweeper.unref();
   return {
     app,
     services,
     keys,
-    close: () => {
-      keys.stop();
-      clearInterval(sweeper);
+    workers: [
+      new PeriodicWorker('key-revocations', deps.keyPollMs ?? 1000, () => keys.poll(), deps.logger),
+      new PeriodicWorker('idempotency-sweep', 60 * 60 * 1000, () => idempotency.sweep(), deps.logger),
+    ],
+    drain: () => {
+      draining = true;
     },
   };
 }
 
 interface MountContext {
+  logger: Logger;
   services: Services;
   keys: KeyCache;
   idempotency: IdempotencyStore;
@@ -158,6 +172,13 @@ function operation(route: RouteDef, ctx: MountContext) {
         req,
         res,
       });
+      if (reply.stream) {
+        // A streamed answer is never stored for replay (SPEC §6.5: a dry run changes nothing).
+        if (idempotencyId !== null) await ctx.idempotency.release(idempotencyId);
+        idempotencyId = null;
+        await sendStream(res, reply, ctx.logger);
+        return;
+      }
       const contentType = reply.body === undefined ? undefined : (reply.contentType ?? 'application/json; charset=utf-8');
       const response: StoredResponse = {
         status: reply.status,
@@ -228,6 +249,26 @@ function send(req: Request, res: Response, response: StoredResponse): void {
   }
   res.writeHead(response.status, { ...response.headers, 'Content-Length': Buffer.byteLength(response.body) });
   res.end(response.body);
+}
+
+/**
+ * Writes a reply whose body is produced as it is sent (a dry run's statements, a run's export),
+ * with backpressure: memory holds a chunk, not the answer. A failure after the head was sent
+ * cuts the connection, so that a client never takes half an answer for a whole one.
+ */
+async function sendStream(res: Response, reply: Reply, logger: Logger): Promise<void> {
+  const chunks = reply.stream!;
+  res.writeHead(reply.status, { ...(reply.headers ?? {}), 'Content-Type': reply.contentType ?? 'application/json; charset=utf-8' });
+  try {
+    for await (const chunk of chunks) {
+      if (res.destroyed) break;
+      if (!res.write(chunk)) await once(res, 'drain');
+    }
+    res.end();
+  } catch (err) {
+    logger.error({ err, requestId: res.locals.requestId }, 'a streamed answer failed after it had begun; the connection was cut');
+    res.destroy();
+  }
 }
 
 function requestLog(logger: Logger) {

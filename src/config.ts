@@ -20,6 +20,7 @@ const ConfigSchema = z.object({
     .optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(0),
+  SQLITE_LOCK_WAIT_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
 });
 
 export interface Config {
@@ -30,6 +31,8 @@ export interface Config {
   readonly adminApiKey: string | undefined;
   readonly logLevel: string;
   readonly rateLimitPerMinute: number;
+  /** SQLite: how long a request waits, in total, for the write lock another process holds (then 503). */
+  readonly sqliteLockWaitMs: number;
 }
 
 export class ConfigError extends Error {}
@@ -59,5 +62,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     adminApiKey: c.ADMIN_API_KEY,
     logLevel: c.LOG_LEVEL,
     rateLimitPerMinute: c.RATE_LIMIT_PER_MINUTE,
+    sqliteLockWaitMs: c.SQLITE_LOCK_WAIT_MS,
   });
 }

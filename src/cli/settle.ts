@@ -4,7 +4,7 @@ import { BusinessCalendar, systemClock } from '../clock';
 import { loadConfig } from '../config';
 import { createDb } from '../db';
 import { isValidIsoDate } from '../domain/dates';
-import { presentRun } from '../http/settlement-presenters';
+import { presentRun } from '../representations/settlement';
 import { createServices } from '../services';
 import { systemActor } from '../services/unit-of-work';
 import type { RunProgress } from '../services/settlement.service';

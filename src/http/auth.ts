@@ -1,4 +1,5 @@
 import type { Request } from 'express';
+import { hasCapability } from '../domain/access';
 import { forbidden, unauthenticated } from '../domain/errors';
 import type { Actor } from '../services/context';
 import type { Access } from './route';
@@ -13,17 +14,15 @@ export function bearerToken(req: Request): string | null {
   return m ? m[1]! : null;
 }
 
-const ROLE_RANK = { read: 1, write: 2, admin: 3 } as const;
-
-/** 401 without a valid key; 403 for a role below the route's or a business unit outside the key's scope. */
+/** 401 without a valid key; 403 for a role without the route's capability or a business unit outside the key's scope. */
 export async function authorise(req: Request, access: Access, resolve: KeyResolver, bunitId?: number): Promise<Actor | null> {
   if (access === 'public') return null;
   const token = bearerToken(req);
   if (!token) throw unauthenticated();
   const actor = await resolve(token);
   if (!actor) throw unauthenticated('The API key is unknown or revoked.');
-  if (ROLE_RANK[actor.role] < ROLE_RANK[access]) {
-    throw forbidden(`This operation needs a key with the ${access} role; this key has ${actor.role}.`);
+  if (!hasCapability(actor.role, access)) {
+    throw forbidden(`This operation needs a key that may ${access}; this key has the ${actor.role} role.`);
   }
   if (bunitId !== undefined && actor.bunitIds !== 'all' && !actor.bunitIds.includes(bunitId)) {
     throw forbidden(`This key may not act for business unit ${bunitId}.`);

@@ -1,14 +1,15 @@
 import type { Request, Response } from 'express';
 import type { z } from 'zod';
+import type { Capability } from '../domain/access';
 import type { ProblemCode } from '../openapi/problems';
 import type { Actor } from '../services/context';
 import type { Services } from '../services';
 
 /**
- * A route is declared once: its schemas validate the request and document it in OpenAPI, its
- * access level drives authorisation, and its handler calls one service function.
+ * A route is declared once: its schemas validate the request and document it in OpenAPI, the
+ * capability it needs drives authorisation, and its handler calls one service function.
  */
-export type Access = 'public' | 'read' | 'write' | 'admin';
+export type Access = 'public' | Capability;
 
 export interface Reply {
   status: number;
@@ -21,6 +22,11 @@ export interface Reply {
    * something that must be shown once and never stored (a new key's secret).
    */
   replayBody?: unknown;
+  /**
+   * A body produced while it is sent (`body` is then left out): memory holds one chunk at a
+   * time. Such an answer is never stored for an idempotent replay.
+   */
+  stream?: AsyncIterable<string>;
 }
 
 /** Response headers an operation documents beyond the ones every response carries (X-Request-Id). */

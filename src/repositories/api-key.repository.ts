@@ -2,7 +2,9 @@ import type { Knex } from 'knex';
 import { toIsoTimestamp } from '../db';
 import { fetchPage, type Page, type PageResult, type Sort } from './paging';
 
-export type Role = 'read' | 'write' | 'admin';
+import type { Role } from '../domain/access';
+
+export type { Role };
 
 export interface ApiKeyRecord {
   id: number;

@@ -109,37 +109,22 @@ const toActor = (key: ApiKeyRecord): Actor => ({
 /**
  * Resolves bearer secrets without a database round trip on the hot path: keys found once are
  * kept in memory by their hash. A revocation through this instance clears the cache at once;
- * revocations through other instances are seen by a poll of a revocation stamp (count and
- * latest revocation time) every `pollMs`, off the request path.
+ * revocations through other instances are seen by poll() of a revocation stamp (count and
+ * latest revocation time), which a background worker of the app calls every second.
  */
 export class KeyCache {
   private readonly byHash = new Map<string, Actor>();
   private stamp: string | null = null;
   /** Bumped by every clear(): a look-up that raced with a revocation does not refill the cache. */
   private generation = 0;
-  private timer: NodeJS.Timeout | null = null;
   /** SHA-256 of ADMIN_API_KEY, computed once: every request compares against it. */
   private readonly adminDigest: Buffer | null;
 
   constructor(
     private readonly db: Knex,
     adminApiKey: string | undefined,
-    private readonly pollMs = 1000,
   ) {
     this.adminDigest = adminApiKey === undefined ? null : sha256(adminApiKey);
-  }
-
-  start(): this {
-    if (!this.timer && this.pollMs > 0) {
-      this.timer = setInterval(() => void this.poll().catch(() => undefined), this.pollMs);
-      this.timer.unref();
-    }
-    return this;
-  }
-
-  stop(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
   }
 
   clear(): void {

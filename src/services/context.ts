@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { BusinessCalendar } from '../clock';
+import type { Role } from '../domain/access';
 
 /** What every service needs: the database and the business calendar ("now", "today"). */
 export interface ServiceContext {
@@ -11,7 +12,7 @@ export interface ServiceContext {
 export interface Actor {
   keyId: number | null;
   name: string;
-  role: 'read' | 'write' | 'admin';
+  role: Role;
   /** The business units the key may act for; 'all' for admin keys. */
   bunitIds: number[] | 'all';
   reason?: string | undefined;

@@ -276,7 +276,7 @@ describeApi('access control (SPEC §7.1, R11)', (ctx) => {
     it('drops keys it cached before its first revocation poll, since the poll cannot tell what came before', async () => {
       const created = await ctx.post('/v1/api-keys', { name: 'early', role: 'admin' });
       expect(created.status).to.equal(201);
-      const cache = new KeyCache(ctx.db, undefined, 0);
+      const cache = new KeyCache(ctx.db, undefined);
       expect(await cache.resolve(created.body.key)).to.deep.include({ keyId: created.body.id });
       await ctx.db('api_keys').where({ id: created.body.id }).update({ revoked_at: '2026-11-23T12:00:05.000Z' });
       await cache.poll();

@@ -50,7 +50,6 @@ describe('the API docs page in a browser with no internet access (SPEC §4)', fu
     cleanup = async () => {
       await browser.close();
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      created.close();
       await database.drop();
     };
   });

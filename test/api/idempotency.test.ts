@@ -324,31 +324,27 @@ describeApi('idempotency (SPEC §7.2)', (ctx) => {
         logger: pino({ level: 'silent' }),
         keyPollMs: 0,
       });
-      try {
-        const body = { code: 'HQ', name: 'Head office' };
-        const first = await postWithKey(ctx, '/v1/bunits', 'two-instances', body);
-        expect(first.status).to.equal(201);
-        const retry = await request(other.app)
-          .post('/v1/bunits')
-          .set('Authorization', `Bearer ${ADMIN_KEY}`)
-          .set('Idempotency-Key', 'two-instances')
-          .send(body);
-        expect(retry.status).to.equal(201);
-        expect(retry.headers['idempotent-replayed']).to.equal('true');
-        expect(retry.body).to.deep.equal(first.body);
-        expect(retry.headers.location).to.equal(first.headers.location);
-        expect(retry.headers.etag).to.equal(first.headers.etag);
+      const body = { code: 'HQ', name: 'Head office' };
+      const first = await postWithKey(ctx, '/v1/bunits', 'two-instances', body);
+      expect(first.status).to.equal(201);
+      const retry = await request(other.app)
+        .post('/v1/bunits')
+        .set('Authorization', `Bearer ${ADMIN_KEY}`)
+        .set('Idempotency-Key', 'two-instances')
+        .send(body);
+      expect(retry.status).to.equal(201);
+      expect(retry.headers['idempotent-replayed']).to.equal('true');
+      expect(retry.body).to.deep.equal(first.body);
+      expect(retry.headers.location).to.equal(first.headers.location);
+      expect(retry.headers.etag).to.equal(first.headers.etag);
 
-        const mismatch = await request(other.app)
-          .post('/v1/bunits')
-          .set('Authorization', `Bearer ${ADMIN_KEY}`)
-          .set('Idempotency-Key', 'two-instances')
-          .send({ ...body, name: 'Other' });
-        expectProblem(mismatch, 422, 'idempotency-key-mismatch');
-        expect(await count(ctx, 'business_units')).to.equal(1);
-      } finally {
-        other.close();
-      }
+      const mismatch = await request(other.app)
+        .post('/v1/bunits')
+        .set('Authorization', `Bearer ${ADMIN_KEY}`)
+        .set('Idempotency-Key', 'two-instances')
+        .send({ ...body, name: 'Other' });
+      expectProblem(mismatch, 422, 'idempotency-key-mismatch');
+      expect(await count(ctx, 'business_units')).to.equal(1);
     });
   });
 });

@@ -230,34 +230,30 @@ describeApi('operational behaviour (SPEC §7.3, §8)', (ctx) => {
     it('answers the 4th request of a key within a minute with 429 rate-limited and Retry-After; other keys and later minutes are unaffected', async () => {
       const secret = (await ctx.post('/v1/api-keys', { name: 'other-admin', role: 'admin' })).body.key as string;
       const limited = anotherApp(ctx, { rateLimitPerMinute: 3 });
-      try {
-        const agent = request(limited.app);
-        for (let i = 0; i < 3; i++) {
-          ctx.clock.advanceMs(1000);
-          expect((await asKey(agent.get('/v1/bunits'), ADMIN_KEY)).status).to.equal(200);
-        }
-        const fourth = await asKey(agent.get('/v1/bunits'), ADMIN_KEY);
-        expectProblem(fourth, 429, 'rate-limited');
-        expect(fourth.headers['retry-after']).to.equal('58');
-        // A write is refused too, and writes nothing.
-        expectProblem(await asKey(agent.post('/v1/bunits'), ADMIN_KEY).send({ code: 'HQ', name: 'HQ' }), 429, 'rate-limited');
-        expect((await ctx.get('/v1/bunits')).body.meta.total).to.equal(0);
-
-        expect((await asKey(agent.get('/v1/bunits'), secret)).status, 'another key').to.equal(200);
-        expect((await agent.get('/healthz')).status, 'public probes carry no key').to.equal(200);
-
-        ctx.clock.advanceMs(30_000);
-        const later = await asKey(agent.get('/v1/bunits'), ADMIN_KEY);
-        expectProblem(later, 429, 'rate-limited');
-        expect(later.headers['retry-after']).to.equal('28');
-
-        ctx.clock.advanceMs(27_999);
-        expectProblem(await asKey(agent.get('/v1/bunits'), ADMIN_KEY), 429, 'rate-limited');
-        ctx.clock.advanceMs(1);
-        expect((await asKey(agent.get('/v1/bunits'), ADMIN_KEY)).status, 'a minute after the first request').to.equal(200);
-      } finally {
-        limited.close();
+      const agent = request(limited.app);
+      for (let i = 0; i < 3; i++) {
+        ctx.clock.advanceMs(1000);
+        expect((await asKey(agent.get('/v1/bunits'), ADMIN_KEY)).status).to.equal(200);
       }
+      const fourth = await asKey(agent.get('/v1/bunits'), ADMIN_KEY);
+      expectProblem(fourth, 429, 'rate-limited');
+      expect(fourth.headers['retry-after']).to.equal('58');
+      // A write is refused too, and writes nothing.
+      expectProblem(await asKey(agent.post('/v1/bunits'), ADMIN_KEY).send({ code: 'HQ', name: 'HQ' }), 429, 'rate-limited');
+      expect((await ctx.get('/v1/bunits')).body.meta.total).to.equal(0);
+
+      expect((await asKey(agent.get('/v1/bunits'), secret)).status, 'another key').to.equal(200);
+      expect((await agent.get('/healthz')).status, 'public probes carry no key').to.equal(200);
+
+      ctx.clock.advanceMs(30_000);
+      const later = await asKey(agent.get('/v1/bunits'), ADMIN_KEY);
+      expectProblem(later, 429, 'rate-limited');
+      expect(later.headers['retry-after']).to.equal('28');
+
+      ctx.clock.advanceMs(27_999);
+      expectProblem(await asKey(agent.get('/v1/bunits'), ADMIN_KEY), 429, 'rate-limited');
+      ctx.clock.advanceMs(1);
+      expect((await asKey(agent.get('/v1/bunits'), ADMIN_KEY)).status, 'a minute after the first request').to.equal(200);
     });
 
     it('does not limit at all with the default (0 = off)', async () => {
@@ -277,7 +273,6 @@ describeApi('operational behaviour (SPEC §7.3, §8)', (ctx) => {
         write = await asKey(request(app.app).post('/v1/bunits'), ADMIN_KEY).send({ code: 'HQ', name: 'Head office' });
       } finally {
         await ctx.db.schema.renameTable('business_units_away', 'business_units');
-        app.close();
       }
       for (const res of [read, write]) {
         expectProblem(res, 500, 'internal');
@@ -304,12 +299,8 @@ describeApi('operational behaviour (SPEC §7.3, §8)', (ctx) => {
     it('writes one JSON line per request with its request id, method, url, status and duration', async () => {
       const log = memoryLog();
       const app = anotherApp(ctx, { logger: log.logger });
-      try {
-        await asKey(request(app.app).post('/v1/bunits'), ADMIN_KEY).set('X-Request-Id', 'create-hq').send({ code: 'HQ', name: 'HQ' });
-        await request(app.app).get('/v1/bunits');
-      } finally {
-        app.close();
-      }
+      await asKey(request(app.app).post('/v1/bunits'), ADMIN_KEY).set('X-Request-Id', 'create-hq').send({ code: 'HQ', name: 'HQ' });
+      await request(app.app).get('/v1/bunits');
       const lines = log.lines();
       expect(lines).to.have.length(2);
       expect(lines[0]).to.deep.include({ level: 30, msg: 'request', requestId: 'create-hq', method: 'POST', url: '/v1/bunits', status: 201 });
@@ -323,16 +314,12 @@ describeApi('operational behaviour (SPEC §7.3, §8)', (ctx) => {
       const log = memoryLog();
       const app = anotherApp(ctx, { logger: log.logger });
       let secret: string;
-      try {
-        const created = await asKey(request(app.app).post('/v1/api-keys'), ADMIN_KEY).send({ name: 'ops', role: 'admin' });
-        expect(created.status).to.equal(201);
-        secret = created.body.key as string;
-        await asKey(request(app.app).get('/v1/api-keys'), secret);
-        await asKey(request(app.app).get('/v1/bunits'), 'rsk_not-a-real-key-but-still-secret');
-        await asKey(request(app.app).get('/v1/bunits/1'), secret).set('X-Request-Id', 'lookup');
-      } finally {
-        app.close();
-      }
+      const created = await asKey(request(app.app).post('/v1/api-keys'), ADMIN_KEY).send({ name: 'ops', role: 'admin' });
+      expect(created.status).to.equal(201);
+      secret = created.body.key as string;
+      await asKey(request(app.app).get('/v1/api-keys'), secret);
+      await asKey(request(app.app).get('/v1/bunits'), 'rsk_not-a-real-key-but-still-secret');
+      await asKey(request(app.app).get('/v1/bunits/1'), secret).set('X-Request-Id', 'lookup');
       const text = log.text();
       expect(log.lines()).to.have.length(4);
       for (const s of [ADMIN_KEY, secret, 'rsk_not-a-real-key-but-still-secret', 'Bearer']) expect(text).not.to.include(s);

@@ -59,7 +59,6 @@ export function describeApi(title: string, body: (ctx: ApiContext) => void, opti
     describe(`${title} [${database.name}]`, function () {
       const ctx = { database: database.name, clock: new TestClock() } as ApiContext;
       let drop: () => Promise<void>;
-      let close: () => void = () => undefined;
 
       before(async function () {
         const database_ = await database.create();
@@ -74,7 +73,6 @@ export function describeApi(title: string, body: (ctx: ApiContext) => void, opti
           logger: pino({ level: 'silent' }),
           keyPollMs: 0,
         });
-        close = created.close;
         ctx.app = created.app;
         ctx.services = created.services;
         ctx.keys = created.keys;
@@ -93,7 +91,6 @@ export function describeApi(title: string, body: (ctx: ApiContext) => void, opti
       });
 
       after(async function () {
-        close();
         await drop?.();
       });
 

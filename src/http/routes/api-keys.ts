@@ -1,6 +1,6 @@
-import type { ApiKeyRecord } from '../../repositories/api-key.repository';
 import { ApiKey, ApiKeyCreate, ApiKeyCreated, ApiKeyList, ApiKeyListQuery, ApiKeyParams } from '../../schemas/api-key';
-import { presentPage } from '../presenters';
+import { presentApiKey } from '../../representations/api-key';
+import { presentPage } from '../pages';
 import { defineRoute } from '../route';
 import { noContent } from './headers';
 
@@ -14,15 +14,6 @@ const keyExample = {
   createdDate: '2026-11-02T08:00:00.000Z',
   revokedDate: null,
 };
-
-export const presentApiKey = (k: ApiKeyRecord) => ({
-  id: k.id,
-  name: k.name,
-  role: k.role,
-  bunitIds: k.bunitIds,
-  createdDate: k.createdAt,
-  revokedDate: k.revokedAt,
-});
 
 export const apiKeyRoutes = [
   defineRoute({

@@ -7,7 +7,8 @@ import {
   BusinessUnitListQuery,
   BusinessUnitUpdate,
 } from '../../schemas/bunit';
-import { presentBunit, presentPage } from '../presenters';
+import { presentBunit } from '../../representations/bunit';
+import { presentPage } from '../pages';
 import { defineRoute } from '../route';
 import { ifMatchOf, noContent } from './headers';
 

@@ -8,7 +8,8 @@ import {
   ContractParams,
   ContractUpdate,
 } from '../../schemas/contract';
-import { presentContract, presentPage } from '../presenters';
+import { presentContract } from '../../representations/contract';
+import { presentPage } from '../pages';
 import { defineRoute } from '../route';
 import { ifMatchOf, noContent } from './headers';
 

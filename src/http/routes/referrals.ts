@@ -12,7 +12,8 @@ import {
 import type { ReferralRecord } from '../../repositories/referral.repository';
 import type { Services } from '../../services';
 import { AuditList, AuditListQuery } from '../../schemas/audit';
-import { presentPage, presentReferral } from '../presenters';
+import { presentReferral } from '../../representations/referral';
+import { presentPage } from '../pages';
 import { defineRoute, type Reply } from '../route';
 import { ifMatchOf, noContent } from './headers';
 

@@ -1,6 +1,3 @@
-import { currencyDigits } from '../../domain/currency';
-import { formatMoney, toDec } from '../../domain/decimal';
-import type { RevenueLineRecord } from '../../repositories/revenue.repository';
 import { ContractParams } from '../../schemas/contract';
 import {
   RevenueIngest,
@@ -9,7 +6,8 @@ import {
   RevenueList,
   RevenueListQuery,
 } from '../../schemas/revenue';
-import { presentPage } from '../presenters';
+import { presentRevenueLine } from '../../representations/revenue';
+import { presentPage } from '../pages';
 import { defineRoute } from '../route';
 import { noContent } from './headers';
 
@@ -34,18 +32,6 @@ const creditExample = {
   periodStart: '2026-10-15',
   periodEnd: '2026-10-15',
 };
-
-export const presentRevenueLine = (l: RevenueLineRecord) => ({
-  id: l.id,
-  contractId: l.contractId,
-  externalId: l.externalId,
-  amount: formatMoney(toDec(l.amount), currencyDigits(l.currency)),
-  currency: l.currency,
-  periodStart: l.periodStart,
-  periodEnd: l.periodEnd,
-  createdDate: l.createdAt,
-  settled: l.settled,
-});
 
 export const revenueRoutes = [
   defineRoute({

@@ -12,9 +12,9 @@ import {
   StatementParams,
   StatementWithLines,
 } from '../../schemas/settlement';
-import { presentPage } from '../presenters';
+import { presentPage } from '../pages';
 import { defineRoute } from '../route';
-import { presentRun, presentStatement, statementCsv } from '../settlement-presenters';
+import { presentRun, presentStatement, statementCsv } from '../../representations/settlement';
 
 const CSV_EXAMPLE =
   'id,revenueLineId,referralId,contractId,periodStart,periodEnd,periodDays,billableDays,revenueAmount,exactAmount,amount\r\n' +

@@ -3,6 +3,8 @@ import { formatDecimal, formatMoney, toDec } from '../domain/decimal';
 import { formatMinor } from '../domain/settlement-math';
 import type { RunRecord, StatementLineRecord, StatementRecord } from '../repositories/settlement.repository';
 
+/** Settlement runs, statements and their lines as the API shows them (SPEC §6.3), to HTTP clients and in events. */
+
 export function presentRun(run: RunRecord, dryRun: boolean) {
   return {
     id: dryRun ? null : run.id,
