@@ -60,3 +60,6 @@ export const rateLimited = (retryAfterSeconds: number) =>
   new ApiError(429, 'rate-limited', 'Too many requests', `Rate limit exceeded; retry after ${retryAfterSeconds} s.`, undefined, {
     'Retry-After': String(retryAfterSeconds),
   });
+
+export const unavailable = (detail: string, retryAfterSeconds: number) =>
+  new ApiError(503, 'unavailable', 'Service unavailable', detail, undefined, { 'Retry-After': String(retryAfterSeconds) });

@@ -1,6 +1,7 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
-import { ApiError, notFound, validationFailed } from '../domain/errors';
+import { DatabaseUnavailableError, isDatabaseUnavailable } from '../db';
+import { ApiError, notFound, unavailable, validationFailed } from '../domain/errors';
 
 export const PROBLEM_TYPE_BASE = 'urn:referral-service:problem:';
 
@@ -42,6 +43,12 @@ export function errorHandler(logger: Logger) {
       sendProblem(res, validationFailed([{ path: 'url', message: 'is not a well-formed URL' }], 'The request URL is malformed.'), requestId);
       return;
     }
+    if (isDatabaseUnavailable(err)) {
+      logger.warn({ err, requestId, method: req.method, url: req.originalUrl }, 'database unavailable');
+      if (!res.headersSent) sendProblem(res, unavailableProblem(err), requestId);
+      else res.end();
+      return;
+    }
     logger.error({ err, requestId, method: req.method, url: req.originalUrl }, 'unhandled error');
     if (res.headersSent) {
       res.end();
@@ -49,4 +56,10 @@ export function errorHandler(logger: Logger) {
     }
     sendProblem(res, new ApiError(500, 'internal', 'Internal error', 'An unexpected error occurred. Quote the request id when you report it.'), requestId);
   };
+}
+
+/** The database is unreachable or locked for too long: 503, never a 500 (SPEC §14). */
+export function unavailableProblem(err: unknown): ApiError {
+  if (err instanceof DatabaseUnavailableError) return unavailable(err.message, err.retryAfterSeconds);
+  return unavailable('The database cannot be reached right now; nothing was changed. Retry after 5 s.', 5);
 }

@@ -45,7 +45,7 @@ const RESPONSE_HEADERS: Record<HeaderName, { description: string; required: bool
   },
   'Retry-After': {
     required: true,
-    description: 'Seconds to wait before the API key may send requests again.',
+    description: 'Seconds to wait before sending the request again (429: this API key is over its rate limit; 503: the database is unreachable or busy).',
     schema: { type: 'integer', minimum: 1 },
     example: 12,
   },
@@ -125,6 +125,7 @@ function genericProblems(route: RouteDef): ProblemCode[] {
     'forbidden',
     'rate-limited',
     'internal',
+    'unavailable',
   ];
   if (/\{\w+\}/.test(route.path)) codes.push('not-found');
   if (route.body) codes.push('malformed-json', 'payload-too-large', 'unsupported-media-type');
@@ -139,7 +140,7 @@ function problemResponse(route: RouteDef, status: number, codes: ProblemCode[]) 
   const lines = codes.map((code) => `- \`${code}\`: ${PROBLEMS[code].meaning}`);
   const headers: Record<string, unknown> = { 'X-Request-Id': headerRef('X-Request-Id') };
   if (status === 401) headers['WWW-Authenticate'] = headerRef('WWW-Authenticate');
-  if (status === 429) headers['Retry-After'] = headerRef('Retry-After');
+  if (status === 429 || status === 503) headers['Retry-After'] = headerRef('Retry-After');
   if (route.method === 'post' && REPLAYABLE_STATUSES.has(status)) headers['Idempotent-Replayed'] = headerRef('Idempotent-Replayed');
   return {
     description: `${STATUS_TITLES[status] ?? 'Problem'}. ${codes.length === 1 ? 'Code' : 'One of these codes'}:\n\n${lines.join('\n')}`,

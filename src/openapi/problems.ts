@@ -29,7 +29,8 @@ export type ProblemCode =
   | 'self-referral'
   | 'idempotency-key-mismatch'
   | 'rate-limited'
-  | 'internal';
+  | 'internal'
+  | 'unavailable';
 
 export interface ProblemDoc {
   status: number;
@@ -222,6 +223,13 @@ export const PROBLEMS: Record<ProblemCode, ProblemDoc> = {
       'An unexpected error; nothing was changed. The body carries no technical detail: quote `requestId` (also the `X-Request-Id` header) when you report it.',
     example: { detail: 'An unexpected error occurred. Quote the request id when you report it.' },
   },
+  unavailable: {
+    status: 503,
+    title: 'Service unavailable',
+    meaning:
+      'The database could not be reached, or stayed locked by other work longer than this service waits for it; nothing was changed. Send the same request again after the seconds given in `Retry-After` (with the same `Idempotency-Key`, a POST is safe to repeat).',
+    example: { detail: 'The database cannot be reached right now; nothing was changed. Retry after 5 s.' },
+  },
 };
 
 /** The heading of a problem response, per status. */
@@ -237,6 +245,7 @@ export const STATUS_TITLES: Record<number, string> = {
   422: 'Unprocessable request',
   429: 'Too many requests',
   500: 'Internal error',
+  503: 'Service unavailable',
 };
 
 export function problemExample(code: ProblemCode) {

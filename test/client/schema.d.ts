@@ -1455,7 +1455,7 @@ export interface components {
          */
         "Content-Disposition": string;
         /**
-         * @description Seconds to wait before the API key may send requests again.
+         * @description Seconds to wait before sending the request again (429: this API key is over its rate limit; 503: the database is unreachable or busy).
          * @example 12
          */
         "Retry-After": number;
@@ -1627,6 +1627,26 @@ export interface operations {
                         status?: 500;
                         /** @enum {string} */
                         code?: "internal";
+                    };
+                };
+            };
+            /**
+             * @description Service unavailable. Code:
+             *
+             *     - `unavailable`: The database could not be reached, or stayed locked by other work longer than this service waits for it; nothing was changed. Send the same request again after the seconds given in `Retry-After` (with the same `Idempotency-Key`, a POST is safe to repeat).
+             */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 503;
+                        /** @enum {string} */
+                        code?: "unavailable";
                     };
                 };
             };
@@ -1867,6 +1887,26 @@ export interface operations {
                     };
                 };
             };
+            /**
+             * @description Service unavailable. Code:
+             *
+             *     - `unavailable`: The database could not be reached, or stayed locked by other work longer than this service waits for it; nothing was changed. Send the same request again after the seconds given in `Retry-After` (with the same `Idempotency-Key`, a POST is safe to repeat).
+             */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 503;
+                        /** @enum {string} */
+                        code?: "unavailable";
+                    };
+                };
+            };
         };
     };
     getBusinessUnit: {
@@ -2034,6 +2074,26 @@ export interface operations {
                         status?: 500;
                         /** @enum {string} */
                         code?: "internal";
+                    };
+                };
+            };
+            /**
+             * @description Service unavailable. Code:
+             *
+             *     - `unavailable`: The database could not be reached, or stayed locked by other work longer than this service waits for it; nothing was changed. Send the same request again after the seconds given in `Retry-After` (with the same `Idempotency-Key`, a POST is safe to repeat).
+             */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 503;
+                        /** @enum {string} */
+                        code?: "unavailable";
                     };
                 };
             };
@@ -2291,6 +2351,26 @@ export interface operations {
                     };
                 };
             };
+            /**
+             * @description Service unavailable. Code:
+             *
+             *     - `unavailable`: The database could not be reached, or stayed locked by other work longer than this service waits for it; nothing was changed. Send the same request again after the seconds given in `Retry-After` (with the same `Idempotency-Key`, a POST is safe to repeat).
+             */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 503;
+                        /** @enum {string} */
+                        code?: "unavailable";
+                    };
+                };
+            };
         };
     };
     archiveBusinessUnit: {
@@ -2461,6 +2541,26 @@ export interface operations {
                         status?: 500;
                         /** @enum {string} */
                         code?: "internal";
+                    };
+                };
+            };
+            /**
+             * @description Service unavailable. Code:
+             *
+             *     - `unavailable`: The database could not be reached, or stayed locked by other work longer than this service waits for it; nothing was changed. Send the same request again after the seconds given in `Retry-After` (with the same `Idempotency-Key`, a POST is safe to repeat).
+             */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 503;
+                        /** @enum {string} */
+                        code?: "unavailable";
                     };
                 };
             };
@@ -2639,6 +2739,26 @@ export interface operations {
                         status?: 500;
                         /** @enum {string} */
                         code?: "internal";
+                    };
+                };
+            };
+            /**
+             * @description Service unavailable. Code:
+             *
+             *     - `unavailable`: The database could not be reached, or stayed locked by other work longer than this service waits for it; nothing was changed. Send the same request again after the seconds given in `Retry-After` (with the same `Idempotency-Key`, a POST is safe to repeat).
+             */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 503;
+                        /** @enum {string} */
+                        code?: "unavailable";
                     };
                 };
             };
@@ -2912,6 +3032,26 @@ export interface operations {
                     };
                 };
             };
+            /**
+             * @description Service unavailable. Code:
+             *
+             *     - `unavailable`: The database could not be reached, or stayed locked by other work longer than this service waits for it; nothing was changed. Send the same request again after the seconds given in `Retry-After` (with the same `Idempotency-Key`, a POST is safe to repeat).
+             */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 503;
+                        /** @enum {string} */
+                        code?: "unavailable";
+                    };
+                };
+            };
         };
     };
     getContract: {
@@ -3086,6 +3226,26 @@ export interface operations {
                         status?: 500;
                         /** @enum {string} */
                         code?: "internal";
+                    };
+                };
+            };
+            /**
+             * @description Service unavailable. Code:
+             *
+             *     - `unavailable`: The database could not be reached, or stayed locked by other work longer than this service waits for it; nothing was changed. Send the same request again after the seconds given in `Retry-After` (with the same `Idempotency-Key`, a POST is safe to repeat).
+             */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 503;
+                        /** @enum {string} */
+                        code?: "unavailable";
                     };
                 };
             };
@@ -3355,6 +3515,26 @@ export interface operations {
                     };
                 };
             };
+            /**
+             * @description Service unavailable. Code:
+             *
+             *     - `unavailable`: The database could not be reached, or stayed locked by other work longer than this service waits for it; nothing was changed. Send the same request again after the seconds given in `Retry-After` (with the same `Idempotency-Key`, a POST is safe to repeat).
+             */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 503;
+                        /** @enum {string} */
+                        code?: "unavailable";
+                    };
+                };
+            };
         };
     };
     archiveContract: {
@@ -3527,6 +3707,26 @@ export interface operations {
                         status?: 500;
                         /** @enum {string} */
                         code?: "internal";
+                    };
+                };
+            };
+            /**
+             * @description Service unavailable. Code:
+             *
+             *     - `unavailable`: The database could not be reached, or stayed locked by other work longer than this service waits for it; nothing was changed. Send the same request again after the seconds given in `Retry-After` (with the same `Idempotency-Key`, a POST is safe to repeat).
+             */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 503;
+                        /** @enum {string} */
+                        code?: "unavailable";
                     };
                 };
             };
@@ -3726,6 +3926,26 @@ export interface operations {
                         status?: 500;
                         /** @enum {string} */
                         code?: "internal";
+                    };
+                };
+            };
+            /**
+             * @description Service unavailable. Code:
+             *
+             *     - `unavailable`: The database could not be reached, or stayed locked by other work longer than this service waits for it; nothing was changed. Send the same request again after the seconds given in `Retry-After` (with the same `Idempotency-Key`, a POST is safe to repeat).
+             */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 503;
+                        /** @enum {string} */
+                        code?: "unavailable";
                     };
                 };
             };
@@ -4017,6 +4237,26 @@ export interface operations {
                     };
                 };
             };
+            /**
+             * @description Service unavailable. Code:
+             *
+             *     - `unavailable`: The database could not be reached, or stayed locked by other work longer than this service waits for it; nothing was changed. Send the same request again after the seconds given in `Retry-After` (with the same `Idempotency-Key`, a POST is safe to repeat).
+             */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 503;
+                        /** @enum {string} */
+                        code?: "unavailable";
+                    };
+                };
+            };
         };
     };
     getReferral: {
@@ -4204,6 +4444,26 @@ export interface operations {
                         status?: 500;
                         /** @enum {string} */
                         code?: "internal";
+                    };
+                };
+            };
+            /**
+             * @description Service unavailable. Code:
+             *
+             *     - `unavailable`: The database could not be reached, or stayed locked by other work longer than this service waits for it; nothing was changed. Send the same request again after the seconds given in `Retry-After` (with the same `Idempotency-Key`, a POST is safe to repeat).
+             */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 503;
+                        /** @enum {string} */
+                        code?: "unavailable";
                     };
                 };
             };
@@ -4501,6 +4761,26 @@ export interface operations {
                     };
                 };
             };
+            /**
+             * @description Service unavailable. Code:
+             *
+             *     - `unavailable`: The database could not be reached, or stayed locked by other work longer than this service waits for it; nothing was changed. Send the same request again after the seconds given in `Retry-After` (with the same `Idempotency-Key`, a POST is safe to repeat).
+             */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 503;
+                        /** @enum {string} */
+                        code?: "unavailable";
+                    };
+                };
+            };
         };
     };
     archiveReferral: {
@@ -4696,6 +4976,26 @@ export interface operations {
                         status?: 500;
                         /** @enum {string} */
                         code?: "internal";
+                    };
+                };
+            };
+            /**
+             * @description Service unavailable. Code:
+             *
+             *     - `unavailable`: The database could not be reached, or stayed locked by other work longer than this service waits for it; nothing was changed. Send the same request again after the seconds given in `Retry-After` (with the same `Idempotency-Key`, a POST is safe to repeat).
+             */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 503;
+                        /** @enum {string} */
+                        code?: "unavailable";
                     };
                 };
             };
@@ -4939,6 +5239,26 @@ export interface operations {
                     };
                 };
             };
+            /**
+             * @description Service unavailable. Code:
+             *
+             *     - `unavailable`: The database could not be reached, or stayed locked by other work longer than this service waits for it; nothing was changed. Send the same request again after the seconds given in `Retry-After` (with the same `Idempotency-Key`, a POST is safe to repeat).
+             */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 503;
+                        /** @enum {string} */
+                        code?: "unavailable";
+                    };
+                };
+            };
         };
     };
     listRevenueLines: {
@@ -5126,6 +5446,26 @@ export interface operations {
                         status?: 500;
                         /** @enum {string} */
                         code?: "internal";
+                    };
+                };
+            };
+            /**
+             * @description Service unavailable. Code:
+             *
+             *     - `unavailable`: The database could not be reached, or stayed locked by other work longer than this service waits for it; nothing was changed. Send the same request again after the seconds given in `Retry-After` (with the same `Idempotency-Key`, a POST is safe to repeat).
+             */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 503;
+                        /** @enum {string} */
+                        code?: "unavailable";
                     };
                 };
             };
@@ -5422,6 +5762,26 @@ export interface operations {
                     };
                 };
             };
+            /**
+             * @description Service unavailable. Code:
+             *
+             *     - `unavailable`: The database could not be reached, or stayed locked by other work longer than this service waits for it; nothing was changed. Send the same request again after the seconds given in `Retry-After` (with the same `Idempotency-Key`, a POST is safe to repeat).
+             */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 503;
+                        /** @enum {string} */
+                        code?: "unavailable";
+                    };
+                };
+            };
         };
     };
     deleteRevenueLine: {
@@ -5594,6 +5954,26 @@ export interface operations {
                     };
                 };
             };
+            /**
+             * @description Service unavailable. Code:
+             *
+             *     - `unavailable`: The database could not be reached, or stayed locked by other work longer than this service waits for it; nothing was changed. Send the same request again after the seconds given in `Retry-After` (with the same `Idempotency-Key`, a POST is safe to repeat).
+             */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 503;
+                        /** @enum {string} */
+                        code?: "unavailable";
+                    };
+                };
+            };
         };
     };
     listSettlementRuns: {
@@ -5747,6 +6127,26 @@ export interface operations {
                         status?: 500;
                         /** @enum {string} */
                         code?: "internal";
+                    };
+                };
+            };
+            /**
+             * @description Service unavailable. Code:
+             *
+             *     - `unavailable`: The database could not be reached, or stayed locked by other work longer than this service waits for it; nothing was changed. Send the same request again after the seconds given in `Retry-After` (with the same `Idempotency-Key`, a POST is safe to repeat).
+             */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 503;
+                        /** @enum {string} */
+                        code?: "unavailable";
                     };
                 };
             };
@@ -6112,6 +6512,26 @@ export interface operations {
                     };
                 };
             };
+            /**
+             * @description Service unavailable. Code:
+             *
+             *     - `unavailable`: The database could not be reached, or stayed locked by other work longer than this service waits for it; nothing was changed. Send the same request again after the seconds given in `Retry-After` (with the same `Idempotency-Key`, a POST is safe to repeat).
+             */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 503;
+                        /** @enum {string} */
+                        code?: "unavailable";
+                    };
+                };
+            };
         };
     };
     getSettlementRun: {
@@ -6271,6 +6691,26 @@ export interface operations {
                         status?: 500;
                         /** @enum {string} */
                         code?: "internal";
+                    };
+                };
+            };
+            /**
+             * @description Service unavailable. Code:
+             *
+             *     - `unavailable`: The database could not be reached, or stayed locked by other work longer than this service waits for it; nothing was changed. Send the same request again after the seconds given in `Retry-After` (with the same `Idempotency-Key`, a POST is safe to repeat).
+             */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 503;
+                        /** @enum {string} */
+                        code?: "unavailable";
                     };
                 };
             };
@@ -6480,6 +6920,26 @@ export interface operations {
                     };
                 };
             };
+            /**
+             * @description Service unavailable. Code:
+             *
+             *     - `unavailable`: The database could not be reached, or stayed locked by other work longer than this service waits for it; nothing was changed. Send the same request again after the seconds given in `Retry-After` (with the same `Idempotency-Key`, a POST is safe to repeat).
+             */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 503;
+                        /** @enum {string} */
+                        code?: "unavailable";
+                    };
+                };
+            };
         };
     };
     getStatement: {
@@ -6683,6 +7143,26 @@ export interface operations {
                     };
                 };
             };
+            /**
+             * @description Service unavailable. Code:
+             *
+             *     - `unavailable`: The database could not be reached, or stayed locked by other work longer than this service waits for it; nothing was changed. Send the same request again after the seconds given in `Retry-After` (with the same `Idempotency-Key`, a POST is safe to repeat).
+             */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 503;
+                        /** @enum {string} */
+                        code?: "unavailable";
+                    };
+                };
+            };
         };
     };
     listBillingWindows: {
@@ -6879,6 +7359,26 @@ export interface operations {
                     };
                 };
             };
+            /**
+             * @description Service unavailable. Code:
+             *
+             *     - `unavailable`: The database could not be reached, or stayed locked by other work longer than this service waits for it; nothing was changed. Send the same request again after the seconds given in `Retry-After` (with the same `Idempotency-Key`, a POST is safe to repeat).
+             */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 503;
+                        /** @enum {string} */
+                        code?: "unavailable";
+                    };
+                };
+            };
         };
     };
     listApiKeys: {
@@ -7038,6 +7538,26 @@ export interface operations {
                         status?: 500;
                         /** @enum {string} */
                         code?: "internal";
+                    };
+                };
+            };
+            /**
+             * @description Service unavailable. Code:
+             *
+             *     - `unavailable`: The database could not be reached, or stayed locked by other work longer than this service waits for it; nothing was changed. Send the same request again after the seconds given in `Retry-After` (with the same `Idempotency-Key`, a POST is safe to repeat).
+             */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 503;
+                        /** @enum {string} */
+                        code?: "unavailable";
                     };
                 };
             };
@@ -7284,6 +7804,26 @@ export interface operations {
                     };
                 };
             };
+            /**
+             * @description Service unavailable. Code:
+             *
+             *     - `unavailable`: The database could not be reached, or stayed locked by other work longer than this service waits for it; nothing was changed. Send the same request again after the seconds given in `Retry-After` (with the same `Idempotency-Key`, a POST is safe to repeat).
+             */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 503;
+                        /** @enum {string} */
+                        code?: "unavailable";
+                    };
+                };
+            };
         };
     };
     getApiKey: {
@@ -7442,6 +7982,26 @@ export interface operations {
                     };
                 };
             };
+            /**
+             * @description Service unavailable. Code:
+             *
+             *     - `unavailable`: The database could not be reached, or stayed locked by other work longer than this service waits for it; nothing was changed. Send the same request again after the seconds given in `Retry-After` (with the same `Idempotency-Key`, a POST is safe to repeat).
+             */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 503;
+                        /** @enum {string} */
+                        code?: "unavailable";
+                    };
+                };
+            };
         };
     };
     revokeApiKey: {
@@ -7588,6 +8148,26 @@ export interface operations {
                         status?: 500;
                         /** @enum {string} */
                         code?: "internal";
+                    };
+                };
+            };
+            /**
+             * @description Service unavailable. Code:
+             *
+             *     - `unavailable`: The database could not be reached, or stayed locked by other work longer than this service waits for it; nothing was changed. Send the same request again after the seconds given in `Retry-After` (with the same `Idempotency-Key`, a POST is safe to repeat).
+             */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 503;
+                        /** @enum {string} */
+                        code?: "unavailable";
                     };
                 };
             };
