@@ -8,6 +8,8 @@ import * as m6 from './202611231400_create_api_keys';
 import * as m7 from './202611231401_create_audit_events';
 import * as m8 from './202611231402_create_idempotency_keys';
 import * as m9 from './202611241000_cover_referral_percentages';
+import * as m10 from './202612010900_settlement_partitions';
+import * as m11 from './202612010901_idempotency_owner';
 
 /**
  * Migrations in order. Listed here rather than discovered on disk so that they load the same way
@@ -23,6 +25,8 @@ const migrations: Record<string, Knex.Migration> = {
   '202611231401_create_audit_events': m7,
   '202611231402_create_idempotency_keys': m8,
   '202611241000_cover_referral_percentages': m9,
+  '202612010900_settlement_partitions': m10,
+  '202612010901_idempotency_owner': m11,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -32,6 +32,8 @@ export interface AppDeps {
   rateLimitPerMinute?: number;
   /** How often revocations made through other instances are looked for (ms); 0 = never. */
   keyPollMs?: number;
+  /** About how many revenue lines a settlement partition holds. */
+  settlementPartitionLines?: number;
 }
 
 export interface App {
@@ -55,7 +57,10 @@ const REPLAYED_HEADERS = ['location', 'etag', 'content-type', 'content-dispositi
 export function createApp(deps: AppDeps): App {
   const calendar = new BusinessCalendar(deps.clock, deps.businessTimeZone);
   const keys = new KeyCache(deps.db, deps.adminApiKey);
-  const services = createServices({ db: deps.db, calendar }, { onKeyRevoked: () => keys.clear() });
+  const services = createServices(
+    { db: deps.db, calendar, logger: deps.logger, partitionLines: deps.settlementPartitionLines },
+    { onKeyRevoked: () => keys.clear() },
+  );
   const idempotency = new IdempotencyStore(deps.db, calendar);
   const limiter = new RateLimiter(deps.rateLimitPerMinute ?? 0, deps.clock);
 
@@ -144,7 +149,7 @@ function mountApi(app: Express, routes: readonly RouteDef[], ctx: MountContext):
  */
 function operation(route: RouteDef, ctx: MountContext) {
   return async (req: Request, res: Response, next: NextFunction) => {
-    let idempotencyId: number | null = null;
+    let held: { id: number; attempt: string; resource: string | null } | null = null;
     try {
       const rawBunit = req.params.bunitId;
       const bunitId = typeof rawBunit === 'string' && /^[1-9]\d{0,15}$/.test(rawBunit) ? Number(rawBunit) : undefined;
@@ -160,7 +165,7 @@ function operation(route: RouteDef, ctx: MountContext) {
           send(req, res, { ...begun.response, headers: { ...begun.response.headers, 'Idempotent-Replayed': 'true' } });
           return;
         }
-        idempotencyId = begun.id;
+        held = begun;
       }
 
       const reply = await route.handler({
@@ -171,11 +176,12 @@ function operation(route: RouteDef, ctx: MountContext) {
         services: ctx.services,
         req,
         res,
+        idempotency: held ? ctx.idempotency.handle(held) : undefined,
       });
       if (reply.stream) {
         // A streamed answer is never stored for replay (SPEC §6.5: a dry run changes nothing).
-        if (idempotencyId !== null) await ctx.idempotency.release(idempotencyId);
-        idempotencyId = null;
+        if (held) await ctx.idempotency.release(held.id, held.attempt);
+        held = null;
         await sendStream(res, reply, ctx.logger);
         return;
       }
@@ -185,23 +191,23 @@ function operation(route: RouteDef, ctx: MountContext) {
         headers: { ...(reply.headers ?? {}), ...(contentType ? { 'Content-Type': contentType } : {}) },
         body: reply.body === undefined ? '' : typeof reply.body === 'string' && reply.contentType ? reply.body : JSON.stringify(reply.body),
       };
-      if (idempotencyId !== null) {
+      if (held) {
         const replay = reply.replayBody === undefined ? response : { ...response, body: JSON.stringify(reply.replayBody) };
-        await ctx.idempotency.complete(idempotencyId, storable(replay));
+        await ctx.idempotency.complete(held.id, held.attempt, storable(replay));
       }
       send(req, res, response);
     } catch (err) {
-      if (idempotencyId !== null) {
+      if (held) {
         try {
           if (isReplayable(err)) {
             const requestId = res.locals.requestId as string | undefined;
-            await ctx.idempotency.complete(idempotencyId, {
+            await ctx.idempotency.complete(held.id, held.attempt, {
               status: err.status,
               headers: { 'Content-Type': PROBLEM_CONTENT_TYPE, ...(err.headers ?? {}) },
               body: problemBody(err, requestId),
             });
           } else {
-            await ctx.idempotency.release(idempotencyId);
+            await ctx.idempotency.release(held.id, held.attempt);
           }
         } catch (storeErr) {
           next(storeErr);

@@ -21,6 +21,7 @@ const ConfigSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(0),
   SQLITE_LOCK_WAIT_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
+  SETTLEMENT_PARTITION_LINES: z.coerce.number().int().min(1).max(1_000_000).default(2000),
 });
 
 export interface Config {
@@ -33,6 +34,8 @@ export interface Config {
   readonly rateLimitPerMinute: number;
   /** SQLite: how long a request waits, in total, for the write lock another process holds (then 503). */
   readonly sqliteLockWaitMs: number;
+  /** About how many revenue lines a settlement partition holds (one short transaction each). */
+  readonly settlementPartitionLines: number;
 }
 
 export class ConfigError extends Error {}
@@ -63,5 +66,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: c.LOG_LEVEL,
     rateLimitPerMinute: c.RATE_LIMIT_PER_MINUTE,
     sqliteLockWaitMs: c.SQLITE_LOCK_WAIT_MS,
+    settlementPartitionLines: c.SETTLEMENT_PARTITION_LINES,
   });
 }

@@ -49,6 +49,7 @@ export class Runtime {
       adminApiKey: config.adminApiKey,
       logger,
       rateLimitPerMinute: config.rateLimitPerMinute,
+      settlementPartitionLines: config.settlementPartitionLines,
     });
     this.workers = [...this.app.workers];
     for (const worker of this.workers) worker.start();

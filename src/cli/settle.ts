@@ -4,64 +4,113 @@ import { BusinessCalendar, systemClock } from '../clock';
 import { loadConfig } from '../config';
 import { createDb } from '../db';
 import { isValidIsoDate } from '../domain/dates';
-import { presentRun } from '../representations/settlement';
+import { createLogger } from '../logger';
+import type { RunRecord } from '../repositories/settlement-run.repository';
+import { presentDryRun, presentRun } from '../representations/settlement';
 import { createServices } from '../services';
-import { systemActor } from '../services/unit-of-work';
 import type { RunProgress } from '../services/settlement.service';
+import { systemActor } from '../services/unit-of-work';
 import { migrateLatest } from '../../migrations';
 import { runCommand } from './run';
 
 /**
- * The nightly job: npm run settle -- [--through yyyy-MM-dd] [--dry-run]
- * The same service as POST /v1/settlement-runs; one transaction, so a failure (or a kill) leaves
- * nothing half-written and exits non-zero.
+ * The nightly job: npm run settle -- [--through yyyy-MM-dd] [--dry-run] [--workers N] [--join]
+ * The same service as POST /v1/settlement-runs. A run works in partitions that commit one by one:
+ * killed at any point, it is resumed by the next settle (this command or the API), which then
+ * does its own. While another settle holds a live run this one answers run-in-progress, unless
+ * it joins that run (--join) to share its partitions.
  */
 const program = new Command()
   .name('settle')
   .description('Settle all revenue that has become billable, and print a summary.')
-  .option('--through <date>', 'settle revenue lines ending on or before this day (default: yesterday in BUSINESS_TIMEZONE)', (v) => {
+  .option('--through <date>', 'settle revenue lines ending on or before this day (default and latest: yesterday in BUSINESS_TIMEZONE)', (v) => {
     if (!isValidIsoDate(v)) throw new InvalidArgumentError('must be a date in the form yyyy-MM-dd');
     return v;
   })
   .option('--dry-run', 'compute the run and print its summary (statements, lines, totals) without writing anything')
+  .option('--workers <n>', 'partitions worked on at once by this process (default 1)', (v) => {
+    if (!/^[1-9]\d?$/.test(v)) throw new InvalidArgumentError('must be a whole number from 1 to 99');
+    return Number(v);
+  })
+  .option('--join', 'work on the partitions of the run that is running (another process holds and finalizes it)')
   .parse();
-const options = program.opts<{ through?: string; dryRun?: boolean }>();
+const options = program.opts<{ through?: string; dryRun?: boolean; workers?: number; join?: boolean }>();
 
 runCommand(async () => {
   const config = loadConfig();
-  const db = createDb(config.databaseUrl);
+  const db = createDb(config.databaseUrl, { lockWaitMs: config.sqliteLockWaitMs });
+  const logger = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel);
   try {
     await migrateLatest(db);
-    const services = createServices({ db, calendar: new BusinessCalendar(systemClock, config.businessTimeZone) });
-    const through = services.settlement.resolveThrough(options.through);
-    console.log(`settling revenue through ${through}${options.dryRun ? ' (dry run: nothing will be written)' : ''}`);
+    const services = createServices({
+      db,
+      calendar: new BusinessCalendar(systemClock, config.businessTimeZone),
+      logger,
+      partitionLines: config.settlementPartitionLines,
+    });
     const progress = progressReporter();
-    const result = await services.settlement.run({ through, dryRun: options.dryRun }, systemActor('settle command'), progress.update);
-    progress.stop();
+    const execution = { workers: options.workers, onProgress: progress.update, onFinalizing: progress.finalizing };
 
-    const run = presentRun(result.run, result.dryRun);
-    console.log(result.dryRun ? 'dry run, nothing written:' : `run ${run.id}:`);
-    console.log(`  statements: ${run.statementCount}`);
-    console.log(`  lines:      ${run.lineCount}`);
-    for (const t of run.totals) console.log(`  total ${t.currency}: ${t.amount}`);
-    if (run.totals.length === 0) console.log('  nothing new to settle');
+    if (options.join) {
+      const joined = await services.settlement.join(execution);
+      progress.stop();
+      if (!joined) console.log('no settlement run is running; nothing to join');
+      else console.log(`joined run ${joined.run.id} (through ${joined.run.through}): settled ${joined.partitions} of its partitions`);
+      return 0;
+    }
+    if (options.dryRun) {
+      const dry = await services.settlement.dryRun({ through: options.through });
+      console.log(`settling revenue through ${dry.through} (dry run: nothing will be written)`);
+      const summary = await dry.summary(progress.update);
+      progress.stop();
+      console.log('dry run, nothing written:');
+      printSummary(presentDryRun(summary));
+      return 0;
+    }
+    const through = services.settlement.resolveThrough(options.through);
+    console.log(`settling revenue through ${through}`);
+    const run = await services.settlement.run({ through }, systemActor('settle command'), {
+      ...execution,
+      onResumed: (r) => console.log(`resuming run ${r.id} (through ${r.through}), interrupted after ${r.partitionsDone} of ${r.partitionsTotal} partitions`),
+    });
+    progress.stop();
+    console.log(`run ${run.id}:`);
+    printSummary(presentRun(run));
+    return reportFailures(run);
   } finally {
     await db.destroy();
   }
 });
 
+function printSummary(run: { statementCount: number; lineCount: number; totals: { currency: string; amount: string }[] }): void {
+  console.log(`  statements: ${run.statementCount}`);
+  console.log(`  lines:      ${run.lineCount}`);
+  for (const t of run.totals) console.log(`  total ${t.currency}: ${t.amount}`);
+  if (run.totals.length === 0) console.log('  nothing new to settle');
+}
+
+/** Partitions that failed left their pairs unsettled (the next run tries them again): the job must notice. */
+function reportFailures(run: RunRecord): number {
+  if (run.partitionsFailed === 0) return 0;
+  console.error(`${run.partitionsFailed} partition(s) failed and were left out; their revenue stays unsettled for the next run (see the log)`);
+  return 2;
+}
+
 /** A bar on a terminal; otherwise (cron, logs) a line at every tenth of the way. */
-function progressReporter(): { update: (p: RunProgress) => void; stop: () => void } {
+function progressReporter(): { update: (p: RunProgress) => void; finalizing: (done: number, total: number) => void; stop: () => void } {
   if (process.stderr.isTTY) {
-    const bar = new SingleBar({ stream: process.stderr, format: 'settling [{bar}] {percentage}% | {value}/{total} revenue lines | {eta}s left' });
+    const bar = new SingleBar({ stream: process.stderr, format: 'settling [{bar}] {percentage}% | {value}/{total} partitions | {eta}s left' });
     let started = false;
     return {
       update(p) {
         if (!started) {
-          bar.start(p.totalLines, 0);
+          bar.start(p.partitionsTotal, 0);
           started = true;
         }
-        bar.update(p.processedLines);
+        bar.update(p.partitionsDone);
+      },
+      finalizing: (done, total) => {
+        if (done === 0) process.stderr.write(`\nfinalizing ${total} statements\n`);
       },
       stop: () => started && bar.stop(),
     };
@@ -69,12 +118,13 @@ function progressReporter(): { update: (p: RunProgress) => void; stop: () => voi
   let lastTenth = -1;
   return {
     update(p) {
-      const tenth = p.totalLines === 0 ? 10 : Math.floor((p.processedLines * 10) / p.totalLines);
+      const tenth = p.partitionsTotal === 0 ? 10 : Math.floor((p.partitionsDone * 10) / p.partitionsTotal);
       if (tenth > lastTenth) {
         lastTenth = tenth;
-        process.stderr.write(`progress: ${p.processedLines}/${p.totalLines} revenue lines\n`);
+        process.stderr.write(`progress: ${p.partitionsDone}/${p.partitionsTotal} partitions\n`);
       }
     },
+    finalizing: (done, total) => process.stderr.write(`finalize: ${done}/${total} statements\n`),
     stop: () => undefined,
   };
 }

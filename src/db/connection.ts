@@ -36,7 +36,10 @@ export function createDb(url: string, options: DbOptions = {}): Db {
   }
   const filename = sqliteFilename(url);
   if (filename !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(filename)), { recursive: true });
-  const state: SqliteState = { lockWaitMs: options.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS };
+  const state: SqliteState = {
+    lockWaitMs: options.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS,
+    ...(filename !== ':memory:' ? { filename: path.resolve(filename) } : {}),
+  };
   const db = knexFactory({
     client: 'better-sqlite3',
     connection: { filename },

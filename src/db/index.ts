@@ -15,5 +15,5 @@ export * from './connection';
 export * from './dialect';
 export * from './locks';
 export * from './prepared';
-export { isSqliteBusy, sleep } from './sqlite';
+export { isSqliteBusy, sleep, yieldToWaitingWriters } from './sqlite';
 export * from './transaction';

@@ -26,20 +26,19 @@ export async function lockRowsShared(trx: Knex.Transaction, table: string, ids: 
 }
 
 /**
- * One settlement run at a time. PostgreSQL: a transaction-scoped advisory lock (a second run
- * waits, then sees the first one's pairs as settled). SQLite: the transaction holds the
- * database write lock, which does the same.
- */
-export async function lockSettlement(trx: Knex.Transaction): Promise<void> {
-  if (dialectOf(trx) === 'postgres') await trx.raw('SELECT pg_advisory_xact_lock(?)', [SETTLEMENT_LOCK_KEY]);
-}
-
-const SETTLEMENT_LOCK_KEY = 7_260_001;
-
-/**
  * Statistics of tables a transaction has just filled, for the planner's next statements:
  * PostgreSQL's ANALYZE counts the transaction's own new rows. SQLite plans without them.
  */
 export async function refreshStatistics(trx: Knex.Transaction, tables: string[]): Promise<void> {
   if (dialectOf(trx) === 'postgres') await trx.raw(`ANALYZE ${tables.join(', ')}`);
+}
+
+/**
+ * Share-locks every row of `table` with an id in first..last (ordered by id): writers that take
+ * lockRow on one of them wait until this transaction ends (PostgreSQL). SQLite: a no-op, the
+ * transaction holds the write lock.
+ */
+export async function lockRangeShared(trx: Knex.Transaction, table: LockableTable, first: number, last: number): Promise<void> {
+  if (dialectOf(trx) !== 'postgres') return;
+  await queryPrepared(trx, preparedSql(`SELECT id FROM ${table} WHERE id BETWEEN ? AND ? ORDER BY id FOR SHARE`), [first, last]);
 }

@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import type { Knex } from 'knex';
 import { DatabaseUnavailableError } from './dialect';
 
@@ -31,6 +32,9 @@ export interface SqliteConnection {
 export interface SqliteState {
   conn?: SqliteConnection;
   lockWaitMs: number;
+  /** The database file (none in memory): beside it, a marker that processes waiting for the lock touch. */
+  filename?: string;
+  signalledAt?: number;
 }
 
 const states = new WeakMap<object, SqliteState>();
@@ -85,7 +89,8 @@ export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(r
  * connection of the pool while it is not running (the pause lets other work use it).
  */
 export async function retryWhileBusy<T>(client: Knex.Client | object, attempt: () => T | Promise<T>): Promise<T> {
-  const waitMs = sqliteState(client)?.lockWaitMs ?? 0;
+  const state = sqliteState(client);
+  const waitMs = state?.lockWaitMs ?? 0;
   const started = Date.now();
   for (let pause = 1; ; pause = Math.min(pause * 2, MAX_PAUSE_MS)) {
     try {
@@ -93,9 +98,49 @@ export async function retryWhileBusy<T>(client: Knex.Client | object, attempt: (
     } catch (err) {
       if (!isSqliteBusy(err)) throw err;
       if (Date.now() - started + pause > waitMs) throw lockWaitExceeded(waitMs, err);
+      if (state) signalWaiting(state);
       await sleep(pause);
     }
   }
+}
+
+/**
+ * SQLite has no queue for its write lock: a long job that commits one short transaction after
+ * another could take the lock again before a waiting process ever sees it free. A process that
+ * waits touches a marker file beside the database; a long job looks at it between transactions
+ * (yieldToWaitingWriters) and pauses long enough for the waiting one to get in.
+ */
+const WAITING_MARKER = '-waiting-writers';
+const SIGNAL_EVERY_MS = 50;
+const WAITERS_RECENT_MS = 1000;
+/** Longer than a waiter's pause between tries (MAX_PAUSE_MS), so that it finds the lock free. */
+const YIELD_MS = 20;
+
+function signalWaiting(state: SqliteState): void {
+  if (!state.filename) return;
+  const now = Date.now();
+  if (state.signalledAt !== undefined && now - state.signalledAt < SIGNAL_EVERY_MS) return;
+  state.signalledAt = now;
+  try {
+    fs.writeFileSync(state.filename + WAITING_MARKER, String(now));
+  } catch {
+    // a read-only directory: waiting still works, only without the hint
+  }
+}
+
+/** Between two transactions of a long job: gives the write lock to processes waiting for it, if any. */
+export async function yieldToWaitingWriters(client: Knex.Client | object): Promise<void> {
+  const state = sqliteState(client);
+  let waiting = false;
+  if (state?.filename) {
+    try {
+      waiting = Date.now() - fs.statSync(state.filename + WAITING_MARKER).mtimeMs < WAITERS_RECENT_MS;
+    } catch {
+      waiting = false;
+    }
+  }
+  if (waiting) await sleep(YIELD_MS);
+  else await new Promise<void>((resolve) => setImmediate(resolve));
 }
 
 export const lockWaitExceeded = (waitMs: number, cause?: unknown) =>

@@ -86,3 +86,13 @@ function pinnedSqlite(db: Knex): PinnedSqlite {
   }
   return pinned;
 }
+
+/**
+ * Where a long job's transaction needs a row that concurrent workers share (a run's statement)
+ * and must not hold it locked until it commits: on PostgreSQL, the root Knex, so that the row is
+ * written in a transaction of its own and committed at once; on SQLite, whose one writer is this
+ * transaction anyway, the transaction itself.
+ */
+export function independentWriter(trx: Knex.Transaction, root: Knex): Knex {
+  return dialectOf(trx) === 'postgres' ? root : trx;
+}

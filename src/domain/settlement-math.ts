@@ -86,14 +86,28 @@ export function exactAmountText(share: Share): string {
  * total().
  */
 export class ShareSum {
-  private readonly byDays = new Map<number, bigint>();
+  private readonly byDays = new Map<number, { num: bigint; floor: bigint; count: number }>();
   floorSum = 0n;
   count = 0;
 
   add(share: Share, floor: bigint): void {
-    this.byDays.set(share.periodDays, (this.byDays.get(share.periodDays) ?? 0n) + share.num);
+    this.addPart(share.periodDays, share.num, floor, 1);
+  }
+
+  /** Adds a part summed elsewhere (a partition's part of a statement): shares of `days` days. */
+  addPart(days: number, num: bigint, floor: bigint, count: number): void {
+    const part = this.byDays.get(days) ?? { num: 0n, floor: 0n, count: 0 };
+    part.num += num;
+    part.floor += floor;
+    part.count += count;
+    this.byDays.set(days, part);
     this.floorSum += floor;
-    this.count += 1;
+    this.count += count;
+  }
+
+  /** The sum in parts of one period length each, as stored per partition. */
+  parts(): { periodDays: number; num: bigint; floor: bigint; count: number }[] {
+    return [...this.byDays].map(([periodDays, p]) => ({ periodDays, ...p }));
   }
 
   /** round_half_even(Σ exact) in minor units. */
@@ -104,7 +118,7 @@ export class ShareSum {
       lcm = (lcm / gcd(lcm, n)) * n;
     }
     let num = 0n;
-    for (const [days, sum] of this.byDays) num += sum * (lcm / BigInt(days));
+    for (const [days, part] of this.byDays) num += part.num * (lcm / BigInt(days));
     return roundHalfEven(num * 10n ** BigInt(minorDigits), SHARE_SCALE * lcm);
   }
 

@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import type { Request } from 'express';
 import type { Knex } from 'knex';
 import type { BusinessCalendar } from '../clock';
-import { isUniqueViolation } from '../db';
+import { isUniqueViolation, transaction } from '../db';
 import { ApiError, conflict, unprocessable, validationFailed } from '../domain/errors';
 import {
   completeIdempotencyKey,
@@ -10,11 +10,14 @@ import {
   deleteIdempotencyKey,
   findIdempotencyKey,
   insertIdempotencyKey,
+  rememberIdempotencyResource,
+  renewIdempotencyKey,
   takeOverIdempotencyKey,
   type IdempotencyScope,
 } from '../repositories/idempotency.repository';
 import { JsonNumber } from '../schemas/common';
 import type { Actor } from '../services/context';
+import type { IdempotencyHandle } from './route';
 
 const RETENTION_MS = 24 * 60 * 60 * 1000;
 /**
@@ -29,7 +32,10 @@ export interface StoredResponse {
   body: string;
 }
 
-export type Begin = { kind: 'proceed'; id: number } | { kind: 'replay'; response: StoredResponse };
+/** The request goes ahead as this attempt holding the key, or its first answer is replayed. */
+export type Begin =
+  | { kind: 'proceed'; id: number; attempt: string; resource: string | null }
+  | { kind: 'replay'; response: StoredResponse };
 
 /** Canonical JSON of a parsed body (sorted keys, numbers as written), so equal bodies hash alike. */
 function canonical(value: unknown): string {
@@ -71,15 +77,17 @@ export class IdempotencyStore {
       path: req.originalUrl,
     };
     const requestHash = crypto.createHash('sha256').update(canonical(req.body)).digest('hex');
-    for (let attempt = 0; attempt < 3; attempt++) {
+    for (let tries = 0; tries < 3; tries++) {
       const now = this.calendar.now().getTime();
       const fresh = {
+        attempt: crypto.randomUUID(),
         requestHash,
         createdAt: new Date(now).toISOString(),
         leaseUntil: new Date(now + LEASE_MS).toISOString(),
       };
       try {
-        return { kind: 'proceed', id: await insertIdempotencyKey(this.db, scope, fresh) };
+        const id = await transaction(this.db, (trx) => insertIdempotencyKey(trx, scope, fresh));
+        return { kind: 'proceed', id, attempt: fresh.attempt, resource: null };
       } catch (err) {
         if (!isUniqueViolation(err)) throw err;
       }
@@ -88,7 +96,10 @@ export class IdempotencyStore {
       const expired = Date.parse(stored.createdAt) + RETENTION_MS <= now;
       const abandoned = stored.state === 'running' && Date.parse(stored.leaseUntil) <= now;
       if (expired || abandoned) {
-        if (await takeOverIdempotencyKey(this.db, stored.id, stored, fresh)) return { kind: 'proceed', id: stored.id };
+        // A first attempt that died keeps what it began, for this one to continue (same body only).
+        const keepResource = abandoned && !expired && stored.requestHash === requestHash;
+        const taken = await transaction(this.db, (trx) => takeOverIdempotencyKey(trx, stored.id, stored, { ...fresh, keepResource }));
+        if (taken) return { kind: 'proceed', id: stored.id, attempt: fresh.attempt, resource: keepResource ? stored.resource : null };
         continue;
       }
       if (stored.requestHash !== requestHash) {
@@ -108,8 +119,19 @@ export class IdempotencyStore {
     throw conflict('idempotency-key-in-use', `Idempotency-Key ${key} is being taken by another request; retry later.`);
   }
 
-  complete(id: number, response: StoredResponse): Promise<void> {
-    return completeIdempotencyKey(this.db, id, response);
+  /** Stores the answer, if this attempt still holds the key (one that outlived its lease does not overwrite the retry's). */
+  complete(id: number, attempt: string, response: StoredResponse): Promise<boolean> {
+    return transaction(this.db, (trx) => completeIdempotencyKey(trx, id, attempt, response));
+  }
+
+  /** What a long handler may do with the key it holds: renew its lease, note what it began. */
+  handle(begun: { id: number; attempt: string; resource: string | null }): IdempotencyHandle {
+    return {
+      resource: begun.resource,
+      remember: (resource) => transaction(this.db, (trx) => rememberIdempotencyResource(trx, begun.id, begun.attempt, resource)),
+      renew: () =>
+        transaction(this.db, (trx) => renewIdempotencyKey(trx, begun.id, begun.attempt, new Date(this.calendar.now().getTime() + LEASE_MS).toISOString())),
+    };
   }
 
   /** Forgets keys older than 24 h (they no longer replay anyway); returns how many. */
@@ -118,11 +140,18 @@ export class IdempotencyStore {
   }
 
   /** After a failure that a retry may cure (5xx), the key is released. */
-  release(id: number): Promise<void> {
-    return deleteIdempotencyKey(this.db, id);
+  release(id: number, attempt: string): Promise<void> {
+    return transaction(this.db, (trx) => deleteIdempotencyKey(trx, id, attempt));
   }
 }
 
+/**
+ * A 4xx the handler answered is the request's answer, and a retry gets it again. A conflict that
+ * only says "not now" (another settlement run is running) is not: the key is freed, so that a
+ * retry once the other run has completed does the work.
+ */
+const NOT_NOW = new Set(['run-in-progress']);
+
 export function isReplayable(err: unknown): err is ApiError {
-  return err instanceof ApiError && err.status < 500;
+  return err instanceof ApiError && err.status < 500 && !NOT_NOW.has(err.code);
 }

@@ -51,6 +51,18 @@ export interface HandlerContext<P, Q, B> {
   services: Services;
   req: Request;
   res: Response;
+  /** The request's Idempotency-Key, when it carries one (a POST): for a handler whose work outlasts the key's lease. */
+  idempotency?: IdempotencyHandle | undefined;
+}
+
+/** What a long request may do with the Idempotency-Key it holds (SPEC §7.2). */
+export interface IdempotencyHandle {
+  /** What an earlier attempt of this request began (`remember`ed), if it died before it answered. */
+  readonly resource: string | null;
+  /** Notes what this attempt began, so that a retry after a crash continues it. */
+  remember(resource: string): Promise<void>;
+  /** Extends the key's lease: a retry meanwhile answers 409 idempotency-key-in-use. */
+  renew(): Promise<void>;
 }
 
 export interface RouteDef<P = unknown, Q = unknown, B = unknown> {

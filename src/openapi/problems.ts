@@ -22,6 +22,7 @@ export type ProblemCode =
   | 'duplicate-code'
   | 'duplicate-contract-number'
   | 'idempotency-key-in-use'
+  | 'run-in-progress'
   | 'precondition-failed'
   | 'payload-too-large'
   | 'unsupported-media-type'
@@ -162,6 +163,13 @@ export const PROBLEMS: Record<ProblemCode, ProblemDoc> = {
     meaning:
       'A request with the same `Idempotency-Key` is still being processed. Wait and retry with the same key: you will get its answer.',
     example: { detail: 'A request with Idempotency-Key 4f7c2a10-ingest-2026-10 is still being processed; retry later.' },
+  },
+  'run-in-progress': {
+    status: 409,
+    title: 'Conflict',
+    meaning:
+      'Another settlement run is running and its holder is alive: one run at a time. Wait until it has completed (GET /v1/settlement-runs shows its progress) and settle again; a run whose holder died is resumed by the next settle instead. For a run’s statements: the run has not completed yet.',
+    example: { detail: 'Settlement run 13 (through 2026-11-30) is running: 212 of 480 partitions done. Try again once it has completed.' },
   },
   'precondition-failed': {
     status: 412,

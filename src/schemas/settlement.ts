@@ -4,7 +4,9 @@ import { CurrencyCode } from './contract';
 
 export const RunCreate = z
   .strictObject({
-    through: IsoDate.optional().openapi({ description: 'Settle revenue lines whose period ends on or before this day. Default: yesterday; later than today is rejected.' }),
+    through: IsoDate.optional().openapi({
+      description: 'Settle revenue lines whose period ends on or before this day. Default and latest: yesterday (today’s percentage may still change, R8).',
+    }),
     dryRun: z.boolean('must be true or false').optional().openapi({ description: 'Compute and return the statements without writing anything.' }),
   })
   .openapi('SettlementRunCreate');
@@ -16,7 +18,19 @@ const CurrencyTotal = z
   .object({ currency: z.string().openapi({ example: 'EUR' }), amount: DecimalString('Sum of the statement totals in this currency.', '519.44') })
   .openapi('CurrencyTotal');
 
+const Adjusts = z
+  .object({
+    statementId: z.number().int().openapi({ example: 88 }),
+    lineId: z.number().int().openapi({ example: 5001 }),
+  })
+  .openapi('AdjustedLine', { description: 'The first statement line of the pair this adjustment corrects.' });
+
 const lineFields = {
+  kind: z.enum(['share', 'adjustment']).openapi({
+    description:
+      '`share`: the pair’s share, settled once. `adjustment`: a later correction of a settled pair after an amendment of its referral’s terms (SPEC §12): its exactAmount is the difference between the share under the corrected terms and what the pair’s lines settled before.',
+    example: 'share',
+  }),
   revenueLineId: z.number().int().openapi({ example: 901 }),
   referralId: z.number().int().openapi({ example: 17 }),
   contractId: z.number().int().openapi({ example: 42 }),
@@ -26,13 +40,16 @@ const lineFields = {
   billableDays: z.number().int().openapi({ example: 20, description: 'Days of the period on which the referral was billable.' }),
   revenueAmount: DecimalString('The revenue line’s amount, in the statement currency.', '3000.00'),
   exactAmount: DecimalString(
-    'The exact share, revenueAmount / periodDays × Σ percentage(d) / 100 over the billable days d, shown to at most 20 decimals. The rounding of `amount` used the exact value, not this display.',
+    'The exact share, revenueAmount / periodDays × Σ percentage(d) / 100 over the billable days d, shown to at most 20 decimals (rounded half to even). The service keeps the exact rational and rounds `amount` from it, not from this display.',
     '241.93548387096774193548',
   ),
   amount: DecimalString(
     'The share as paid: exactAmount rounded down to the currency’s minor unit, plus one minor unit for the lines with the largest remainders, so that the lines add up to the statement total.',
     '241.94',
   ),
+  adjusts: Adjusts.nullable().openapi({
+    description: 'For an adjustment: the pair’s first statement line (null when the pair had no line before, e.g. no billable day). Null for a share.',
+  }),
 };
 
 export const StatementLine = z
@@ -79,11 +96,23 @@ const DryRunStatement = z
   .openapi('DryRunStatement', { description: `A statement as a dry run computes it. ${statementDescription}` });
 
 const runFields = {
-  through: IsoDate.openapi({ description: 'Revenue lines whose period ends on or before this day were settled.' }),
+  through: IsoDate.openapi({ description: 'Revenue lines whose period ends on or before this day are settled.' }),
   createdDate: Timestamp,
-  statementCount: z.number().int().openapi({ example: 2 }),
-  lineCount: z.number().int().openapi({ example: 4 }),
-  totals: z.array(CurrencyTotal).openapi({ description: 'Per currency, the sum of the statement totals of the run.' }),
+  startedDate: Timestamp.openapi({ description: 'When the run began to work.' }),
+  completedDate: Timestamp.nullable().openapi({ description: 'When finalize completed it; null while it is running.' }),
+  statementCount: z.number().int().openapi({ example: 2, description: 'Statements of the run; 0 while it is running.' }),
+  lineCount: z.number().int().openapi({ example: 4, description: 'Statement lines of the run; 0 while it is running.' }),
+  totals: z.array(CurrencyTotal).openapi({ description: 'Per currency, the sum of the statement totals of the run (empty while it is running).' }),
+  progress: z
+    .object({
+      partitionsDone: z.number().int().openapi({ example: 48 }),
+      partitionsTotal: z.number().int().openapi({ example: 48 }),
+      partitionsFailed: z.number().int().openapi({
+        example: 0,
+        description: 'Partitions left out after an unexpected error (counted in partitionsDone): their revenue stays unsettled and the next run tries it again.',
+      }),
+    })
+    .openapi('SettlementRunProgress', { description: 'How far the run is: its partitions (groups of contracts), each committed on its own.' }),
 };
 
 export const SettlementRun = z
@@ -91,13 +120,20 @@ export const SettlementRun = z
     id: z.number().int().openapi({ example: 12 }),
     through: runFields.through,
     dryRun: z.literal(false),
+    status: z.enum(['running', 'completed']).openapi({
+      description: '`running` while partitions are being settled and finalize has not rounded the statements yet (they are listed nowhere until then); `completed` after.',
+    }),
     createdDate: runFields.createdDate,
+    startedDate: runFields.startedDate,
+    completedDate: runFields.completedDate,
     statementCount: runFields.statementCount,
     lineCount: runFields.lineCount,
     totals: runFields.totals,
+    progress: runFields.progress,
   })
   .openapi('SettlementRun', {
-    description: 'A committed settlement run. Its statements are read per business unit (listStatements with `runId`).',
+    description:
+      'A settlement run. Its statements are listed with listRunStatements (admin) and per business unit (listStatements with `runId`), once it has completed.',
   });
 
 export const SettlementDryRun = z
@@ -105,13 +141,17 @@ export const SettlementDryRun = z
     id: z.null().openapi({ description: 'Null: a dry run stores nothing.' }),
     through: runFields.through,
     dryRun: z.literal(true),
+    statements: z.array(DryRunStatement).openapi({ description: 'The statements the run would produce, with their lines.' }),
+    status: z.literal('completed'),
     createdDate: runFields.createdDate,
+    startedDate: runFields.startedDate,
+    completedDate: Timestamp,
     statementCount: runFields.statementCount,
     lineCount: runFields.lineCount,
     totals: runFields.totals,
-    statements: z.array(DryRunStatement).openapi({ description: 'The statements the run would produce, with their lines.' }),
+    progress: runFields.progress,
   })
-  .openapi('SettlementDryRun', { description: 'What a settlement run would settle now; nothing was written.' });
+  .openapi('SettlementDryRun', { description: 'What a settlement run would settle now; nothing was written. The answer is streamed: the statements come first, the figures of the whole run after them.' });
 
 export const RunList = ListOf(SettlementRun, 'SettlementRunList');
 
@@ -122,6 +162,13 @@ export const RunListQuery = z.strictObject({
 });
 
 export const RunParams = z.strictObject({ runId: IdParam.openapi({ description: 'Id of a settlement run.', example: 12 }) });
+
+export const RunStatementsQuery = z.strictObject({
+  currency: CurrencyCode.optional().openapi({ description: 'Only the statements in this currency (ISO 4217).' }),
+  limit: Limit,
+  offset: Offset,
+  sort: SortParam(['id', 'runId', 'createdDate']),
+});
 
 export const StatementList = ListOf(Statement, 'StatementList');
 

@@ -1,11 +1,15 @@
 import type { Knex } from 'knex';
+import type { Logger } from 'pino';
 import type { BusinessCalendar } from '../clock';
 import type { Role } from '../domain/access';
 
-/** What every service needs: the database and the business calendar ("now", "today"). */
+/** What every service needs: the database and the business calendar ("now", "today"); a logger for background work. */
 export interface ServiceContext {
   db: Knex;
   calendar: BusinessCalendar;
+  logger?: Logger | undefined;
+  /** Revenue lines a settlement partition holds, about (SETTLEMENT_PARTITION_LINES, default 2000). */
+  partitionLines?: number | undefined;
 }
 
 /** Who is acting, for authorisation and the audit trail. */

@@ -1,258 +1,140 @@
-import type { Knex } from 'knex';
-import { lockRowsShared, lockSettlement, maxMinorUnits, refreshStatistics } from '../db';
-import { currencyDigits } from '../domain/currency';
-import { addDays, daysInclusive } from '../domain/dates';
-import { Dec, toDec } from '../domain/decimal';
-import { notFound, validationFailed } from '../domain/errors';
-import { billableSegments, type ReferralTimeline } from '../domain/referral-timeline';
-import { ShareSum, exactAmountText, shareOf, splitMinor, type Share } from '../domain/settlement-math';
-import { findReferralsOfContracts } from '../repositories/referral.repository';
+import { isUniqueViolation } from '../db';
+import { addDays } from '../domain/dates';
+import { conflict, notFound, validationFailed } from '../domain/errors';
+import { contractsToSettle } from '../repositories/settlement.repository';
 import {
-  countCandidateLines,
   findRun,
-  findStatementLines,
-  findStatementsOfRun,
-  finishRun,
-  finishStatements,
+  findRunningRun,
   insertRun,
-  insertSettledPairs,
-  insertStatements,
-  insertStatementLines,
   listRuns,
-  loadLines,
-  nextCandidateLineIds,
-  roundUpLargestRemainders,
-  settledReferralsOf,
-  type CandidateLine,
-  type StatementKey,
-  type NewSettledPair,
-  type NewStatementLine,
+  takeOverLease,
   type RunRecord,
-  type StatementLineRecord,
-  type StatementRecord,
-} from '../repositories/settlement.repository';
+} from '../repositories/settlement-run.repository';
+import { listStatements, statementLines, statementsOfRun } from '../repositories/statement.repository';
+import { runExportHeader, runExportRow } from '../representations/settlement';
 import type { Actor, ServiceContext } from './context';
-import { withUnitOfWork, type UnitOfWork } from './unit-of-work';
+import { DryRun } from './settlement/dry-run';
+import { LEASE_MS, leaseIsLive, newLeaseOwner } from './settlement/lease';
+import { cutPartitions } from './settlement/partition-work';
+import { RunExecutor, type ExecutionOptions, type RunProgress } from './settlement/run-executor';
+import { withUnitOfWork } from './unit-of-work';
+
+export type { RunProgress };
 
 export interface RunRequest {
   through?: string | undefined;
-  dryRun?: boolean | undefined;
 }
 
-export interface RunProgress {
-  processedLines: number;
-  totalLines: number;
-}
-
-export interface RunResult {
-  run: RunRecord;
-  dryRun: boolean;
+export interface RunOptions extends ExecutionOptions {
   /**
-   * A dry run's statements with their lines (it leaves nothing to read afterwards). Empty for a
-   * committed run, whose statements are read per business unit: holding every line of a large run
-   * in memory is what reading in batches avoids.
+   * A run the caller began before and may not have seen completed (an idempotent retry after a
+   * crash): continued if it is still running, and answered instead of a new run.
    */
-  statements: { statement: StatementRecord; lines: StatementLineRecord[] }[];
-}
-
-/** The referral as the run sees it: who earns, for which owner, and when at which percentage. */
-interface ReferralForRun {
-  id: number;
-  payerId: number;
-  referrerId: number;
-  timeline: ReferralTimeline;
-}
-
-interface OpenStatement {
-  id: number;
-  currency: string;
-  digits: number;
-  sum: ShareSum;
-}
-
-const BATCH_LINES = 500;
-
-class DryRunRollback extends Error {
-  constructor(readonly result: RunResult) {
-    super('dry run: rolled back');
-  }
+  resume?: number | undefined;
+  /** Told the id of the run as soon as it exists (before it executes). */
+  onRunCreated?: (runId: number) => Promise<unknown>;
+  /** Told of an interrupted run this settle resumes before its own. */
+  onResumed?: (run: RunRecord) => void;
 }
 
 /**
- * The settlement run of SPEC §6.3, in one transaction: all of it lands, or none of it does (a
- * killed process leaves nothing behind). Revenue lines are read in batches by id, so memory holds
- * one batch, the referrals of the contracts seen, and one running sum per statement.
+ * The settlement run of SPEC §6.3, executed as §6.5 says: a job in the database, cut into
+ * partitions that commit one by one, resumable, one at a time, shared by workers.
  */
 export class SettlementService {
   constructor(private readonly ctx: ServiceContext) {}
 
+  /** `through` as asked, or yesterday; today or later is refused (a PUT may still change today's percentage, R8). */
   resolveThrough(through: string | undefined): string {
-    const today = this.ctx.calendar.today();
-    const value = through ?? addDays(today, -1);
-    if (value > today) {
-      throw validationFailed([{ path: 'body.through', message: `must not be later than today (${today})` }]);
+    const yesterday = addDays(this.ctx.calendar.today(), -1);
+    const value = through ?? yesterday;
+    if (value > yesterday) {
+      throw validationFailed([{ path: 'body.through', message: `must not be later than yesterday (${yesterday})` }]);
     }
     return value;
   }
 
-  async run(request: RunRequest, actor: Actor, onProgress?: (p: RunProgress) => void): Promise<RunResult> {
+  /**
+   * Settles through `through`: first an interrupted run, if there is one (with its own through),
+   * then a run of its own. 409 run-in-progress while another settle holds a live run.
+   */
+  async run(request: RunRequest, actor: Actor, options: RunOptions = {}): Promise<RunRecord> {
     const through = this.resolveThrough(request.through);
-    const dryRun = request.dryRun === true;
+    const resumed = await this.resumeInterrupted(actor, options);
+    if (options.resume !== undefined) {
+      if (resumed?.id === options.resume) return resumed;
+      const begun = await findRun(this.ctx.db, options.resume);
+      if (begun?.status === 'completed') return begun;
+    }
+    // The work is planned by reading, outside any transaction; the run and its partitions are then written at once.
+    const partitions = cutPartitions(await contractsToSettle(this.ctx.db, through), this.ctx.partitionLines);
+    const owner = newLeaseOwner();
+    let runId: number;
     try {
-      return await withUnitOfWork(this.ctx, actor, async (uow) => {
-        const result = await this.settle(uow, through, dryRun, onProgress);
-        if (dryRun) throw new DryRunRollback({ ...result, dryRun: true });
-        return result;
+      runId = await withUnitOfWork(this.ctx, actor, async (uow) => {
+        const id = await insertRun(uow.trx, {
+          through,
+          createdBy: actor.name,
+          createdAt: uow.nowIso,
+          leaseOwner: owner,
+          leaseUntil: new Date(Date.now() + LEASE_MS).toISOString(),
+          partitions,
+        });
+        uow.record({
+          entity: 'settlement-run',
+          id,
+          action: 'create',
+          changes: [
+            { field: 'through', from: null, to: through },
+            { field: 'status', from: null, to: 'running' },
+            { field: 'partitionsTotal', from: null, to: partitions.length },
+          ],
+        });
+        return id;
       });
     } catch (err) {
-      if (err instanceof DryRunRollback) return err.result;
+      if (isUniqueViolation(err)) throw runInProgress();
       throw err;
     }
+    await options.onRunCreated?.(runId);
+    const run = (await findRun(this.ctx.db, runId))!;
+    return new RunExecutor(this.ctx, run, options).execute(owner, actor);
   }
 
-  private async settle(uow: UnitOfWork, through: string, dryRun: boolean, onProgress?: (p: RunProgress) => void): Promise<RunResult> {
-    const { trx } = uow;
-    await lockSettlement(trx);
-    const createdAt = uow.nowIso;
-    const runId = await insertRun(trx, { through, createdBy: uow.actor.name, createdAt });
-    const totalLines = await countCandidateLines(trx, through);
-    const referralsByContract = new Map<number, ReferralForRun[]>();
-    const maxMinor = maxMinorUnits(trx);
-    const statements = new Map<string, OpenStatement>();
-
-    let processed = 0;
-    let afterId = 0;
-    let statementsAnalyzed = 32;
-    for (;;) {
-      const batch = await nextCandidateLineIds(trx, through, afterId, BATCH_LINES);
-      if (batch.length === 0) break;
-      afterId = batch[batch.length - 1]!.id;
-      // Hold the contracts (PostgreSQL) so referral changes and line deletions wait for the run,
-      // then read the lines again: a line deleted just before the lock is simply not settled.
-      await lockRowsShared(trx, 'contracts', batch.map((b) => b.contractId));
-      const lines = await loadLines(trx, batch.map((b) => b.id));
-      const settled = await settledReferralsOf(trx, lines.map((l) => l.id));
-      await this.loadReferrals(trx, lines.map((l) => l.contractId), referralsByContract);
-
-      const newPairs: NewSettledPair[] = [];
-      const billable: { line: CandidateLine; referralId: number; key: string; pair: PairShare }[] = [];
-      const opening = new Map<string, StatementKey>();
-      for (const line of lines) {
-        for (const referral of referralsByContract.get(line.contractId)!) {
-          if (settled.get(line.id)?.has(referral.id)) continue;
-          const pair = computePair(line, referral);
-          newPairs.push({ revenueLineId: line.id, referralId: referral.id, runId, lastBillableDate: pair?.lastDay ?? null });
-          if (!pair) continue;
-          const statementKey = { payerId: referral.payerId, referrerId: referral.referrerId, currency: line.currency };
-          const key = keyOf(statementKey);
-          if (!statements.has(key)) opening.set(key, statementKey);
-          billable.push({ line, referralId: referral.id, key, pair });
-        }
-      }
-      // The statements this batch opens, in one go (in the order of their first line).
-      const keys = [...opening.values()];
-      const ids = await insertStatements(trx, runId, createdAt, keys);
-      keys.forEach((k, i) => {
-        statements.set(keyOf(k), { id: ids[i]!, currency: k.currency, digits: currencyDigits(k.currency), sum: new ShareSum() });
-      });
-      // Each statement line's foreign key is checked against statements with a plan PostgreSQL
-      // made for the size the table had then: each time the run has doubled it, refresh its
-      // statistics, so that the checks do not scan a table planned as empty.
-      if (statements.size >= 2 * statementsAnalyzed) {
-        await refreshStatistics(trx, ['statements']);
-        statementsAnalyzed = statements.size;
-      }
-
-      const newLines: NewStatementLine[] = billable.map(({ line, referralId, key, pair }) => {
-        const statement = statements.get(key)!;
-        const split = splitMinor(pair.share, statement.digits);
-        assertStorable(split.floor, maxMinor);
-        statement.sum.add(pair.share, split.floor);
-        return {
-          statementId: statement.id,
-          revenueLineId: line.id,
-          referralId,
-          contractId: line.contractId,
-          periodStart: line.periodStart,
-          periodEnd: line.periodEnd,
-          periodDays: pair.periodDays,
-          billableDays: pair.billableDays,
-          revenueAmount: line.amount,
-          exactAmount: exactAmountText(pair.share),
-          floorMinor: split.floor,
-          remainderKey: split.remainderKey,
-        };
-      });
-      await insertStatementLines(trx, newLines);
-      await insertSettledPairs(trx, newPairs);
-      processed += batch.length;
-      onProgress?.({ processedLines: processed, totalLines });
-      // better-sqlite3 answers synchronously, so without this the promise chain of a long run
-      // would never let the event loop serve other requests (or a SIGTERM) until it ends.
-      await new Promise<void>((resolve) => setImmediate(resolve));
-    }
-
-    // Round once per statement: the lines add up to the total, the total is the exact sum rounded.
-    const totals = new Map<string, bigint>();
-    let lineCount = 0;
-    const finished = [];
-    // The rounding reads statement_lines by statement: planned for the table the run has filled.
-    await refreshStatistics(trx, ['statement_lines']);
-    for (const statement of statements.values()) {
-      const total = statement.sum.totalMinor(statement.digits);
-      assertStorable(total, maxMinor);
-      await roundUpLargestRemainders(trx, statement.id, Number(total - statement.sum.floorSum));
-      finished.push({ id: statement.id, totalMinor: total, lineCount: statement.sum.count });
-      totals.set(statement.currency, (totals.get(statement.currency) ?? 0n) + total);
-      lineCount += statement.sum.count;
-    }
-    await finishStatements(trx, finished);
-    await finishRun(trx, runId, {
-      statementCount: statements.size,
-      lineCount,
-      totals: [...totals.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([currency, amountMinor]) => ({ currency, amountMinor })),
-    });
-
-    uow.record({
-      entity: 'settlement-run',
-      id: runId,
-      action: 'create',
-      changes: [
-        { field: 'through', from: null, to: through },
-        { field: 'statementCount', from: null, to: statements.size },
-        { field: 'lineCount', from: null, to: lineCount },
-      ],
-    });
-    const run = (await findRun(trx, runId))!;
-    const withLines = [];
-    if (dryRun) {
-      for (const statement of await findStatementsOfRun(trx, runId)) {
-        withLines.push({ statement, lines: await findStatementLines(trx, statement.id) });
-      }
-    }
-    return { run, dryRun: false, statements: withLines };
+  /** The run that was interrupted (its lease expired or its holder is gone), resumed to completion; null when there is none. */
+  private async resumeInterrupted(actor: Actor, options: RunOptions): Promise<RunRecord | null> {
+    const running = await findRunningRun(this.ctx.db);
+    if (!running) return null;
+    if (leaseIsLive(running.leaseOwner, running.leaseUntil, Date.now())) throw runInProgress(running);
+    const owner = newLeaseOwner();
+    const taken = await takeOverLease(
+      this.ctx.db,
+      running.id,
+      { owner: running.leaseOwner, until: running.leaseUntil },
+      { owner, until: new Date(Date.now() + LEASE_MS).toISOString() },
+    );
+    if (!taken) throw runInProgress(running);
+    options.onResumed?.(running);
+    return new RunExecutor(this.ctx, running, options).execute(owner, actor);
   }
 
-  /** Reads the referrals of the contracts not seen yet, all in one go, into the run's cache. */
-  private async loadReferrals(trx: Knex.Transaction, contractIds: number[], cache: Map<number, ReferralForRun[]>): Promise<void> {
-    const missing = [...new Set(contractIds)].filter((id) => !cache.has(id));
-    if (missing.length === 0) return;
-    for (const [contractId, referrals] of await findReferralsOfContracts(trx, missing)) {
-      cache.set(
-        contractId,
-        referrals.map((r) => ({
-          id: r.id,
-          payerId: r.contractBunitId,
-          referrerId: r.referrerId,
-          timeline: {
-            billingStartDate: r.billingStartDate,
-            billingEndDate: r.billingEndDate,
-            archiveDay: r.archivedAt === null ? null : this.ctx.calendar.dayOf(r.archivedAt),
-            history: r.history,
-          },
-        })),
-      );
-    }
+  /**
+   * Helps the running run with its partitions (`settle --join`, on another process or machine);
+   * its holder finalizes it. Null when no run is running.
+   */
+  async join(options: ExecutionOptions = {}): Promise<{ run: RunRecord; partitions: number } | null> {
+    const running = await findRunningRun(this.ctx.db);
+    if (!running) return null;
+    const executor = new RunExecutor(this.ctx, running, options);
+    const workers = Math.max(1, options.workers ?? 1);
+    const counts = await Promise.all(Array.from({ length: workers }, () => executor.settlePartitions()));
+    return { run: running, partitions: counts.reduce((a, b) => a + b, 0) };
+  }
+
+  /** A dry run through `through`: planned now (so that a bad request fails before any answer), computed when read. */
+  async dryRun(request: RunRequest): Promise<DryRun> {
+    const through = this.resolveThrough(request.through);
+    return new DryRun(this.ctx, through, cutPartitions(await contractsToSettle(this.ctx.db, through), this.ctx.partitionLines));
   }
 
   async getRun(id: number): Promise<RunRecord> {
@@ -264,45 +146,44 @@ export class SettlementService {
   listRuns(query: { sort: { field: 'id' | 'through' | 'createdDate'; descending: boolean }; limit: number; offset: number }) {
     return listRuns(this.ctx.db, query.sort, query);
   }
-}
 
-/** An amount the database cannot hold exactly stops the run (nothing is written) rather than rounding. */
-function assertStorable(minor: bigint, max: bigint): void {
-  if (minor > max || minor < -max) {
-    throw new Error(`a settlement amount of ${minor} minor units exceeds what the database holds exactly (${max}); nothing was settled`);
+  /** The statements of a completed run, paged (a running run's statements are listed nowhere). */
+  async statementsOfRun(runId: number, query: { sort: { field: 'id' | 'runId' | 'createdDate'; descending: boolean }; limit: number; offset: number; currency?: string | undefined }) {
+    await this.completedRun(runId);
+    return listStatements(this.ctx.db, { role: 'any', runId, currency: query.currency }, query.sort, query);
+  }
+
+  /**
+   * Every line of a completed run as CSV rows, produced while they are sent (SPEC §6.3: the file
+   * for the ERP): the statements in the order of their key, each one's lines in theirs.
+   */
+  async exportRun(runId: number): Promise<AsyncIterable<string>> {
+    await this.completedRun(runId);
+    const { db } = this.ctx;
+    return (async function* () {
+      yield runExportHeader();
+      for await (const statements of statementsOfRun(db, runId)) {
+        for (const statement of statements) {
+          for await (const lines of statementLines(db, statement.id)) yield lines.map((l) => runExportRow(statement, l)).join('');
+        }
+      }
+    })();
+  }
+
+  private async completedRun(runId: number): Promise<RunRecord> {
+    const run = await this.getRun(runId);
+    if (run.status !== 'completed') {
+      throw conflict('run-in-progress', `Settlement run ${runId} is still running; its statements are listed once it has completed.`);
+    }
+    return run;
   }
 }
 
-/** A run has one statement per payer, referrer and currency. */
-const keyOf = (k: StatementKey) => `${k.payerId}/${k.referrerId}/${k.currency}`;
-
-/** What a referral earns on a revenue line. */
-interface PairShare {
-  share: Share;
-  periodDays: number;
-  billableDays: number;
-  /** The last billable day, which R9 protects. */
-  lastDay: string;
+function runInProgress(run?: RunRecord) {
+  return conflict(
+    'run-in-progress',
+    run
+      ? `Settlement run ${run.id} (through ${run.through}) is running: ${run.partitionsDone} of ${run.partitionsTotal} partitions done. Try again once it has completed.`
+      : 'Another settlement run has just started. Try again once it has completed.',
+  );
 }
-
-/** exact(L, F) of SPEC §6.3, or null when F is billable on no day of L's period. */
-function computePair(line: CandidateLine, referral: ReferralForRun): PairShare | null {
-  const segments = billableSegments(referral.timeline, { from: line.periodStart, to: line.periodEnd });
-  if (segments.length === 0) return null;
-  let percentDays = new Dec(0);
-  let billableDays = 0;
-  for (const s of segments) {
-    const days = daysInclusive(s.from, s.to!);
-    percentDays = percentDays.plus(s.percentage.times(days));
-    billableDays += days;
-  }
-  const periodDays = daysInclusive(line.periodStart, line.periodEnd);
-  return {
-    share: shareOf(toDec(line.amount), percentDays, periodDays),
-    periodDays,
-    billableDays,
-    lastDay: segments[segments.length - 1]!.to!,
-  };
-}
-
-

@@ -5,10 +5,11 @@ import {
   listStatements,
   type StatementLineRecord,
   type StatementRecord,
-} from '../repositories/settlement.repository';
+} from '../repositories/statement.repository';
 import type { StatementListQuery } from '../schemas/settlement';
 import type { ServiceContext } from './context';
 
+/** Statements of completed runs, as the business units that pay or earn them read them. */
 export class StatementService {
   constructor(private readonly ctx: ServiceContext) {}
 

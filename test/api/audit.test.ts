@@ -356,9 +356,13 @@ describeApi('audit trail (SPEC §7.4)', (ctx) => {
       const run = await ctx.post('/v1/settlement-runs', { through: '2026-10-31' }).set('X-Change-Reason', 'October close');
       expect(run.status).to.equal(201);
       const rows = await auditRows(ctx, 'settlement-run');
-      expect(rows).to.have.length(1);
+      expect(rows.map((r) => r.action)).to.deep.equal(['create', 'complete']);
       expect(rows[0]).to.deep.include({ entityId: run.body.id, action: 'create', keyName: 'ADMIN_API_KEY', reason: 'October close' });
       expect(changeOf(rows[0]!, 'through')).to.deep.include({ from: null, to: '2026-10-31' });
+      expect(changeOf(rows[0]!, 'status')).to.deep.include({ from: null, to: 'running' });
+      expect(rows[1]).to.deep.include({ entityId: run.body.id, action: 'complete', keyName: 'ADMIN_API_KEY', reason: 'October close' });
+      expect(changeOf(rows[1]!, 'status')).to.deep.include({ from: 'running', to: 'completed' });
+      expect(changeOf(rows[1]!, 'lineCount')).to.deep.include({ from: null, to: 1 });
     });
 
     it('records API key create and revoke, never the secret', async () => {

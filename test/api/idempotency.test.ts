@@ -308,7 +308,7 @@ describeApi('idempotency (SPEC §7.2)', (ctx) => {
 
       expect(await count(ctx, 'settlement_runs')).to.equal(1);
       expect(await count(ctx, 'settled_pairs')).to.equal(2);
-      expect(await count(ctx, 'audit_events', { entity_type: 'settlement-run' })).to.equal(1);
+      expect(await count(ctx, 'audit_events', { entity_type: 'settlement-run' }), 'one run: created and completed').to.equal(2);
       const unsettled = await ctx.get(`${revenue}?settled=false`);
       expect(unsettled.body.data.map((l: { externalId: string }) => l.externalId)).to.deep.equal(['LATE']);
     });

@@ -12,6 +12,8 @@ import { createBunit, createContract, createReferral, expectProblem, world } fro
 
 interface StatementLine {
   id: number;
+  kind: 'share' | 'adjustment';
+  adjusts: { statementId: number; lineId: number } | null;
   revenueLineId: number;
   referralId: number;
   contractId: number;
@@ -392,6 +394,8 @@ describeApi('statements and settlement runs (SPEC §6.3)', (ctx) => {
       ]);
       expect(asPayer.lines[0]).to.have.all.keys(
         'id',
+        'kind',
+        'adjusts',
         'revenueLineId',
         'referralId',
         'contractId',
@@ -403,7 +407,7 @@ describeApi('statements and settlement runs (SPEC §6.3)', (ctx) => {
         'exactAmount',
         'amount',
       );
-      expect(asPayer.lines[0]).to.deep.include({ periodStart: '2026-10-15', periodEnd: '2026-10-15', periodDays: 1, billableDays: 1 });
+      expect(asPayer.lines[0]).to.deep.include({ kind: 'share', adjusts: null, periodStart: '2026-10-15', periodEnd: '2026-10-15', periodDays: 1, billableDays: 1 });
 
       expectProblem(await ctx.get(statementAt(bob, listed.id)), 404, 'not-found');
       expectProblem(await ctx.get(statementAt(carol, listed.id)), 404, 'not-found');
@@ -419,11 +423,12 @@ describeApi('statements and settlement runs (SPEC §6.3)', (ctx) => {
       expect(csv.status).to.equal(200);
       expect(csv.headers['content-type']).to.match(/^text\/csv/);
       expect(csv.headers['content-disposition']).to.equal(`attachment; filename="statement-${listed.id}.csv"`);
-      const columns = ['id', 'revenueLineId', 'referralId', 'contractId', 'periodStart', 'periodEnd', 'periodDays', 'billableDays', 'revenueAmount', 'exactAmount', 'amount'] as const;
+      const columns = ['id', 'kind', 'revenueLineId', 'referralId', 'contractId', 'periodStart', 'periodEnd', 'periodDays', 'billableDays', 'revenueAmount', 'exactAmount', 'amount'] as const;
       expect(csv.text.endsWith('\r\n')).to.equal(true);
       const rows = csv.text.slice(0, -2).split('\r\n');
-      expect(rows[0]).to.equal(columns.join(','));
-      expect(rows.slice(1)).to.deep.equal(json.lines.map((l) => columns.map((c) => String(l[c])).join(',')));
+      expect(rows[0]).to.equal([...columns, 'adjustsStatementId', 'adjustsLineId'].join(','));
+      // A share adjusts nothing: its last two cells are empty.
+      expect(rows.slice(1)).to.deep.equal(json.lines.map((l) => `${columns.map((c) => String(l[c])).join(',')},,`));
 
       expectProblem(await ctx.get(statementAt(9999, listed.id)).set('Accept', 'text/csv'), 404, 'not-found');
       expectProblem(await ctx.get(statementAt(carol, listed.id)).set('Accept', 'text/csv'), 404, 'not-found');
@@ -434,7 +439,7 @@ describeApi('statements and settlement runs (SPEC §6.3)', (ctx) => {
       const csv = await ctx.get(statementAt(statement.payer.id, statement.id)).set('Accept', 'text/csv');
       const rows = csv.text.trim().split('\r\n').slice(1);
       expect(rows).to.have.length(3);
-      const tails = rows.map((r) => r.split(',').slice(-3).join(','));
+      const tails = rows.map((r) => r.split(',').slice(-5, -2).join(','));
       expect(tails).to.have.members(['10,0.33333333333333333333,1', '10,0.33333333333333333333,0', '10,0.33333333333333333333,0']);
     });
   });
@@ -451,11 +456,17 @@ describeApi('statements and settlement runs (SPEC §6.3)', (ctx) => {
       ctx.clock.set('2026-11-23T13:30:00.000Z');
       const second = await settle(ctx);
 
-      expect(first).to.have.all.keys('id', 'through', 'dryRun', 'createdDate', 'statementCount', 'lineCount', 'totals');
+      expect(first).to.have.all.keys(
+        'id', 'through', 'dryRun', 'status', 'createdDate', 'startedDate', 'completedDate', 'statementCount', 'lineCount', 'totals', 'progress',
+      );
       expect(first).to.deep.include({
         through: '2026-10-31',
         dryRun: false,
+        status: 'completed',
         createdDate: '2026-11-23T12:00:00.000Z',
+        startedDate: '2026-11-23T12:00:00.000Z',
+        completedDate: '2026-11-23T12:00:00.000Z',
+        progress: { partitionsDone: 1, partitionsTotal: 1, partitionsFailed: 0 },
         statementCount: 2,
         lineCount: 2,
         totals: [
@@ -482,16 +493,19 @@ describeApi('statements and settlement runs (SPEC §6.3)', (ctx) => {
       expectProblem(await ctx.get('/v1/settlement-runs/abc'), 400, 'validation-failed');
     });
 
-    it('rejects a through later than today with 400 and writes no run; today itself is allowed', async () => {
-      const late = await ctx.post('/v1/settlement-runs', { through: '2026-11-24' });
-      expectProblem(late, 400, 'validation-failed');
-      expect(late.body.errors.map((e: { path: string }) => e.path)).to.deep.equal(['body.through']);
+    it('rejects a through of today or later with 400 (today’s percentage may still change, R8) and writes no run; yesterday is allowed', async () => {
+      for (const through of ['2026-11-24', '2026-11-23']) {
+        const late = await ctx.post('/v1/settlement-runs', { through });
+        expectProblem(late, 400, 'validation-failed');
+        expect(late.body.errors).to.deep.equal([{ path: 'body.through', message: 'must not be later than yesterday (2026-11-22)' }]);
+        expectProblem(await ctx.post('/v1/settlement-runs', { through, dryRun: true }), 400, 'validation-failed');
+      }
       expectProblem(await ctx.post('/v1/settlement-runs', { through: '2026-02-30' }), 400, 'validation-failed');
       expectProblem(await ctx.post('/v1/settlement-runs', { through: '2026-11-22', extra: 1 }), 400, 'validation-failed');
       expect((await ctx.get('/v1/settlement-runs')).body.meta.total).to.equal(0);
 
-      const today = await settle(ctx, { through: '2026-11-23' });
-      expect(today.through).to.equal('2026-11-23');
+      const yesterday = await settle(ctx, { through: '2026-11-22' });
+      expect(yesterday.through).to.equal('2026-11-22');
     });
 
     it('settles through yesterday by default: a line ending 2026-11-22 is settled, one ending 2026-11-23 is not', async () => {

@@ -242,19 +242,23 @@ export interface paths {
         };
         /**
          * List settlement runs
-         * @description Committed runs (dry runs are not stored). Needs an admin key.
+         * @description Runs, running ones included, so that an operator can watch one (dry runs are not stored). Needs an admin key.
          */
         get: operations["listSettlementRuns"];
         put?: never;
         /**
          * Run the settlement
-         * @description Settles every (revenue line, referral) pair not yet settled whose revenue line ends on or before `through` (default: yesterday).
+         * @description Settles every (revenue line, referral) pair not yet settled whose revenue line ends on or before `through` (default and latest: yesterday), and answers once the run has completed.
          *
          *     For a line of N days, the referral earns amount / N × percentage(d) / 100 for each day d of the line's period on which it is billable (inside its billing window, before its archive day, at the percentage of that day). This is computed exactly, with no rounding on the way.
          *
          *     The new lines of one (payer, referrer, currency) form one statement. Its total is the exact sum rounded once, half to even, to the currency's minor units (EUR 0.01, JPY 1, KWD 0.001); each line gets its share rounded down, and the lines with the largest remainders get one more minor unit, so the lines always add up to the total.
          *
-         *     A pair is settled at most once, ever: a rerun adds nothing, revenue that arrives late is picked up by the next run, settled lines never change. With `dryRun: true` the run is computed and returned (200, `id: null`, with the statements) and nothing is written.
+         *     A pair is settled at most once, ever: a rerun adds nothing, revenue that arrives late is picked up by the next run, settled lines never change.
+         *
+         *     **How it runs.** The work is cut into partitions (groups of whole contracts), each committed in a short transaction of its own, so the rest of the API goes on while a run executes; then a short finalize rounds the statements and marks the run `completed`. One run is running at a time: while another settle works on one, this answers 409 run-in-progress. A run that was interrupted (a killed process, a lost database) is resumed first, with its own `through`, by the next settle, here or in the settle command, and gives exactly the lines it would have given uninterrupted. With an `Idempotency-Key`, a retry after a crash continues the run the first attempt began and answers it.
+         *
+         *     With `dryRun: true` the run is computed and returned (200, `id: null`, with the statements and their lines) and nothing is written; the answer is streamed and is not stored for an idempotent replay (repeating a dry run is safe).
          */
         post: operations["runSettlement"];
         delete?: never;
@@ -272,9 +276,33 @@ export interface paths {
         };
         /**
          * Read a settlement run
-         * @description Needs an admin key. The statements of the run are read per business unit (listStatements with `runId`).
+         * @description Needs an admin key. While it runs, `progress` says how far it is.
          */
         get: operations["getSettlementRun"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/settlement-runs/{runId}/statements": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every statement of a run, or all its lines as CSV
+         * @description Needs an admin key. The statements of a completed run, paged, without their lines.
+         *
+         *     With `Accept: text/csv`: every line of the run, streamed, one row per line with the statement’s id, payer, referrer and currency before the line’s fields, the statements in the order of payer, referrer and currency, the lines of each in the order of revenue line and referral; amounts exactly as in JSON. This is the file the invoicing job hands to the ERP. `limit`, `offset` and `sort` apply to the JSON list only.
+         *
+         *     A run that is still running has no statements to show yet: 409 run-in-progress.
+         */
+        get: operations["listRunStatements"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1001,41 +1029,53 @@ export interface components {
              */
             periodEnd?: string;
         };
-        /** @description What a settlement run would settle now; nothing was written. */
+        /** @description What a settlement run would settle now; nothing was written. The answer is streamed: the statements come first, the figures of the whole run after them. */
         SettlementDryRun: {
             /** @description Null: a dry run stores nothing. */
             id: null;
             /**
              * Format: date
-             * @description Revenue lines whose period ends on or before this day were settled.
+             * @description Revenue lines whose period ends on or before this day are settled.
              * @example 2026-11-01
              */
             through: string;
             /** @enum {boolean} */
             dryRun: true;
+            /** @description The statements the run would produce, with their lines. */
+            statements: components["schemas"]["DryRunStatement"][];
+            /** @enum {string} */
+            status: "completed";
             /**
              * Format: date-time
              * @description An instant, ISO 8601 UTC with milliseconds.
              * @example 2026-11-23T10:15:00.000Z
              */
             createdDate: string;
-            /** @example 2 */
-            statementCount: number;
-            /** @example 4 */
-            lineCount: number;
-            /** @description Per currency, the sum of the statement totals of the run. */
-            totals: components["schemas"]["CurrencyTotal"][];
-            /** @description The statements the run would produce, with their lines. */
-            statements: components["schemas"]["DryRunStatement"][];
-        };
-        CurrencyTotal: {
-            /** @example EUR */
-            currency: string;
             /**
-             * @description Sum of the statement totals in this currency.
-             * @example 519.44
+             * Format: date-time
+             * @description When the run began to work.
+             * @example 2026-11-23T10:15:00.000Z
              */
-            amount: string;
+            startedDate: string;
+            /**
+             * Format: date-time
+             * @description An instant, ISO 8601 UTC with milliseconds.
+             * @example 2026-11-23T10:15:00.000Z
+             */
+            completedDate: string;
+            /**
+             * @description Statements of the run; 0 while it is running.
+             * @example 2
+             */
+            statementCount: number;
+            /**
+             * @description Statement lines of the run; 0 while it is running.
+             * @example 4
+             */
+            lineCount: number;
+            /** @description Per currency, the sum of the statement totals of the run (empty while it is running). */
+            totals: components["schemas"]["CurrencyTotal"][];
+            progress: components["schemas"]["SettlementRunProgress"];
         };
         /** @description A statement as a dry run computes it. What one business unit (payer) owes another (referrer) in one currency for one settlement run. The lines always add up to the total. */
         DryRunStatement: {
@@ -1075,6 +1115,12 @@ export interface components {
         DryRunStatementLine: {
             /** @description Null: a dry run stores nothing. */
             id: null;
+            /**
+             * @description `share`: the pair’s share, settled once. `adjustment`: a later correction of a settled pair after an amendment of its referral’s terms (SPEC §12): its exactAmount is the difference between the share under the corrected terms and what the pair’s lines settled before.
+             * @example share
+             * @enum {string}
+             */
+            kind: "share" | "adjustment";
             /** @example 901 */
             revenueLineId: number;
             /** @example 17 */
@@ -1109,7 +1155,7 @@ export interface components {
              */
             revenueAmount: string;
             /**
-             * @description The exact share, revenueAmount / periodDays × Σ percentage(d) / 100 over the billable days d, shown to at most 20 decimals. The rounding of `amount` used the exact value, not this display.
+             * @description The exact share, revenueAmount / periodDays × Σ percentage(d) / 100 over the billable days d, shown to at most 20 decimals (rounded half to even). The service keeps the exact rational and rounds `amount` from it, not from this display.
              * @example 241.93548387096774193548
              */
             exactAmount: string;
@@ -1118,36 +1164,89 @@ export interface components {
              * @example 241.94
              */
             amount: string;
+            adjusts: components["schemas"]["AdjustedLine"];
         };
-        /** @description A committed settlement run. Its statements are read per business unit (listStatements with `runId`). */
+        /** @description For an adjustment: the pair’s first statement line (null when the pair had no line before, e.g. no billable day). Null for a share. */
+        AdjustedLine: {
+            /** @example 88 */
+            statementId: number;
+            /** @example 5001 */
+            lineId: number;
+        } | null;
+        CurrencyTotal: {
+            /** @example EUR */
+            currency: string;
+            /**
+             * @description Sum of the statement totals in this currency.
+             * @example 519.44
+             */
+            amount: string;
+        };
+        /** @description How far the run is: its partitions (groups of contracts), each committed on its own. */
+        SettlementRunProgress: {
+            /** @example 48 */
+            partitionsDone: number;
+            /** @example 48 */
+            partitionsTotal: number;
+            /**
+             * @description Partitions left out after an unexpected error (counted in partitionsDone): their revenue stays unsettled and the next run tries it again.
+             * @example 0
+             */
+            partitionsFailed: number;
+        };
+        /** @description A settlement run. Its statements are listed with listRunStatements (admin) and per business unit (listStatements with `runId`), once it has completed. */
         SettlementRun: {
             /** @example 12 */
             id: number;
             /**
              * Format: date
-             * @description Revenue lines whose period ends on or before this day were settled.
+             * @description Revenue lines whose period ends on or before this day are settled.
              * @example 2026-11-01
              */
             through: string;
             /** @enum {boolean} */
             dryRun: false;
             /**
+             * @description `running` while partitions are being settled and finalize has not rounded the statements yet (they are listed nowhere until then); `completed` after.
+             * @enum {string}
+             */
+            status: "running" | "completed";
+            /**
              * Format: date-time
              * @description An instant, ISO 8601 UTC with milliseconds.
              * @example 2026-11-23T10:15:00.000Z
              */
             createdDate: string;
-            /** @example 2 */
+            /**
+             * Format: date-time
+             * @description When the run began to work.
+             * @example 2026-11-23T10:15:00.000Z
+             */
+            startedDate: string;
+            /**
+             * Format: date-time
+             * @description When finalize completed it; null while it is running.
+             * @example 2026-11-23T10:15:00.000Z
+             */
+            completedDate: string | null;
+            /**
+             * @description Statements of the run; 0 while it is running.
+             * @example 2
+             */
             statementCount: number;
-            /** @example 4 */
+            /**
+             * @description Statement lines of the run; 0 while it is running.
+             * @example 4
+             */
             lineCount: number;
-            /** @description Per currency, the sum of the statement totals of the run. */
+            /** @description Per currency, the sum of the statement totals of the run (empty while it is running). */
             totals: components["schemas"]["CurrencyTotal"][];
+            progress: components["schemas"]["SettlementRunProgress"];
         };
         SettlementRunCreate: {
             /**
              * Format: date
-             * @description Settle revenue lines whose period ends on or before this day. Default: yesterday; later than today is rejected.
+             * @description Settle revenue lines whose period ends on or before this day. Default and latest: yesterday (today’s percentage may still change, R8).
              * @example 2026-11-01
              */
             through?: string;
@@ -1227,6 +1326,12 @@ export interface components {
         StatementLine: {
             /** @example 5001 */
             id: number;
+            /**
+             * @description `share`: the pair’s share, settled once. `adjustment`: a later correction of a settled pair after an amendment of its referral’s terms (SPEC §12): its exactAmount is the difference between the share under the corrected terms and what the pair’s lines settled before.
+             * @example share
+             * @enum {string}
+             */
+            kind: "share" | "adjustment";
             /** @example 901 */
             revenueLineId: number;
             /** @example 17 */
@@ -1261,7 +1366,7 @@ export interface components {
              */
             revenueAmount: string;
             /**
-             * @description The exact share, revenueAmount / periodDays × Σ percentage(d) / 100 over the billable days d, shown to at most 20 decimals. The rounding of `amount` used the exact value, not this display.
+             * @description The exact share, revenueAmount / periodDays × Σ percentage(d) / 100 over the billable days d, shown to at most 20 decimals (rounded half to even). The service keeps the exact rational and rounds `amount` from it, not from this display.
              * @example 241.93548387096774193548
              */
             exactAmount: string;
@@ -1270,6 +1375,7 @@ export interface components {
              * @example 241.94
              */
             amount: string;
+            adjusts: components["schemas"]["AdjustedLine"];
         };
         BillingWindowList: {
             data: components["schemas"]["BillingWindow"][];
@@ -6012,7 +6118,10 @@ export interface operations {
                      *           "id": 12,
                      *           "through": "2026-10-31",
                      *           "dryRun": false,
+                     *           "status": "completed",
                      *           "createdDate": "2026-11-01T02:00:03.118Z",
+                     *           "startedDate": "2026-11-01T02:00:03.118Z",
+                     *           "completedDate": "2026-11-01T02:00:04.902Z",
                      *           "statementCount": 2,
                      *           "lineCount": 4,
                      *           "totals": [
@@ -6020,11 +6129,33 @@ export interface operations {
                      *               "currency": "EUR",
                      *               "amount": "519.44"
                      *             }
-                     *           ]
+                     *           ],
+                     *           "progress": {
+                     *             "partitionsDone": 1,
+                     *             "partitionsTotal": 1,
+                     *             "partitionsFailed": 0
+                     *           }
+                     *         },
+                     *         {
+                     *           "id": 13,
+                     *           "through": "2026-11-30",
+                     *           "dryRun": false,
+                     *           "status": "running",
+                     *           "createdDate": "2026-12-01T02:00:01.004Z",
+                     *           "startedDate": "2026-12-01T02:00:01.004Z",
+                     *           "completedDate": null,
+                     *           "statementCount": 0,
+                     *           "lineCount": 0,
+                     *           "totals": [],
+                     *           "progress": {
+                     *             "partitionsDone": 212,
+                     *             "partitionsTotal": 480,
+                     *             "partitionsFailed": 0
+                     *           }
                      *         }
                      *       ],
                      *       "meta": {
-                     *         "total": 1,
+                     *         "total": 2,
                      *         "limit": 50,
                      *         "offset": 0
                      *       }
@@ -6199,15 +6330,6 @@ export interface operations {
                      *       "id": null,
                      *       "through": "2026-10-31",
                      *       "dryRun": true,
-                     *       "createdDate": "2026-11-01T02:00:03.118Z",
-                     *       "statementCount": 2,
-                     *       "lineCount": 4,
-                     *       "totals": [
-                     *         {
-                     *           "currency": "EUR",
-                     *           "amount": "519.44"
-                     *         }
-                     *       ],
                      *       "statements": [
                      *         {
                      *           "id": null,
@@ -6229,6 +6351,7 @@ export interface operations {
                      *           "lines": [
                      *             {
                      *               "id": null,
+                     *               "kind": "share",
                      *               "revenueLineId": 901,
                      *               "referralId": 17,
                      *               "contractId": 42,
@@ -6238,10 +6361,12 @@ export interface operations {
                      *               "billableDays": 20,
                      *               "revenueAmount": "3000.00",
                      *               "exactAmount": "241.93548387096774193548",
-                     *               "amount": "241.94"
+                     *               "amount": "241.94",
+                     *               "adjusts": null
                      *             },
                      *             {
                      *               "id": null,
+                     *               "kind": "share",
                      *               "revenueLineId": 902,
                      *               "referralId": 17,
                      *               "contractId": 42,
@@ -6251,7 +6376,8 @@ export interface operations {
                      *               "billableDays": 1,
                      *               "revenueAmount": "-100.00",
                      *               "exactAmount": "-12.5",
-                     *               "amount": "-12.50"
+                     *               "amount": "-12.50",
+                     *               "adjusts": null
                      *             }
                      *           ]
                      *         },
@@ -6275,6 +6401,7 @@ export interface operations {
                      *           "lines": [
                      *             {
                      *               "id": null,
+                     *               "kind": "share",
                      *               "revenueLineId": 901,
                      *               "referralId": 18,
                      *               "contractId": 42,
@@ -6284,10 +6411,12 @@ export interface operations {
                      *               "billableDays": 31,
                      *               "revenueAmount": "3000.00",
                      *               "exactAmount": "300",
-                     *               "amount": "300.00"
+                     *               "amount": "300.00",
+                     *               "adjusts": null
                      *             },
                      *             {
                      *               "id": null,
+                     *               "kind": "share",
                      *               "revenueLineId": 902,
                      *               "referralId": 18,
                      *               "contractId": 42,
@@ -6297,17 +6426,35 @@ export interface operations {
                      *               "billableDays": 1,
                      *               "revenueAmount": "-100.00",
                      *               "exactAmount": "-10",
-                     *               "amount": "-10.00"
+                     *               "amount": "-10.00",
+                     *               "adjusts": null
                      *             }
                      *           ]
                      *         }
-                     *       ]
+                     *       ],
+                     *       "status": "completed",
+                     *       "createdDate": "2026-11-01T02:00:03.118Z",
+                     *       "startedDate": "2026-11-01T02:00:03.118Z",
+                     *       "completedDate": "2026-11-01T02:00:04.902Z",
+                     *       "statementCount": 2,
+                     *       "lineCount": 4,
+                     *       "totals": [
+                     *         {
+                     *           "currency": "EUR",
+                     *           "amount": "519.44"
+                     *         }
+                     *       ],
+                     *       "progress": {
+                     *         "partitionsDone": 1,
+                     *         "partitionsTotal": 1,
+                     *         "partitionsFailed": 0
+                     *       }
                      *     }
                      */
                     "application/json": components["schemas"]["SettlementDryRun"];
                 };
             };
-            /** @description The run, committed. */
+            /** @description The run, completed. */
             201: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -6321,7 +6468,10 @@ export interface operations {
                      *       "id": 12,
                      *       "through": "2026-10-31",
                      *       "dryRun": false,
+                     *       "status": "completed",
                      *       "createdDate": "2026-11-01T02:00:03.118Z",
+                     *       "startedDate": "2026-11-01T02:00:03.118Z",
+                     *       "completedDate": "2026-11-01T02:00:04.902Z",
                      *       "statementCount": 2,
                      *       "lineCount": 4,
                      *       "totals": [
@@ -6329,7 +6479,12 @@ export interface operations {
                      *           "currency": "EUR",
                      *           "amount": "519.44"
                      *         }
-                     *       ]
+                     *       ],
+                     *       "progress": {
+                     *         "partitionsDone": 1,
+                     *         "partitionsTotal": 1,
+                     *         "partitionsFailed": 0
+                     *       }
                      *     }
                      */
                     "application/json": components["schemas"]["SettlementRun"];
@@ -6396,9 +6551,10 @@ export interface operations {
                 };
             };
             /**
-             * @description Conflict with the stored data. Code:
+             * @description Conflict with the stored data. One of these codes:
              *
              *     - `idempotency-key-in-use`: A request with the same `Idempotency-Key` is still being processed. Wait and retry with the same key: you will get its answer.
+             *     - `run-in-progress`: Another settlement run is running and its holder is alive: one run at a time. Wait until it has completed (GET /v1/settlement-runs shows its progress) and settle again; a run whose holder died is resumed by the next settle instead. For a run’s statements: the run has not completed yet.
              */
             409: {
                 headers: {
@@ -6411,7 +6567,7 @@ export interface operations {
                         /** @constant */
                         status?: 409;
                         /** @enum {string} */
-                        code?: "idempotency-key-in-use";
+                        code?: "idempotency-key-in-use" | "run-in-progress";
                     };
                 };
             };
@@ -6564,7 +6720,10 @@ export interface operations {
                      *       "id": 12,
                      *       "through": "2026-10-31",
                      *       "dryRun": false,
+                     *       "status": "completed",
                      *       "createdDate": "2026-11-01T02:00:03.118Z",
+                     *       "startedDate": "2026-11-01T02:00:03.118Z",
+                     *       "completedDate": "2026-11-01T02:00:04.902Z",
                      *       "statementCount": 2,
                      *       "lineCount": 4,
                      *       "totals": [
@@ -6572,7 +6731,12 @@ export interface operations {
                      *           "currency": "EUR",
                      *           "amount": "519.44"
                      *         }
-                     *       ]
+                     *       ],
+                     *       "progress": {
+                     *         "partitionsDone": 1,
+                     *         "partitionsTotal": 1,
+                     *         "partitionsFailed": 0
+                     *       }
                      *     }
                      */
                     "application/json": components["schemas"]["SettlementRun"];
@@ -6652,6 +6816,256 @@ export interface operations {
                         status?: 404;
                         /** @enum {string} */
                         code?: "not-found";
+                    };
+                };
+            };
+            /**
+             * @description Too many requests. Code:
+             *
+             *     - `rate-limited`: This API key sent more requests this minute than the service allows. Wait the seconds given in `Retry-After`.
+             */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 429;
+                        /** @enum {string} */
+                        code?: "rate-limited";
+                    };
+                };
+            };
+            /**
+             * @description Internal error. Code:
+             *
+             *     - `internal`: An unexpected error; nothing was changed. The body carries no technical detail: quote `requestId` (also the `X-Request-Id` header) when you report it.
+             */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 500;
+                        /** @enum {string} */
+                        code?: "internal";
+                    };
+                };
+            };
+            /**
+             * @description Service unavailable. Code:
+             *
+             *     - `unavailable`: The database could not be reached, or stayed locked by other work longer than this service waits for it; nothing was changed. Send the same request again after the seconds given in `Retry-After` (with the same `Idempotency-Key`, a POST is safe to repeat).
+             */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 503;
+                        /** @enum {string} */
+                        code?: "unavailable";
+                    };
+                };
+            };
+        };
+    };
+    listRunStatements: {
+        parameters: {
+            query?: {
+                /** @description Only the statements in this currency (ISO 4217). */
+                currency?: string;
+                /** @description Page size. */
+                limit?: number;
+                /** @description Rows to skip. */
+                offset?: number;
+                /** @description Sort field; prefix with - for descending. */
+                sort?: "id" | "-id" | "runId" | "-runId" | "createdDate" | "-createdDate";
+            };
+            header?: {
+                /**
+                 * @description Your correlation id for this request (1-128 letters, digits, `_`, `.` or `-`). It is logged and returned in the `X-Request-Id` response header; without it (or with another form) the service makes one.
+                 * @example billing-2026-11-23-0001
+                 */
+                "X-Request-Id"?: components["parameters"]["X-Request-Id"];
+            };
+            path: {
+                /** @description Id of a settlement run. */
+                runId: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of the run’s statements (JSON), or every line of the run (CSV). */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Content-Disposition": components["headers"]["Content-Disposition"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": 88,
+                     *           "runId": 12,
+                     *           "payer": {
+                     *             "id": 1,
+                     *             "code": "DACH",
+                     *             "name": "DACH Enterprise"
+                     *           },
+                     *           "referrer": {
+                     *             "id": 2,
+                     *             "code": "NORDICS",
+                     *             "name": "Nordic Sales"
+                     *           },
+                     *           "currency": "EUR",
+                     *           "total": "229.44",
+                     *           "lineCount": 2,
+                     *           "createdDate": "2026-11-01T02:00:03.118Z"
+                     *         },
+                     *         {
+                     *           "id": 89,
+                     *           "runId": 12,
+                     *           "payer": {
+                     *             "id": 1,
+                     *             "code": "DACH",
+                     *             "name": "DACH Enterprise"
+                     *           },
+                     *           "referrer": {
+                     *             "id": 3,
+                     *             "code": "BENELUX",
+                     *             "name": "Benelux Partners"
+                     *           },
+                     *           "currency": "EUR",
+                     *           "total": "290.00",
+                     *           "lineCount": 2,
+                     *           "createdDate": "2026-11-01T02:00:03.118Z"
+                     *         }
+                     *       ],
+                     *       "meta": {
+                     *         "total": 2,
+                     *         "limit": 50,
+                     *         "offset": 0
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["StatementList"];
+                    /**
+                     * @example statementId,payerId,payerCode,referrerId,referrerCode,currency,lineId,kind,revenueLineId,referralId,contractId,periodStart,periodEnd,periodDays,billableDays,revenueAmount,exactAmount,amount,adjustsStatementId,adjustsLineId
+                     *     88,1,DACH,2,NORDICS,EUR,5001,share,901,17,42,2026-10-01,2026-10-31,31,20,3000.00,241.93548387096774193548,241.94,,
+                     *     88,1,DACH,2,NORDICS,EUR,5002,share,902,17,42,2026-10-15,2026-10-15,1,1,-100.00,-12.5,-12.50,,
+                     *     89,1,DACH,3,BENELUX,EUR,5003,share,901,18,42,2026-10-01,2026-10-31,31,31,3000.00,300,300.00,,
+                     *     89,1,DACH,3,BENELUX,EUR,5004,share,902,18,42,2026-10-15,2026-10-15,1,1,-100.00,-10,-10.00,,
+                     */
+                    "text/csv": string;
+                };
+            };
+            /**
+             * @description Bad request. Code:
+             *
+             *     - `validation-failed`: A parameter, header or body field is invalid: a missing or unknown field, a date that is not a real calendar date, a decimal with more places than allowed (never rounded), a range that ends before it starts. `errors` lists every invalid field, not just the first; fix them and send again.
+             */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 400;
+                        /** @enum {string} */
+                        code?: "validation-failed";
+                    };
+                };
+            };
+            /**
+             * @description Unauthenticated. Code:
+             *
+             *     - `unauthenticated`: No API key was sent, or the key is unknown or revoked. Send `Authorization: Bearer <key>`.
+             */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 401;
+                        /** @enum {string} */
+                        code?: "unauthenticated";
+                    };
+                };
+            };
+            /**
+             * @description Forbidden. Code:
+             *
+             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs and keys need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
+             */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 403;
+                        /** @enum {string} */
+                        code?: "forbidden";
+                    };
+                };
+            };
+            /**
+             * @description Not found. Code:
+             *
+             *     - `not-found`: Nothing with this id exists under this business unit. A resource that exists under another business unit is also reported as not found here.
+             */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 404;
+                        /** @enum {string} */
+                        code?: "not-found";
+                    };
+                };
+            };
+            /**
+             * @description Conflict with the stored data. Code:
+             *
+             *     - `run-in-progress`: Another settlement run is running and its holder is alive: one run at a time. Wait until it has completed (GET /v1/settlement-runs shows its progress) and settle again; a run whose holder died is resumed by the next settle instead. For a run’s statements: the run has not completed yet.
+             */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 409;
+                        /** @enum {string} */
+                        code?: "run-in-progress";
                     };
                 };
             };
@@ -6991,6 +7405,7 @@ export interface operations {
                      *       "lines": [
                      *         {
                      *           "id": 5001,
+                     *           "kind": "share",
                      *           "revenueLineId": 901,
                      *           "referralId": 17,
                      *           "contractId": 42,
@@ -7000,10 +7415,12 @@ export interface operations {
                      *           "billableDays": 20,
                      *           "revenueAmount": "3000.00",
                      *           "exactAmount": "241.93548387096774193548",
-                     *           "amount": "241.94"
+                     *           "amount": "241.94",
+                     *           "adjusts": null
                      *         },
                      *         {
                      *           "id": 5002,
+                     *           "kind": "share",
                      *           "revenueLineId": 902,
                      *           "referralId": 17,
                      *           "contractId": 42,
@@ -7013,16 +7430,17 @@ export interface operations {
                      *           "billableDays": 1,
                      *           "revenueAmount": "-100.00",
                      *           "exactAmount": "-12.5",
-                     *           "amount": "-12.50"
+                     *           "amount": "-12.50",
+                     *           "adjusts": null
                      *         }
                      *       ]
                      *     }
                      */
                     "application/json": components["schemas"]["StatementWithLines"];
                     /**
-                     * @example id,revenueLineId,referralId,contractId,periodStart,periodEnd,periodDays,billableDays,revenueAmount,exactAmount,amount
-                     *     5001,901,17,42,2026-10-01,2026-10-31,31,20,3000.00,241.93548387096774193548,241.94
-                     *     5002,902,17,42,2026-10-15,2026-10-15,1,1,-100.00,-12.5,-12.50
+                     * @example id,kind,revenueLineId,referralId,contractId,periodStart,periodEnd,periodDays,billableDays,revenueAmount,exactAmount,amount,adjustsStatementId,adjustsLineId
+                     *     5001,share,901,17,42,2026-10-01,2026-10-31,31,20,3000.00,241.93548387096774193548,241.94,,
+                     *     5002,share,902,17,42,2026-10-15,2026-10-15,1,1,-100.00,-12.5,-12.50,,
                      */
                     "text/csv": string;
                 };

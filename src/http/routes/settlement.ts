@@ -5,6 +5,7 @@ import {
   RunList,
   RunListQuery,
   RunParams,
+  RunStatementsQuery,
   SettlementDryRun,
   SettlementRun,
   StatementList,
@@ -17,9 +18,15 @@ import { defineRoute } from '../route';
 import { presentRun, presentStatement, statementCsv } from '../../representations/settlement';
 
 const CSV_EXAMPLE =
-  'id,revenueLineId,referralId,contractId,periodStart,periodEnd,periodDays,billableDays,revenueAmount,exactAmount,amount\r\n' +
-  '5001,901,17,42,2026-10-01,2026-10-31,31,20,3000.00,241.93548387096774193548,241.94\r\n' +
-  '5002,902,17,42,2026-10-15,2026-10-15,1,1,-100.00,-12.5,-12.50\r\n';
+  'id,kind,revenueLineId,referralId,contractId,periodStart,periodEnd,periodDays,billableDays,revenueAmount,exactAmount,amount,adjustsStatementId,adjustsLineId\r\n' +
+  '5001,share,901,17,42,2026-10-01,2026-10-31,31,20,3000.00,241.93548387096774193548,241.94,,\r\n' +
+  '5002,share,902,17,42,2026-10-15,2026-10-15,1,1,-100.00,-12.5,-12.50,,\r\n';
+const EXPORT_EXAMPLE =
+  'statementId,payerId,payerCode,referrerId,referrerCode,currency,lineId,kind,revenueLineId,referralId,contractId,periodStart,periodEnd,periodDays,billableDays,revenueAmount,exactAmount,amount,adjustsStatementId,adjustsLineId\r\n' +
+  '88,1,DACH,2,NORDICS,EUR,5001,share,901,17,42,2026-10-01,2026-10-31,31,20,3000.00,241.93548387096774193548,241.94,,\r\n' +
+  '88,1,DACH,2,NORDICS,EUR,5002,share,902,17,42,2026-10-15,2026-10-15,1,1,-100.00,-12.5,-12.50,,\r\n' +
+  '89,1,DACH,3,BENELUX,EUR,5003,share,901,18,42,2026-10-01,2026-10-31,31,31,3000.00,300,300.00,,\r\n' +
+  '89,1,DACH,3,BENELUX,EUR,5004,share,902,18,42,2026-10-15,2026-10-15,1,1,-100.00,-10,-10.00,,\r\n';
 
 /** The worked example of the spec (§10): one EUR contract, two referrals, a 3000.00 line and a -100.00 credit note. */
 const party = {
@@ -30,6 +37,7 @@ const party = {
 const linesToNordics = [
   {
     id: 5001,
+    kind: 'share' as const,
     revenueLineId: 901,
     referralId: 17,
     contractId: 42,
@@ -40,9 +48,11 @@ const linesToNordics = [
     revenueAmount: '3000.00',
     exactAmount: '241.93548387096774193548',
     amount: '241.94',
+    adjusts: null,
   },
   {
     id: 5002,
+    kind: 'share' as const,
     revenueLineId: 902,
     referralId: 17,
     contractId: 42,
@@ -53,6 +63,7 @@ const linesToNordics = [
     revenueAmount: '-100.00',
     exactAmount: '-12.5',
     amount: '-12.50',
+    adjusts: null,
   },
 ];
 const statementToNordics = {
@@ -75,10 +86,27 @@ const runExample = {
   id: 12,
   through: '2026-10-31',
   dryRun: false,
+  status: 'completed',
   createdDate: '2026-11-01T02:00:03.118Z',
+  startedDate: '2026-11-01T02:00:03.118Z',
+  completedDate: '2026-11-01T02:00:04.902Z',
   statementCount: 2,
   lineCount: 4,
   totals: [{ currency: 'EUR', amount: '519.44' }],
+  progress: { partitionsDone: 1, partitionsTotal: 1, partitionsFailed: 0 },
+};
+const runningExample = {
+  ...runExample,
+  id: 13,
+  through: '2026-11-30',
+  status: 'running',
+  createdDate: '2026-12-01T02:00:01.004Z',
+  startedDate: '2026-12-01T02:00:01.004Z',
+  completedDate: null,
+  statementCount: 0,
+  lineCount: 0,
+  totals: [],
+  progress: { partitionsDone: 212, partitionsTotal: 480, partitionsFailed: 0 },
 };
 const dryRunLines = (lines: typeof linesToNordics) => lines.map((l) => ({ ...l, id: null }));
 
@@ -88,26 +116,30 @@ export const settlementRoutes = [
     path: '/v1/settlement-runs',
     operationId: 'runSettlement',
     summary: 'Run the settlement',
-    description: `Settles every (revenue line, referral) pair not yet settled whose revenue line ends on or before \`through\` (default: yesterday).
+    description: `Settles every (revenue line, referral) pair not yet settled whose revenue line ends on or before \`through\` (default and latest: yesterday), and answers once the run has completed.
 
 For a line of N days, the referral earns amount / N × percentage(d) / 100 for each day d of the line's period on which it is billable (inside its billing window, before its archive day, at the percentage of that day). This is computed exactly, with no rounding on the way.
 
 The new lines of one (payer, referrer, currency) form one statement. Its total is the exact sum rounded once, half to even, to the currency's minor units (EUR 0.01, JPY 1, KWD 0.001); each line gets its share rounded down, and the lines with the largest remainders get one more minor unit, so the lines always add up to the total.
 
-A pair is settled at most once, ever: a rerun adds nothing, revenue that arrives late is picked up by the next run, settled lines never change. With \`dryRun: true\` the run is computed and returned (200, \`id: null\`, with the statements) and nothing is written.`,
+A pair is settled at most once, ever: a rerun adds nothing, revenue that arrives late is picked up by the next run, settled lines never change.
+
+**How it runs.** The work is cut into partitions (groups of whole contracts), each committed in a short transaction of its own, so the rest of the API goes on while a run executes; then a short finalize rounds the statements and marks the run \`completed\`. One run is running at a time: while another settle works on one, this answers 409 run-in-progress. A run that was interrupted (a killed process, a lost database) is resumed first, with its own \`through\`, by the next settle, here or in the settle command, and gives exactly the lines it would have given uninterrupted. With an \`Idempotency-Key\`, a retry after a crash continues the run the first attempt began and answers it.
+
+With \`dryRun: true\` the run is computed and returned (200, \`id: null\`, with the statements and their lines) and nothing is written; the answer is streamed and is not stored for an idempotent replay (repeating a dry run is safe).`,
     tags: ['Settlement'],
     access: 'admin',
     body: RunCreate,
     bodyOptional: true,
     bodyExample: { through: '2026-10-31' },
     responses: {
-      201: { description: 'The run, committed.', schema: SettlementRun, example: runExample, headers: ['Location'] },
+      201: { description: 'The run, completed.', schema: SettlementRun, example: runExample, headers: ['Location'] },
       200: {
         description: 'A dry run: what the run would settle, with the statements; nothing was written.',
         schema: SettlementDryRun,
         example: {
-          ...runExample,
           id: null,
+          through: runExample.through,
           dryRun: true,
           statements: [
             { ...statementToNordics, id: null, runId: null, lines: dryRunLines(linesToNordics) },
@@ -121,20 +153,30 @@ A pair is settled at most once, ever: a rerun adds nothing, revenue that arrives
               ],
             },
           ],
+          status: 'completed',
+          createdDate: runExample.createdDate,
+          startedDate: runExample.startedDate,
+          completedDate: runExample.completedDate,
+          statementCount: 2,
+          lineCount: 4,
+          totals: runExample.totals,
+          progress: runExample.progress,
         },
       },
     },
-    problems: [],
-    async handler({ body, services, actor }) {
-      const result = await services.settlement.run(body, actor);
-      const run = presentRun(result.run, result.dryRun);
-      if (result.dryRun) {
-        return {
-          status: 200,
-          body: { ...run, statements: result.statements.map((s) => presentStatement(s.statement, s.lines, true)) },
-        };
+    problems: ['run-in-progress'],
+    async handler({ body, services, actor, idempotency }) {
+      if (body.dryRun) {
+        const dry = await services.settlement.dryRun(body);
+        return { status: 200, stream: dry.json() };
       }
-      return { status: 201, body: run, headers: { Location: `/v1/settlement-runs/${result.run.id}` } };
+      const resource = idempotency?.resource?.match(/^settlement-run:(\d+)$/);
+      const run = await services.settlement.run(body, actor, {
+        resume: resource ? Number(resource[1]) : undefined,
+        onRunCreated: (id) => idempotency?.remember(`settlement-run:${id}`) ?? Promise.resolve(),
+        heartbeat: () => idempotency?.renew() ?? Promise.resolve(),
+      });
+      return { status: 201, body: presentRun(run), headers: { Location: `/v1/settlement-runs/${run.id}` } };
     },
   }),
   defineRoute({
@@ -142,17 +184,21 @@ A pair is settled at most once, ever: a rerun adds nothing, revenue that arrives
     path: '/v1/settlement-runs',
     operationId: 'listSettlementRuns',
     summary: 'List settlement runs',
-    description: 'Committed runs (dry runs are not stored). Needs an admin key.',
+    description: 'Runs, running ones included, so that an operator can watch one (dry runs are not stored). Needs an admin key.',
     tags: ['Settlement'],
     access: 'admin',
     query: RunListQuery,
     responses: {
-      200: { description: 'A page of runs.', schema: RunList, example: { data: [runExample], meta: { total: 1, limit: 50, offset: 0 } } },
+      200: {
+        description: 'A page of runs.',
+        schema: RunList,
+        example: { data: [runExample, runningExample], meta: { total: 2, limit: 50, offset: 0 } },
+      },
     },
     problems: [],
     async handler({ query, services }) {
       const page = await services.settlement.listRuns(query);
-      return { status: 200, body: presentPage(page, query, (r) => presentRun(r, false)) };
+      return { status: 200, body: presentPage(page, query, presentRun) };
     },
   }),
   defineRoute({
@@ -160,14 +206,48 @@ A pair is settled at most once, ever: a rerun adds nothing, revenue that arrives
     path: '/v1/settlement-runs/{runId}',
     operationId: 'getSettlementRun',
     summary: 'Read a settlement run',
-    description: 'Needs an admin key. The statements of the run are read per business unit (listStatements with `runId`).',
+    description: 'Needs an admin key. While it runs, `progress` says how far it is.',
     tags: ['Settlement'],
     access: 'admin',
     params: RunParams,
     responses: { 200: { description: 'The run.', schema: SettlementRun, example: runExample } },
     problems: [],
     async handler({ params, services }) {
-      return { status: 200, body: presentRun(await services.settlement.getRun(params.runId), false) };
+      return { status: 200, body: presentRun(await services.settlement.getRun(params.runId)) };
+    },
+  }),
+  defineRoute({
+    method: 'get',
+    path: '/v1/settlement-runs/{runId}/statements',
+    operationId: 'listRunStatements',
+    summary: 'Every statement of a run, or all its lines as CSV',
+    description:
+      'Needs an admin key. The statements of a completed run, paged, without their lines.\n\nWith `Accept: text/csv`: every line of the run, streamed, one row per line with the statement’s id, payer, referrer and currency before the line’s fields, the statements in the order of payer, referrer and currency, the lines of each in the order of revenue line and referral; amounts exactly as in JSON. This is the file the invoicing job hands to the ERP. `limit`, `offset` and `sort` apply to the JSON list only.\n\nA run that is still running has no statements to show yet: 409 run-in-progress.',
+    tags: ['Settlement'],
+    access: 'admin',
+    params: RunParams,
+    query: RunStatementsQuery,
+    responses: {
+      200: {
+        description: 'A page of the run’s statements (JSON), or every line of the run (CSV).',
+        schema: StatementList,
+        example: { data: [statementToNordics, statementToBenelux], meta: { total: 2, limit: 50, offset: 0 } },
+        alternatives: { 'text/csv': { schema: { type: 'string' }, example: EXPORT_EXAMPLE } },
+        headers: ['Content-Disposition'],
+      },
+    },
+    problems: ['run-in-progress'],
+    async handler({ params, query, services, req }) {
+      if (req.accepts(['application/json', 'text/csv']) === 'text/csv') {
+        return {
+          status: 200,
+          stream: await services.settlement.exportRun(params.runId),
+          contentType: 'text/csv; charset=utf-8',
+          headers: { 'Content-Disposition': `attachment; filename="settlement-run-${params.runId}.csv"` },
+        };
+      }
+      const page = await services.settlement.statementsOfRun(params.runId, query);
+      return { status: 200, body: presentPage(page, query, (s) => presentStatement(s)) };
     },
   }),
   defineRoute({

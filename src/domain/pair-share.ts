@@ -1,0 +1,33 @@
+import { daysInclusive, type IsoDate } from './dates';
+import { Dec, toDec } from './decimal';
+import { billableSegments, type ReferralTimeline } from './referral-timeline';
+import { shareOf, type Share } from './settlement-math';
+
+/** What a referral earns on a revenue line: exact(L, F) of SPEC §6.3. */
+export interface PairShare {
+  share: Share;
+  periodDays: number;
+  billableDays: number;
+  /** The last billable day, which R9 protects. */
+  lastDay: IsoDate;
+}
+
+/** exact(L, F) = Σ over the billable days d of L's period of L.amount / N × pct(d) / 100; null when no day is billable. */
+export function pairShare(line: { amount: string; periodStart: IsoDate; periodEnd: IsoDate }, referral: ReferralTimeline): PairShare | null {
+  const segments = billableSegments(referral, { from: line.periodStart, to: line.periodEnd });
+  if (segments.length === 0) return null;
+  let percentDays = new Dec(0);
+  let billableDays = 0;
+  for (const s of segments) {
+    const days = daysInclusive(s.from, s.to!);
+    percentDays = percentDays.plus(s.percentage.times(days));
+    billableDays += days;
+  }
+  const periodDays = daysInclusive(line.periodStart, line.periodEnd);
+  return {
+    share: shareOf(toDec(line.amount), percentDays, periodDays),
+    periodDays,
+    billableDays,
+    lastDay: segments[segments.length - 1]!.to!,
+  };
+}

@@ -1,0 +1,286 @@
+import type { Knex } from 'knex';
+import { dialectOf, exactIntegerText, insertRows, preparedSql, queryPrepared, executePrepared, toIsoTimestamp } from '../db';
+import type { Page, PageResult, Sort } from './paging';
+
+/**
+ * Settlement runs as jobs in the database (SPEC §6.5): the run row with its status and lease, its
+ * partitions (the work, claimed by workers), and each partition's part of every statement's
+ * exact sum.
+ */
+
+export type RunStatus = 'running' | 'completed';
+
+export interface RunRecord {
+  id: number;
+  through: string;
+  status: RunStatus;
+  createdAt: string;
+  startedAt: string;
+  completedAt: string | null;
+  createdBy: string;
+  statementCount: number;
+  lineCount: number;
+  partitionsTotal: number;
+  partitionsDone: number;
+  partitionsFailed: number;
+  leaseOwner: string | null;
+  leaseUntil: string | null;
+  totals: { currency: string; amountMinor: bigint }[];
+}
+
+interface RunRow {
+  id: number;
+  through: string;
+  status: RunStatus;
+  created_at: Date | string;
+  started_at: Date | string | null;
+  completed_at: Date | string | null;
+  created_by: string;
+  statement_count: number;
+  line_count: number;
+  partitions_total: number;
+  lease_owner: string | null;
+  lease_until: Date | string | null;
+}
+
+const RUN_COLUMNS = [
+  'id', 'through', 'status', 'created_at', 'started_at', 'completed_at', 'created_by', 'statement_count', 'line_count',
+  'partitions_total', 'lease_owner', 'lease_until',
+];
+
+/** Contracts first..last (inclusive) of a run's partition. */
+export interface PartitionRange {
+  first: number;
+  last: number;
+}
+
+export interface NewRun {
+  through: string;
+  createdBy: string;
+  createdAt: string;
+  leaseOwner: string;
+  leaseUntil: string;
+  partitions: PartitionRange[];
+}
+
+/**
+ * Creates a running run with its partitions and its lease. A second running run violates the
+ * unique index on running runs: the caller answers run-in-progress.
+ */
+export async function insertRun(trx: Knex, run: NewRun): Promise<number> {
+  const [row] = await trx('settlement_runs')
+    .insert({
+      through: run.through,
+      status: 'running',
+      created_by: run.createdBy,
+      created_at: run.createdAt,
+      started_at: run.createdAt,
+      partitions_total: run.partitions.length,
+      lease_owner: run.leaseOwner,
+      lease_until: run.leaseUntil,
+    })
+    .returning('id');
+  const id = (row as { id: number }).id;
+  await insertRows(
+    trx,
+    'settlement_partitions',
+    ['run_id', 'seq', 'first_contract_id', 'last_contract_id', 'status'],
+    run.partitions.map((p, i) => [id, i + 1, p.first, p.last, 'pending']),
+  );
+  return id;
+}
+
+async function withProgressAndTotals(db: Knex, rows: RunRow[]): Promise<RunRecord[]> {
+  if (rows.length === 0) return [];
+  const ids = rows.map((r) => r.id);
+  const totals: { run_id: number; currency: string; amount_minor: string }[] = await db('settlement_run_totals')
+    .select('run_id', 'currency', exactIntegerText(db, 'amount_minor', 'amount_minor'))
+    .whereIn('run_id', ids)
+    .orderBy(['run_id', 'currency']);
+  const progress: { run_id: number; status: string; n: number | string }[] = await db('settlement_partitions')
+    .select('run_id', 'status')
+    .count({ n: '*' })
+    .whereIn('run_id', ids)
+    .whereNot('status', 'pending')
+    .groupBy('run_id', 'status');
+  return rows.map((r) => {
+    const finished = (status: string) => Number(progress.find((p) => p.run_id === r.id && p.status === status)?.n ?? 0);
+    return {
+      id: r.id,
+      through: r.through,
+      status: r.status,
+      createdAt: toIsoTimestamp(r.created_at)!,
+      startedAt: toIsoTimestamp(r.started_at ?? r.created_at)!,
+      completedAt: toIsoTimestamp(r.completed_at),
+      createdBy: r.created_by,
+      statementCount: r.statement_count,
+      lineCount: r.line_count,
+      partitionsTotal: r.partitions_total,
+      partitionsDone: finished('done') + finished('failed'),
+      partitionsFailed: finished('failed'),
+      leaseOwner: r.lease_owner,
+      leaseUntil: toIsoTimestamp(r.lease_until),
+      totals: totals.filter((t) => t.run_id === r.id).map((t) => ({ currency: t.currency, amountMinor: BigInt(t.amount_minor) })),
+    };
+  });
+}
+
+export async function findRun(db: Knex, id: number): Promise<RunRecord | undefined> {
+  const rows: RunRow[] = await db('settlement_runs').select(RUN_COLUMNS).where({ id });
+  return (await withProgressAndTotals(db, rows))[0];
+}
+
+/** The run that is running, if one is (there is at most one). */
+export async function findRunningRun(db: Knex): Promise<RunRecord | undefined> {
+  const rows: RunRow[] = await db('settlement_runs').select(RUN_COLUMNS).where({ status: 'running' });
+  return (await withProgressAndTotals(db, rows))[0];
+}
+
+const RUN_SORT = { id: 'id', through: 'through', createdDate: 'created_at' } as const;
+
+export async function listRuns(db: Knex, sort: Sort<keyof typeof RUN_SORT>, page: Page): Promise<PageResult<RunRecord>> {
+  const direction = sort.descending ? 'desc' : 'asc';
+  const query = db('settlement_runs').select(RUN_COLUMNS).orderBy(RUN_SORT[sort.field], direction);
+  if (sort.field !== 'id') query.orderBy('id', direction);
+  const [counted] = await db('settlement_runs').count({ n: '*' });
+  const rows: RunRow[] = await query.limit(page.limit).offset(page.offset);
+  return { rows: await withProgressAndTotals(db, rows), total: Number((counted as { n: number | string }).n) };
+}
+
+/**
+ * Moves the lease from its holder to `owner` if it is still the one the caller saw (`expected`):
+ * of two settles that find the same expired lease, one takes it.
+ */
+export async function takeOverLease(
+  db: Knex,
+  runId: number,
+  expected: { owner: string | null; until: string | null },
+  next: { owner: string; until: string },
+): Promise<boolean> {
+  const query = db('settlement_runs').where({ id: runId, status: 'running' });
+  if (expected.owner === null) query.whereNull('lease_owner');
+  else query.where({ lease_owner: expected.owner });
+  if (expected.until === null) query.whereNull('lease_until');
+  else query.where({ lease_until: expected.until });
+  return (await query.update({ lease_owner: next.owner, lease_until: next.until })) === 1;
+}
+
+/** Extends the lease while its owner still holds it; false when someone else took it over. */
+export async function renewLease(db: Knex, runId: number, owner: string, until: string): Promise<boolean> {
+  return (await executePrepared(db, RENEW_LEASE, [until, runId, owner])) === 1;
+}
+const RENEW_LEASE = preparedSql("UPDATE settlement_runs SET lease_until = ? WHERE id = ? AND lease_owner = ? AND status = 'running'");
+
+/** Hands the lease back (a process that stops in the middle of a run): the next settle resumes at once. */
+export async function releaseLease(db: Knex, runId: number, owner: string, nowIso: string): Promise<void> {
+  await executePrepared(db, RELEASE_LEASE, [nowIso, runId, owner]);
+}
+const RELEASE_LEASE = preparedSql("UPDATE settlement_runs SET lease_until = ? WHERE id = ? AND lease_owner = ? AND status = 'running'");
+
+export interface PartitionRecord {
+  id: number;
+  runId: number;
+  seq: number;
+  first: number;
+  last: number;
+}
+
+/**
+ * Claims the next pending partition for the caller's transaction: its row stays locked until the
+ * transaction ends, so no other worker takes it, and a worker that dies gives it back with its
+ * connection. PostgreSQL: FOR UPDATE SKIP LOCKED, so workers never wait for each other. SQLite:
+ * the transaction holds the database's write lock, so there is only ever one claimant.
+ */
+export async function claimPartition(trx: Knex.Transaction, runId: number): Promise<PartitionRecord | undefined> {
+  const sql = dialectOf(trx) === 'postgres' ? CLAIM_PARTITION_PG : CLAIM_PARTITION;
+  const [row] = await queryPrepared<{ id: number; run_id: number; seq: number; first_contract_id: number; last_contract_id: number }>(
+    trx,
+    sql,
+    [runId],
+  );
+  return row && { id: row.id, runId: row.run_id, seq: row.seq, first: row.first_contract_id, last: row.last_contract_id };
+}
+const CLAIM = "SELECT id, run_id, seq, first_contract_id, last_contract_id FROM settlement_partitions WHERE run_id = ? AND status = 'pending' ORDER BY seq LIMIT 1";
+const CLAIM_PARTITION = preparedSql(CLAIM);
+const CLAIM_PARTITION_PG = preparedSql(`${CLAIM} FOR UPDATE SKIP LOCKED`);
+
+export async function finishPartition(trx: Knex, partitionId: number, lineCount: number): Promise<void> {
+  await executePrepared(trx, FINISH_PARTITION, [lineCount, partitionId]);
+}
+const FINISH_PARTITION = preparedSql("UPDATE settlement_partitions SET status = 'done', line_count = ? WHERE id = ?");
+
+/** A partition that failed twice with an unexpected error: the run goes on without it; its pairs stay unsettled. */
+export async function failPartition(db: Knex, partitionId: number, error: string): Promise<void> {
+  await db('settlement_partitions').where({ id: partitionId, status: 'pending' }).update({ status: 'failed', error: error.slice(0, 2000) });
+}
+
+export async function countPendingPartitions(db: Knex, runId: number): Promise<number> {
+  const [row] = await queryPrepared<{ n: number | string }>(db, COUNT_PENDING, [runId]);
+  return Number(row?.n ?? 0);
+}
+const COUNT_PENDING = preparedSql("SELECT count(*) AS n FROM settlement_partitions WHERE run_id = ? AND status = 'pending'");
+
+export async function failedPartitions(db: Knex, runId: number): Promise<{ seq: number; first: number; last: number; error: string }[]> {
+  const rows: { seq: number; first_contract_id: number; last_contract_id: number; error: string | null }[] = await db('settlement_partitions')
+    .select('seq', 'first_contract_id', 'last_contract_id', 'error')
+    .where({ run_id: runId, status: 'failed' })
+    .orderBy('seq');
+  return rows.map((r) => ({ seq: r.seq, first: r.first_contract_id, last: r.last_contract_id, error: r.error ?? '' }));
+}
+
+/** One partition's part of a statement's exact sum, for one period length. */
+export interface StatementSumPart {
+  statementId: number;
+  periodDays: number;
+  /** Σ of the lines' exact numerators (shares × 10^12 × periodDays). */
+  exactSum: bigint;
+  /** Σ of the lines' floors, in minor units. */
+  floorSum: bigint;
+  lineCount: number;
+}
+
+export async function insertSums(trx: Knex, partitionId: number, parts: StatementSumPart[]): Promise<void> {
+  await insertRows(
+    trx,
+    'settlement_sums',
+    ['partition_id', 'statement_id', 'period_days', 'exact_sum', 'floor_sum', 'line_count'],
+    parts.map((p) => [partitionId, p.statementId, p.periodDays, p.exactSum.toString(), p.floorSum.toString(), p.lineCount]),
+  );
+}
+
+/** Every part of every statement sum of a run, by statement. */
+export async function sumsOfRun(db: Knex, runId: number): Promise<Map<number, StatementSumPart[]>> {
+  const rows: { statement_id: number; period_days: number; exact_sum: string; floor_sum: string; line_count: number }[] = await db(
+    'settlement_sums as s',
+  )
+    .join('settlement_partitions as p', 'p.id', 's.partition_id')
+    .select('s.statement_id', 's.period_days', exactIntegerText(db, 's.exact_sum', 'exact_sum'), exactIntegerText(db, 's.floor_sum', 'floor_sum'), 's.line_count')
+    .where('p.run_id', runId);
+  const out = new Map<number, StatementSumPart[]>();
+  for (const r of rows) {
+    let parts = out.get(r.statement_id);
+    if (!parts) out.set(r.statement_id, (parts = []));
+    parts.push({ statementId: r.statement_id, periodDays: r.period_days, exactSum: BigInt(r.exact_sum), floorSum: BigInt(r.floor_sum), lineCount: r.line_count });
+  }
+  return out;
+}
+
+/** Marks the run completed with its counts and totals, and drops the partitions' sums it no longer needs. */
+export async function completeRun(
+  trx: Knex,
+  runId: number,
+  values: { completedAt: string; statementCount: number; lineCount: number; totals: { currency: string; amountMinor: bigint }[] },
+): Promise<void> {
+  await trx('settlement_runs').where({ id: runId }).update({
+    status: 'completed',
+    completed_at: values.completedAt,
+    statement_count: values.statementCount,
+    line_count: values.lineCount,
+    lease_owner: null,
+    lease_until: null,
+  });
+  if (values.totals.length) {
+    await trx('settlement_run_totals').insert(values.totals.map((t) => ({ run_id: runId, currency: t.currency, amount_minor: t.amountMinor.toString() })));
+  }
+  await trx('settlement_sums').whereIn('partition_id', trx('settlement_partitions').select('id').where({ run_id: runId })).delete();
+}
