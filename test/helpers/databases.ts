@@ -13,8 +13,8 @@ import { migrateLatest } from '../../migrations';
  */
 export interface TestDatabase {
   name: 'sqlite' | 'postgres';
-  /** A URL for a new, empty, migrated database, and how to drop it. */
-  create(): Promise<{ url: string; db: Knex; drop(): Promise<void> }>;
+  /** A URL for a new, empty database (migrated, unless told not to), and how to drop it. */
+  create(options?: { migrate?: boolean }): Promise<{ url: string; db: Knex; drop(): Promise<void> }>;
 }
 
 const tmpRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'referrals-test-'));
@@ -22,11 +22,11 @@ process.on('exit', () => fs.rmSync(tmpRoot, { recursive: true, force: true }));
 
 const sqlite: TestDatabase = {
   name: 'sqlite',
-  async create() {
+  async create(options = {}) {
     const file = path.join(tmpRoot, `${crypto.randomUUID()}.db`);
     const url = `sqlite:${file}`;
     const db = createDb(url);
-    await migrateLatest(db);
+    if (options.migrate !== false) await migrateLatest(db);
     return {
       url,
       db,
@@ -41,7 +41,7 @@ const sqlite: TestDatabase = {
 function postgres(adminUrl: string): TestDatabase {
   return {
     name: 'postgres',
-    async create() {
+    async create(options = {}) {
       const name = `referrals_test_${process.pid}_${crypto.randomBytes(4).toString('hex')}`;
       const admin = knexFactory({ client: 'pg', connection: adminUrl, pool: { min: 0, max: 1 } });
       await admin.raw('CREATE DATABASE ??', [name]);
@@ -49,7 +49,7 @@ function postgres(adminUrl: string): TestDatabase {
       u.pathname = `/${name}`;
       const url = u.toString();
       const db = createDb(url, { poolMax: 10 });
-      await migrateLatest(db);
+      if (options.migrate !== false) await migrateLatest(db);
       return {
         url,
         db,

@@ -60,8 +60,10 @@ describeApi('a settlement run killed and resumed (SPEC §6.5)', (ctx) => {
     expect(half.status).to.equal('running');
     expect(half.progress.partitionsTotal).to.equal(8);
     expect(half.progress.partitionsDone).to.be.within(2, 7);
-    // A running run's statements are listed nowhere.
+    // A running run's statements are listed nowhere, and none can be read.
     expect((await ctx.get('/v1/bunits/1/statements')).body.meta.total).to.equal(0);
+    const open = await ctx.db('statements').where({ run_id: runId }).first();
+    expectProblem(await ctx.get(`/v1/bunits/${open.payer_id}/statements/${open.id}`), 404, 'not-found');
     expectProblem(await ctx.get(`/v1/settlement-runs/${runId}/statements`), 409, 'run-in-progress');
 
     const resumed = await settleCommand(ctx.url, THROUGH, SMALL);

@@ -55,6 +55,8 @@ export interface ExecutionOptions {
   onFinalizing?: (done: number, total: number) => void;
   /** Called with every renewal of the run's lease while it works (an API request renews its idempotency lease). */
   heartbeat?: () => Promise<unknown>;
+  /** How often the lease is renewed (default every 5 s of a 30 s lease). */
+  renewEveryMs?: number;
 }
 
 class LeaseLost extends Error {
@@ -109,7 +111,7 @@ export class RunExecutor {
    * waiting for partitions other processes are working on, then finalize.
    */
   async execute(owner: string, actor: Actor): Promise<RunRecord> {
-    const renewal = setInterval(() => void this.renew(owner), RENEW_EVERY_MS);
+    const renewal = setInterval(() => void this.renew(owner), this.options.renewEveryMs ?? RENEW_EVERY_MS);
     try {
       const workers = Math.max(1, this.options.workers ?? 1);
       await Promise.all(Array.from({ length: workers }, () => this.settlePartitions()));
