@@ -155,7 +155,7 @@ async function runSettlementScenario(db: BenchDatabase): Promise<ScenarioResult>
   const ours = await runNodeScript('src/cli/settle.ts', ['--through', through], { DATABASE_URL: db.url, BUSINESS_TIMEZONE: 'UTC' }, SETTLE_TIMEOUT_MS, 'settle');
   if (ours.code !== 0) throw new Error(`settle failed (${ours.code}):\n${ours.stdout}\n${ours.stderr}`);
   const statementLines = Number(/lines:\s+(\d+)/.exec(ours.stdout)?.[1] ?? NaN);
-  const revenueLines = Number(/\/(\d+) revenue lines/.exec(ours.stderr)?.[1] ?? NaN);
+  const revenueLines = SIZE.revenueLines;
   log(`  settled ${revenueLines} revenue lines into ${statementLines} statement lines in ${ours.seconds.toFixed(1)} s, peak RSS ${ours.peakRssMb.toFixed(0)} MB`);
   log('  baseline: the same lines read, the same number of statement lines inserted');
   const base = await runNodeScript('bench/settle-baseline.ts', [through, String(statementLines)], { DATABASE_URL: db.url }, SETTLE_TIMEOUT_MS, 'settle-baseline');

@@ -78,9 +78,15 @@ export async function up(knex: Knex): Promise<void> {
   await convertLines(knex);
   await knex.schema.alterTable('statement_lines', (t) => {
     t.dropUnique(['revenue_line_id', 'referral_id']);
-    t.unique(['run_id', 'revenue_line_id', 'referral_id']);
-    t.index(['revenue_line_id', 'referral_id']);
+    // One line per pair per run; it also finds a pair's lines of every run (an adjustment's sum).
+    t.unique(['revenue_line_id', 'referral_id', 'run_id']);
+    // A statement's lines in their order (reads, the run export, finalize's ranking of remainders).
     t.index(['statement_id', 'revenue_line_id', 'referral_id']);
+    t.dropIndex(['statement_id', 'remainder_key']);
+  });
+  // A partition reads the lines of its contracts, contract by contract, in id order.
+  await knex.schema.alterTable('revenue_lines', (t) => {
+    t.index(['contract_id', 'id']);
   });
   await knex.raw('ALTER TABLE statement_lines DROP COLUMN exact_amount');
   await knex.raw('ALTER TABLE statement_lines DROP COLUMN amount_minor');

@@ -27,20 +27,40 @@ export function isTransaction(db: Knex): boolean {
  * commit between this transaction's reads and its writes; while another process holds the lock,
  * the begin is tried again asynchronously, with the connection given back in between.
  */
-export async function transaction<T>(db: Knex, work: (trx: Knex.Transaction) => Promise<T>): Promise<T> {
+export async function transaction<T>(db: Knex, work: (trx: Knex.Transaction) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
   if (isTransaction(db)) return work(db as Knex.Transaction);
-  if (dialectOf(db) === 'postgres') return db.transaction(work);
-  return sqliteTransaction(db, work);
+  if (dialectOf(db) === 'postgres') {
+    if (options.durable !== false) return db.transaction(work);
+    return db.transaction(async (trx) => {
+      await trx.raw('SET LOCAL synchronous_commit = off');
+      return work(trx);
+    });
+  }
+  return sqliteTransaction(db, work, options);
 }
 
-async function sqliteTransaction<T>(db: Knex, work: (trx: Knex.Transaction) => Promise<T>): Promise<T> {
+export interface TransactionOptions {
+  /**
+   * false: the commit returns before it is on disk (SQLite synchronous=NORMAL, PostgreSQL
+   * synchronous_commit=off). A crash or power cut may then lose this commit and the ones just
+   * before it, never corrupt anything, and never lose a commit after which a durable one was
+   * made (both databases write one log in order). Only for work that is done again when lost:
+   * a settlement partition, which the resumed run redoes. Default: durable.
+   */
+  durable?: boolean;
+}
+
+async function sqliteTransaction<T>(db: Knex, work: (trx: Knex.Transaction) => Promise<T>, options: TransactionOptions): Promise<T> {
   const pinned = pinnedSqlite(db);
+  const relaxed = options.durable === false;
   const conn = await retryWhileBusy(db.client, async () => {
     const conn = (await db.client.acquireConnection()) as SqliteConnection;
     try {
+      if (relaxed) conn.pragma('synchronous = NORMAL');
       sqliteStatement(conn, 'BEGIN IMMEDIATE').run([]);
       return conn;
     } catch (err) {
+      if (relaxed) conn.pragma('synchronous = FULL');
       await db.client.releaseConnection(conn);
       throw err;
     }
@@ -60,6 +80,7 @@ async function sqliteTransaction<T>(db: Knex, work: (trx: Knex.Transaction) => P
     return result;
   } finally {
     pinned.conn = null;
+    if (relaxed) conn.pragma('synchronous = FULL');
     await db.client.releaseConnection(conn);
   }
 }

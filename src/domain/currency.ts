@@ -15,8 +15,13 @@ export function isKnownCurrency(code: string): boolean {
   return /^[A-Z]{3}$/.test(code) && cc.code(code) !== undefined && !NO_MINOR_UNIT.has(code);
 }
 
+const digitsByCode = new Map<string, number>();
+
 export function currencyDigits(code: string): number {
+  const known = digitsByCode.get(code);
+  if (known !== undefined) return known;
   const entry = cc.code(code);
   if (!entry) throw new Error(`unknown currency ${code}`);
+  digitsByCode.set(code, entry.digits);
   return entry.digits;
 }

@@ -25,10 +25,18 @@ function utcMidnight(year: number, month: number, day: number): Date {
   return date;
 }
 
+/** Days seen lately, by text: a settlement run asks about the same few hundred days millions of times. */
+const epochDays = new Map<string, number>();
+
 export function toEpochDay(date: IsoDate): number {
+  const known = epochDays.get(date);
+  if (known !== undefined) return known;
   const m = ISO_DATE.exec(date);
   if (!m) throw new Error(`not a yyyy-MM-dd date: ${date}`);
-  return utcMidnight(Number(m[1]), Number(m[2]), Number(m[3])).getTime() / MS_PER_DAY;
+  const day = utcMidnight(Number(m[1]), Number(m[2]), Number(m[3])).getTime() / MS_PER_DAY;
+  if (epochDays.size >= 20_000) epochDays.clear();
+  epochDays.set(date, day);
+  return day;
 }
 
 export function fromEpochDay(day: number): IsoDate {

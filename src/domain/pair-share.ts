@@ -1,7 +1,7 @@
+import type Decimal from 'decimal.js';
 import { daysInclusive, type IsoDate } from './dates';
-import { Dec, toDec } from './decimal';
 import { billableSegments, type ReferralTimeline } from './referral-timeline';
-import { shareOf, type Share } from './settlement-math';
+import { amountScaled, percentScaled, shareOfScaled, type Share } from './settlement-math';
 
 /** What a referral earns on a revenue line: exact(L, F) of SPEC §6.3. */
 export interface PairShare {
@@ -16,18 +16,26 @@ export interface PairShare {
 export function pairShare(line: { amount: string; periodStart: IsoDate; periodEnd: IsoDate }, referral: ReferralTimeline): PairShare | null {
   const segments = billableSegments(referral, { from: line.periodStart, to: line.periodEnd });
   if (segments.length === 0) return null;
-  let percentDays = new Dec(0);
+  let percentDays = 0n;
   let billableDays = 0;
   for (const s of segments) {
     const days = daysInclusive(s.from, s.to!);
-    percentDays = percentDays.plus(s.percentage.times(days));
+    percentDays += scaledPercentage(s.percentage) * BigInt(days);
     billableDays += days;
   }
   const periodDays = daysInclusive(line.periodStart, line.periodEnd);
   return {
-    share: shareOf(toDec(line.amount), percentDays, periodDays),
+    share: shareOfScaled(amountScaled(line.amount), percentDays, periodDays),
     periodDays,
     billableDays,
     lastDay: segments[segments.length - 1]!.to!,
   };
+}
+
+/** A history segment's percentage as an integer, once per segment (the same segments serve thousands of lines). */
+const scaledPercentages = new WeakMap<Decimal, bigint>();
+function scaledPercentage(percentage: Decimal): bigint {
+  let value = scaledPercentages.get(percentage);
+  if (value === undefined) scaledPercentages.set(percentage, (value = percentScaled(percentage)));
+  return value;
 }

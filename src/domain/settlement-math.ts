@@ -26,15 +26,39 @@ export interface Share {
 
 /** value × 10^scale as an integer; more decimals than `scale` is a programming error, never rounded. */
 export function scaled(value: Decimal, scale: number): bigint {
-  const s = value.times(new Dec(10).pow(scale));
-  if (!s.isInteger()) throw new Error(`${value.toFixed()} has more than ${scale} decimals`);
-  return BigInt(s.toFixed(0));
+  return scaledText(value.toFixed(), scale);
 }
+
+/**
+ * A plain decimal text ("-12.5", "3000.000000") × 10^scale as an integer, by moving the point:
+ * exact, and no Decimal on the way. More non-zero decimals than `scale` is a programming error.
+ */
+export function scaledText(text: string, scale: number): bigint {
+  const negative = text.startsWith('-');
+  const body = negative ? text.slice(1) : text;
+  const dot = body.indexOf('.');
+  const whole = dot < 0 ? body : body.slice(0, dot);
+  let fraction = dot < 0 ? '' : body.slice(dot + 1);
+  if (fraction.length > scale) {
+    if (/[^0]/.test(fraction.slice(scale))) throw new Error(`${text} has more than ${scale} decimals`);
+    fraction = fraction.slice(0, scale);
+  }
+  const digits = BigInt(whole + fraction.padEnd(scale, '0'));
+  return negative ? -digits : digits;
+}
+
+/** A revenue amount (at most 6 decimals) as the integer A of a share's numerator. */
+export const amountScaled = (amount: string) => scaledText(amount, AMOUNT_SCALE);
+/** A percentage (at most 4 decimals) as an integer, the unit of Σ pct × days in a share's numerator. */
+export const percentScaled = (percentage: Decimal) => scaled(percentage, PERCENT_SCALE);
 
 /** The exact share of one revenue line for one referral (percentDays = Σ pct over billable days). */
 export function shareOf(amount: Decimal, percentDays: Decimal, periodDays: number): Share {
   return { num: scaled(amount, AMOUNT_SCALE) * scaled(percentDays, PERCENT_SCALE), periodDays };
 }
+
+/** The same from integers already scaled: A = amount × 10^6, S = Σ pct × days × 10^4. */
+export const shareOfScaled = (amountA: bigint, percentDaysS: bigint, periodDays: number): Share => ({ num: amountA * percentDaysS, periodDays });
 
 export function floorDiv(a: bigint, b: bigint): bigint {
   const q = a / b;

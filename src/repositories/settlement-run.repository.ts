@@ -248,14 +248,16 @@ export async function insertSums(trx: Knex, partitionId: number, parts: Statemen
   );
 }
 
-/** Every part of every statement sum of a run, by statement. */
-export async function sumsOfRun(db: Knex, runId: number): Promise<Map<number, StatementSumPart[]>> {
-  const rows: { statement_id: number; period_days: number; exact_sum: string; floor_sum: string; line_count: number }[] = await db(
-    'settlement_sums as s',
-  )
-    .join('settlement_partitions as p', 'p.id', 's.partition_id')
-    .select('s.statement_id', 's.period_days', exactIntegerText(db, 's.exact_sum', 'exact_sum'), exactIntegerText(db, 's.floor_sum', 'floor_sum'), 's.line_count')
-    .where('p.run_id', runId);
+/** Every part of the sums of these statements, by statement. */
+export async function sumsOfStatements(db: Knex, statementIds: number[]): Promise<Map<number, StatementSumPart[]>> {
+  const rows: { statement_id: number; period_days: number; exact_sum: string; floor_sum: string; line_count: number }[] = [];
+  for (let i = 0; i < statementIds.length; i += 500) {
+    rows.push(
+      ...(await db('settlement_sums')
+        .select('statement_id', 'period_days', exactIntegerText(db, 'exact_sum', 'exact_sum'), exactIntegerText(db, 'floor_sum', 'floor_sum'), 'line_count')
+        .whereIn('statement_id', statementIds.slice(i, i + 500))),
+    );
+  }
   const out = new Map<number, StatementSumPart[]>();
   for (const r of rows) {
     let parts = out.get(r.statement_id);

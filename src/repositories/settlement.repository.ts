@@ -38,15 +38,16 @@ const CONTRACTS_TO_SETTLE = preparedSql(
 );
 
 /**
- * The next lines (by id, after `afterId`) of the contracts first..last that end on or before
- * `through` and have a pair to settle. The run's own inserts grow settled_pairs under this
+ * The next lines of the contracts first..last, in the order of contract and id, after `after`,
+ * that end on or before `through` and have a pair to settle. The index on (contract_id, id)
+ * reads only the partition's contracts. The run's own inserts grow settled_pairs under this
  * query: on PostgreSQL it is planned at each execution.
  */
 export async function linesToSettle(
   db: Knex,
   range: { first: number; last: number },
   through: string,
-  afterId: number,
+  after: { contractId: number; id: number },
   limit: number,
 ): Promise<CandidateLine[]> {
   const rows = await queryPrepared<{
@@ -56,7 +57,7 @@ export async function linesToSettle(
     currency: string;
     period_start: string;
     period_end: string;
-  }>(db, LINES_TO_SETTLE, [range.first, range.last, through, afterId, limit]);
+  }>(db, LINES_TO_SETTLE, [Math.max(range.first, after.contractId), range.last, after.contractId, after.contractId, after.id, through, limit]);
   return rows.map((r) => ({
     id: r.id,
     contractId: r.contract_id,
@@ -68,8 +69,9 @@ export async function linesToSettle(
 }
 const LINES_TO_SETTLE = preparedSql(
   `SELECT l.id, l.contract_id, CAST(l.amount AS TEXT) AS amount, l.currency, l.period_start, l.period_end FROM revenue_lines l
-   WHERE l.contract_id BETWEEN ? AND ? AND l.period_end <= ? AND l.id > ? AND ${UNSETTLED_PAIR_EXISTS}
-   ORDER BY l.id LIMIT ?`,
+   WHERE l.contract_id BETWEEN ? AND ? AND (l.contract_id > ? OR (l.contract_id = ? AND l.id > ?)) AND l.period_end <= ?
+     AND ${UNSETTLED_PAIR_EXISTS}
+   ORDER BY l.contract_id, l.id LIMIT ?`,
   { replan: true },
 );
 

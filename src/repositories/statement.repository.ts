@@ -23,21 +23,18 @@ export const statementKeyOf = (k: StatementKey) => `${k.payerId}/${k.referrerId}
  */
 export async function openStatements(trx: Knex, runId: number, createdAt: string, keys: StatementKey[]): Promise<Map<string, number>> {
   const out = new Map<string, number>();
-  if (keys.length === 0) return out;
-  await trx('statements')
-    .insert(keys.map((k) => ({ run_id: runId, payer_id: k.payerId, referrer_id: k.referrerId, currency: k.currency, created_at: createdAt, finalized: false })))
-    .onConflict(['run_id', 'payer_id', 'referrer_id', 'currency'])
-    .ignore();
-  const payers = [...new Set(keys.map((k) => k.payerId))];
-  for (let i = 0; i < payers.length; i += 500) {
-    const rows: { id: number; payer_id: number; referrer_id: number; currency: string }[] = await trx('statements')
-      .select('id', 'payer_id', 'referrer_id', 'currency')
-      .where({ run_id: runId })
-      .whereIn('payer_id', payers.slice(i, i + 500));
-    for (const r of rows) out.set(statementKeyOf({ payerId: r.payer_id, referrerId: r.referrer_id, currency: r.currency }), r.id);
+  for (const k of keys) {
+    const [inserted] = await queryPrepared<{ id: number }>(trx, OPEN_STATEMENT, [runId, k.payerId, k.referrerId, k.currency, createdAt, false]);
+    const id = inserted?.id ?? (await queryPrepared<{ id: number }>(trx, FIND_STATEMENT, [runId, k.payerId, k.referrerId, k.currency]))[0]!.id;
+    out.set(statementKeyOf(k), id);
   }
   return out;
 }
+const OPEN_STATEMENT = preparedSql(
+  `INSERT INTO statements (run_id, payer_id, referrer_id, currency, created_at, finalized) VALUES (?, ?, ?, ?, ?, ?)
+   ON CONFLICT (run_id, payer_id, referrer_id, currency) DO NOTHING RETURNING id`,
+);
+const FIND_STATEMENT = preparedSql('SELECT id FROM statements WHERE run_id = ? AND payer_id = ? AND referrer_id = ? AND currency = ?');
 
 export interface NewStatementLine {
   runId: number;
@@ -77,26 +74,38 @@ export async function insertStatementLines(trx: Knex, lines: NewStatementLine[])
   );
 }
 
-/** The statements of a run that finalize has not rounded yet. */
-export async function unfinalizedStatements(db: Knex, runId: number): Promise<{ id: number; currency: string }[]> {
-  return db('statements').select('id', 'currency').where({ run_id: runId, finalized: false }).orderBy('id');
+/** A page of the statements of a run that finalize has not rounded yet, after the id `after`. */
+export async function unfinalizedStatements(db: Knex, runId: number, after: number, limit: number): Promise<{ id: number; currency: string }[]> {
+  return queryPrepared(db, UNFINALIZED, [runId, false, after, limit]);
 }
+const UNFINALIZED = preparedSql('SELECT id, currency FROM statements WHERE run_id = ? AND finalized = ? AND id > ? ORDER BY id LIMIT ?');
 
-const ROUND_UP_LARGEST_REMAINDERS = preparedSql(`UPDATE statement_lines SET round_up = 1 WHERE id IN (
-  SELECT id FROM statement_lines WHERE statement_id = ?
-  ORDER BY remainder_key DESC, revenue_line_id ASC, referral_id ASC LIMIT ?)`);
-
-/** Gives one more minor unit to the k lines with the largest remainders (ties: lower line id, then referral id). */
-export async function roundUpLargestRemainders(trx: Knex, statementId: number, k: number): Promise<void> {
-  if (k <= 0) return;
-  await executePrepared(trx, ROUND_UP_LARGEST_REMAINDERS, [statementId, k]);
+/**
+ * Gives one more minor unit to the k lines of each statement with the largest remainders (ties:
+ * lower revenue line id, then lower referral id): one statement for many statements, ranking
+ * each statement's lines with a window function.
+ */
+export async function roundUpLargestRemainders(trx: Knex, extra: { statementId: number; k: number }[]): Promise<void> {
+  const due = extra.filter((e) => e.k > 0);
+  for (let i = 0; i < due.length; i += 500) {
+    const chunk = due.slice(i, i + 500);
+    const cases = chunk.map(() => 'WHEN ? THEN ?').join(' ');
+    const sql = preparedSql(
+      `UPDATE statement_lines SET round_up = 1 WHERE id IN (
+        SELECT id FROM (
+          SELECT id, statement_id, ROW_NUMBER() OVER (PARTITION BY statement_id ORDER BY remainder_key DESC, revenue_line_id ASC, referral_id ASC) AS rank
+          FROM statement_lines WHERE statement_id IN (${chunk.map(() => '?').join(', ')})
+        ) ranked WHERE ranked.rank <= CASE ranked.statement_id ${cases} END)`,
+    );
+    await executePrepared(trx, sql, [...chunk.map((e) => e.statementId), ...chunk.flatMap((e) => [e.statementId, e.k])]);
+  }
 }
 
 /** Sets a statement's total and line count; from now on it is final. False when it was final already. */
 export async function finalizeStatement(trx: Knex, id: number, totalMinor: bigint, lineCount: number): Promise<boolean> {
-  const changed = await trx('statements').where({ id, finalized: false }).update({ total_minor: totalMinor.toString(), line_count: lineCount, finalized: true });
-  return changed === 1;
+  return (await executePrepared(trx, FINALIZE_STATEMENT, [totalMinor.toString(), lineCount, true, id, false])) === 1;
 }
+const FINALIZE_STATEMENT = preparedSql('UPDATE statements SET total_minor = ?, line_count = ?, finalized = ? WHERE id = ? AND finalized = ?');
 
 /** Locks a statement for finalize and tells whether it still needs it (PostgreSQL: a row lock; SQLite: the write lock). */
 export async function lockUnfinalizedStatement(trx: Knex.Transaction, id: number): Promise<boolean> {

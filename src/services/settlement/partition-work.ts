@@ -52,10 +52,11 @@ export async function* computePartition(
   archiveDayOf: (archivedAt: string) => IsoDate,
 ): AsyncGenerator<ComputedBatch> {
   const referralsByContract = new Map<number, ReferralForRun[]>();
-  for (let afterId = 0; ; ) {
-    const lines = await linesToSettle(db, range, through, afterId, BATCH_LINES);
+  for (let after = { contractId: 0, id: 0 }; ; ) {
+    const lines = await linesToSettle(db, range, through, after, BATCH_LINES);
     if (lines.length === 0) return;
-    afterId = lines[lines.length - 1]!.id;
+    const last = lines[lines.length - 1]!;
+    after = { contractId: last.contractId, id: last.id };
     const settled = await settledReferralsOf(db, lines.map((l) => l.id));
     await loadReferrals(db, lines.map((l) => l.contractId), referralsByContract, archiveDayOf);
 

@@ -20,7 +20,7 @@ import {
   finishPartition,
   insertSums,
   renewLease,
-  sumsOfRun,
+  sumsOfStatements,
   type PartitionRecord,
   type RunRecord,
 } from '../../repositories/settlement-run.repository';
@@ -67,8 +67,8 @@ class LeaseLost extends Error {
 
 /** A partition that failed this often with an unexpected error is left out of the run (its pairs stay unsettled). */
 const ATTEMPTS_PER_PARTITION = 2;
-/** Statements finalize rounds in one transaction, at most: 200, or about ten partitions' lines. */
-const FINALIZE_BATCH_STATEMENTS = 200;
+/** Statements finalize rounds in one transaction, at most: 1000, or about ten partitions' lines. */
+const FINALIZE_BATCH_STATEMENTS = 1000;
 
 /**
  * Works on one run (SPEC §6.5): partitions, each claimed and committed in a short transaction of
@@ -132,6 +132,11 @@ export class RunExecutor {
     }
   }
 
+  private async countUnfinalized(): Promise<number> {
+    const [row] = await this.db('statements').where({ run_id: this.run.id, finalized: false }).count({ n: '*' });
+    return Number((row as { n: number | string }).n);
+  }
+
   private async renew(owner: string): Promise<void> {
     try {
       const held = await renewLease(this.db, this.run.id, owner, new Date(Date.now() + LEASE_MS).toISOString());
@@ -158,14 +163,22 @@ export class RunExecutor {
   private async settleNextPartition(): Promise<PartitionRecord | null> {
     let claimed: PartitionRecord | undefined;
     try {
-      const result = await transaction(this.db, async (trx) => {
-        const partition = await claimPartition(trx, this.run.id);
-        if (!partition) return null;
-        claimed = partition;
-        const opened = await this.settlePartition(trx, partition);
-        return { partition, opened };
-      });
+      // Not durable on its own: a partition lost to a power cut is settled again by the resumed
+      // run, and finalize, which makes the run visible, commits durably after every partition.
+      const result = await transaction(
+        this.db,
+        async (trx) => {
+          const partition = await claimPartition(trx, this.run.id);
+          if (!partition) return null;
+          claimed = partition;
+          const opened = await this.settlePartition(trx, partition);
+          return { partition, opened };
+        },
+        { durable: false },
+      );
       if (!result) return null;
+      // Known statements are remembered, within a bound: one forgotten is found again in the database.
+      if (this.statementIds.size > 100_000) this.statementIds.clear();
       for (const [key, id] of result.opened) this.statementIds.set(key, id);
       return result.partition;
     } catch (err) {
@@ -188,9 +201,9 @@ export class RunExecutor {
     const opened = new Map<string, number>();
     let lineCount = 0;
     for await (const batch of computePartition(trx, partition, run.through, (at) => this.ctx.calendar.dayOf(at))) {
-      const ids = await this.idsOf(independentWriter(trx, this.db), batch.shares.map((s) => s.key), opened);
+      await this.open(independentWriter(trx, this.db), batch.shares.map((s) => s.key), opened);
       const lines: NewStatementLine[] = batch.shares.map((s) => {
-        const statementId = ids.get(statementKeyOf(s.key))!;
+        const statementId = this.idOf(s.key, opened);
         const split = splitMinor(s.pair.share, currencyDigits(s.key.currency));
         let sum = sums.get(statementId);
         if (!sum) sums.set(statementId, (sum = new ShareSum()));
@@ -228,17 +241,20 @@ export class RunExecutor {
     return opened;
   }
 
-  /** The statement ids for these keys: known ones, else opened now (and remembered once committed). */
-  private async idsOf(writer: Knex, keys: StatementKey[], opened: Map<string, number>): Promise<Map<string, number>> {
+  /** Opens the statements of these keys that are not known yet (remembered once committed, in `opened` until then). */
+  private async open(writer: Knex, keys: StatementKey[], opened: Map<string, number>): Promise<void> {
     const missing = new Map<string, StatementKey>();
     for (const k of keys) {
       const key = statementKeyOf(k);
       if (!this.statementIds.has(key) && !opened.has(key)) missing.set(key, k);
     }
-    if (missing.size > 0) {
-      for (const [key, id] of await openStatements(writer, this.run.id, this.run.createdAt, [...missing.values()])) opened.set(key, id);
-    }
-    return new Map([...this.statementIds, ...opened]);
+    if (missing.size === 0) return;
+    for (const [key, id] of await openStatements(writer, this.run.id, this.run.createdAt, [...missing.values()])) opened.set(key, id);
+  }
+
+  private idOf(key: StatementKey, opened: Map<string, number>): number {
+    const k = statementKeyOf(key);
+    return this.statementIds.get(k) ?? opened.get(k)!;
   }
 
   /**
@@ -249,35 +265,50 @@ export class RunExecutor {
    */
   private async finalize(actor: Actor): Promise<void> {
     const { db, run } = this;
-    const sums = await sumsOfRun(db, run.id);
-    const pending = await unfinalizedStatements(db, run.id);
     const batchLines = 10 * (this.ctx.partitionLines ?? DEFAULT_PARTITION_LINES);
-    this.options.onFinalizing?.(0, pending.length);
-    for (let i = 0; i < pending.length; ) {
+    let done = 0;
+    const total = await this.countUnfinalized();
+    this.options.onFinalizing?.(0, total);
+    for (let after = 0; ; ) {
       if (this.lost) throw new LeaseLost(run.id);
-      const batch: { id: number; currency: string }[] = [];
+      const page = await unfinalizedStatements(db, run.id, after, FINALIZE_BATCH_STATEMENTS);
+      if (page.length === 0) break;
+      const sums = await sumsOfStatements(db, page.map((s) => s.id));
+      // A batch: statements up to about ten partitions' lines (at least one statement).
+      const batch: typeof page = [];
       let lines = 0;
-      while (i < pending.length && batch.length < FINALIZE_BATCH_STATEMENTS && (batch.length === 0 || lines < batchLines)) {
-        const s = pending[i++]!;
+      for (const s of page) {
+        const n = (sums.get(s.id) ?? []).reduce((sum, p) => sum + p.lineCount, 0);
+        if (batch.length > 0 && lines + n > batchLines) break;
         batch.push(s);
-        lines += (sums.get(s.id) ?? []).reduce((n, p) => n + p.lineCount, 0);
+        lines += n;
       }
-      await transaction(db, async (trx) => {
-        for (const s of batch) {
-          if (!(await lockUnfinalizedStatement(trx, s.id))) continue;
-          const parts = sums.get(s.id);
-          if (!parts) {
-            await deleteEmptyStatement(trx, s.id);
-            continue;
+      after = batch[batch.length - 1]!.id;
+      // Not durable on its own: the completion below commits durably after it, and a lost batch
+      // is rounded again by the resumed run (a statement rounded already is left alone).
+      await transaction(
+        db,
+        async (trx) => {
+          const rounded: { statementId: number; k: number; total: bigint; count: number }[] = [];
+          for (const s of batch) {
+            if (!(await lockUnfinalizedStatement(trx, s.id))) continue;
+            const parts = sums.get(s.id);
+            if (!parts) {
+              await deleteEmptyStatement(trx, s.id);
+              continue;
+            }
+            const sum = new ShareSum();
+            for (const p of parts) sum.addPart(p.periodDays, p.exactSum, p.floorSum, p.lineCount);
+            const total = sum.totalMinor(currencyDigits(s.currency));
+            rounded.push({ statementId: s.id, k: Number(total - sum.floorSum), total, count: sum.count });
           }
-          const sum = new ShareSum();
-          for (const p of parts) sum.addPart(p.periodDays, p.exactSum, p.floorSum, p.lineCount);
-          const total = sum.totalMinor(currencyDigits(s.currency));
-          await roundUpLargestRemainders(trx, s.id, Number(total - sum.floorSum));
-          await finalizeStatement(trx, s.id, total, sum.count);
-        }
-      });
-      this.options.onFinalizing?.(i, pending.length);
+          await roundUpLargestRemainders(trx, rounded);
+          for (const r of rounded) await finalizeStatement(trx, r.statementId, r.total, r.count);
+        },
+        { durable: false },
+      );
+      done += batch.length;
+      this.options.onFinalizing?.(Math.min(done, total), total);
       await yieldToWaitingWriters(db.client);
     }
     await withUnitOfWork(this.ctx, actor, async (uow) => {
