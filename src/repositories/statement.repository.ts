@@ -89,7 +89,7 @@ export async function roundUpLargestRemainders(trx: Knex, extra: { statementId: 
   const due = extra.filter((e) => e.k > 0);
   for (let i = 0; i < due.length; i += 500) {
     const chunk = due.slice(i, i + 500);
-    const cases = chunk.map(() => 'WHEN ? THEN ?').join(' ');
+    const cases = chunk.map(() => 'WHEN ? THEN CAST(? AS INTEGER)').join(' ');
     const sql = preparedSql(
       `UPDATE statement_lines SET round_up = 1 WHERE id IN (
         SELECT id FROM (
