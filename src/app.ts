@@ -6,6 +6,7 @@ import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import { stringify } from 'yaml';
 import { BusinessCalendar, type Clock } from './clock';
+import type { ApprovalMode } from './config';
 import { validationFailed } from './domain/errors';
 import { authorise } from './http/auth';
 import { docsRouter } from './http/docs';
@@ -34,6 +35,7 @@ export interface AppDeps {
   keyPollMs?: number;
   /** About how many revenue lines a settlement partition holds. */
   settlementPartitionLines?: number;
+  approvalMode?: ApprovalMode;
 }
 
 export interface App {
@@ -58,7 +60,7 @@ export function createApp(deps: AppDeps): App {
   const calendar = new BusinessCalendar(deps.clock, deps.businessTimeZone);
   const keys = new KeyCache(deps.db, deps.adminApiKey);
   const services = createServices(
-    { db: deps.db, calendar, logger: deps.logger, partitionLines: deps.settlementPartitionLines },
+    { db: deps.db, calendar, logger: deps.logger, partitionLines: deps.settlementPartitionLines, approvalMode: deps.approvalMode },
     { onKeyRevoked: () => keys.clear() },
   );
   const idempotency = new IdempotencyStore(deps.db, calendar);

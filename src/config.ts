@@ -22,6 +22,7 @@ const ConfigSchema = z.object({
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(0),
   SQLITE_LOCK_WAIT_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
   SETTLEMENT_PARTITION_LINES: z.coerce.number().int().min(1).max(1_000_000).default(2000),
+  APPROVAL_MODE: z.enum(['none', 'maker-checker'], 'must be none or maker-checker').default('none'),
 });
 
 export interface Config {
@@ -36,7 +37,11 @@ export interface Config {
   readonly sqliteLockWaitMs: number;
   /** About how many revenue lines a settlement partition holds (one short transaction each). */
   readonly settlementPartitionLines: number;
+  /** none: referral changes apply at once; maker-checker: they wait for another key's approval (SPEC §11). */
+  readonly approvalMode: ApprovalMode;
 }
+
+export type ApprovalMode = 'none' | 'maker-checker';
 
 export class ConfigError extends Error {}
 
@@ -67,5 +72,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     rateLimitPerMinute: c.RATE_LIMIT_PER_MINUTE,
     sqliteLockWaitMs: c.SQLITE_LOCK_WAIT_MS,
     settlementPartitionLines: c.SETTLEMENT_PARTITION_LINES,
+    approvalMode: c.APPROVAL_MODE,
   });
 }

@@ -50,6 +50,7 @@ export class Runtime {
       logger,
       rateLimitPerMinute: config.rateLimitPerMinute,
       settlementPartitionLines: config.settlementPartitionLines,
+      approvalMode: config.approvalMode,
     });
     this.workers = [...this.app.workers];
     for (const worker of this.workers) worker.start();

@@ -1,6 +1,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { BusinessCalendar, systemClock } from '../clock';
 import { loadConfig } from '../config';
+import { ROLES, type Role } from '../domain/access';
 import { createDb, type Db } from '../db';
 import { createServices, type Services } from '../services';
 import { systemActor } from '../services/unit-of-work';
@@ -34,15 +35,15 @@ const program = new Command().name('api-keys').description('Create, list and rev
 program
   .command('create')
   .requiredOption('--name <name>', 'a name that says who uses the key')
-  .requiredOption('--role <role>', 'read, write or admin')
+  .requiredOption('--role <role>', 'read, write, approver or admin')
   .option('--bunit <id>', 'a business unit the key may act for (repeat for several; not for admin)', (v, acc: number[]) => [...acc, positiveInt(v)], [])
   .action((opts: { name: string; role: string; bunit: number[] }) =>
     runCommand(() =>
       withServices(async (services) => {
-        if (!['read', 'write', 'admin'].includes(opts.role)) throw new InvalidArgumentError('--role must be read, write or admin');
-        if (opts.role !== 'admin' && opts.bunit.length === 0) throw new InvalidArgumentError('a read or write key needs --bunit');
+        if (!(ROLES as string[]).includes(opts.role)) throw new InvalidArgumentError(`--role must be one of ${ROLES.join(', ')}`);
+        if (opts.role !== 'admin' && opts.bunit.length === 0) throw new InvalidArgumentError(`a ${opts.role} key needs --bunit`);
         const { key, secret } = await services.apiKeys.create(
-          { name: opts.name, role: opts.role as 'read' | 'write' | 'admin', bunitIds: opts.role === 'admin' ? undefined : opts.bunit },
+          { name: opts.name, role: opts.role as Role, bunitIds: opts.role === 'admin' ? undefined : opts.bunit },
           actor,
         );
         console.log(`created key ${key.id} (${key.name}, ${key.role}${key.bunitIds ? `, business units ${key.bunitIds.join(', ')}` : ''})`);

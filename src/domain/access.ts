@@ -3,13 +3,15 @@
  * are not a ladder: an approver decides change requests but cannot make changes of its own, a
  * writer makes changes but cannot decide them (four eyes, §11).
  */
-export type Role = 'read' | 'write' | 'admin';
-export type Capability = 'read' | 'write' | 'admin';
+export type Role = 'read' | 'write' | 'approver' | 'admin';
+/** read: GET; write: make changes; decide: approve or deny change requests (§11); admin: everything else. */
+export type Capability = 'read' | 'write' | 'decide' | 'admin';
 
 const CAPABILITIES: Record<Role, ReadonlySet<Capability>> = {
   read: new Set(['read']),
   write: new Set(['read', 'write']),
-  admin: new Set(['read', 'write', 'admin']),
+  approver: new Set(['read', 'decide']),
+  admin: new Set(['read', 'write', 'decide', 'admin']),
 };
 
 export const ROLES = Object.keys(CAPABILITIES) as Role[];

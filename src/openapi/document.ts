@@ -332,7 +332,7 @@ export function buildOpenApiDocument(routes: RouteDef[] = apiRoutes) {
     type: 'http',
     scheme: 'bearer',
     description:
-      'Every `/v1` request carries an API key: `Authorization: Bearer <key>`. A key has a role — `read` (GET only), `write` (changes within its business units), `admin` (everything, including business units, settlement runs and keys) — and the business units it may act for. Missing, unknown or revoked key: 401; a key that may not do this: 403.',
+      'Every `/v1` request carries an API key: `Authorization: Bearer <key>`. A key has a role — `read` (GET only), `write` (changes within its business units), `approver` (reads, and decides change requests within its business units: maker-checker), `admin` (everything, including business units, settlement runs, keys and webhooks) — and the business units it may act for. Missing, unknown or revoked key: 401; a key that may not do this: 403.',
   });
   for (const [name, header] of Object.entries(RESPONSE_HEADERS)) registry.registerComponent('headers', name, header as never);
   for (const [name, parameter] of Object.entries(REQUEST_HEADERS)) registry.registerComponent('parameters', name, parameter as never);
@@ -357,13 +357,18 @@ export function buildOpenApiDocument(routes: RouteDef[] = apiRoutes) {
         description:
           'Who earns which share of a contract’s revenue, and when: a referrer business unit, a percentage (which may change over time), and a billing window.',
       },
+      {
+        name: 'Approval',
+        description:
+          'Maker-checker (APPROVAL_MODE=maker-checker): creating a referral, changing its terms and archiving it become change requests that another key decides (four eyes); amendments are change requests in every mode.',
+      },
       { name: 'Revenue', description: 'Revenue lines (invoice lines) of a contract: what the shares are computed from.' },
       {
         name: 'Settlement',
         description: 'The nightly run that turns billable revenue into statements, and the billing windows behind it.',
       },
       { name: 'Statements', description: 'What one business unit owes another, per run and currency, to the minor unit.' },
-      { name: 'API keys', description: 'Who may call the API: roles read, write and admin, scoped to business units.' },
+      { name: 'API keys', description: 'Who may call the API: roles read, write, approver and admin, scoped to business units.' },
       { name: 'Service', description: 'Health checks and this documentation. No API key needed.' },
     ],
   }));

@@ -23,6 +23,9 @@ export type ProblemCode =
   | 'duplicate-contract-number'
   | 'idempotency-key-in-use'
   | 'run-in-progress'
+  | 'change-pending'
+  | 'not-pending'
+  | 'four-eyes'
   | 'precondition-failed'
   | 'payload-too-large'
   | 'unsupported-media-type'
@@ -170,6 +173,25 @@ export const PROBLEMS: Record<ProblemCode, ProblemDoc> = {
     meaning:
       'Another settlement run is running and its holder is alive: one run at a time. Wait until it has completed (GET /v1/settlement-runs shows its progress) and settle again; a run whose holder died is resumed by the next settle instead. For a run’s statements: the run has not completed yet.',
     example: { detail: 'Settlement run 13 (through 2026-11-30) is running: 212 of 480 partitions done. Try again once it has completed.' },
+  },
+  'change-pending': {
+    status: 409,
+    title: 'Conflict',
+    meaning:
+      'The referral waits for a change request already (its `pendingChange`): one pending request per referral. Have it decided or withdrawn, then ask again.',
+    example: { detail: 'Referral 17 waits for change request 31 (update); it must be decided or withdrawn first: one pending request per referral.' },
+  },
+  'not-pending': {
+    status: 409,
+    title: 'Conflict',
+    meaning: 'The change request was approved, denied or withdrawn already (perhaps by another key a moment ago): it can no longer be decided.',
+    example: { detail: 'Change request 31 is approved, no longer pending.' },
+  },
+  'four-eyes': {
+    status: 403,
+    title: 'Forbidden',
+    meaning: 'A key cannot decide a change request it asked for itself: another approver (or admin) key must.',
+    example: { detail: 'Change request 31 was asked for by this key; another key must decide it.' },
   },
   'precondition-failed': {
     status: 412,

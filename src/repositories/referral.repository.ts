@@ -5,6 +5,15 @@ import type { ReferralTerms } from '../domain/referral-rules';
 import type { PercentageSegment } from '../domain/referral-timeline';
 import type { Page, PageResult, Sort } from './paging';
 
+export type ReferralStatus = 'pending' | 'approved' | 'denied';
+
+/** The change request a referral waits for (SPEC §11), as the referral shows it. */
+export interface PendingChange {
+  id: number;
+  kind: 'create' | 'update' | 'archive' | 'amend';
+  requestedAt: string;
+}
+
 export interface ReferralRecord {
   id: number;
   contractId: number;
@@ -18,6 +27,11 @@ export interface ReferralRecord {
   billingEndDate: string | null;
   createdAt: string;
   archivedAt: string | null;
+  /** pending until its creation is approved (maker-checker), approved, or denied (final). */
+  status: ReferralStatus;
+  /** The last change of anything the referral shows: a change, an approval, a change request. */
+  updatedAt: string;
+  pendingChange: PendingChange | null;
   version: number;
   /** The versions of the contract and the referrer: the referral shows some of their fields. */
   contractVersion: number;
@@ -38,6 +52,11 @@ interface Row {
   billing_end_date: string | null;
   created_at: Date | string;
   archived_at: Date | string | null;
+  status: ReferralStatus;
+  updated_at: Date | string;
+  pending_change_id: number | null;
+  pending_change_kind: PendingChange['kind'] | null;
+  pending_change_at: Date | string | null;
   version: number;
   contract_version: number;
   referrer_version: number;
@@ -47,13 +66,15 @@ const SORT_COLUMNS = {
   id: 'r.id',
   billingStartDate: 'r.billing_start_date',
   createdDate: 'r.created_at',
+  updatedDate: 'r.updated_at',
   percentage: 'r.percentage',
 } as const;
 
 /** A referral with its contract and referrer (no history). */
 const SELECT_REFERRALS = `SELECT r.id, r.contract_id, c.bunit_id AS contract_bunit_id, c.number AS contract_number,
   c.currency AS contract_currency, r.referrer_id, b.code AS referrer_code, b.name AS referrer_name, r.billing_start_date,
-  r.billing_end_date, r.created_at, r.archived_at, r.version, c.version AS contract_version, b.version AS referrer_version`;
+  r.billing_end_date, r.created_at, r.archived_at, r.status, r.updated_at, r.pending_change_id, r.pending_change_kind, r.pending_change_at,
+  r.version, c.version AS contract_version, b.version AS referrer_version`;
 const FROM_REFERRALS = 'FROM referrals r JOIN contracts c ON c.id = r.contract_id JOIN business_units b ON b.id = r.referrer_id';
 
 /**
@@ -104,6 +125,10 @@ const toRecord = (r: Row, history: PercentageSegment[]): ReferralRecord => ({
   billingEndDate: r.billing_end_date,
   createdAt: toIsoTimestamp(r.created_at)!,
   archivedAt: toIsoTimestamp(r.archived_at),
+  status: r.status,
+  updatedAt: toIsoTimestamp(r.updated_at)!,
+  pendingChange:
+    r.pending_change_id === null ? null : { id: r.pending_change_id, kind: r.pending_change_kind!, requestedAt: toIsoTimestamp(r.pending_change_at)! },
   version: r.version,
   contractVersion: r.contract_version,
   referrerVersion: r.referrer_version,
@@ -142,6 +167,13 @@ export interface ReferralFilter {
   overlaps?: { from: string; to: string } | undefined;
   archived: 'exclude' | 'include' | 'only';
   nowIso: string;
+  status?: ReferralStatus | undefined;
+  /** changed at or after this instant */
+  updatedSince?: string | undefined;
+  /** created at or after `from`, before `before` (instants) */
+  created?: { from?: string | undefined; before?: string | undefined } | undefined;
+  /** billingEndDate in from..to (days, inclusive); open-ended referrals have none */
+  billingEnd?: { from?: string | undefined; to?: string | undefined } | undefined;
 }
 
 /**
@@ -187,6 +219,8 @@ function referralConditions(filter: ReferralFilter): { where: string; params: un
   if (filter.referrerId !== undefined) add('r.referrer_id = ?', filter.referrerId);
   if (filter.activeOn) {
     const { day, nextDayStartsIso } = filter.activeOn;
+    // Billable: approved (a pending or denied referral earns nothing), inside its window, not archived.
+    add("r.status = 'approved'");
     add('r.billing_start_date <= ?', day);
     add('(r.billing_end_date IS NULL OR r.billing_end_date >= ?)', day);
     add('(r.archived_at IS NULL OR r.archived_at >= ?)', nextDayStartsIso);
@@ -198,6 +232,15 @@ function referralConditions(filter: ReferralFilter): { where: string; params: un
   // An archive instant in the future is not archived yet.
   if (filter.archived === 'exclude') add('(r.archived_at IS NULL OR r.archived_at > ?)', filter.nowIso);
   if (filter.archived === 'only') add('r.archived_at <= ?', filter.nowIso);
+  if (filter.status !== undefined) add('r.status = ?', filter.status);
+  if (filter.updatedSince !== undefined) add('r.updated_at >= ?', filter.updatedSince);
+  if (filter.created?.from !== undefined) add('r.created_at >= ?', filter.created.from);
+  if (filter.created?.before !== undefined) add('r.created_at < ?', filter.created.before);
+  if (filter.billingEnd) {
+    add('r.billing_end_date IS NOT NULL');
+    if (filter.billingEnd.from !== undefined) add('r.billing_end_date >= ?', filter.billingEnd.from);
+    if (filter.billingEnd.to !== undefined) add('r.billing_end_date <= ?', filter.billingEnd.to);
+  }
   return { where: conditions.join(' AND '), params };
 }
 
@@ -220,12 +263,12 @@ async function historiesOf(db: Knex, referralIds: number[]): Promise<Map<number,
 }
 
 const INSERT_REFERRAL = preparedSql(`INSERT INTO referrals
-  (contract_id, referrer_id, percentage, billing_start_date, billing_end_date, created_at, version)
-  VALUES (?, ?, ?, ?, ?, ?, 1) RETURNING id`);
+  (contract_id, referrer_id, percentage, billing_start_date, billing_end_date, created_at, updated_at, status, version)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1) RETURNING id`);
 
 export async function insertReferral(
   trx: Knex,
-  values: { contractId: number; referrerId: number; terms: ReferralTerms; createdAt: string },
+  values: { contractId: number; referrerId: number; terms: ReferralTerms; createdAt: string; status: ReferralStatus },
 ): Promise<number> {
   const { terms } = values;
   const [row] = await queryPrepared<{ id: number }>(trx, INSERT_REFERRAL, [
@@ -235,6 +278,8 @@ export async function insertReferral(
     terms.billingStartDate,
     terms.billingEndDate,
     values.createdAt,
+    values.createdAt,
+    values.status,
   ]);
   await insertHistory(trx, row!.id, terms.history);
   return row!.id;
@@ -244,12 +289,13 @@ export async function insertReferral(
  * Stores a referral's new terms (window, archive instant, percentages) and bumps its version.
  * The history is rewritten only when it changed.
  */
-export async function saveReferralTerms(trx: Knex, id: number, terms: ReferralTerms, historyChanged: boolean): Promise<void> {
+export async function saveReferralTerms(trx: Knex, id: number, terms: ReferralTerms, historyChanged: boolean, at: string): Promise<void> {
   await executePrepared(trx, SAVE_TERMS, [
     terms.history[terms.history.length - 1]!.percentage.toFixed(),
     terms.billingStartDate,
     terms.billingEndDate,
     terms.archivedAt,
+    at,
     id,
   ]);
   if (!historyChanged) return;
@@ -258,7 +304,23 @@ export async function saveReferralTerms(trx: Knex, id: number, terms: ReferralTe
 }
 
 const SAVE_TERMS = preparedSql(
-  'UPDATE referrals SET percentage = ?, billing_start_date = ?, billing_end_date = ?, archived_at = ?, version = version + 1 WHERE id = ?',
+  'UPDATE referrals SET percentage = ?, billing_start_date = ?, billing_end_date = ?, archived_at = ?, updated_at = ?, version = version + 1 WHERE id = ?',
+);
+
+/**
+ * What the referral shows of approval (SPEC §11): its status, and the change request it waits
+ * for (null: none); a new version, since its representation changes.
+ */
+export async function saveReferralApproval(
+  trx: Knex,
+  id: number,
+  values: { status: ReferralStatus; pendingChange: PendingChange | null; at: string },
+): Promise<void> {
+  const p = values.pendingChange;
+  await executePrepared(trx, SAVE_APPROVAL, [values.status, p?.id ?? null, p?.kind ?? null, p?.requestedAt ?? null, values.at, id]);
+}
+const SAVE_APPROVAL = preparedSql(
+  'UPDATE referrals SET status = ?, pending_change_id = ?, pending_change_kind = ?, pending_change_at = ?, updated_at = ?, version = version + 1 WHERE id = ?',
 );
 const DELETE_HISTORY = preparedSql('DELETE FROM referral_percentages WHERE referral_id = ?');
 
@@ -283,7 +345,7 @@ export async function archiveReferralsOfContract(
     .where((q) => q.whereNull('archived_at').orWhere('archived_at', '>', at));
   const ids = rows.map((r) => r.id);
   if (ids.length > 0) {
-    await trx('referrals').whereIn('id', ids).update({ archived_at: at, version: trx.raw('version + 1') });
+    await trx('referrals').whereIn('id', ids).update({ archived_at: at, updated_at: at, version: trx.raw('version + 1') });
   }
   return rows.map((r) => ({ id: r.id, archivedAt: toIsoTimestamp(r.archived_at) }));
 }

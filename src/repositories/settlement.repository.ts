@@ -16,10 +16,10 @@ export interface CandidateLine {
   periodEnd: string;
 }
 
-/** A referral of the line's contract with which the line is not settled yet. */
+/** An approved referral of the line's contract with which the line is not settled yet (a pending or denied one earns nothing). */
 const UNSETTLED_PAIR_EXISTS = `EXISTS (
   SELECT 1 FROM referrals r
-  WHERE r.contract_id = l.contract_id
+  WHERE r.contract_id = l.contract_id AND r.status = 'approved'
     AND NOT EXISTS (SELECT 1 FROM settled_pairs sp WHERE sp.revenue_line_id = l.id AND sp.referral_id = r.id)
 )`;
 

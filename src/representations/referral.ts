@@ -17,4 +17,7 @@ export const presentReferral = (r: ReferralRecord, today: string): Referral => (
   createdDate: r.createdAt,
   archivedDate: r.archivedAt,
   percentageHistory: r.history.map((s) => ({ from: s.from, to: s.to, percentage: formatDecimal(s.percentage) })),
+  status: r.status,
+  updatedDate: r.updatedAt,
+  pendingChange: r.pendingChange && { id: r.pendingChange.id, kind: r.pendingChange.kind, requestedDate: r.pendingChange.requestedAt },
 });

@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import { IdParam, IdValue, Limit, ListOf, Offset, SortParam, Text, Timestamp } from './common';
 
-export const Role = z.enum(['read', 'write', 'admin'], 'must be one of read, write, admin').openapi({
-  description: '`read`: GET only; `write`: changes within its business units; `admin`: everything, including business units, runs and keys.',
+export const Role = z.enum(['read', 'write', 'approver', 'admin'], 'must be one of read, write, approver, admin').openapi({
+  description:
+    '`read`: GET only; `write`: changes within its business units; `approver`: reads, and decides change requests (maker-checker, four eyes) within its business units, but makes no change of its own; `admin`: everything, including business units, runs, keys and webhooks.',
 });
 
 export const ApiKey = z
@@ -35,7 +36,7 @@ export const ApiKeyCreate = z
     name: Text(200).openapi({ example: 'billing-nordics' }),
     role: Role,
     bunitIds: z.array(IdValue, 'must be an array of business unit ids').max(1000).optional().openapi({
-      description: 'Required and non-empty for read and write keys; not allowed for admin keys.',
+      description: 'Required and non-empty for read, write and approver keys; not allowed for admin keys.',
       example: [3],
     }),
   })
@@ -44,7 +45,7 @@ export const ApiKeyCreate = z
       ctx.addIssue({ code: 'custom', path: ['bunitIds'], message: 'an admin key acts for all business units: leave bunitIds out' });
     }
     if (v.role !== 'admin' && (v.bunitIds === undefined || v.bunitIds.length === 0)) {
-      ctx.addIssue({ code: 'custom', path: ['bunitIds'], message: 'a read or write key needs at least one business unit' });
+      ctx.addIssue({ code: 'custom', path: ['bunitIds'], message: `a ${v.role} key needs at least one business unit` });
     }
   })
   .openapi('ApiKeyCreate');

@@ -225,3 +225,60 @@ export const ProblemSchema = z
       .openapi({ description: 'Every invalid field, not just the first (validation-failed, and invalid-reference or self-referral to point at the field).' }),
   })
   .openapi('Problem', { description: 'RFC 9457 problem details. `code` is a stable machine-readable string.' });
+
+/** The two sides of `from,to` in a query, either of them empty; never both. */
+function rangeSides(text: string, ctx: z.core.$RefinementCtx<string>): [string, string] | null {
+  const sides = text.split(',');
+  if (sides.length !== 2 || (sides[0] === '' && sides[1] === '')) {
+    ctx.addIssue({ code: 'custom', message: 'must be a range from,to with at least one side (e.g. 2026-11-01,2026-11-30 or ,2026-12-31)' });
+    return null;
+  }
+  return [sides[0]!, sides[1]!];
+}
+
+/** `from,to` of calendar dates, both inclusive, either side empty. */
+export const DateRange = z
+  .string()
+  .transform((text, ctx) => {
+    const sides = rangeSides(text, ctx);
+    if (!sides) return z.NEVER;
+    const [from, to] = sides;
+    for (const side of [from, to]) {
+      if (side !== '' && !isValidIsoDate(side)) {
+        ctx.addIssue({ code: 'custom', message: `${side} is not a real calendar date in the form yyyy-MM-dd` });
+        return z.NEVER;
+      }
+    }
+    if (from !== '' && to !== '' && to < from) {
+      ctx.addIssue({ code: 'custom', message: 'must not end before it starts' });
+      return z.NEVER;
+    }
+    return { from: from || undefined, to: to || undefined };
+  })
+  .openapi({ type: 'string', pattern: '^(\\d{4}-\\d{2}-\\d{2})?,(\\d{4}-\\d{2}-\\d{2})?$' });
+
+/** One side of an instant range: a calendar date (the whole day, in the business time zone) or a timestamp. */
+export type RangeSide = { date: string } | { instant: Date };
+
+/** `from,to` of dates or timestamps, both inclusive, either side empty. */
+export const InstantRange = z
+  .string()
+  .transform((text, ctx) => {
+    const sides = rangeSides(text, ctx);
+    if (!sides) return z.NEVER;
+    const parsed: (RangeSide | undefined)[] = [];
+    for (const side of sides) {
+      if (side === '') parsed.push(undefined);
+      else if (isValidIsoDate(side)) parsed.push({ date: side });
+      else {
+        const instant = TimestampInput.safeParse(side);
+        if (!instant.success) {
+          ctx.addIssue({ code: 'custom', message: `${side} is neither a date yyyy-MM-dd nor an ISO 8601 timestamp with a zone` });
+          return z.NEVER;
+        }
+        parsed.push({ instant: instant.data });
+      }
+    }
+    return { from: parsed[0], to: parsed[1] };
+  })
+  .openapi({ type: 'string' });

@@ -2,6 +2,8 @@ import { z } from 'zod';
 import {
   ArchivedFilter,
   BunitIdParam,
+  DateRange,
+  InstantRange,
   DecimalInput,
   DecimalString,
   IdParam,
@@ -57,6 +59,22 @@ export const Referral = z
     percentageHistory: z.array(PercentageSegment).openapi({
       description: 'The percentage over time, in order: what was earned on any past day can be answered from it.',
     }),
+    status: z.enum(['pending', 'approved', 'denied']).openapi({
+      description:
+        '`approved`: it earns. `pending`: its creation waits for an approver (APPROVAL_MODE=maker-checker); it earns nothing yet but already counts for R4 and R5. `denied`: its creation was denied; final and read-only, it counts for nothing.',
+      example: 'approved',
+    }),
+    updatedDate: Timestamp.openapi({
+      description: 'The last change of anything the referral shows (a change, an archive, a change request, a decision, an amendment); for clients that sync with `updatedSince`.',
+    }),
+    pendingChange: z
+      .object({
+        id: z.number().int().openapi({ example: 31 }),
+        kind: z.enum(['create', 'update', 'archive', 'amend']),
+        requestedDate: Timestamp,
+      })
+      .nullable()
+      .openapi('PendingChange', { description: 'The change request this referral waits for, if any (one at a time).' }),
   })
   .openapi('Referral', {
     description: 'A business unit (the referrer) earns a share of a contract’s revenue inside a billing window.',
@@ -103,6 +121,9 @@ export const ReferralUpdate = z
     createdDate: z.unknown().optional(),
     archivedDate: z.unknown().optional(),
     percentageHistory: z.unknown().optional(),
+    status: z.unknown().optional(),
+    updatedDate: z.unknown().optional(),
+    pendingChange: z.unknown().optional(),
   })
   .superRefine(endNotBeforeStart, whenFieldsValid('billingStartDate', 'billingEndDate'))
   .openapi('ReferralUpdate', {
@@ -123,9 +144,23 @@ export const ReferralListQuery = z.strictObject({
     .default('any')
     .openapi({ description: '`owner`: on this business unit’s contracts; `referrer`: this business unit earns; `any`: both.' }),
   archived: ArchivedFilter,
+  status: z
+    .enum(['pending', 'approved', 'denied'], 'must be one of pending, approved, denied')
+    .optional()
+    .openapi({ description: 'Only referrals in this approval status (default: all).' }),
+  updatedSince: TimestampInput.optional().openapi({ description: 'Only referrals changed at or after this instant (for clients that sync).' }),
+  createdDate: InstantRange.optional().openapi({
+    description:
+      'Only referrals created in this range, `from,to`, both inclusive; either side may be empty (`,2026-12-31`). A side is a date (a whole day in the business time zone) or a timestamp.',
+    example: '2026-11-01,2026-11-30',
+  }),
+  billingEndDate: DateRange.optional().openapi({
+    description: 'Only referrals whose billingEndDate lies in this range, `from,to`, both inclusive; either side may be empty. Open-ended referrals have no end date and are left out.',
+    example: ',2026-12-31',
+  }),
   limit: Limit,
   offset: Offset,
-  sort: SortParam(['id', 'billingStartDate', 'createdDate', 'percentage']),
+  sort: SortParam(['id', 'billingStartDate', 'createdDate', 'updatedDate', 'percentage']),
 });
 export type ReferralListQuery = z.infer<typeof ReferralListQuery>;
 

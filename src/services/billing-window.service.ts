@@ -19,7 +19,9 @@ export class BillingWindowService {
       { field: 'id', descending: false },
       { limit: Number.MAX_SAFE_INTEGER, offset: 0 },
     );
+    // A pending or denied referral is billable on no day (SPEC §11).
     const all = page.rows
+      .filter((r) => r.status === 'approved')
       .map((r) => ({
         referral: { id: r.id },
         contract: { id: r.contractId, number: r.contractNumber, currency: r.contractCurrency, bunitId: r.contractBunitId },

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import type { BusinessCalendar } from '../clock';
+import type { ApprovalMode } from '../config';
 import type { Role } from '../domain/access';
 
 /** What every service needs: the database and the business calendar ("now", "today"); a logger for background work. */
@@ -10,6 +11,8 @@ export interface ServiceContext {
   logger?: Logger | undefined;
   /** Revenue lines a settlement partition holds, about (SETTLEMENT_PARTITION_LINES, default 2000). */
   partitionLines?: number | undefined;
+  /** APPROVAL_MODE (SPEC §11); default none. */
+  approvalMode?: ApprovalMode | undefined;
 }
 
 /** Who is acting, for authorisation and the audit trail. */

@@ -1,4 +1,5 @@
 import { ApiKeyService } from './api-key.service';
+import { ApprovalService } from './approval.service';
 import { BillingWindowService } from './billing-window.service';
 import { BunitService } from './bunit.service';
 import type { ServiceContext } from './context';
@@ -11,6 +12,7 @@ import { StatementService } from './statement.service';
 export interface Services {
   ctx: ServiceContext;
   apiKeys: ApiKeyService;
+  approval: ApprovalService;
   bunits: BunitService;
   contracts: ContractService;
   referrals: ReferralService;
@@ -25,6 +27,7 @@ export function createServices(ctx: ServiceContext, hooks: { onKeyRevoked?: () =
   return {
     ctx,
     apiKeys: new ApiKeyService(ctx, hooks.onKeyRevoked),
+    approval: new ApprovalService(ctx),
     bunits: new BunitService(ctx),
     contracts,
     referrals: new ReferralService(ctx),

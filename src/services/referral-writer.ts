@@ -2,7 +2,7 @@ import { formatDecimal } from '../domain/decimal';
 import { sameTerms, type ReferralTerms } from '../domain/referral-rules';
 import type { ContractRecord } from '../repositories/contract.repository';
 import type { BunitRecord } from '../repositories/bunit.repository';
-import { insertReferral, saveReferralTerms, type ReferralRecord } from '../repositories/referral.repository';
+import { insertReferral, saveReferralTerms, type ReferralRecord, type ReferralStatus } from '../repositories/referral.repository';
 import { changesBetween, type UnitOfWork } from './unit-of-work';
 
 /**
@@ -25,8 +25,9 @@ export async function writeNewReferral(
   contract: ContractRecord,
   referrer: BunitRecord,
   terms: ReferralTerms,
+  status: ReferralStatus = 'approved',
 ): Promise<ReferralRecord> {
-  const id = await insertReferral(uow.trx, { contractId: contract.id, referrerId: referrer.id, terms, createdAt: uow.nowIso });
+  const id = await insertReferral(uow.trx, { contractId: contract.id, referrerId: referrer.id, terms, createdAt: uow.nowIso, status });
   uow.record({
     entity: 'referral',
     id,
@@ -49,6 +50,9 @@ export async function writeNewReferral(
     referrerName: referrer.name,
     ...terms,
     createdAt: uow.nowIso,
+    status,
+    updatedAt: uow.nowIso,
+    pendingChange: null,
     version: 1,
     contractVersion: contract.version,
     referrerVersion: referrer.version,
@@ -65,7 +69,7 @@ export async function writeReferralTerms(
 ): Promise<ReferralRecord> {
   if (sameTerms(current, terms)) return current;
   const historyChanged = !sameTerms({ ...current, history: current.history }, { ...current, history: terms.history });
-  await saveReferralTerms(uow.trx, current.id, terms, historyChanged);
+  await saveReferralTerms(uow.trx, current.id, terms, historyChanged, uow.nowIso);
   uow.record({
     entity: 'referral',
     id: current.id,
@@ -73,5 +77,5 @@ export async function writeReferralTerms(
     changes: changesBetween(referralSnapshot(current), referralSnapshot(terms)),
     ...(options.reason !== undefined ? { reason: options.reason } : {}),
   });
-  return { ...current, ...terms, version: current.version + 1 };
+  return { ...current, ...terms, updatedAt: uow.nowIso, version: current.version + 1 };
 }

@@ -1,15 +1,20 @@
 import type { Knex } from 'knex';
 import { lockRow, lockRowsShared } from '../db';
-import { forbidden, notFound, unprocessable } from '../domain/errors';
+import { formatDecimal } from '../domain/decimal';
+import { conflict, forbidden, notFound, unprocessable } from '../domain/errors';
 import { assertIfMatch, referralEtag } from '../domain/etag';
-import { assertFits, isArchivedAt, plannedArchive, plannedCreation, plannedReplacement, sameTerms } from '../domain/referral-rules';
+import { assertFits, isArchivedAt, plannedCreation, sameTerms, type ReferralTerms } from '../domain/referral-rules';
+import type { ChangeRequestRecord } from '../repositories/change-request.repository';
 import { findBunit } from '../repositories/bunit.repository';
 import { findContract } from '../repositories/contract.repository';
 import { findReferral, findReferralsOfContract, listReferrals, type ReferralRecord } from '../repositories/referral.repository';
-import { lastSettledDay } from '../repositories/settlement.repository';
+import type { BusinessCalendar } from '../clock';
+import type { RangeSide } from '../schemas/common';
 import type { ReferralCreate, ReferralListQuery, ReferralUpdate } from '../schemas/referral';
 import { listAuditEvents } from '../repositories/audit.repository';
 import type { ServiceContext } from './context';
+import { changePending, openChangeRequest } from './approval.service';
+import { applyArchive, countingReferrals, lockReferral, plannedArchiveChecked, plannedReplacementChecked } from './referral-changes';
 import { writeNewReferral, writeReferralTerms } from './referral-writer';
 import { withUnitOfWork, type Acting, type UnitOfWork } from './unit-of-work';
 
@@ -45,6 +50,13 @@ export class ReferralService {
           : undefined,
         archived: query.archived,
         nowIso: calendar.nowIso(),
+        status: query.status,
+        updatedSince: query.updatedSince?.toISOString(),
+        created: query.createdDate && {
+          from: query.createdDate.from && rangeStart(calendar, query.createdDate.from),
+          before: query.createdDate.to && rangeEnd(calendar, query.createdDate.to),
+        },
+        billingEnd: query.billingEndDate,
       },
       query.sort,
       query,
@@ -85,46 +97,72 @@ export class ReferralService {
           { path: 'body.referrer.id', message: 'must not be the owner of the contract' },
         ]);
       }
-      // R3, then R4 and R5 among the contract's referrals.
+      // R3, then R4 and R5 among the contract's referrals (a pending one counts, a denied one does not).
       const terms = plannedCreation(input, uow);
       const referrals = await findReferralsOfContract(trx, contract.id);
-      assertFits(contract.id, { id: null, referrerId: referrer.id, ...terms }, referrals, (at) => uow.dayOf(at));
-      return writeNewReferral(uow, contract, referrer, terms);
+      assertFits(contract.id, { id: null, referrerId: referrer.id, ...terms }, countingReferrals(referrals), (at) => uow.dayOf(at));
+      if (!this.makerChecker) return writeNewReferral(uow, contract, referrer, terms);
+      // Maker-checker: the referral exists, pending, and its creation waits for another key.
+      const pending = await writeNewReferral(uow, contract, referrer, terms, 'pending');
+      const cr = await openChangeRequest(uow, pending, 'create', {
+        contract: { id: contract.id },
+        referrer: { id: referrer.id },
+        ...proposedTerms(terms),
+      });
+      return { ...pending, pendingChange: { id: cr.id, kind: 'create', requestedAt: cr.requestedAt }, version: pending.version + 1 };
     });
   }
 
-  /** PUT (R6–R10, then R4 and R5). A PUT that changes nothing answers the referral as it is. */
-  async update(bunitId: number, id: number, input: ReferralUpdate, by: Acting, ifMatch?: string): Promise<ReferralRecord> {
+  /**
+   * PUT (R6–R10, then R4 and R5). A PUT that changes nothing answers the referral as it is. In
+   * maker-checker mode a PUT that changes the terms becomes a change request, checked now and
+   * applied when approved.
+   */
+  async update(bunitId: number, id: number, input: ReferralUpdate, by: Acting, ifMatch?: string): Promise<ReferralOutcome> {
     return withUnitOfWork(this.ctx, by, async (uow) => {
       const { current, referrals } = await this.lockForChange(uow, bunitId, id, ifMatch);
-      const terms = plannedReplacement(
-        current,
-        {
-          contractId: input.contract.id,
-          referrerId: input.referrer.id,
-          percentage: input.percentage,
-          billingStartDate: input.billingStartDate,
-          billingEndDate: input.billingEndDate,
-        },
-        uow,
-        await lastSettledDay(uow.trx, id),
-      );
-      if (sameTerms(current, terms)) return current;
-      assertFits(current.contractId, { ...current, ...terms }, referrals, (at) => uow.dayOf(at));
-      return writeReferralTerms(uow, current, terms, 'update');
+      assertChangeable(current, uow.nowIso);
+      const replacement = {
+        contractId: input.contract.id,
+        referrerId: input.referrer.id,
+        percentage: input.percentage,
+        billingStartDate: input.billingStartDate,
+        billingEndDate: input.billingEndDate,
+      };
+      const terms = await plannedReplacementChecked(uow, current, referrals, replacement);
+      if (sameTerms(current, terms)) return { referral: current };
+      if (!this.makerChecker) return { referral: await writeReferralTerms(uow, current, terms, 'update') };
+      const proposed = {
+        percentage: formatDecimal(input.percentage),
+        billingStartDate: replacement.billingStartDate ?? current.billingStartDate,
+        billingEndDate: replacement.billingEndDate ?? null,
+      };
+      return { changeRequest: await openChangeRequest(uow, current, 'update', proposed) };
     });
   }
 
-  /** R10: archive now or at a future instant; again before that instant reschedules. */
-  async archive(bunitId: number, id: number, at: Date | undefined, by: Acting, ifMatch?: string): Promise<void> {
-    await withUnitOfWork(this.ctx, by, async (uow) => {
+  /**
+   * R10: archive now or at a future instant; again before that instant reschedules. In
+   * maker-checker mode it becomes a change request (null: nothing to archive).
+   */
+  async archive(bunitId: number, id: number, at: Date | undefined, by: Acting, ifMatch?: string): Promise<{ changeRequest: ChangeRequestRecord } | null> {
+    return withUnitOfWork(this.ctx, by, async (uow) => {
       const { current, referrals } = await this.lockForChange(uow, bunitId, id, ifMatch);
-      const terms = plannedArchive(current, at ? at.toISOString() : uow.nowIso, uow);
-      if (!terms) return;
-      // Moving a scheduled archive later lengthens the window: the rules must still hold.
-      assertFits(current.contractId, { ...current, ...terms }, referrals, (day) => uow.dayOf(day));
-      await writeReferralTerms(uow, current, terms, 'archive');
+      // Archived already, or denied (it counts for nothing): nothing to do.
+      if (current.status === 'denied' || isArchivedAt(current.archivedAt, uow.nowIso)) return null;
+      if (current.pendingChange) throw changePending(current);
+      const when = at ? at.toISOString() : uow.nowIso;
+      if (!plannedArchiveChecked(uow, current, referrals, when)) return null;
+      if (!this.makerChecker) {
+        await applyArchive(uow, current, referrals, when);
+        return null;
+      }
+      return { changeRequest: await openChangeRequest(uow, current, 'archive', { archivedDate: at ? when : null }) };
     });
+  }
+
+  private get makerChecker(): boolean {
+    return this.ctx.approvalMode === 'maker-checker';
   }
 
   /**
@@ -133,10 +171,8 @@ export class ReferralService {
    * contract id read before the lock stays right.
    */
   private async lockForChange(uow: UnitOfWork, bunitId: number, id: number, ifMatch?: string) {
-    const { contractId } = await this.get(bunitId, id, uow.trx);
-    await lockRow(uow.trx, 'contracts', contractId);
-    const referrals = await findReferralsOfContract(uow.trx, contractId);
-    const current = referrals.find((r) => r.id === id)!;
+    await this.get(bunitId, id, uow.trx);
+    const { current, referrals } = await lockReferral(uow, id);
     if (current.contractBunitId !== bunitId) {
       throw forbidden(`Only the owner of contract ${current.contractId} (business unit ${current.contractBunitId}) may change referral ${id}.`);
     }
@@ -144,3 +180,28 @@ export class ReferralService {
     return { current, referrals };
   }
 }
+
+/** The first instant of a range's start: a date's first instant in the business time zone, or the timestamp. */
+const rangeStart = (calendar: BusinessCalendar, side: RangeSide) => ('date' in side ? calendar.startOf(side.date) : side.instant.toISOString());
+/** The instant after a range's (inclusive) end. */
+const rangeEnd = (calendar: BusinessCalendar, side: RangeSide) =>
+  'date' in side ? calendar.startOfDayAfter(side.date) : new Date(side.instant.getTime() + 1).toISOString();
+
+/** What a change answers: the referral as changed, or the change request that waits for a decision. */
+export type ReferralOutcome = { referral: ReferralRecord } | { changeRequest: ChangeRequestRecord };
+
+/** A PUT may change a referral that is not archived (R10), not denied, and waits for no other request. */
+function assertChangeable(current: ReferralRecord, nowIso: string): void {
+  if (current.status === 'denied') throw conflict('archived', `Referral ${current.id} was denied and is read-only.`);
+  if (isArchivedAt(current.archivedAt, nowIso)) {
+    throw conflict('archived', `Referral ${current.id} was archived on ${current.archivedAt} and is read-only.`);
+  }
+  if (current.pendingChange) throw changePending(current);
+}
+
+/** Terms as a change request shows them. */
+const proposedTerms = (t: ReferralTerms) => ({
+  percentage: formatDecimal(t.history[t.history.length - 1]!.percentage),
+  billingStartDate: t.billingStartDate,
+  billingEndDate: t.billingEndDate,
+});

@@ -185,6 +185,132 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/bunits/{bunitId}/change-requests": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List change requests
+         * @description The change requests of the referrals visible to the business unit (it owns their contract, or it is their referrer), newest last by default (`sort=-requestedDate` for the newest first). `status=pending` is an approver’s work list.
+         */
+        get: operations["listChangeRequests"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/bunits/{bunitId}/change-requests/{changeRequestId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read a change request
+         * @description Visible where its referral is (R11).
+         */
+        get: operations["getChangeRequest"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/bunits/{bunitId}/change-requests/{changeRequestId}/approve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Approve a change request
+         * @description Applies the change now, as if it were made at this instant: a percentage change takes effect today (R8), a start date may change only while both dates are after today (R7), and R4, R5, R9 and R10 are checked again. A rule the change breaks now answers 409 with that rule's code, and the request stays pending (deny or withdraw it). An approved creation makes the referral `approved`: it earns from its billingStartDate, past days not yet settled included, at the next settlement run.
+         *
+         *     Decided by an `approver` key of the business unit that owns the referral’s contract (the path’s), or an admin key; never by the key that asked (403 four-eyes); the referrer’s keys see the request but cannot decide it (403 forbidden).
+         */
+        post: operations["approveChangeRequest"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/bunits/{bunitId}/change-requests/{changeRequestId}/deny": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Deny a change request
+         * @description The referral stays as it was. A denied creation leaves the referral `denied`: final, read-only, it counts for nothing. A denial says why (`reason`, required).
+         *
+         *     Decided by an `approver` key of the business unit that owns the referral’s contract (the path’s), or an admin key; never by the key that asked (403 four-eyes); the referrer’s keys see the request but cannot decide it (403 forbidden).
+         */
+        post: operations["denyChangeRequest"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/bunits/{bunitId}/change-requests/{changeRequestId}/withdraw": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Withdraw a change request
+         * @description The key that asked for it, or an admin key, takes it back; the referral stays as it was (a withdrawn creation leaves the referral `denied`: it never came into force).
+         */
+        post: operations["withdrawChangeRequest"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/bunits/{bunitId}/change-requests/moderate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Approve and deny several change requests at once
+         * @description 1 to 1000 change requests in all, each approved or denied as an approval or a denial of it alone would be; all or nothing: the first that cannot be decided answers for all (its detail names it) and nothing is decided. `reason` is every decision's reason, and required when any is denied.
+         *
+         *     Decided by an `approver` key of the business unit that owns the referral’s contract (the path’s), or an admin key; never by the key that asked (403 four-eyes); the referrer’s keys see the request but cannot decide it (403 forbidden).
+         */
+        post: operations["moderateChangeRequests"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/bunits/{bunitId}/contracts/{contractId}/revenue": {
         parameters: {
             query?: never;
@@ -810,6 +936,19 @@ export interface components {
             archivedDate: string | null;
             /** @description The percentage over time, in order: what was earned on any past day can be answered from it. */
             percentageHistory: components["schemas"]["PercentageSegment"][];
+            /**
+             * @description `approved`: it earns. `pending`: its creation waits for an approver (APPROVAL_MODE=maker-checker); it earns nothing yet but already counts for R4 and R5. `denied`: its creation was denied; final and read-only, it counts for nothing.
+             * @example approved
+             * @enum {string}
+             */
+            status: "pending" | "approved" | "denied";
+            /**
+             * Format: date-time
+             * @description The last change of anything the referral shows (a change, an archive, a change request, a decision, an amendment); for clients that sync with `updatedSince`.
+             * @example 2026-11-23T10:15:00.000Z
+             */
+            updatedDate: string;
+            pendingChange: components["schemas"]["PendingChange"];
         };
         PercentageSegment: {
             /**
@@ -830,6 +969,19 @@ export interface components {
              */
             percentage: string;
         };
+        /** @description The change request this referral waits for, if any (one at a time). */
+        PendingChange: {
+            /** @example 31 */
+            id: number;
+            /** @enum {string} */
+            kind: "create" | "update" | "archive" | "amend";
+            /**
+             * Format: date-time
+             * @description An instant, ISO 8601 UTC with milliseconds.
+             * @example 2026-11-23T10:15:00.000Z
+             */
+            requestedDate: string;
+        } | null;
         /** @description `billingStartDate` defaults to today (in the business time zone); `billingEndDate` absent or null = open-ended. */
         ReferralCreate: {
             contract: components["schemas"]["ContractRef"];
@@ -866,6 +1018,65 @@ export interface components {
             code?: unknown;
             name?: unknown;
         };
+        /** @description A change to a referral that waits for another key’s decision (four eyes). */
+        ChangeRequest: {
+            /** @example 31 */
+            id: number;
+            /**
+             * @description The business unit that owns the referral’s contract: its keys ask, its approvers decide.
+             * @example 1
+             */
+            bunitId: number;
+            /** @example 17 */
+            referralId: number;
+            /**
+             * @description `create`: a new referral; `update`: a PUT that changes its terms; `archive`: a DELETE; `amend`: a correction of settled terms (§12).
+             * @enum {string}
+             */
+            kind: "create" | "update" | "archive" | "amend";
+            /**
+             * @description Only a `pending` request can be decided or withdrawn.
+             * @enum {string}
+             */
+            status: "pending" | "approved" | "denied" | "withdrawn";
+            /**
+             * @description The terms asked for, as the API shows them: `create` and `update` carry `percentage`, `billingStartDate`, `billingEndDate` (create also `contract` and `referrer`); `archive` carries `archivedDate` (null: at the approval); `amend` carries the corrected terms.
+             * @example {
+             *       "percentage": "15",
+             *       "billingStartDate": "2026-11-01",
+             *       "billingEndDate": "2027-10-31"
+             *     }
+             */
+            proposed: {
+                [key: string]: unknown;
+            };
+            /** @description Why the change was asked for: the request’s X-Change-Reason header (for an amendment, its body). */
+            reason: string | null;
+            /**
+             * @description Name of the API key that asked.
+             * @example billing-hq
+             */
+            requestedBy: string;
+            /**
+             * Format: date-time
+             * @description An instant, ISO 8601 UTC with milliseconds.
+             * @example 2026-11-23T10:15:00.000Z
+             */
+            requestedDate: string;
+            /**
+             * @description Name of the key that approved, denied or withdrew it.
+             * @example finance-approver
+             */
+            decidedBy: string | null;
+            /**
+             * Format: date-time
+             * @description An instant, ISO 8601 UTC with milliseconds.
+             * @example 2026-11-23T10:15:00.000Z
+             */
+            decidedDate: string | null;
+            /** @example Checked against the signed agreement. */
+            decisionReason: string | null;
+        };
         /** @description Replaces the content (R6): `percentage` required; `billingEndDate` absent or null = open-ended; `billingStartDate` absent = unchanged. `contract` and `referrer` must name the stored ones. Read-only fields are ignored. */
         ReferralUpdate: {
             contract: components["schemas"]["ContractRef"];
@@ -891,6 +1102,9 @@ export interface components {
             createdDate?: unknown;
             archivedDate?: unknown;
             percentageHistory?: unknown;
+            status?: unknown;
+            updatedDate?: unknown;
+            pendingChange?: unknown;
         };
         AuditEntryList: {
             data: components["schemas"]["AuditEntry"][];
@@ -934,6 +1148,47 @@ export interface components {
                 from?: unknown;
                 to?: unknown;
             }[];
+        };
+        ChangeRequestList: {
+            data: components["schemas"]["ChangeRequest"][];
+            meta: components["schemas"]["ListMeta"];
+        };
+        ChangeRequestApproval: {
+            /** @example Checked against the signed agreement. */
+            reason?: string;
+        };
+        /** @description A denial says why. */
+        ChangeRequestDenial: {
+            /** @example Checked against the signed agreement. */
+            reason: string;
+        };
+        /** @description Every request named, as decided. */
+        ChangeRequestModerationResult: {
+            data: components["schemas"]["ChangeRequest"][];
+        };
+        /**
+         * @description Several decisions at once, all or nothing: 1 to 1000 ids in all.
+         * @example {
+         *       "approve": [
+         *         31,
+         *         32
+         *       ],
+         *       "deny": [
+         *         33
+         *       ],
+         *       "reason": "Weekly review"
+         *     }
+         */
+        ChangeRequestModeration: {
+            /** @default [] */
+            approve: number[];
+            /** @default [] */
+            deny: number[];
+            /**
+             * @description The decision reason for all of them; required when any is denied.
+             * @example Checked against the signed agreement.
+             */
+            reason?: string;
         };
         RevenueLineList: {
             data: components["schemas"]["RevenueLine"][];
@@ -1453,10 +1708,10 @@ export interface components {
             /** @example billing-nordics */
             name: string;
             /**
-             * @description `read`: GET only; `write`: changes within its business units; `admin`: everything, including business units, runs and keys.
+             * @description `read`: GET only; `write`: changes within its business units; `approver`: reads, and decides change requests (maker-checker, four eyes) within its business units, but makes no change of its own; `admin`: everything, including business units, runs, keys and webhooks.
              * @enum {string}
              */
-            role: "read" | "write" | "admin";
+            role: "read" | "write" | "approver" | "admin";
             /**
              * @description The business units the key may act for; null for an admin key (all of them).
              * @example [
@@ -1481,12 +1736,12 @@ export interface components {
             /** @example billing-nordics */
             name: string;
             /**
-             * @description `read`: GET only; `write`: changes within its business units; `admin`: everything, including business units, runs and keys.
+             * @description `read`: GET only; `write`: changes within its business units; `approver`: reads, and decides change requests (maker-checker, four eyes) within its business units, but makes no change of its own; `admin`: everything, including business units, runs, keys and webhooks.
              * @enum {string}
              */
-            role: "read" | "write" | "admin";
+            role: "read" | "write" | "approver" | "admin";
             /**
-             * @description Required and non-empty for read and write keys; not allowed for admin keys.
+             * @description Required and non-empty for read, write and approver keys; not allowed for admin keys.
              * @example [
              *       3
              *     ]
@@ -3851,12 +4106,20 @@ export interface operations {
                 role?: "owner" | "referrer" | "any";
                 /** @description Whether archived objects are left out (default), included, or the only ones listed. */
                 archived?: "exclude" | "include" | "only";
+                /** @description Only referrals in this approval status (default: all). */
+                status?: "pending" | "approved" | "denied";
+                /** @description Only referrals changed at or after this instant (for clients that sync). */
+                updatedSince?: string;
+                /** @description Only referrals created in this range, `from,to`, both inclusive; either side may be empty (`,2026-12-31`). A side is a date (a whole day in the business time zone) or a timestamp. */
+                createdDate?: string;
+                /** @description Only referrals whose billingEndDate lies in this range, `from,to`, both inclusive; either side may be empty. Open-ended referrals have no end date and are left out. */
+                billingEndDate?: string;
                 /** @description Page size. */
                 limit?: number;
                 /** @description Rows to skip. */
                 offset?: number;
                 /** @description Sort field; prefix with - for descending. */
-                sort?: "id" | "-id" | "billingStartDate" | "-billingStartDate" | "createdDate" | "-createdDate" | "percentage" | "-percentage";
+                sort?: "id" | "-id" | "billingStartDate" | "-billingStartDate" | "createdDate" | "-createdDate" | "updatedDate" | "-updatedDate" | "percentage" | "-percentage";
             };
             header?: {
                 /**
@@ -3906,7 +4169,10 @@ export interface operations {
                      *               "to": null,
                      *               "percentage": "12.5"
                      *             }
-                     *           ]
+                     *           ],
+                     *           "status": "approved",
+                     *           "updatedDate": "2026-10-20T10:15:00.000Z",
+                     *           "pendingChange": null
                      *         }
                      *       ],
                      *       "meta": {
@@ -4102,7 +4368,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Created. */
+            /** @description Created. In APPROVAL_MODE maker-checker the referral is created `pending`, with its creation as a change request (`pendingChange`) that another key approves or denies: it earns nothing until then, but already counts for R4 and R5. */
             201: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -4136,7 +4402,10 @@ export interface operations {
                      *           "to": null,
                      *           "percentage": "12.5"
                      *         }
-                     *       ]
+                     *       ],
+                     *       "status": "approved",
+                     *       "updatedDate": "2026-10-20T10:15:00.000Z",
+                     *       "pendingChange": null
                      *     }
                      */
                     "application/json": components["schemas"]["Referral"];
@@ -4422,7 +4691,10 @@ export interface operations {
                      *           "to": null,
                      *           "percentage": "12.5"
                      *         }
-                     *       ]
+                     *       ],
+                     *       "status": "approved",
+                     *       "updatedDate": "2026-10-20T10:15:00.000Z",
+                     *       "pendingChange": null
                      *     }
                      */
                     "application/json": components["schemas"]["Referral"];
@@ -4626,7 +4898,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The saved referral. */
+            /** @description The saved referral (also when the PUT changed nothing: the same ETag, no audit entry). */
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -4663,10 +4935,44 @@ export interface operations {
                      *           "to": null,
                      *           "percentage": "15"
                      *         }
-                     *       ]
+                     *       ],
+                     *       "status": "approved",
+                     *       "updatedDate": "2026-11-23T09:00:00.000Z",
+                     *       "pendingChange": null
                      *     }
                      */
                     "application/json": components["schemas"]["Referral"];
+                };
+            };
+            /** @description APPROVAL_MODE maker-checker: the change is a change request now, checked against the rules as if made now; another key approves it (it applies then, as if made at that instant) or denies it. The referral is unchanged and shows it as `pendingChange`. */
+            202: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    Location: components["headers"]["Location"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": 31,
+                     *       "bunitId": 1,
+                     *       "referralId": 17,
+                     *       "kind": "update",
+                     *       "status": "pending",
+                     *       "proposed": {
+                     *         "percentage": "15",
+                     *         "billingStartDate": "2026-11-01",
+                     *         "billingEndDate": "2027-10-31"
+                     *       },
+                     *       "reason": "Renegotiated referral terms, Q4 2026",
+                     *       "requestedBy": "billing-hq",
+                     *       "requestedDate": "2026-11-23T09:00:00.000Z",
+                     *       "decidedBy": null,
+                     *       "decidedDate": null,
+                     *       "decisionReason": null
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ChangeRequest"];
                 };
             };
             /**
@@ -4751,6 +5057,7 @@ export interface operations {
              * @description Conflict with the stored data. One of these codes:
              *
              *     - `archived`: The object is archived and read-only (it stays readable).
+             *     - `change-pending`: The referral waits for a change request already (its `pendingChange`): one pending request per referral. Have it decided or withdrawn, then ask again.
              *     - `immutable-relation`: The change would move something that never moves: a referral’s contract or referrer, a contract’s currency or owning business unit. Create a new object instead.
              *     - `start-date-locked`: `billingStartDate` can change only while both the stored and the new date lie after today (R7): once a referral has started, days already billable stay billable.
              *     - `settled-period-locked`: `billingEndDate` would end the referral before a day that a settlement run has already paid out (R9). Settled statements never change; end it on or after the last settled day.
@@ -4767,7 +5074,7 @@ export interface operations {
                         /** @constant */
                         status?: 409;
                         /** @enum {string} */
-                        code?: "archived" | "immutable-relation" | "start-date-locked" | "settled-period-locked" | "overlapping-referral" | "over-allocated";
+                        code?: "archived" | "change-pending" | "immutable-relation" | "start-date-locked" | "settled-period-locked" | "overlapping-referral" | "over-allocated";
                     };
                 };
             };
@@ -4922,6 +5229,35 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description APPROVAL_MODE maker-checker: the archive is a change request; it applies when another key approves it (at `at`, or at the approval if that instant has passed by then). */
+            202: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    Location: components["headers"]["Location"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": 31,
+                     *       "bunitId": 1,
+                     *       "referralId": 17,
+                     *       "kind": "archive",
+                     *       "status": "pending",
+                     *       "proposed": {
+                     *         "archivedDate": null
+                     *       },
+                     *       "reason": "Renegotiated referral terms, Q4 2026",
+                     *       "requestedBy": "billing-hq",
+                     *       "requestedDate": "2026-11-23T09:00:00.000Z",
+                     *       "decidedBy": null,
+                     *       "decidedDate": null,
+                     *       "decisionReason": null
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ChangeRequest"];
+                };
+            };
             /** @description Archived, scheduled, or already archived. */
             204: {
                 headers: {
@@ -5010,6 +5346,7 @@ export interface operations {
             /**
              * @description Conflict with the stored data. One of these codes:
              *
+             *     - `change-pending`: The referral waits for a change request already (its `pendingChange`): one pending request per referral. Have it decided or withdrawn, then ask again.
              *     - `overlapping-referral`: The referrer already holds a referral of this contract whose billing window overlaps the requested one (R4): one referrer cannot earn twice on the same day. End the existing referral first, or start the new one after it.
              *     - `over-allocated`: On some day the percentages of the contract’s billable referrals would add up to more than 100 (R5). `detail` names the first such day and the sum.
              */
@@ -5023,7 +5360,7 @@ export interface operations {
                         /** @constant */
                         status?: 409;
                         /** @enum {string} */
-                        code?: "overlapping-referral" | "over-allocated";
+                        code?: "change-pending" | "overlapping-referral" | "over-allocated";
                     };
                 };
             };
@@ -5303,6 +5640,1572 @@ export interface operations {
                         status?: 404;
                         /** @enum {string} */
                         code?: "not-found";
+                    };
+                };
+            };
+            /**
+             * @description Too many requests. Code:
+             *
+             *     - `rate-limited`: This API key sent more requests this minute than the service allows. Wait the seconds given in `Retry-After`.
+             */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 429;
+                        /** @enum {string} */
+                        code?: "rate-limited";
+                    };
+                };
+            };
+            /**
+             * @description Internal error. Code:
+             *
+             *     - `internal`: An unexpected error; nothing was changed. The body carries no technical detail: quote `requestId` (also the `X-Request-Id` header) when you report it.
+             */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 500;
+                        /** @enum {string} */
+                        code?: "internal";
+                    };
+                };
+            };
+            /**
+             * @description Service unavailable. Code:
+             *
+             *     - `unavailable`: The database could not be reached, or stayed locked by other work longer than this service waits for it; nothing was changed. Send the same request again after the seconds given in `Retry-After` (with the same `Idempotency-Key`, a POST is safe to repeat).
+             */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 503;
+                        /** @enum {string} */
+                        code?: "unavailable";
+                    };
+                };
+            };
+        };
+    };
+    listChangeRequests: {
+        parameters: {
+            query?: {
+                /** @description Only requests in this status. */
+                status?: "pending" | "approved" | "denied" | "withdrawn";
+                /** @description Only requests of this kind. */
+                kind?: "create" | "update" | "archive" | "amend";
+                /** @description Only the requests of this referral. */
+                referralId?: number;
+                /** @description Page size. */
+                limit?: number;
+                /** @description Rows to skip. */
+                offset?: number;
+                /** @description Sort field; prefix with - for descending. */
+                sort?: "id" | "-id" | "requestedDate" | "-requestedDate" | "decidedDate" | "-decidedDate";
+            };
+            header?: {
+                /**
+                 * @description Your correlation id for this request (1-128 letters, digits, `_`, `.` or `-`). It is logged and returned in the `X-Request-Id` response header; without it (or with another form) the service makes one.
+                 * @example billing-2026-11-23-0001
+                 */
+                "X-Request-Id"?: components["parameters"]["X-Request-Id"];
+            };
+            path: {
+                /** @description Id of the business unit the request acts for; the API key must be allowed to act for it. */
+                bunitId: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of change requests. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": 31,
+                     *           "bunitId": 1,
+                     *           "referralId": 17,
+                     *           "kind": "update",
+                     *           "status": "pending",
+                     *           "proposed": {
+                     *             "percentage": "15",
+                     *             "billingStartDate": "2026-11-01",
+                     *             "billingEndDate": "2027-10-31"
+                     *           },
+                     *           "reason": "Renegotiated referral terms, Q4 2026",
+                     *           "requestedBy": "billing-hq",
+                     *           "requestedDate": "2026-11-23T09:00:00.000Z",
+                     *           "decidedBy": null,
+                     *           "decidedDate": null,
+                     *           "decisionReason": null
+                     *         }
+                     *       ],
+                     *       "meta": {
+                     *         "total": 1,
+                     *         "limit": 50,
+                     *         "offset": 0
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ChangeRequestList"];
+                };
+            };
+            /**
+             * @description Bad request. Code:
+             *
+             *     - `validation-failed`: A parameter, header or body field is invalid: a missing or unknown field, a date that is not a real calendar date, a decimal with more places than allowed (never rounded), a range that ends before it starts. `errors` lists every invalid field, not just the first; fix them and send again.
+             */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 400;
+                        /** @enum {string} */
+                        code?: "validation-failed";
+                    };
+                };
+            };
+            /**
+             * @description Unauthenticated. Code:
+             *
+             *     - `unauthenticated`: No API key was sent, or the key is unknown or revoked. Send `Authorization: Bearer <key>`.
+             */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 401;
+                        /** @enum {string} */
+                        code?: "unauthenticated";
+                    };
+                };
+            };
+            /**
+             * @description Forbidden. Code:
+             *
+             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs and keys need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
+             */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 403;
+                        /** @enum {string} */
+                        code?: "forbidden";
+                    };
+                };
+            };
+            /**
+             * @description Not found. Code:
+             *
+             *     - `not-found`: Nothing with this id exists under this business unit. A resource that exists under another business unit is also reported as not found here.
+             */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 404;
+                        /** @enum {string} */
+                        code?: "not-found";
+                    };
+                };
+            };
+            /**
+             * @description Too many requests. Code:
+             *
+             *     - `rate-limited`: This API key sent more requests this minute than the service allows. Wait the seconds given in `Retry-After`.
+             */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 429;
+                        /** @enum {string} */
+                        code?: "rate-limited";
+                    };
+                };
+            };
+            /**
+             * @description Internal error. Code:
+             *
+             *     - `internal`: An unexpected error; nothing was changed. The body carries no technical detail: quote `requestId` (also the `X-Request-Id` header) when you report it.
+             */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 500;
+                        /** @enum {string} */
+                        code?: "internal";
+                    };
+                };
+            };
+            /**
+             * @description Service unavailable. Code:
+             *
+             *     - `unavailable`: The database could not be reached, or stayed locked by other work longer than this service waits for it; nothing was changed. Send the same request again after the seconds given in `Retry-After` (with the same `Idempotency-Key`, a POST is safe to repeat).
+             */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 503;
+                        /** @enum {string} */
+                        code?: "unavailable";
+                    };
+                };
+            };
+        };
+    };
+    getChangeRequest: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Your correlation id for this request (1-128 letters, digits, `_`, `.` or `-`). It is logged and returned in the `X-Request-Id` response header; without it (or with another form) the service makes one.
+                 * @example billing-2026-11-23-0001
+                 */
+                "X-Request-Id"?: components["parameters"]["X-Request-Id"];
+            };
+            path: {
+                /** @description Id of the business unit the request acts for; the API key must be allowed to act for it. */
+                bunitId: number;
+                /** @description Id of a change request of a referral visible to the business unit. */
+                changeRequestId: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The change request. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": 31,
+                     *       "bunitId": 1,
+                     *       "referralId": 17,
+                     *       "kind": "update",
+                     *       "status": "pending",
+                     *       "proposed": {
+                     *         "percentage": "15",
+                     *         "billingStartDate": "2026-11-01",
+                     *         "billingEndDate": "2027-10-31"
+                     *       },
+                     *       "reason": "Renegotiated referral terms, Q4 2026",
+                     *       "requestedBy": "billing-hq",
+                     *       "requestedDate": "2026-11-23T09:00:00.000Z",
+                     *       "decidedBy": null,
+                     *       "decidedDate": null,
+                     *       "decisionReason": null
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ChangeRequest"];
+                };
+            };
+            /**
+             * @description Bad request. Code:
+             *
+             *     - `validation-failed`: A parameter, header or body field is invalid: a missing or unknown field, a date that is not a real calendar date, a decimal with more places than allowed (never rounded), a range that ends before it starts. `errors` lists every invalid field, not just the first; fix them and send again.
+             */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 400;
+                        /** @enum {string} */
+                        code?: "validation-failed";
+                    };
+                };
+            };
+            /**
+             * @description Unauthenticated. Code:
+             *
+             *     - `unauthenticated`: No API key was sent, or the key is unknown or revoked. Send `Authorization: Bearer <key>`.
+             */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 401;
+                        /** @enum {string} */
+                        code?: "unauthenticated";
+                    };
+                };
+            };
+            /**
+             * @description Forbidden. Code:
+             *
+             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs and keys need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
+             */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 403;
+                        /** @enum {string} */
+                        code?: "forbidden";
+                    };
+                };
+            };
+            /**
+             * @description Not found. Code:
+             *
+             *     - `not-found`: Nothing with this id exists under this business unit. A resource that exists under another business unit is also reported as not found here.
+             */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 404;
+                        /** @enum {string} */
+                        code?: "not-found";
+                    };
+                };
+            };
+            /**
+             * @description Too many requests. Code:
+             *
+             *     - `rate-limited`: This API key sent more requests this minute than the service allows. Wait the seconds given in `Retry-After`.
+             */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 429;
+                        /** @enum {string} */
+                        code?: "rate-limited";
+                    };
+                };
+            };
+            /**
+             * @description Internal error. Code:
+             *
+             *     - `internal`: An unexpected error; nothing was changed. The body carries no technical detail: quote `requestId` (also the `X-Request-Id` header) when you report it.
+             */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 500;
+                        /** @enum {string} */
+                        code?: "internal";
+                    };
+                };
+            };
+            /**
+             * @description Service unavailable. Code:
+             *
+             *     - `unavailable`: The database could not be reached, or stayed locked by other work longer than this service waits for it; nothing was changed. Send the same request again after the seconds given in `Retry-After` (with the same `Idempotency-Key`, a POST is safe to repeat).
+             */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 503;
+                        /** @enum {string} */
+                        code?: "unavailable";
+                    };
+                };
+            };
+        };
+    };
+    approveChangeRequest: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Your correlation id for this request (1-128 letters, digits, `_`, `.` or `-`). It is logged and returned in the `X-Request-Id` response header; without it (or with another form) the service makes one.
+                 * @example billing-2026-11-23-0001
+                 */
+                "X-Request-Id"?: components["parameters"]["X-Request-Id"];
+                /**
+                 * @description Makes a retry safe: any unique string (a UUID, or your own id of the batch). Within 24 hours, the same key from the same API key on the same method and path with the same body returns the first answer again, with `Idempotent-Replayed: true`, instead of doing the work twice (no second referral, no revenue booked twice, no second settlement). The same key with a different body: 422 `idempotency-key-mismatch`; while the first request is still running: 409 `idempotency-key-in-use`.
+                 * @example 4f7c2a10-ingest-2026-10
+                 */
+                "Idempotency-Key"?: components["parameters"]["Idempotency-Key"];
+                /**
+                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name.
+                 * @example Renegotiated referral terms, Q4 2026
+                 */
+                "X-Change-Reason"?: components["parameters"]["X-Change-Reason"];
+            };
+            path: {
+                /** @description Id of the business unit the request acts for; the API key must be allowed to act for it. */
+                bunitId: number;
+                /** @description Id of a change request of a referral visible to the business unit. */
+                changeRequestId: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                /**
+                 * @example {
+                 *       "reason": "Checked against the signed agreement."
+                 *     }
+                 */
+                "application/json": components["schemas"]["ChangeRequestApproval"];
+            };
+        };
+        responses: {
+            /** @description The request, approved; the change is applied. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": 31,
+                     *       "bunitId": 1,
+                     *       "referralId": 17,
+                     *       "kind": "update",
+                     *       "status": "approved",
+                     *       "proposed": {
+                     *         "percentage": "15",
+                     *         "billingStartDate": "2026-11-01",
+                     *         "billingEndDate": "2027-10-31"
+                     *       },
+                     *       "reason": "Renegotiated referral terms, Q4 2026",
+                     *       "requestedBy": "billing-hq",
+                     *       "requestedDate": "2026-11-23T09:00:00.000Z",
+                     *       "decidedBy": "finance-approver",
+                     *       "decidedDate": "2026-11-23T14:30:00.000Z",
+                     *       "decisionReason": "Checked against the signed agreement."
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ChangeRequest"];
+                };
+            };
+            /**
+             * @description Bad request. One of these codes:
+             *
+             *     - `validation-failed`: A parameter, header or body field is invalid: a missing or unknown field, a date that is not a real calendar date, a decimal with more places than allowed (never rounded), a range that ends before it starts. `errors` lists every invalid field, not just the first; fix them and send again.
+             *     - `malformed-json`: The body is not valid JSON. Nothing was read from it.
+             */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 400;
+                        /** @enum {string} */
+                        code?: "validation-failed" | "malformed-json";
+                    };
+                };
+            };
+            /**
+             * @description Unauthenticated. Code:
+             *
+             *     - `unauthenticated`: No API key was sent, or the key is unknown or revoked. Send `Authorization: Bearer <key>`.
+             */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 401;
+                        /** @enum {string} */
+                        code?: "unauthenticated";
+                    };
+                };
+            };
+            /**
+             * @description Forbidden. One of these codes:
+             *
+             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs and keys need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
+             *     - `four-eyes`: A key cannot decide a change request it asked for itself: another approver (or admin) key must.
+             */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 403;
+                        /** @enum {string} */
+                        code?: "forbidden" | "four-eyes";
+                    };
+                };
+            };
+            /**
+             * @description Not found. Code:
+             *
+             *     - `not-found`: Nothing with this id exists under this business unit. A resource that exists under another business unit is also reported as not found here.
+             */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 404;
+                        /** @enum {string} */
+                        code?: "not-found";
+                    };
+                };
+            };
+            /**
+             * @description Conflict with the stored data. One of these codes:
+             *
+             *     - `idempotency-key-in-use`: A request with the same `Idempotency-Key` is still being processed. Wait and retry with the same key: you will get its answer.
+             *     - `not-pending`: The change request was approved, denied or withdrawn already (perhaps by another key a moment ago): it can no longer be decided.
+             *     - `archived`: The object is archived and read-only (it stays readable).
+             *     - `start-date-locked`: `billingStartDate` can change only while both the stored and the new date lie after today (R7): once a referral has started, days already billable stay billable.
+             *     - `settled-period-locked`: `billingEndDate` would end the referral before a day that a settlement run has already paid out (R9). Settled statements never change; end it on or after the last settled day.
+             *     - `overlapping-referral`: The referrer already holds a referral of this contract whose billing window overlaps the requested one (R4): one referrer cannot earn twice on the same day. End the existing referral first, or start the new one after it.
+             *     - `over-allocated`: On some day the percentages of the contract’s billable referrals would add up to more than 100 (R5). `detail` names the first such day and the sum.
+             */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 409;
+                        /** @enum {string} */
+                        code?: "idempotency-key-in-use" | "not-pending" | "archived" | "start-date-locked" | "settled-period-locked" | "overlapping-referral" | "over-allocated";
+                    };
+                };
+            };
+            /**
+             * @description Payload too large. Code:
+             *
+             *     - `payload-too-large`: The body is larger than 1 MB. Split revenue into several requests of at most 1000 lines.
+             */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 413;
+                        /** @enum {string} */
+                        code?: "payload-too-large";
+                    };
+                };
+            };
+            /**
+             * @description Unsupported media type. Code:
+             *
+             *     - `unsupported-media-type`: Bodies must be UTF-8 JSON sent as `Content-Type: application/json`.
+             */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 415;
+                        /** @enum {string} */
+                        code?: "unsupported-media-type";
+                    };
+                };
+            };
+            /**
+             * @description Unprocessable request. Code:
+             *
+             *     - `idempotency-key-mismatch`: This `Idempotency-Key` was used in the last 24 hours, by the same API key on the same method and path, with a different body. Use a new key for a new request.
+             */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 422;
+                        /** @enum {string} */
+                        code?: "idempotency-key-mismatch";
+                    };
+                };
+            };
+            /**
+             * @description Too many requests. Code:
+             *
+             *     - `rate-limited`: This API key sent more requests this minute than the service allows. Wait the seconds given in `Retry-After`.
+             */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 429;
+                        /** @enum {string} */
+                        code?: "rate-limited";
+                    };
+                };
+            };
+            /**
+             * @description Internal error. Code:
+             *
+             *     - `internal`: An unexpected error; nothing was changed. The body carries no technical detail: quote `requestId` (also the `X-Request-Id` header) when you report it.
+             */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 500;
+                        /** @enum {string} */
+                        code?: "internal";
+                    };
+                };
+            };
+            /**
+             * @description Service unavailable. Code:
+             *
+             *     - `unavailable`: The database could not be reached, or stayed locked by other work longer than this service waits for it; nothing was changed. Send the same request again after the seconds given in `Retry-After` (with the same `Idempotency-Key`, a POST is safe to repeat).
+             */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 503;
+                        /** @enum {string} */
+                        code?: "unavailable";
+                    };
+                };
+            };
+        };
+    };
+    denyChangeRequest: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Your correlation id for this request (1-128 letters, digits, `_`, `.` or `-`). It is logged and returned in the `X-Request-Id` response header; without it (or with another form) the service makes one.
+                 * @example billing-2026-11-23-0001
+                 */
+                "X-Request-Id"?: components["parameters"]["X-Request-Id"];
+                /**
+                 * @description Makes a retry safe: any unique string (a UUID, or your own id of the batch). Within 24 hours, the same key from the same API key on the same method and path with the same body returns the first answer again, with `Idempotent-Replayed: true`, instead of doing the work twice (no second referral, no revenue booked twice, no second settlement). The same key with a different body: 422 `idempotency-key-mismatch`; while the first request is still running: 409 `idempotency-key-in-use`.
+                 * @example 4f7c2a10-ingest-2026-10
+                 */
+                "Idempotency-Key"?: components["parameters"]["Idempotency-Key"];
+                /**
+                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name.
+                 * @example Renegotiated referral terms, Q4 2026
+                 */
+                "X-Change-Reason"?: components["parameters"]["X-Change-Reason"];
+            };
+            path: {
+                /** @description Id of the business unit the request acts for; the API key must be allowed to act for it. */
+                bunitId: number;
+                /** @description Id of a change request of a referral visible to the business unit. */
+                changeRequestId: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "reason": "The agreement says 12.5 %."
+                 *     }
+                 */
+                "application/json": components["schemas"]["ChangeRequestDenial"];
+            };
+        };
+        responses: {
+            /** @description The request, denied. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": 31,
+                     *       "bunitId": 1,
+                     *       "referralId": 17,
+                     *       "kind": "update",
+                     *       "status": "denied",
+                     *       "proposed": {
+                     *         "percentage": "15",
+                     *         "billingStartDate": "2026-11-01",
+                     *         "billingEndDate": "2027-10-31"
+                     *       },
+                     *       "reason": "Renegotiated referral terms, Q4 2026",
+                     *       "requestedBy": "billing-hq",
+                     *       "requestedDate": "2026-11-23T09:00:00.000Z",
+                     *       "decidedBy": "finance-approver",
+                     *       "decidedDate": "2026-11-23T14:30:00.000Z",
+                     *       "decisionReason": "The agreement says 12.5 %."
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ChangeRequest"];
+                };
+            };
+            /**
+             * @description Bad request. One of these codes:
+             *
+             *     - `validation-failed`: A parameter, header or body field is invalid: a missing or unknown field, a date that is not a real calendar date, a decimal with more places than allowed (never rounded), a range that ends before it starts. `errors` lists every invalid field, not just the first; fix them and send again.
+             *     - `malformed-json`: The body is not valid JSON. Nothing was read from it.
+             */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 400;
+                        /** @enum {string} */
+                        code?: "validation-failed" | "malformed-json";
+                    };
+                };
+            };
+            /**
+             * @description Unauthenticated. Code:
+             *
+             *     - `unauthenticated`: No API key was sent, or the key is unknown or revoked. Send `Authorization: Bearer <key>`.
+             */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 401;
+                        /** @enum {string} */
+                        code?: "unauthenticated";
+                    };
+                };
+            };
+            /**
+             * @description Forbidden. One of these codes:
+             *
+             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs and keys need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
+             *     - `four-eyes`: A key cannot decide a change request it asked for itself: another approver (or admin) key must.
+             */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 403;
+                        /** @enum {string} */
+                        code?: "forbidden" | "four-eyes";
+                    };
+                };
+            };
+            /**
+             * @description Not found. Code:
+             *
+             *     - `not-found`: Nothing with this id exists under this business unit. A resource that exists under another business unit is also reported as not found here.
+             */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 404;
+                        /** @enum {string} */
+                        code?: "not-found";
+                    };
+                };
+            };
+            /**
+             * @description Conflict with the stored data. One of these codes:
+             *
+             *     - `idempotency-key-in-use`: A request with the same `Idempotency-Key` is still being processed. Wait and retry with the same key: you will get its answer.
+             *     - `not-pending`: The change request was approved, denied or withdrawn already (perhaps by another key a moment ago): it can no longer be decided.
+             */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 409;
+                        /** @enum {string} */
+                        code?: "idempotency-key-in-use" | "not-pending";
+                    };
+                };
+            };
+            /**
+             * @description Payload too large. Code:
+             *
+             *     - `payload-too-large`: The body is larger than 1 MB. Split revenue into several requests of at most 1000 lines.
+             */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 413;
+                        /** @enum {string} */
+                        code?: "payload-too-large";
+                    };
+                };
+            };
+            /**
+             * @description Unsupported media type. Code:
+             *
+             *     - `unsupported-media-type`: Bodies must be UTF-8 JSON sent as `Content-Type: application/json`.
+             */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 415;
+                        /** @enum {string} */
+                        code?: "unsupported-media-type";
+                    };
+                };
+            };
+            /**
+             * @description Unprocessable request. Code:
+             *
+             *     - `idempotency-key-mismatch`: This `Idempotency-Key` was used in the last 24 hours, by the same API key on the same method and path, with a different body. Use a new key for a new request.
+             */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 422;
+                        /** @enum {string} */
+                        code?: "idempotency-key-mismatch";
+                    };
+                };
+            };
+            /**
+             * @description Too many requests. Code:
+             *
+             *     - `rate-limited`: This API key sent more requests this minute than the service allows. Wait the seconds given in `Retry-After`.
+             */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 429;
+                        /** @enum {string} */
+                        code?: "rate-limited";
+                    };
+                };
+            };
+            /**
+             * @description Internal error. Code:
+             *
+             *     - `internal`: An unexpected error; nothing was changed. The body carries no technical detail: quote `requestId` (also the `X-Request-Id` header) when you report it.
+             */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 500;
+                        /** @enum {string} */
+                        code?: "internal";
+                    };
+                };
+            };
+            /**
+             * @description Service unavailable. Code:
+             *
+             *     - `unavailable`: The database could not be reached, or stayed locked by other work longer than this service waits for it; nothing was changed. Send the same request again after the seconds given in `Retry-After` (with the same `Idempotency-Key`, a POST is safe to repeat).
+             */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 503;
+                        /** @enum {string} */
+                        code?: "unavailable";
+                    };
+                };
+            };
+        };
+    };
+    withdrawChangeRequest: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Your correlation id for this request (1-128 letters, digits, `_`, `.` or `-`). It is logged and returned in the `X-Request-Id` response header; without it (or with another form) the service makes one.
+                 * @example billing-2026-11-23-0001
+                 */
+                "X-Request-Id"?: components["parameters"]["X-Request-Id"];
+                /**
+                 * @description Makes a retry safe: any unique string (a UUID, or your own id of the batch). Within 24 hours, the same key from the same API key on the same method and path with the same body returns the first answer again, with `Idempotent-Replayed: true`, instead of doing the work twice (no second referral, no revenue booked twice, no second settlement). The same key with a different body: 422 `idempotency-key-mismatch`; while the first request is still running: 409 `idempotency-key-in-use`.
+                 * @example 4f7c2a10-ingest-2026-10
+                 */
+                "Idempotency-Key"?: components["parameters"]["Idempotency-Key"];
+                /**
+                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name.
+                 * @example Renegotiated referral terms, Q4 2026
+                 */
+                "X-Change-Reason"?: components["parameters"]["X-Change-Reason"];
+            };
+            path: {
+                /** @description Id of the business unit the request acts for; the API key must be allowed to act for it. */
+                bunitId: number;
+                /** @description Id of a change request of a referral visible to the business unit. */
+                changeRequestId: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The request, withdrawn. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": 31,
+                     *       "bunitId": 1,
+                     *       "referralId": 17,
+                     *       "kind": "update",
+                     *       "status": "withdrawn",
+                     *       "proposed": {
+                     *         "percentage": "15",
+                     *         "billingStartDate": "2026-11-01",
+                     *         "billingEndDate": "2027-10-31"
+                     *       },
+                     *       "reason": "Renegotiated referral terms, Q4 2026",
+                     *       "requestedBy": "billing-hq",
+                     *       "requestedDate": "2026-11-23T09:00:00.000Z",
+                     *       "decidedBy": "billing-hq",
+                     *       "decidedDate": "2026-11-23T14:30:00.000Z",
+                     *       "decisionReason": null
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ChangeRequest"];
+                };
+            };
+            /**
+             * @description Bad request. Code:
+             *
+             *     - `validation-failed`: A parameter, header or body field is invalid: a missing or unknown field, a date that is not a real calendar date, a decimal with more places than allowed (never rounded), a range that ends before it starts. `errors` lists every invalid field, not just the first; fix them and send again.
+             */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 400;
+                        /** @enum {string} */
+                        code?: "validation-failed";
+                    };
+                };
+            };
+            /**
+             * @description Unauthenticated. Code:
+             *
+             *     - `unauthenticated`: No API key was sent, or the key is unknown or revoked. Send `Authorization: Bearer <key>`.
+             */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 401;
+                        /** @enum {string} */
+                        code?: "unauthenticated";
+                    };
+                };
+            };
+            /**
+             * @description Forbidden. Code:
+             *
+             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs and keys need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
+             */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 403;
+                        /** @enum {string} */
+                        code?: "forbidden";
+                    };
+                };
+            };
+            /**
+             * @description Not found. Code:
+             *
+             *     - `not-found`: Nothing with this id exists under this business unit. A resource that exists under another business unit is also reported as not found here.
+             */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 404;
+                        /** @enum {string} */
+                        code?: "not-found";
+                    };
+                };
+            };
+            /**
+             * @description Conflict with the stored data. One of these codes:
+             *
+             *     - `idempotency-key-in-use`: A request with the same `Idempotency-Key` is still being processed. Wait and retry with the same key: you will get its answer.
+             *     - `not-pending`: The change request was approved, denied or withdrawn already (perhaps by another key a moment ago): it can no longer be decided.
+             */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 409;
+                        /** @enum {string} */
+                        code?: "idempotency-key-in-use" | "not-pending";
+                    };
+                };
+            };
+            /**
+             * @description Unprocessable request. Code:
+             *
+             *     - `idempotency-key-mismatch`: This `Idempotency-Key` was used in the last 24 hours, by the same API key on the same method and path, with a different body. Use a new key for a new request.
+             */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 422;
+                        /** @enum {string} */
+                        code?: "idempotency-key-mismatch";
+                    };
+                };
+            };
+            /**
+             * @description Too many requests. Code:
+             *
+             *     - `rate-limited`: This API key sent more requests this minute than the service allows. Wait the seconds given in `Retry-After`.
+             */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 429;
+                        /** @enum {string} */
+                        code?: "rate-limited";
+                    };
+                };
+            };
+            /**
+             * @description Internal error. Code:
+             *
+             *     - `internal`: An unexpected error; nothing was changed. The body carries no technical detail: quote `requestId` (also the `X-Request-Id` header) when you report it.
+             */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 500;
+                        /** @enum {string} */
+                        code?: "internal";
+                    };
+                };
+            };
+            /**
+             * @description Service unavailable. Code:
+             *
+             *     - `unavailable`: The database could not be reached, or stayed locked by other work longer than this service waits for it; nothing was changed. Send the same request again after the seconds given in `Retry-After` (with the same `Idempotency-Key`, a POST is safe to repeat).
+             */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 503;
+                        /** @enum {string} */
+                        code?: "unavailable";
+                    };
+                };
+            };
+        };
+    };
+    moderateChangeRequests: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Your correlation id for this request (1-128 letters, digits, `_`, `.` or `-`). It is logged and returned in the `X-Request-Id` response header; without it (or with another form) the service makes one.
+                 * @example billing-2026-11-23-0001
+                 */
+                "X-Request-Id"?: components["parameters"]["X-Request-Id"];
+                /**
+                 * @description Makes a retry safe: any unique string (a UUID, or your own id of the batch). Within 24 hours, the same key from the same API key on the same method and path with the same body returns the first answer again, with `Idempotent-Replayed: true`, instead of doing the work twice (no second referral, no revenue booked twice, no second settlement). The same key with a different body: 422 `idempotency-key-mismatch`; while the first request is still running: 409 `idempotency-key-in-use`.
+                 * @example 4f7c2a10-ingest-2026-10
+                 */
+                "Idempotency-Key"?: components["parameters"]["Idempotency-Key"];
+                /**
+                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name.
+                 * @example Renegotiated referral terms, Q4 2026
+                 */
+                "X-Change-Reason"?: components["parameters"]["X-Change-Reason"];
+            };
+            path: {
+                /** @description Id of the business unit the request acts for; the API key must be allowed to act for it. */
+                bunitId: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "approve": [
+                 *         31,
+                 *         32
+                 *       ],
+                 *       "deny": [
+                 *         33
+                 *       ],
+                 *       "reason": "Weekly review"
+                 *     }
+                 */
+                "application/json": components["schemas"]["ChangeRequestModeration"];
+            };
+        };
+        responses: {
+            /** @description Every request named, as decided (approvals first, then denials, each in the order given). */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": 31,
+                     *           "bunitId": 1,
+                     *           "referralId": 17,
+                     *           "kind": "update",
+                     *           "status": "approved",
+                     *           "proposed": {
+                     *             "percentage": "15",
+                     *             "billingStartDate": "2026-11-01",
+                     *             "billingEndDate": "2027-10-31"
+                     *           },
+                     *           "reason": "Renegotiated referral terms, Q4 2026",
+                     *           "requestedBy": "billing-hq",
+                     *           "requestedDate": "2026-11-23T09:00:00.000Z",
+                     *           "decidedBy": "finance-approver",
+                     *           "decidedDate": "2026-11-23T14:30:00.000Z",
+                     *           "decisionReason": "Checked against the signed agreement."
+                     *         },
+                     *         {
+                     *           "id": 32,
+                     *           "bunitId": 1,
+                     *           "referralId": 17,
+                     *           "kind": "update",
+                     *           "status": "approved",
+                     *           "proposed": {
+                     *             "percentage": "15",
+                     *             "billingStartDate": "2026-11-01",
+                     *             "billingEndDate": "2027-10-31"
+                     *           },
+                     *           "reason": "Renegotiated referral terms, Q4 2026",
+                     *           "requestedBy": "billing-hq",
+                     *           "requestedDate": "2026-11-23T09:00:00.000Z",
+                     *           "decidedBy": "finance-approver",
+                     *           "decidedDate": "2026-11-23T14:30:00.000Z",
+                     *           "decisionReason": "Checked against the signed agreement."
+                     *         },
+                     *         {
+                     *           "id": 33,
+                     *           "bunitId": 1,
+                     *           "referralId": 17,
+                     *           "kind": "update",
+                     *           "status": "denied",
+                     *           "proposed": {
+                     *             "percentage": "15",
+                     *             "billingStartDate": "2026-11-01",
+                     *             "billingEndDate": "2027-10-31"
+                     *           },
+                     *           "reason": "Renegotiated referral terms, Q4 2026",
+                     *           "requestedBy": "billing-hq",
+                     *           "requestedDate": "2026-11-23T09:00:00.000Z",
+                     *           "decidedBy": "finance-approver",
+                     *           "decidedDate": "2026-11-23T14:30:00.000Z",
+                     *           "decisionReason": "Weekly review"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ChangeRequestModerationResult"];
+                };
+            };
+            /**
+             * @description Bad request. One of these codes:
+             *
+             *     - `validation-failed`: A parameter, header or body field is invalid: a missing or unknown field, a date that is not a real calendar date, a decimal with more places than allowed (never rounded), a range that ends before it starts. `errors` lists every invalid field, not just the first; fix them and send again.
+             *     - `malformed-json`: The body is not valid JSON. Nothing was read from it.
+             */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 400;
+                        /** @enum {string} */
+                        code?: "validation-failed" | "malformed-json";
+                    };
+                };
+            };
+            /**
+             * @description Unauthenticated. Code:
+             *
+             *     - `unauthenticated`: No API key was sent, or the key is unknown or revoked. Send `Authorization: Bearer <key>`.
+             */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 401;
+                        /** @enum {string} */
+                        code?: "unauthenticated";
+                    };
+                };
+            };
+            /**
+             * @description Forbidden. One of these codes:
+             *
+             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs and keys need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
+             *     - `four-eyes`: A key cannot decide a change request it asked for itself: another approver (or admin) key must.
+             */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 403;
+                        /** @enum {string} */
+                        code?: "forbidden" | "four-eyes";
+                    };
+                };
+            };
+            /**
+             * @description Not found. Code:
+             *
+             *     - `not-found`: Nothing with this id exists under this business unit. A resource that exists under another business unit is also reported as not found here.
+             */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 404;
+                        /** @enum {string} */
+                        code?: "not-found";
+                    };
+                };
+            };
+            /**
+             * @description Conflict with the stored data. One of these codes:
+             *
+             *     - `idempotency-key-in-use`: A request with the same `Idempotency-Key` is still being processed. Wait and retry with the same key: you will get its answer.
+             *     - `not-pending`: The change request was approved, denied or withdrawn already (perhaps by another key a moment ago): it can no longer be decided.
+             *     - `archived`: The object is archived and read-only (it stays readable).
+             *     - `start-date-locked`: `billingStartDate` can change only while both the stored and the new date lie after today (R7): once a referral has started, days already billable stay billable.
+             *     - `settled-period-locked`: `billingEndDate` would end the referral before a day that a settlement run has already paid out (R9). Settled statements never change; end it on or after the last settled day.
+             *     - `overlapping-referral`: The referrer already holds a referral of this contract whose billing window overlaps the requested one (R4): one referrer cannot earn twice on the same day. End the existing referral first, or start the new one after it.
+             *     - `over-allocated`: On some day the percentages of the contract’s billable referrals would add up to more than 100 (R5). `detail` names the first such day and the sum.
+             */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 409;
+                        /** @enum {string} */
+                        code?: "idempotency-key-in-use" | "not-pending" | "archived" | "start-date-locked" | "settled-period-locked" | "overlapping-referral" | "over-allocated";
+                    };
+                };
+            };
+            /**
+             * @description Payload too large. Code:
+             *
+             *     - `payload-too-large`: The body is larger than 1 MB. Split revenue into several requests of at most 1000 lines.
+             */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 413;
+                        /** @enum {string} */
+                        code?: "payload-too-large";
+                    };
+                };
+            };
+            /**
+             * @description Unsupported media type. Code:
+             *
+             *     - `unsupported-media-type`: Bodies must be UTF-8 JSON sent as `Content-Type: application/json`.
+             */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 415;
+                        /** @enum {string} */
+                        code?: "unsupported-media-type";
+                    };
+                };
+            };
+            /**
+             * @description Unprocessable request. Code:
+             *
+             *     - `idempotency-key-mismatch`: This `Idempotency-Key` was used in the last 24 hours, by the same API key on the same method and path, with a different body. Use a new key for a new request.
+             */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 422;
+                        /** @enum {string} */
+                        code?: "idempotency-key-mismatch";
                     };
                 };
             };

@@ -26,6 +26,17 @@ export interface ApiContext {
   del(path: string): request.Test;
   /** The same without any Authorization header. */
   anonymous: ReturnType<typeof request>;
+  /** Requests with another API key (its secret). */
+  as(secret: string): KeyedAgent;
+  /** Creates an API key through the API; its id, name and secret. */
+  key(name: string, role: 'read' | 'write' | 'approver' | 'admin', bunitIds?: number[]): Promise<{ id: number; name: string; secret: string }>;
+}
+
+export interface KeyedAgent {
+  get(path: string): request.Test;
+  post(path: string, body?: unknown): request.Test;
+  put(path: string, body?: unknown): request.Test;
+  del(path: string): request.Test;
 }
 
 const METHODS = new Set(['get', 'post', 'put', 'delete', 'del', 'patch', 'head', 'options']);
@@ -54,7 +65,12 @@ function conformingAgent(agent: ReturnType<typeof request>): ReturnType<typeof r
  * app on a test clock (2026-11-23T12:00Z unless a test moves it), emptied before every test. The
  * business time zone is UTC unless `options.businessTimeZone` says otherwise.
  */
-export function describeApi(title: string, body: (ctx: ApiContext) => void, options: { businessTimeZone?: string } = {}): void {
+export interface ApiOptions {
+  businessTimeZone?: string;
+  approvalMode?: 'none' | 'maker-checker';
+}
+
+export function describeApi(title: string, body: (ctx: ApiContext) => void, options: ApiOptions = {}): void {
   for (const database of testDatabases) {
     describe(`${title} [${database.name}]`, function () {
       const ctx = { database: database.name, clock: new TestClock() } as ApiContext;
@@ -72,6 +88,7 @@ export function describeApi(title: string, body: (ctx: ApiContext) => void, opti
           adminApiKey: ADMIN_KEY,
           logger: pino({ level: 'silent' }),
           keyPollMs: 0,
+          approvalMode: options.approvalMode ?? 'none',
         });
         ctx.app = created.app;
         ctx.services = created.services;
@@ -83,6 +100,20 @@ export function describeApi(title: string, body: (ctx: ApiContext) => void, opti
         ctx.post = (p, b) => (b === undefined ? agent.post(p).set(auth) : agent.post(p).set(auth).send(b as object));
         ctx.put = (p, b) => (b === undefined ? agent.put(p).set(auth) : agent.put(p).set(auth).send(b as object));
         ctx.del = (p) => agent.delete(p).set(auth);
+        ctx.as = (secret) => {
+          const with_ = { Authorization: `Bearer ${secret}` };
+          return {
+            get: (p) => agent.get(p).set(with_),
+            post: (p, b) => (b === undefined ? agent.post(p).set(with_) : agent.post(p).set(with_).send(b as object)),
+            put: (p, b) => (b === undefined ? agent.put(p).set(with_) : agent.put(p).set(with_).send(b as object)),
+            del: (p) => agent.delete(p).set(with_),
+          };
+        };
+        ctx.key = async (name, role, bunitIds) => {
+          const res = await ctx.post('/v1/api-keys', { name, role, ...(bunitIds ? { bunitIds } : {}) });
+          if (res.status !== 201) throw new Error(`key ${name}: ${res.status} ${JSON.stringify(res.body)}`);
+          return { id: res.body.id as number, name, secret: res.body.key as string };
+        };
       });
 
       beforeEach(async function () {

@@ -125,7 +125,7 @@ for (const database of testDatabases) {
         { contract: { id: contract.id }, referrer: { id: referrer.id }, percentage: new Dec('10.000'), billingEndDate: null },
         actor,
       );
-      expect(same.version).to.equal(referral.version);
+      expect('referral' in same && same.referral.version).to.equal(referral.version);
       const unit = await services.bunits.update(owner.id, { code: 'OWNER', name: 'Owner' }, actor);
       expect(unit.version).to.equal(owner.version);
       const sameContract = await services.contracts.update(

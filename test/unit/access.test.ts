@@ -6,11 +6,12 @@ describe('roles and capabilities', () => {
   const table: Record<string, Capability[]> = {
     read: ['read'],
     write: ['read', 'write'],
-    admin: ['read', 'write', 'admin'],
+    approver: ['read', 'decide'],
+    admin: ['read', 'write', 'decide', 'admin'],
   };
   for (const role of ROLES) {
     it(`a ${role} key may ${table[role]!.join(', ')} and nothing else`, () => {
-      for (const capability of ['read', 'write', 'admin'] as Capability[]) {
+      for (const capability of ['read', 'write', 'decide', 'admin'] as Capability[]) {
         expect(hasCapability(role, capability), capability).to.equal(table[role]!.includes(capability));
       }
     });

@@ -1,4 +1,5 @@
 import { apiKeyRoutes } from './api-keys';
+import { changeRequestRoutes } from './change-requests';
 import { bunitRoutes } from './bunits';
 import { contractRoutes } from './contracts';
 import { referralRoutes } from './referrals';
@@ -6,4 +7,4 @@ import { revenueRoutes } from './revenue';
 import { settlementRoutes } from './settlement';
 
 /** Every /v1 operation, in the order the docs show them. */
-export const apiRoutes = [...bunitRoutes, ...contractRoutes, ...referralRoutes, ...revenueRoutes, ...settlementRoutes, ...apiKeyRoutes];
+export const apiRoutes = [...bunitRoutes, ...contractRoutes, ...referralRoutes, ...changeRequestRoutes, ...revenueRoutes, ...settlementRoutes, ...apiKeyRoutes];

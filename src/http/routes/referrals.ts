@@ -9,7 +9,10 @@ import {
   ReferralParams,
   ReferralUpdate,
 } from '../../schemas/referral';
+import type { ChangeRequestRecord } from '../../repositories/change-request.repository';
 import type { ReferralRecord } from '../../repositories/referral.repository';
+import { presentChangeRequest } from '../../representations/change-request';
+import { ChangeRequest } from '../../schemas/change-request';
 import type { Services } from '../../services';
 import { AuditList, AuditListQuery } from '../../schemas/audit';
 import { presentReferral } from '../../representations/referral';
@@ -29,16 +32,42 @@ const example = {
   createdDate: '2026-10-20T10:15:00.000Z',
   archivedDate: null,
   percentageHistory: [{ from: '2026-11-01', to: null, percentage: '12.5' }],
+  status: 'approved',
+  updatedDate: '2026-10-20T10:15:00.000Z',
+  pendingChange: null,
 };
 /** After a change from 12.5 to 15 % on 2026-11-23: earlier days keep 12.5 % (R8). */
 const changed = {
   ...example,
   percentage: '15',
   billingEndDate: '2027-10-31',
+  updatedDate: '2026-11-23T09:00:00.000Z',
   percentageHistory: [
     { from: '2026-11-01', to: '2026-11-22', percentage: '12.5' },
     { from: '2026-11-23', to: null, percentage: '15' },
   ],
+};
+
+/** A change request the PUT or DELETE opened (APPROVAL_MODE maker-checker): 202, with where to follow it. */
+const accepted = (bunitId: number, cr: ChangeRequestRecord): Reply => ({
+  status: 202,
+  body: presentChangeRequest(cr),
+  headers: { Location: `/v1/bunits/${bunitId}/change-requests/${cr.id}` },
+});
+
+const changeRequestExample = {
+  id: 31,
+  bunitId: 1,
+  referralId: 17,
+  kind: 'update',
+  status: 'pending',
+  proposed: { percentage: '15', billingStartDate: '2026-11-01', billingEndDate: '2027-10-31' },
+  reason: 'Renegotiated referral terms, Q4 2026',
+  requestedBy: 'billing-hq',
+  requestedDate: '2026-11-23T09:00:00.000Z',
+  decidedBy: null,
+  decidedDate: null,
+  decisionReason: null,
 };
 
 const reply = (status: number, r: ReferralRecord, services: Services, extra: Record<string, string> = {}): Reply => ({
@@ -92,7 +121,15 @@ export const referralRoutes = [
       billingStartDate: '2026-11-01',
       billingEndDate: null,
     },
-    responses: { 201: { description: 'Created.', schema: Referral, example, headers: ['Location', 'ETag'] } },
+    responses: {
+      201: {
+        description:
+          'Created. In APPROVAL_MODE maker-checker the referral is created `pending`, with its creation as a change request (`pendingChange`) that another key approves or denies: it earns nothing until then, but already counts for R4 and R5.',
+        schema: Referral,
+        example,
+        headers: ['Location', 'ETag'],
+      },
+    },
     problems: ['overlapping-referral', 'over-allocated', 'invalid-reference', 'self-referral'],
     async handler({ params, body, services, actor }) {
       await services.bunits.get(params.bunitId);
@@ -133,9 +170,19 @@ export const referralRoutes = [
       billingStartDate: '2026-11-01',
       billingEndDate: '2027-10-31',
     },
-    responses: { 200: { description: 'The saved referral.', schema: Referral, example: changed, headers: ['ETag'] } },
+    responses: {
+      200: { description: 'The saved referral (also when the PUT changed nothing: the same ETag, no audit entry).', schema: Referral, example: changed, headers: ['ETag'] },
+      202: {
+        description:
+          'APPROVAL_MODE maker-checker: the change is a change request now, checked against the rules as if made now; another key approves it (it applies then, as if made at that instant) or denies it. The referral is unchanged and shows it as `pendingChange`.',
+        schema: ChangeRequest,
+        example: changeRequestExample,
+        headers: ['Location'],
+      },
+    },
     problems: [
       'archived',
+      'change-pending',
       'immutable-relation',
       'start-date-locked',
       'settled-period-locked',
@@ -144,7 +191,8 @@ export const referralRoutes = [
       'precondition-failed',
     ],
     async handler({ params, body, services, req, actor }) {
-      return reply(200, await services.referrals.update(params.bunitId, params.referralId, body, actor, ifMatchOf(req)), services);
+      const outcome = await services.referrals.update(params.bunitId, params.referralId, body, actor, ifMatchOf(req));
+      return 'referral' in outcome ? reply(200, outcome.referral, services) : accepted(params.bunitId, outcome.changeRequest);
     },
   }),
   defineRoute({
@@ -158,11 +206,19 @@ export const referralRoutes = [
     access: 'write',
     params: ReferralParams,
     query: ArchiveQuery,
-    responses: { 204: noContent('Archived, scheduled, or already archived.') },
-    problems: ['overlapping-referral', 'over-allocated', 'precondition-failed'],
+    responses: {
+      204: noContent('Archived, scheduled, or already archived.'),
+      202: {
+        description: 'APPROVAL_MODE maker-checker: the archive is a change request; it applies when another key approves it (at `at`, or at the approval if that instant has passed by then).',
+        schema: ChangeRequest,
+        example: { ...changeRequestExample, kind: 'archive', proposed: { archivedDate: null } },
+        headers: ['Location'],
+      },
+    },
+    problems: ['change-pending', 'overlapping-referral', 'over-allocated', 'precondition-failed'],
     async handler({ params, query, services, req, actor }) {
-      await services.referrals.archive(params.bunitId, params.referralId, query.at, actor, ifMatchOf(req));
-      return { status: 204 };
+      const outcome = await services.referrals.archive(params.bunitId, params.referralId, query.at, actor, ifMatchOf(req));
+      return outcome ? accepted(params.bunitId, outcome.changeRequest) : { status: 204 };
     },
   }),
   defineRoute({

@@ -90,9 +90,11 @@ async function loadReferrals(
   const missing = [...new Set(contractIds)].filter((id) => !cache.has(id));
   if (missing.length === 0) return;
   for (const [contractId, referrals] of await findReferralsOfContracts(db, missing)) {
+    // A pending or denied referral earns nothing, and its pairs are not recorded as settled: an
+    // approval later is picked up by the next run (SPEC §11).
     cache.set(
       contractId,
-      referrals.map((r) => ({
+      referrals.filter((r) => r.status === 'approved').map((r) => ({
         id: r.id,
         payerId: r.contractBunitId,
         referrerId: r.referrerId,

@@ -1,0 +1,217 @@
+import { isUniqueViolation, lockRow } from '../db';
+import { Dec } from '../domain/decimal';
+import { ApiError, conflict, forbidden, notFound } from '../domain/errors';
+import {
+  decideChangeRequest,
+  findChangeRequest,
+  insertChangeRequest,
+  listChangeRequests,
+  type ChangeKind,
+  type ChangeRequestRecord,
+  type ChangeStatus,
+} from '../repositories/change-request.repository';
+import { findReferral, saveReferralApproval, type ReferralRecord } from '../repositories/referral.repository';
+import type { ChangeRequestListQuery, ModerateBody } from '../schemas/change-request';
+import type { Actor, ServiceContext } from './context';
+import { applyArchive, applyReplacement, assertFitsAmong, lockReferral } from './referral-changes';
+import { withUnitOfWork, type Acting, type UnitOfWork } from './unit-of-work';
+
+/**
+ * Maker-checker approval (SPEC §11). In APPROVAL_MODE maker-checker, creating a referral, a PUT
+ * that changes its terms and a DELETE become change requests; an amendment (§12) is one in both
+ * modes. Another key decides: an approver of the contract owner's business unit, or an admin,
+ * never the key that asked (four eyes). Approval applies the change as if it were made at that
+ * instant, with the PUT's rules and writer, in the approve transaction: a rule it breaks then
+ * answers with that rule's code and the request stays pending.
+ */
+
+/** Who a key is, for four eyes: by key, not by name (two keys may share a name). */
+export const actorKeyOf = (actor: Pick<Actor, 'keyId' | 'name'>) => (actor.keyId === null ? `env:${actor.name}` : `key:${actor.keyId}`);
+
+export const changePending = (referral: Pick<ReferralRecord, 'id' | 'pendingChange'>) =>
+  conflict(
+    'change-pending',
+    referral.pendingChange
+      ? `Referral ${referral.id} waits for change request ${referral.pendingChange.id} (${referral.pendingChange.kind}); it must be decided or withdrawn first: one pending request per referral.`
+      : `Referral ${referral.id} got another change request meanwhile; it must be decided or withdrawn first: one pending request per referral.`,
+  );
+
+/**
+ * Opens a change request for a referral, in the caller's unit of work: the referral then shows it
+ * as its pendingChange (a new version), and its audit trail records the request.
+ */
+export async function openChangeRequest(
+  uow: UnitOfWork,
+  referral: ReferralRecord,
+  kind: ChangeKind,
+  proposed: Record<string, unknown>,
+  reason: string | null = uow.actor.reason ?? null,
+): Promise<ChangeRequestRecord> {
+  if (referral.pendingChange) throw changePending(referral);
+  let id: number;
+  try {
+    id = await insertChangeRequest(uow.trx, {
+      referralId: referral.id,
+      kind,
+      proposed,
+      reason,
+      requestedBy: uow.actor.name,
+      requestedByKey: actorKeyOf(uow.actor),
+      requestedAt: uow.nowIso,
+    });
+  } catch (err) {
+    // Another request of this referral committed first (the database holds one pending per referral).
+    throw isUniqueViolation(err) ? changePending(referral) : err;
+  }
+  const pendingChange = { id, kind, requestedAt: uow.nowIso };
+  await saveReferralApproval(uow.trx, referral.id, { status: referral.status, pendingChange, at: uow.nowIso });
+  uow.record({
+    entity: 'referral',
+    id: referral.id,
+    action: `request-${kind}`,
+    reason,
+    changes: [{ field: 'pendingChange', from: null, to: { id, kind, proposed } }],
+  });
+  return (await findChangeRequest(uow.trx, id))!;
+}
+
+type Decision = { status: 'approved'; reason: string | null } | { status: 'denied'; reason: string } | { status: 'withdrawn'; reason: null };
+
+export class ApprovalService {
+  constructor(private readonly ctx: ServiceContext) {}
+
+  /** A change request visible under the business unit: it owns the referral's contract or is its referrer (R11). */
+  async get(bunitId: number, id: number, db = this.ctx.db): Promise<ChangeRequestRecord> {
+    const cr = await findChangeRequest(db, id);
+    if (!cr || (cr.bunitId !== bunitId && cr.referrerId !== bunitId)) {
+      throw notFound(`Change request ${id} does not exist under business unit ${bunitId}.`);
+    }
+    return cr;
+  }
+
+  list(bunitId: number, query: ChangeRequestListQuery) {
+    return listChangeRequests(this.ctx.db, { bunitId, status: query.status, kind: query.kind, referralId: query.referralId }, query.sort, query);
+  }
+
+  approve(bunitId: number, id: number, reason: string | undefined, by: Acting): Promise<ChangeRequestRecord> {
+    return withUnitOfWork(this.ctx, by, (uow) => this.decide(uow, bunitId, id, { status: 'approved', reason: reason ?? null }));
+  }
+
+  deny(bunitId: number, id: number, reason: string, by: Acting): Promise<ChangeRequestRecord> {
+    return withUnitOfWork(this.ctx, by, (uow) => this.decide(uow, bunitId, id, { status: 'denied', reason }));
+  }
+
+  /** The key that asked, or an admin, takes its request back. */
+  withdraw(bunitId: number, id: number, by: Acting): Promise<ChangeRequestRecord> {
+    return withUnitOfWork(this.ctx, by, (uow) => this.decide(uow, bunitId, id, { status: 'withdrawn', reason: null }));
+  }
+
+  /**
+   * Several decisions, all or nothing: the first one that cannot be made answers for all (its
+   * detail names the request) and nothing is decided. The contracts are locked in id order first,
+   * so that two moderations of overlapping requests never deadlock.
+   */
+  moderate(bunitId: number, body: ModerateBody, by: Acting): Promise<ChangeRequestRecord[]> {
+    return withUnitOfWork(this.ctx, by, async (uow) => {
+      const ids = [...body.approve, ...body.deny];
+      const contracts = new Set<number>();
+      for (const id of ids) {
+        const cr = await this.get(bunitId, id, uow.trx).catch((err: unknown) => {
+          throw about(id, err);
+        });
+        const referral = await findReferral(uow.trx, cr.referralId);
+        if (referral) contracts.add(referral.contractId);
+      }
+      for (const contractId of [...contracts].sort((a, b) => a - b)) await lockRow(uow.trx, 'contracts', contractId);
+      const decided: ChangeRequestRecord[] = [];
+      for (const id of body.approve) decided.push(await this.decide(uow, bunitId, id, { status: 'approved', reason: body.reason ?? null }).catch((err: unknown) => Promise.reject(about(id, err))));
+      for (const id of body.deny) decided.push(await this.decide(uow, bunitId, id, { status: 'denied', reason: body.reason! }).catch((err: unknown) => Promise.reject(about(id, err))));
+      return decided;
+    });
+  }
+
+  private async decide(uow: UnitOfWork, bunitId: number, id: number, decision: Decision): Promise<ChangeRequestRecord> {
+    const seen = await this.get(bunitId, id, uow.trx);
+    const { current, referrals } = await lockReferral(uow, seen.referralId);
+    // Read again under the contract lock: a decision made meanwhile is seen here.
+    const cr = (await findChangeRequest(uow.trx, id))!;
+    this.assertMayDecide(uow, bunitId, cr, decision.status);
+
+    let status = current.status;
+    let referral = current;
+    if (decision.status === 'approved') {
+      const applied = await this.apply(uow, cr, current, referrals);
+      referral = applied.referral;
+      status = applied.status;
+    } else if (cr.kind === 'create') {
+      // A referral whose creation is denied or withdrawn never comes into force: final, read-only.
+      status = 'denied';
+    }
+    if (!(await decideChangeRequest(uow.trx, id, { status: decision.status, decidedBy: uow.actor.name, decidedByKey: actorKeyOf(uow.actor), decidedAt: uow.nowIso, decisionReason: decision.reason }))) {
+      throw notPending(cr);
+    }
+    await saveReferralApproval(uow.trx, referral.id, { status, pendingChange: null, at: uow.nowIso });
+    uow.record({
+      entity: 'referral',
+      id: referral.id,
+      action: decision.status === 'approved' ? 'approve' : decision.status === 'denied' ? 'deny' : 'withdraw',
+      reason: decision.reason,
+      changes: [
+        { field: 'pendingChange', from: { id: cr.id, kind: cr.kind }, to: null },
+        ...(status !== current.status ? [{ field: 'status', from: current.status, to: status }] : []),
+      ],
+    });
+    return (await findChangeRequest(uow.trx, id))!;
+  }
+
+  /** Four eyes (SPEC §11): who may decide this request, and whether it still can be decided. */
+  private assertMayDecide(uow: UnitOfWork, bunitId: number, cr: ChangeRequestRecord, outcome: Exclude<ChangeStatus, 'pending'>): void {
+    const self = actorKeyOf(uow.actor) === cr.requestedByKey;
+    if (outcome === 'withdrawn') {
+      if (!self && uow.actor.role !== 'admin') throw forbidden(`Only the key that asked for change request ${cr.id}, or an admin, may withdraw it.`);
+    } else if (bunitId !== cr.bunitId) {
+      throw forbidden(`Change request ${cr.id} is decided by the business unit that owns the contract (${cr.bunitId}), not by the referrer.`);
+    }
+    if (cr.status !== 'pending') throw notPending(cr);
+    if (outcome !== 'withdrawn' && self) throw new ApiError(403, 'four-eyes', 'Forbidden', `Change request ${cr.id} was asked for by this key; another key must decide it.`);
+  }
+
+  /** Applies an approved request at this instant, with the rules of a change made now. */
+  private async apply(uow: UnitOfWork, cr: ChangeRequestRecord, current: ReferralRecord, referrals: ReferralRecord[]): Promise<{ referral: ReferralRecord; status: ReferralRecord['status'] }> {
+    const reason = cr.reason ?? undefined;
+    const options = reason === undefined ? {} : { reason };
+    switch (cr.kind) {
+      case 'create':
+        // R4 and R5 again: the pending referral counted already, so only a change made meanwhile can break them.
+        assertFitsAmong(uow, current, current, referrals);
+        return { referral: current, status: 'approved' };
+      case 'update': {
+        const p = cr.proposed as { percentage: string; billingStartDate: string; billingEndDate: string | null };
+        const input = {
+          contractId: current.contractId,
+          referrerId: current.referrerId,
+          percentage: new Dec(p.percentage),
+          billingStartDate: p.billingStartDate,
+          billingEndDate: p.billingEndDate,
+        };
+        return { referral: await applyReplacement(uow, current, referrals, input, options), status: current.status };
+      }
+      case 'archive': {
+        // A requested instant that has passed meanwhile archives at the approval, never before it.
+        const asked = (cr.proposed as { archivedDate: string | null }).archivedDate;
+        const when = asked !== null && asked > uow.nowIso ? asked : uow.nowIso;
+        return { referral: (await applyArchive(uow, current, referrals, when, options)) ?? current, status: current.status };
+      }
+      case 'amend':
+        throw new Error('amendments are applied by the amendment service');
+    }
+  }
+}
+
+const notPending = (cr: ChangeRequestRecord) => conflict('not-pending', `Change request ${cr.id} is ${cr.status}, no longer pending.`);
+
+/** An error of one request of a moderation, saying which one. */
+function about(id: number, err: unknown): unknown {
+  if (!(err instanceof ApiError)) return err;
+  return new ApiError(err.status, err.code, err.title, `Change request ${id}: ${err.detail} Nothing was decided.`, err.errors, err.headers);
+}
