@@ -45,7 +45,7 @@ export const ApiKeyCreate = z
       ctx.addIssue({ code: 'custom', path: ['bunitIds'], message: 'an admin key acts for all business units: leave bunitIds out' });
     }
     if (v.role !== 'admin' && (v.bunitIds === undefined || v.bunitIds.length === 0)) {
-      ctx.addIssue({ code: 'custom', path: ['bunitIds'], message: `a ${v.role} key needs at least one business unit` });
+      ctx.addIssue({ code: 'custom', path: ['bunitIds'], message: `${v.role === 'approver' ? 'an' : 'a'} ${v.role} key needs at least one business unit` });
     }
   })
   .openapi('ApiKeyCreate');

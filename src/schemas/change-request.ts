@@ -55,16 +55,16 @@ const Ids = z.array(IdValue, 'must be an array of change request ids').max(1000,
 
 export const ModerateBody = z
   .strictObject({
-    approve: Ids.optional().default([]),
-    deny: Ids.optional().default([]),
+    approve: Ids.optional(),
+    deny: Ids.optional(),
     reason: DecisionReason.optional().openapi({ description: 'The decision reason for all of them; required when any is denied.' }),
   })
   .superRefine((v, ctx) => {
-    const all = [...v.approve, ...v.deny];
+    const all = [...(v.approve ?? []), ...(v.deny ?? [])];
     if (all.length === 0) ctx.addIssue({ code: 'custom', path: ['approve'], message: 'name at least one change request to approve or deny' });
     if (all.length > 1000) ctx.addIssue({ code: 'custom', path: ['approve'], message: 'at most 1000 change requests in all' });
     if (new Set(all).size !== all.length) ctx.addIssue({ code: 'custom', path: ['deny'], message: 'a change request may be named once only' });
-    if (v.deny.length > 0 && v.reason === undefined) ctx.addIssue({ code: 'custom', path: ['reason'], message: 'is required when change requests are denied' });
+    if ((v.deny ?? []).length > 0 && v.reason === undefined) ctx.addIssue({ code: 'custom', path: ['reason'], message: 'is required when change requests are denied' });
   })
   .openapi('ChangeRequestModeration', {
     description: 'Several decisions at once, all or nothing: 1 to 1000 ids in all.',

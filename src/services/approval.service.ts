@@ -113,7 +113,9 @@ export class ApprovalService {
    */
   moderate(bunitId: number, body: ModerateBody, by: Acting): Promise<ChangeRequestRecord[]> {
     return withUnitOfWork(this.ctx, by, async (uow) => {
-      const ids = [...body.approve, ...body.deny];
+      const approve = body.approve ?? [];
+      const deny = body.deny ?? [];
+      const ids = [...approve, ...deny];
       const contracts = new Set<number>();
       for (const id of ids) {
         const cr = await this.get(bunitId, id, uow.trx).catch((err: unknown) => {
@@ -124,8 +126,8 @@ export class ApprovalService {
       }
       for (const contractId of [...contracts].sort((a, b) => a - b)) await lockRow(uow.trx, 'contracts', contractId);
       const decided: ChangeRequestRecord[] = [];
-      for (const id of body.approve) decided.push(await this.decide(uow, bunitId, id, { status: 'approved', reason: body.reason ?? null }).catch((err: unknown) => Promise.reject(about(id, err))));
-      for (const id of body.deny) decided.push(await this.decide(uow, bunitId, id, { status: 'denied', reason: body.reason! }).catch((err: unknown) => Promise.reject(about(id, err))));
+      for (const id of approve) decided.push(await this.decide(uow, bunitId, id, { status: 'approved', reason: body.reason ?? null }).catch((err: unknown) => Promise.reject(about(id, err))));
+      for (const id of deny) decided.push(await this.decide(uow, bunitId, id, { status: 'denied', reason: body.reason! }).catch((err: unknown) => Promise.reject(about(id, err))));
       return decided;
     });
   }

@@ -386,12 +386,30 @@ describeApi('approval in maker-checker mode (SPEC §11)', (ctx) => {
       expect(pending.body.data.map((cr: { id: number }) => cr.id)).to.deep.equal([a.pendingChange!.id]);
       const ofB = await w.checker.get(`/v1/bunits/${w.hq}/change-requests?referralId=${b.id}&kind=create`);
       expect(ofB.body.data.map((cr: { status: string }) => cr.status)).to.deep.equal(['approved']);
+      expect((await w.checker.get(`${referralsOf(w.hq)}?status=pending`)).body.data.map((r: { id: number }) => r.id)).to.deep.equal([a.id]);
+      expect((await w.checker.get(`${referralsOf(w.hq)}?status=approved`)).body.data.map((r: { id: number }) => r.id)).to.deep.equal([b.id]);
       const asNordics = await w.referrerChecker.get(`/v1/bunits/${w.nordics}/change-requests`);
       expect(asNordics.body.data.map((cr: { id: number }) => cr.id)).to.deep.equal([a.pendingChange!.id]);
       expectProblem(await w.checker.get(`/v1/bunits/${w.hq}/change-requests?status=maybe`), 400, 'validation-failed');
     });
   });
 }, { approvalMode: 'maker-checker' });
+
+describeApi('approver keys (SPEC §7.1, §11)', (ctx) => {
+  it('an approver key acts for the business units it names (required), reads there, and makes no change', async () => {
+    const hq = await createBunit(ctx, 'HQ');
+    const res = await ctx.post('/v1/api-keys', { name: 'finance', role: 'approver' });
+    expectProblem(res, 400, 'validation-failed');
+    expect(res.body.errors).to.deep.equal([{ path: 'body.bunitIds', message: 'an approver key needs at least one business unit' }]);
+    const key = await ctx.key('finance', 'approver', [hq]);
+    const listed = await ctx.get(`/v1/api-keys/${key.id}`);
+    expect(listed.body).to.deep.include({ role: 'approver', bunitIds: [hq] });
+    const approver = ctx.as(key.secret);
+    expect((await approver.get(`/v1/bunits/${hq}/referrals`)).status).to.equal(200);
+    expectProblem(await approver.put(`/v1/bunits/${hq}`, { code: 'HQ', name: 'x' }), 403, 'forbidden');
+    expectProblem(await approver.post(`/v1/bunits/${hq}/contracts`, { number: 'C', name: 'C', currency: 'EUR', startDate: '2026-01-01' }), 403, 'forbidden');
+  });
+});
 
 describeApi('approval in mode none (SPEC §11)', (ctx) => {
   it('a referral is approved when created, a PUT applies at once, and there is no pending change', async () => {

@@ -287,3 +287,59 @@ describeApi('listing referrals', (ctx) => {
     });
   });
 });
+
+/** The filters for clients that sync, and SaaSquatch's moderation filters (SPEC §4.1, §11). */
+describeApi('listing referrals for syncing clients and moderation', (ctx) => {
+  it('updatedSince: the referrals changed at or after an instant, in updatedDate order with sort=updatedDate', async () => {
+    const { owner, alice, bob, contract } = await world(ctx);
+    const first = await createReferral(ctx, owner, contract, alice, { billingStartDate: '2026-10-01' });
+    ctx.clock.set('2026-11-23T13:00:00.000Z');
+    const second = await createReferral(ctx, owner, contract, bob, { billingStartDate: '2026-10-01' });
+    ctx.clock.set('2026-11-23T14:00:00.000Z');
+    const changed = await ctx.put(`/v1/bunits/${owner}/referrals/${first.id}`, { contract: { id: contract }, referrer: { id: alice }, percentage: '11' });
+    expect(changed.body.updatedDate).to.equal('2026-11-23T14:00:00.000Z');
+    expect(await ids(ctx, owner, 'updatedSince=2026-11-23T13:00:00Z&sort=updatedDate')).to.deep.equal([second.id, first.id]);
+    expect(await ids(ctx, owner, 'updatedSince=2026-11-23T14:00:00.001Z')).to.deep.equal([]);
+    expect(await ids(ctx, owner, 'sort=-updatedDate')).to.deep.equal([first.id, second.id]);
+    expectProblem(await ctx.get(`/v1/bunits/${owner}/referrals?updatedSince=yesterday`), 400, 'validation-failed');
+  });
+
+  it('createdDate=from,to: inclusive, either side empty, dates as whole days or timestamps', async () => {
+    const { owner, alice, bob, contract } = await world(ctx);
+    const other = await createContract(ctx, owner, { number: 'C-2' });
+    ctx.clock.set('2026-11-20T23:59:59.999Z');
+    const a = await createReferral(ctx, owner, contract, alice, { billingStartDate: '2026-10-01' });
+    ctx.clock.set('2026-11-21T00:00:00.000Z');
+    const b = await createReferral(ctx, owner, contract, bob, { billingStartDate: '2026-10-01' });
+    ctx.clock.set('2026-11-22T12:00:00.000Z');
+    const c = await createReferral(ctx, owner, other, alice, { billingStartDate: '2026-10-01' });
+    expect(await ids(ctx, owner, 'createdDate=2026-11-21,2026-11-22')).to.deep.equal([b.id, c.id]);
+    expect(await ids(ctx, owner, 'createdDate=,2026-11-20')).to.deep.equal([a.id]);
+    expect(await ids(ctx, owner, 'createdDate=2026-11-22,')).to.deep.equal([c.id]);
+    expect(await ids(ctx, owner, 'createdDate=2026-11-20T23:59:59.999Z,2026-11-21T00:00:00Z')).to.deep.equal([a.id, b.id]);
+    for (const bad of [',', '2026-11-21', '2026-02-30,', 'x,y', '2026-11-01,2026-11-02,2026-11-03']) {
+      expectProblem(await ctx.get(`/v1/bunits/${owner}/referrals?createdDate=${bad}`), 400, 'validation-failed');
+    }
+  });
+
+  it('billingEndDate=from,to: inclusive, either side empty; open-ended referrals have no end date and are left out', async () => {
+    const { owner, alice, bob, contract } = await world(ctx);
+    const other = await createContract(ctx, owner, { number: 'C-2' });
+    const carol = await createBunit(ctx, 'CAROL');
+    const ending = await createReferral(ctx, owner, contract, alice, { billingStartDate: '2026-10-01', billingEndDate: '2026-12-31' });
+    const later = await createReferral(ctx, owner, contract, bob, { billingStartDate: '2026-10-01', billingEndDate: '2027-03-31' });
+    await createReferral(ctx, owner, other, carol, { billingStartDate: '2026-10-01' });
+    expect(await ids(ctx, owner, 'billingEndDate=,2026-12-31')).to.deep.equal([ending.id]);
+    expect(await ids(ctx, owner, 'billingEndDate=2027-01-01,')).to.deep.equal([later.id]);
+    expect(await ids(ctx, owner, 'billingEndDate=2026-12-31,2027-03-31')).to.deep.equal([ending.id, later.id]);
+    expectProblem(await ctx.get(`/v1/bunits/${owner}/referrals?billingEndDate=2027-01-01,2026-12-31`), 400, 'validation-failed');
+  });
+
+  it('status: pending, approved or denied (in mode none every referral is approved)', async () => {
+    const { owner, alice, contract } = await world(ctx);
+    const r = await createReferral(ctx, owner, contract, alice, { billingStartDate: '2026-10-01' });
+    expect(await ids(ctx, owner, 'status=approved')).to.deep.equal([r.id]);
+    expect(await ids(ctx, owner, 'status=pending')).to.deep.equal([]);
+    expectProblem(await ctx.get(`/v1/bunits/${owner}/referrals?status=moderated`), 400, 'validation-failed');
+  });
+});

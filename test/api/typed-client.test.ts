@@ -142,3 +142,89 @@ describeApi('a billing system on the typed client generated from openapi.yaml', 
     expect(String(csv.data).split('\r\n')[1]).to.match(/,241\.94,,$/);
   });
 });
+
+describeApi('a billing system and a finance approver on the typed client, in maker-checker mode (SPEC §11)', (ctx) => {
+  let server: Server;
+  let baseUrl: string;
+  const clientFor = (secret: string) => {
+    const client = createClient<paths, 'application/json' | 'application/problem+json'>({ baseUrl, headers: { Authorization: `Bearer ${secret}` } });
+    client.use(conforming);
+    return client;
+  };
+
+  before(async function () {
+    server = ctx.app.listen(0, '127.0.0.1');
+    await new Promise<void>((resolve) => server.once('listening', resolve));
+    baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+
+  after(async function () {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  it('asks for a referral and a change of it, has them approved by another key, and settles the approved terms', async () => {
+    const admin = clientFor(ADMIN_KEY);
+    const owner = (await admin.POST('/v1/bunits', { body: { code: 'DACH', name: 'DACH Enterprise' } })).data!.id;
+    const referrer = (await admin.POST('/v1/bunits', { body: { code: 'NORDICS', name: 'Nordic Sales' } })).data!.id;
+    const contractId = (
+      await admin.POST('/v1/bunits/{bunitId}/contracts', {
+        params: { path: { bunitId: owner } },
+        body: { number: 'C-1', name: 'Fleet', currency: 'EUR', startDate: '2026-01-01' },
+      })
+    ).data!.id;
+    const makerKey = await admin.POST('/v1/api-keys', { body: { name: 'billing', role: 'write', bunitIds: [owner] } });
+    const checkerKey = await admin.POST('/v1/api-keys', { body: { name: 'finance', role: 'approver', bunitIds: [owner] } });
+    const maker = clientFor(makerKey.data!.key!);
+    const checker = clientFor(checkerKey.data!.key!);
+
+    const asked = await maker.POST('/v1/bunits/{bunitId}/referrals', {
+      params: { path: { bunitId: owner }, header: { 'X-Change-Reason': 'Nordics introduced Acme' } },
+      body: { contract: { id: contractId }, referrer: { id: referrer }, percentage: '12.5', billingStartDate: '2026-10-01' },
+    });
+    expect(asked.data?.status).to.equal('pending');
+    const createRequest = asked.data!.pendingChange!.id;
+
+    const work = await checker.GET('/v1/bunits/{bunitId}/change-requests', { params: { path: { bunitId: owner }, query: { status: 'pending' } } });
+    expect(work.data?.data.map((cr) => [cr.id, cr.kind, cr.requestedBy, cr.reason])).to.deep.equal([[createRequest, 'create', 'billing', 'Nordics introduced Acme']]);
+    const approved = await checker.POST('/v1/bunits/{bunitId}/change-requests/{changeRequestId}/approve', {
+      params: { path: { bunitId: owner, changeRequestId: createRequest } },
+      body: { reason: 'Agreement on file' },
+    });
+    expect(approved.data?.status).to.equal('approved');
+
+    const change = await maker.PUT('/v1/bunits/{bunitId}/referrals/{referralId}', {
+      params: { path: { bunitId: owner, referralId: asked.data!.id } },
+      body: { contract: { id: contractId }, referrer: { id: referrer }, percentage: '15', billingEndDate: '2026-10-20' },
+    });
+    expect(change.response.status).to.equal(202);
+    const updateRequest = change.data && 'kind' in change.data ? change.data.id : NaN;
+    const own = await maker.POST('/v1/bunits/{bunitId}/change-requests/{changeRequestId}/approve', {
+      params: { path: { bunitId: owner, changeRequestId: updateRequest } },
+      body: {},
+    });
+    expect(own.response.status, 'a write key decides nothing').to.equal(403);
+    const moderated = await checker.POST('/v1/bunits/{bunitId}/change-requests/moderate', {
+      params: { path: { bunitId: owner } },
+      body: { approve: [updateRequest], reason: 'Weekly review' },
+    });
+    expect(moderated.data?.data.map((cr) => cr.status)).to.deep.equal(['approved']);
+
+    const referral = await maker.GET('/v1/bunits/{bunitId}/referrals/{referralId}', { params: { path: { bunitId: owner, referralId: asked.data!.id } } });
+    expect(referral.data).to.deep.include({ status: 'approved', billingEndDate: '2026-10-20', pendingChange: null });
+
+    await maker.POST('/v1/bunits/{bunitId}/contracts/{contractId}/revenue', {
+      params: { path: { bunitId: owner, contractId } },
+      body: { lines: [{ externalId: 'INV-1', amount: '3100.00', periodStart: '2026-10-01', periodEnd: '2026-10-31' }] },
+    });
+    const run = await admin.POST('/v1/settlement-runs', { body: { through: '2026-10-31' } });
+    if (run.data?.dryRun !== false) throw new Error('expected a committed run');
+    // The percentage changed on the day of approval (2026-11-23): October keeps 12.5 %, 20 days of it.
+    expect(run.data.totals).to.deep.equal([{ currency: 'EUR', amount: '250.00' }]);
+    const exported = await admin.GET('/v1/settlement-runs/{runId}/statements', {
+      params: { path: { runId: run.data.id } },
+      headers: { Accept: 'text/csv' },
+      parseAs: 'text',
+    });
+    expect(String(exported.data).trim().split('\r\n')).to.have.length(2);
+  });
+}, { approvalMode: 'maker-checker' });
