@@ -8,11 +8,14 @@ import { exactInteger, isPostgres, timestampColumn } from './lib/columns';
  * statement's exact sum, so that finalize can round statements without reading their lines.
  *
  * Statement lines store their exact share as the integer numerator it is — the share is
- * exact_num / (10^12 × period_days) — instead of a decimal cut to 20 places, and their amount as
- * floor_minor plus round_up (0 or 1), both exact integers of any size (TEXT digits on SQLite,
- * whose INTEGER stops at 2^63; NUMERIC on PostgreSQL). Statement totals and run totals become
- * exact integers of any size on SQLite as well. One line per pair per run (adjustments, §12, add
- * lines for pairs settled before), hence unique (run, revenue line, referral).
+ * exact_num / (10^12 × period_days) — instead of a decimal cut to 20 places, and the floor of
+ * their amount (floor_minor), both exact integers of any size (TEXT digits on SQLite, whose
+ * INTEGER stops at 2^63; NUMERIC on PostgreSQL). Lines are never updated: finalize records on the
+ * statement the last line, in the order of remainders, that gets one more minor unit
+ * (round_up_key, round_up_line, round_up_referral); a line's amount is its floor, plus one if it
+ * ranks up to that line. Statement totals and run totals become exact integers of any size on
+ * SQLite as well. One line per pair per run (adjustments, §12, add lines for pairs settled
+ * before), hence unique (revenue line, referral, run).
  *
  * Existing lines are converted exactly: the stored 20-decimal share determines the integer
  * Σ percentage × days (its error is below 10^-20 × 10^12 × 366 / 10^-6·10^6 < 0.5), so the
@@ -52,6 +55,11 @@ export async function up(knex: Knex): Promise<void> {
   await knex.schema.alterTable('statements', (t) => {
     // false while the run is running: the total is set by finalize.
     t.boolean('finalized').notNullable().defaultTo(true);
+    // The last line, ranked by remainder (largest first, then lower revenue line, then lower
+    // referral), that gets one more minor unit; null: none does.
+    t.string('round_up_key', 40).nullable();
+    t.integer('round_up_line').nullable();
+    t.integer('round_up_referral').nullable();
   });
 
   // A partition's part of a statement's exact sum, per period length (same denominator).
@@ -71,11 +79,14 @@ export async function up(knex: Knex): Promise<void> {
     t.string('kind', 12).notNullable().defaultTo('share');
     exactInteger(knex, t, 'exact_num', 50).nullable();
     exactInteger(knex, t, 'floor_minor', 45).nullable();
+    // Kept only while the lines settled before are converted (their statements' boundaries come from it).
     t.smallint('round_up').notNullable().defaultTo(0);
     t.integer('adjusts_statement_id').nullable();
     t.integer('adjusts_line_id').nullable();
   });
   await convertLines(knex);
+  await convertRoundUps(knex);
+  await knex.raw('ALTER TABLE statement_lines DROP COLUMN round_up');
   await knex.schema.alterTable('statement_lines', (t) => {
     t.dropUnique(['revenue_line_id', 'referral_id']);
     // One line per pair per run; it also finds a pair's lines of every run (an adjustment's sum).
@@ -91,12 +102,40 @@ export async function up(knex: Knex): Promise<void> {
   await knex.raw('ALTER TABLE statement_lines DROP COLUMN exact_amount');
   await knex.raw('ALTER TABLE statement_lines DROP COLUMN amount_minor');
   if (pg) {
+    // run_id repeats the statement's run (statement_id holds the foreign key): no key of its own to check per line.
     await knex.raw('ALTER TABLE statement_lines ALTER COLUMN run_id SET NOT NULL, ALTER COLUMN exact_num SET NOT NULL, ALTER COLUMN floor_minor SET NOT NULL');
-    await knex.raw('ALTER TABLE statement_lines ADD FOREIGN KEY (run_id) REFERENCES settlement_runs (id)');
+    // PostgreSQL checks a foreign key per row, with a row lock: one key to the pair's settled record
+    // (which the revenue line and the referral have keys of their own on) replaces three, and says
+    // more — every line is for a pair settled.
+    await knex.raw(
+      'ALTER TABLE statement_lines DROP CONSTRAINT statement_lines_revenue_line_id_foreign, DROP CONSTRAINT statement_lines_referral_id_foreign, DROP CONSTRAINT statement_lines_contract_id_foreign',
+    );
+    await knex.raw(
+      'ALTER TABLE statement_lines ADD CONSTRAINT statement_lines_settled_pair_foreign FOREIGN KEY (revenue_line_id, referral_id) REFERENCES settled_pairs (revenue_line_id, referral_id)',
+    );
   } else {
     // SQLite's INTEGER stops at 2^63: totals become exact digits.
     await toExactText(knex, 'statements', 'total_minor');
     await toExactText(knex, 'settlement_run_totals', 'amount_minor');
+  }
+}
+
+/** Each statement settled before: the last of its lines that got the extra minor unit, as its boundary. */
+async function convertRoundUps(knex: Knex): Promise<void> {
+  const statements: { id: number }[] = await knex('statements').select('id').orderBy('id');
+  for (const { id } of statements) {
+    const last = await knex('statement_lines')
+      .select('remainder_key', 'revenue_line_id', 'referral_id')
+      .where({ statement_id: id, round_up: 1 })
+      .orderBy([
+        { column: 'remainder_key', order: 'asc' },
+        { column: 'revenue_line_id', order: 'desc' },
+        { column: 'referral_id', order: 'desc' },
+      ])
+      .first();
+    if (last) {
+      await knex('statements').where({ id }).update({ round_up_key: last.remainder_key, round_up_line: last.revenue_line_id, round_up_referral: last.referral_id });
+    }
   }
 }
 

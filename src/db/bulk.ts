@@ -23,9 +23,12 @@ export async function insertRows<R = never>(
   columns: readonly string[],
   rows: readonly (readonly unknown[])[],
   returning: readonly string[] = [],
+  options: { ignoreConflictOn?: readonly string[] } = {},
 ): Promise<R[]> {
   if (rows.length === 0) return [];
-  const tail = returning.length ? ` RETURNING ${returning.join(', ')}` : '';
+  // With ignoreConflictOn, a row that would violate that unique key is skipped (and not returned).
+  const ignore = options.ignoreConflictOn ? ` ON CONFLICT (${options.ignoreConflictOn.join(', ')}) DO NOTHING` : '';
+  const tail = `${ignore}${returning.length ? ` RETURNING ${returning.join(', ')}` : ''}`;
   if (dialectOf(db) === 'postgres') {
     return onConnection(db.client, async (conn) => {
       const pg = conn as PgConnection;
@@ -49,7 +52,7 @@ export async function insertRows<R = never>(
         for (const row of rows) stmt.run(row.map(sqliteValue));
         return [];
       }
-      return rows.map((row) => stmt.all(row.map(sqliteValue))[0] as R);
+      return rows.flatMap((row) => stmt.all(row.map(sqliteValue)) as R[]);
     }),
   );
 }

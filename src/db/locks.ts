@@ -26,11 +26,13 @@ export async function lockRowsShared(trx: Knex.Transaction, table: string, ids: 
 }
 
 /**
- * Statistics of tables a transaction has just filled, for the planner's next statements:
- * PostgreSQL's ANALYZE counts the transaction's own new rows. SQLite plans without them.
+ * Fresh statistics of tables a long job is filling, for the planner's next statements (and the
+ * foreign-key checks' cached plans, which ANALYZE invalidates): a plan made while the table was
+ * empty would scan it for every row. PostgreSQL's ANALYZE takes no lock that writers or readers
+ * wait for. SQLite plans without them.
  */
-export async function refreshStatistics(trx: Knex.Transaction, tables: string[]): Promise<void> {
-  if (dialectOf(trx) === 'postgres') await trx.raw(`ANALYZE ${tables.join(', ')}`);
+export async function refreshStatistics(db: Knex, tables: string[]): Promise<void> {
+  if (dialectOf(db) === 'postgres') await db.raw(`ANALYZE ${tables.join(', ')}`);
 }
 
 /**

@@ -199,3 +199,24 @@ export function allocate(lines: AllocationInput[], minorDigits: number): { total
   for (let j = 0; j < k; j++) amounts[order[j]!.i]! += 1n;
   return { total, amounts };
 }
+
+/**
+ * A line's place in its statement's ranking of remainders (SPEC §6.3): the largest remainder
+ * first, ties by lower revenue line id, then lower referral id.
+ */
+export interface RankKey {
+  remainderKey: string;
+  revenueLineId: number;
+  referralId: number;
+}
+
+/** Whether `a` ranks before `b` or is `b`. */
+export function ranksUpTo(a: RankKey, b: RankKey): boolean {
+  if (a.remainderKey !== b.remainderKey) return a.remainderKey > b.remainderKey;
+  if (a.revenueLineId !== b.revenueLineId) return a.revenueLineId < b.revenueLineId;
+  return a.referralId <= b.referralId;
+}
+
+/** A line's amount: its floor, plus one minor unit if it ranks up to the statement's last line that gets one. */
+export const roundedAmount = (floorMinor: bigint, line: RankKey, roundUpThrough: RankKey | null): bigint =>
+  roundUpThrough !== null && ranksUpTo(line, roundUpThrough) ? floorMinor + 1n : floorMinor;

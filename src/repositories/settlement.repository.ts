@@ -40,8 +40,9 @@ const CONTRACTS_TO_SETTLE = preparedSql(
 /**
  * The next lines of the contracts first..last, in the order of contract and id, after `after`,
  * that end on or before `through` and have a pair to settle. The index on (contract_id, id)
- * reads only the partition's contracts. The run's own inserts grow settled_pairs under this
- * query: on PostgreSQL it is planned at each execution.
+ * reads only the partition's contracts, and the contract range on the referrals too lets
+ * PostgreSQL read only theirs. The run's own inserts grow settled_pairs under this query: on
+ * PostgreSQL it is planned at each execution.
  */
 export async function linesToSettle(
   db: Knex,
@@ -57,7 +58,9 @@ export async function linesToSettle(
     currency: string;
     period_start: string;
     period_end: string;
-  }>(db, LINES_TO_SETTLE, [Math.max(range.first, after.contractId), range.last, after.contractId, after.contractId, after.id, through, limit]);
+  }>(db, LINES_TO_SETTLE, [
+    Math.max(range.first, after.contractId), range.last, after.contractId, after.contractId, after.id, through, range.first, range.last, limit,
+  ]);
   return rows.map((r) => ({
     id: r.id,
     contractId: r.contract_id,
@@ -70,7 +73,10 @@ export async function linesToSettle(
 const LINES_TO_SETTLE = preparedSql(
   `SELECT l.id, l.contract_id, CAST(l.amount AS TEXT) AS amount, l.currency, l.period_start, l.period_end FROM revenue_lines l
    WHERE l.contract_id BETWEEN ? AND ? AND (l.contract_id > ? OR (l.contract_id = ? AND l.id > ?)) AND l.period_end <= ?
-     AND ${UNSETTLED_PAIR_EXISTS}
+     AND EXISTS (
+       SELECT 1 FROM referrals r
+       WHERE r.contract_id = l.contract_id AND r.contract_id BETWEEN ? AND ? AND r.status = 'approved'
+         AND NOT EXISTS (SELECT 1 FROM settled_pairs sp WHERE sp.revenue_line_id = l.id AND sp.referral_id = r.id))
    ORDER BY l.contract_id, l.id LIMIT ?`,
   { replan: true },
 );

@@ -1,12 +1,14 @@
 import type { Knex } from 'knex';
-import { executePrepared, exactIntegerText, insertRows, preparedSql, queryBuilt, queryPrepared, toIsoTimestamp } from '../db';
+import { dialectOf, exactIntegerText, insertRows, preparedSql, queryBuilt, queryPrepared, toIsoTimestamp, updateRows } from '../db';
+import { roundedAmount, type RankKey } from '../domain/settlement-math';
 import { fetchPage, type Page, type PageResult, type Sort } from './paging';
 
 /**
  * Statements and their lines. A statement belongs to a run and to one (payer, referrer,
- * currency); it is visible once its run completed (finalize sets its total). A line's exact share
- * is the rational exact_num / (10^12 × period_days); its amount is floor_minor + round_up minor
- * units, round_up being set by finalize for the lines with the largest remainders.
+ * currency); it is visible once finalize has rounded it. A line's exact share is the rational
+ * exact_num / (10^12 × period_days); its amount is floor_minor, plus one minor unit if it ranks
+ * up to the statement's round-up boundary (the last of the lines with the largest remainders
+ * that get one). Lines are written once and never updated.
  */
 
 export interface StatementKey {
@@ -23,17 +25,24 @@ export const statementKeyOf = (k: StatementKey) => `${k.payerId}/${k.referrerId}
  */
 export async function openStatements(trx: Knex, runId: number, createdAt: string, keys: StatementKey[]): Promise<Map<string, number>> {
   const out = new Map<string, number>();
+  if (keys.length === 0) return out;
+  const opened = await insertRows<{ id: number; payer_id: number; referrer_id: number; currency: string }>(
+    trx,
+    'statements',
+    ['run_id', 'payer_id', 'referrer_id', 'currency', 'created_at', 'finalized'],
+    keys.map((k) => [runId, k.payerId, k.referrerId, k.currency, createdAt, false]),
+    ['id', 'payer_id', 'referrer_id', 'currency'],
+    { ignoreConflictOn: ['run_id', 'payer_id', 'referrer_id', 'currency'] },
+  );
+  for (const r of opened) out.set(statementKeyOf({ payerId: r.payer_id, referrerId: r.referrer_id, currency: r.currency }), r.id);
+  // Those another worker opened first.
   for (const k of keys) {
-    const [inserted] = await queryPrepared<{ id: number }>(trx, OPEN_STATEMENT, [runId, k.payerId, k.referrerId, k.currency, createdAt, false]);
-    const id = inserted?.id ?? (await queryPrepared<{ id: number }>(trx, FIND_STATEMENT, [runId, k.payerId, k.referrerId, k.currency]))[0]!.id;
-    out.set(statementKeyOf(k), id);
+    const key = statementKeyOf(k);
+    if (out.has(key)) continue;
+    out.set(key, (await queryPrepared<{ id: number }>(trx, FIND_STATEMENT, [runId, k.payerId, k.referrerId, k.currency]))[0]!.id);
   }
   return out;
 }
-const OPEN_STATEMENT = preparedSql(
-  `INSERT INTO statements (run_id, payer_id, referrer_id, currency, created_at, finalized) VALUES (?, ?, ?, ?, ?, ?)
-   ON CONFLICT (run_id, payer_id, referrer_id, currency) DO NOTHING RETURNING id`,
-);
 const FIND_STATEMENT = preparedSql('SELECT id FROM statements WHERE run_id = ? AND payer_id = ? AND referrer_id = ? AND currency = ?');
 
 export interface NewStatementLine {
@@ -58,7 +67,7 @@ export interface NewStatementLine {
 
 const LINE_COLUMNS = [
   'run_id', 'statement_id', 'kind', 'revenue_line_id', 'referral_id', 'contract_id', 'period_start', 'period_end', 'period_days',
-  'billable_days', 'revenue_amount', 'exact_num', 'floor_minor', 'round_up', 'remainder_key', 'adjusts_statement_id', 'adjusts_line_id',
+  'billable_days', 'revenue_amount', 'exact_num', 'floor_minor', 'remainder_key', 'adjusts_statement_id', 'adjusts_line_id',
 ];
 
 export async function insertStatementLines(trx: Knex, lines: NewStatementLine[]): Promise<void> {
@@ -68,7 +77,7 @@ export async function insertStatementLines(trx: Knex, lines: NewStatementLine[])
     LINE_COLUMNS,
     lines.map((l) => [
       l.runId, l.statementId, l.kind, l.revenueLineId, l.referralId, l.contractId, l.periodStart, l.periodEnd, l.periodDays,
-      l.billableDays, l.revenueAmount, l.exactNum.toString(), l.floorMinor.toString(), 0, l.remainderKey,
+      l.billableDays, l.revenueAmount, l.exactNum.toString(), l.floorMinor.toString(), l.remainderKey,
       l.adjusts?.statementId ?? null, l.adjusts?.lineId ?? null,
     ]),
   );
@@ -81,37 +90,72 @@ export async function unfinalizedStatements(db: Knex, runId: number, after: numb
 const UNFINALIZED = preparedSql('SELECT id, currency FROM statements WHERE run_id = ? AND finalized = ? AND id > ? ORDER BY id LIMIT ?');
 
 /**
- * Gives one more minor unit to the k lines of each statement with the largest remainders (ties:
- * lower revenue line id, then lower referral id): one statement for many statements, ranking
- * each statement's lines with a window function.
+ * For each statement, the line ranked k-th by remainder (largest first, ties: lower revenue line
+ * id, then lower referral id): the last that gets one more minor unit. One read for many
+ * statements, ranking each one's lines with a window function; nothing is written to the lines.
  */
-export async function roundUpLargestRemainders(trx: Knex, extra: { statementId: number; k: number }[]): Promise<void> {
+export async function roundUpBoundaries(db: Knex, extra: { statementId: number; k: number }[]): Promise<Map<number, RankKey>> {
+  const out = new Map<number, RankKey>();
   const due = extra.filter((e) => e.k > 0);
   for (let i = 0; i < due.length; i += 500) {
     const chunk = due.slice(i, i + 500);
     const cases = chunk.map(() => 'WHEN ? THEN CAST(? AS INTEGER)').join(' ');
     const sql = preparedSql(
-      `UPDATE statement_lines SET round_up = 1 WHERE id IN (
-        SELECT id FROM (
-          SELECT id, statement_id, ROW_NUMBER() OVER (PARTITION BY statement_id ORDER BY remainder_key DESC, revenue_line_id ASC, referral_id ASC) AS rank
-          FROM statement_lines WHERE statement_id IN (${chunk.map(() => '?').join(', ')})
-        ) ranked WHERE ranked.rank <= CASE ranked.statement_id ${cases} END)`,
+      `SELECT statement_id, remainder_key, revenue_line_id, referral_id FROM (
+        SELECT statement_id, remainder_key, revenue_line_id, referral_id,
+          ROW_NUMBER() OVER (PARTITION BY statement_id ORDER BY remainder_key DESC, revenue_line_id ASC, referral_id ASC) AS rank
+        FROM statement_lines WHERE statement_id IN (${chunk.map(() => '?').join(', ')})
+      ) ranked WHERE ranked.rank = CASE ranked.statement_id ${cases} END`,
     );
-    await executePrepared(trx, sql, [...chunk.map((e) => e.statementId), ...chunk.flatMap((e) => [e.statementId, e.k])]);
+    const rows = await queryPrepared<{ statement_id: number; remainder_key: string; revenue_line_id: number; referral_id: number }>(db, sql, [
+      ...chunk.map((e) => e.statementId),
+      ...chunk.flatMap((e) => [e.statementId, e.k]),
+    ]);
+    for (const r of rows) out.set(r.statement_id, { remainderKey: r.remainder_key, revenueLineId: r.revenue_line_id, referralId: r.referral_id });
   }
+  return out;
 }
 
-/** Sets a statement's total and line count; from now on it is final. False when it was final already. */
-export async function finalizeStatement(trx: Knex, id: number, totalMinor: bigint, lineCount: number): Promise<boolean> {
-  return (await executePrepared(trx, FINALIZE_STATEMENT, [totalMinor.toString(), lineCount, true, id, false])) === 1;
+/**
+ * Sets statements' totals, line counts and round-up boundaries; from now on they are final. Call
+ * with the statements locked by lockUnfinalizedStatements.
+ */
+export async function finalizeStatements(
+  trx: Knex,
+  statements: { id: number; totalMinor: bigint; lineCount: number; roundUpThrough: RankKey | null }[],
+): Promise<void> {
+  await updateRows(
+    trx,
+    'statements',
+    'id',
+    ['total_minor', 'line_count', 'round_up_key', 'round_up_line', 'round_up_referral', 'finalized'],
+    ['integer', 'numeric', 'integer', 'text', 'integer', 'integer', 'boolean'],
+    statements.map((s) => [
+      s.id,
+      s.totalMinor.toString(),
+      s.lineCount,
+      s.roundUpThrough?.remainderKey ?? null,
+      s.roundUpThrough?.revenueLineId ?? null,
+      s.roundUpThrough?.referralId ?? null,
+      true,
+    ]),
+  );
 }
-const FINALIZE_STATEMENT = preparedSql('UPDATE statements SET total_minor = ?, line_count = ?, finalized = ? WHERE id = ? AND finalized = ?');
 
-/** Locks a statement for finalize and tells whether it still needs it (PostgreSQL: a row lock; SQLite: the write lock). */
-export async function lockUnfinalizedStatement(trx: Knex.Transaction, id: number): Promise<boolean> {
-  const forUpdate = trx.client.config.client === 'pg' ? ' FOR UPDATE' : '';
-  const rows = await queryPrepared<{ finalized: boolean | number }>(trx, preparedSql(`SELECT finalized FROM statements WHERE id = ?${forUpdate}`), [id]);
-  return rows.length === 1 && !rows[0]!.finalized;
+/**
+ * Locks statements for finalize (PostgreSQL: row locks, in id order; SQLite: the transaction's
+ * write lock) and answers those that still need it: a statement another finalize rounded
+ * meanwhile is left alone.
+ */
+export async function lockUnfinalizedStatements(trx: Knex.Transaction, ids: number[]): Promise<Set<number>> {
+  const open = new Set<number>();
+  const sorted = [...ids].sort((a, b) => a - b);
+  for (let i = 0; i < sorted.length; i += 500) {
+    const query = trx('statements').select('id').whereIn('id', sorted.slice(i, i + 500)).where({ finalized: false }).orderBy('id');
+    if (dialectOf(trx) === 'postgres') query.forUpdate();
+    for (const r of await queryBuilt<{ id: number }>(query)) open.add(r.id);
+  }
+  return open;
 }
 
 // ---- reading ----------------------------------------------------------------------------------
@@ -131,6 +175,8 @@ export interface StatementRecord {
   totalMinor: bigint;
   lineCount: number;
   createdAt: string;
+  /** The last line that gets one more minor unit (null: none), by which each line's amount is known. */
+  roundUpThrough: RankKey | null;
 }
 
 export interface StatementLineRecord {
@@ -162,6 +208,9 @@ interface StatementRow {
   total_minor: string;
   line_count: number;
   created_at: Date | string;
+  round_up_key: string | null;
+  round_up_line: number | null;
+  round_up_referral: number | null;
 }
 
 /** Statements with their parties; only final ones (a running run's statements are listed nowhere). */
@@ -180,6 +229,9 @@ function statementQuery(db: Knex) {
       exactIntegerText(db, 's.total_minor', 'total_minor'),
       's.line_count',
       's.created_at',
+      's.round_up_key',
+      's.round_up_line',
+      's.round_up_referral',
     )
     .where('s.finalized', true);
 }
@@ -193,6 +245,8 @@ const toStatement = (r: StatementRow): StatementRecord => ({
   totalMinor: BigInt(r.total_minor),
   lineCount: r.line_count,
   createdAt: toIsoTimestamp(r.created_at)!,
+  roundUpThrough:
+    r.round_up_key === null ? null : { remainderKey: r.round_up_key, revenueLineId: r.round_up_line!, referralId: r.round_up_referral! },
 });
 
 export async function findStatement(db: Knex, id: number): Promise<StatementRecord | undefined> {
@@ -242,16 +296,16 @@ interface LineRow {
   revenue_amount: string;
   exact_num: string;
   floor_minor: string;
-  round_up: number;
+  remainder_key: string;
   adjusts_statement_id: number | null;
   adjusts_line_id: number | null;
 }
 
 const LINE_SELECT = `id, kind, revenue_line_id, referral_id, contract_id, period_start, period_end, period_days, billable_days,
   CAST(revenue_amount AS TEXT) AS revenue_amount, CAST(exact_num AS TEXT) AS exact_num, CAST(floor_minor AS TEXT) AS floor_minor,
-  round_up, adjusts_statement_id, adjusts_line_id`;
+  remainder_key, adjusts_statement_id, adjusts_line_id`;
 
-const toLine = (r: LineRow): StatementLineRecord => ({
+const toLine = (r: LineRow, roundUpThrough: RankKey | null): StatementLineRecord => ({
   id: r.id,
   kind: r.kind,
   revenueLineId: r.revenue_line_id,
@@ -263,7 +317,7 @@ const toLine = (r: LineRow): StatementLineRecord => ({
   billableDays: r.billable_days,
   revenueAmount: r.revenue_amount,
   exactNum: BigInt(r.exact_num),
-  amountMinor: BigInt(r.floor_minor) + BigInt(r.round_up),
+  amountMinor: roundedAmount(BigInt(r.floor_minor), { remainderKey: r.remainder_key, revenueLineId: r.revenue_line_id, referralId: r.referral_id }, roundUpThrough),
   adjusts: r.adjusts_line_id === null ? null : { statementId: r.adjusts_statement_id!, lineId: r.adjusts_line_id },
 });
 
@@ -273,22 +327,26 @@ const LINES_AFTER = preparedSql(
    ORDER BY revenue_line_id, referral_id LIMIT ?`,
 );
 
-/** The lines of a statement, page by page (memory holds one page), in their order. */
-export async function* statementLines(db: Knex, statementId: number, pageSize = 5000): AsyncGenerator<StatementLineRecord[]> {
+/** The lines of a (final) statement, page by page (memory holds one page), in their order. */
+export async function* statementLines(
+  db: Knex,
+  statement: Pick<StatementRecord, 'id' | 'roundUpThrough'>,
+  pageSize = 5000,
+): AsyncGenerator<StatementLineRecord[]> {
   let after = { line: 0, referral: 0 };
   for (;;) {
-    const rows = await queryPrepared<LineRow>(db, LINES_AFTER, [statementId, after.line, after.line, after.referral, pageSize]);
+    const rows = await queryPrepared<LineRow>(db, LINES_AFTER, [statement.id, after.line, after.line, after.referral, pageSize]);
     if (rows.length === 0) return;
-    yield rows.map(toLine);
+    yield rows.map((r) => toLine(r, statement.roundUpThrough));
     const last = rows[rows.length - 1]!;
     after = { line: last.revenue_line_id, referral: last.referral_id };
     if (rows.length < pageSize) return;
   }
 }
 
-export async function findStatementLines(db: Knex, statementId: number): Promise<StatementLineRecord[]> {
+export async function findStatementLines(db: Knex, statement: Pick<StatementRecord, 'id' | 'roundUpThrough'>): Promise<StatementLineRecord[]> {
   const out: StatementLineRecord[] = [];
-  for await (const page of statementLines(db, statementId)) out.push(...page);
+  for await (const page of statementLines(db, statement)) out.push(...page);
   return out;
 }
 

@@ -74,7 +74,7 @@ export function presentStatementLine(line: LineView, currency: string) {
   };
 }
 
-export type StatementView = Omit<StatementRecord, 'id' | 'runId'> & { id: number | null; runId: number | null };
+export type StatementView = Omit<StatementRecord, 'id' | 'runId' | 'roundUpThrough'> & { id: number | null; runId: number | null };
 
 export function presentStatement(s: StatementView, lines?: LineView[]) {
   return {

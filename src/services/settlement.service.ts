@@ -164,7 +164,7 @@ export class SettlementService {
       yield runExportHeader();
       for await (const statements of statementsOfRun(db, runId)) {
         for (const statement of statements) {
-          for await (const lines of statementLines(db, statement.id)) yield lines.map((l) => runExportRow(statement, l)).join('');
+          for await (const lines of statementLines(db, statement)) yield lines.map((l) => runExportRow(statement, l)).join('');
         }
       }
     })();

@@ -28,6 +28,6 @@ export class StatementService {
     if (!statement || (statement.payer.id !== bunitId && statement.referrer.id !== bunitId)) {
       throw notFound(`Statement ${id} does not exist under business unit ${bunitId}.`);
     }
-    return { statement, lines: await findStatementLines(this.ctx.db, id) };
+    return { statement, lines: await findStatementLines(this.ctx.db, statement) };
   }
 }

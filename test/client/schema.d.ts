@@ -1180,10 +1180,8 @@ export interface components {
          *     }
          */
         ChangeRequestModeration: {
-            /** @default [] */
-            approve: number[];
-            /** @default [] */
-            deny: number[];
+            approve?: number[];
+            deny?: number[];
             /**
              * @description The decision reason for all of them; required when any is denied.
              * @example Checked against the signed agreement.

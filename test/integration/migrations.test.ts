@@ -95,17 +95,19 @@ for (const database of testDatabases) {
 
       expect(await migrateLatest(db)).to.include('202612010900_settlement_partitions');
 
-      const converted = await db('statement_lines').select('id', 'run_id', 'kind', db.raw('CAST(exact_num AS TEXT) AS exact_num'), db.raw('CAST(floor_minor AS TEXT) AS floor_minor'), 'round_up').orderBy('id');
-      expect(converted.map((l) => [l.id, l.run_id, l.kind, l.exact_num, l.floor_minor, Number(l.round_up)])).to.deep.equal([
+      const converted = await db('statement_lines').select('id', 'run_id', 'kind', db.raw('CAST(exact_num AS TEXT) AS exact_num'), db.raw('CAST(floor_minor AS TEXT) AS floor_minor')).orderBy('id');
+      expect(converted.map((l) => [l.id, l.run_id, l.kind, l.exact_num, l.floor_minor])).to.deep.equal([
         // 3000 × 10^6 × (12.5 × 20 × 10^4) over 10^12 × 31
-        [1, 1, 'share', '7500000000000000', '24193', 1],
-        [2, 1, 'share', '-12500000000000', '-1250', 0],
-        [3, 1, 'share', '9300000000000000', '30000', 0],
-        [4, 1, 'share', '-10000000000000', '-1000', 0],
+        [1, 1, 'share', '7500000000000000', '24193'],
+        [2, 1, 'share', '-12500000000000', '-1250'],
+        [3, 1, 'share', '9300000000000000', '30000'],
+        [4, 1, 'share', '-10000000000000', '-1000'],
       ]);
       const statement = (await findStatement(db, 1))!;
       expect(statement.totalMinor).to.equal(22944n);
-      const lines = await findStatementLines(db, 1);
+      expect(statement.roundUpThrough).to.deep.equal({ remainderKey: '5483870967741935483870967741935483870967', revenueLineId: 1, referralId: 1 });
+      expect((await findStatement(db, 2))!.roundUpThrough).to.equal(null);
+      const lines = await findStatementLines(db, statement);
       expect(lines.map((l) => [l.amountMinor, exactAmountText({ num: l.exactNum, periodDays: l.periodDays })])).to.deep.equal([
         [24194n, '241.93548387096774193548'],
         [-1250n, '-12.5'],

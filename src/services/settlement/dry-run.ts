@@ -5,7 +5,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { currencyDigits } from '../../domain/currency';
 import type { IsoDate } from '../../domain/dates';
-import { ShareSum, splitMinor } from '../../domain/settlement-math';
+import { ShareSum, roundedAmount, splitMinor, type RankKey } from '../../domain/settlement-math';
 import { findBunits } from '../../repositories/bunit.repository';
 import type { PartitionRange } from '../../repositories/settlement-run.repository';
 import type { StatementKey } from '../../repositories/statement.repository';
@@ -70,7 +70,7 @@ export class DryRun {
       for (const [i, s] of ordered.entries()) {
         const digits = currencyDigits(s.key.currency);
         const totalMinor = s.sum.totalMinor(digits);
-        scratch.roundUp(s.n, Number(totalMinor - s.sum.floorSum));
+        const roundUpThrough = scratch.roundUpBoundary(s.n, Number(totalMinor - s.sum.floorSum));
         totals.push({ currency: s.key.currency, totalMinor, lines: s.sum.count });
         const head = presentStatement({
           id: null,
@@ -84,7 +84,7 @@ export class DryRun {
         });
         yield `${i === 0 ? '' : ','}${JSON.stringify(head).slice(0, -1)},"lines":[`;
         let first = true;
-        for (const page of scratch.lines(s.n)) {
+        for (const page of scratch.lines(s.n, roundUpThrough)) {
           const text = page.map((l) => JSON.stringify(presentStatementLine(l, s.key.currency))).join(',');
           yield `${first ? '' : ','}${text}`;
           first = false;
@@ -145,7 +145,7 @@ class Scratch {
     this.db.exec(`CREATE TABLE lines (statement INTEGER NOT NULL, revenue_line_id INTEGER NOT NULL, referral_id INTEGER NOT NULL,
       contract_id INTEGER NOT NULL, period_start TEXT NOT NULL, period_end TEXT NOT NULL, period_days INTEGER NOT NULL,
       billable_days INTEGER NOT NULL, revenue_amount TEXT NOT NULL, exact_num TEXT NOT NULL, floor_minor TEXT NOT NULL,
-      remainder_key TEXT NOT NULL, round_up INTEGER NOT NULL DEFAULT 0)`);
+      remainder_key TEXT NOT NULL)`);
     this.insert = this.db.prepare(
       'INSERT INTO lines (statement, revenue_line_id, referral_id, contract_id, period_start, period_end, period_days, billable_days, revenue_amount, exact_num, floor_minor, remainder_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
     );
@@ -167,24 +167,23 @@ class Scratch {
     })();
   }
 
-  /** The same rounding finalize does: one more minor unit for the k largest remainders. */
-  roundUp(statement: number, k: number): void {
+  /** The same rounding finalize does: the k-th line by remainder is the last that gets one more minor unit. */
+  roundUpBoundary(statement: number, k: number): RankKey | null {
     if (!this.indexed) {
       this.db.exec('CREATE INDEX lines_by_statement ON lines (statement, revenue_line_id, referral_id); CREATE INDEX lines_by_remainder ON lines (statement, remainder_key)');
       this.indexed = true;
     }
-    if (k <= 0) return;
-    this.db
-      .prepare(
-        'UPDATE lines SET round_up = 1 WHERE rowid IN (SELECT rowid FROM lines WHERE statement = ? ORDER BY remainder_key DESC, revenue_line_id ASC, referral_id ASC LIMIT ?)',
-      )
-      .run(statement, k);
+    if (k <= 0) return null;
+    const row = this.db
+      .prepare('SELECT remainder_key, revenue_line_id, referral_id FROM lines WHERE statement = ? ORDER BY remainder_key DESC, revenue_line_id ASC, referral_id ASC LIMIT 1 OFFSET ?')
+      .get(statement, k - 1) as { remainder_key: string; revenue_line_id: number; referral_id: number };
+    return { remainderKey: row.remainder_key, revenueLineId: row.revenue_line_id, referralId: row.referral_id };
   }
 
-  *lines(statement: number): Generator<LineView[]> {
+  *lines(statement: number, roundUpThrough: RankKey | null): Generator<LineView[]> {
     const page = this.db.prepare(
       `SELECT revenue_line_id, referral_id, contract_id, period_start, period_end, period_days, billable_days, revenue_amount,
-       exact_num, floor_minor, round_up FROM lines WHERE statement = ? AND (revenue_line_id > ? OR (revenue_line_id = ? AND referral_id > ?))
+       exact_num, floor_minor, remainder_key FROM lines WHERE statement = ? AND (revenue_line_id > ? OR (revenue_line_id = ? AND referral_id > ?))
        ORDER BY revenue_line_id, referral_id LIMIT 1000`,
     );
     let after = { line: 0, referral: 0 };
@@ -200,7 +199,7 @@ class Scratch {
         revenue_amount: string;
         exact_num: string;
         floor_minor: string;
-        round_up: number;
+        remainder_key: string;
       }[];
       if (rows.length === 0) return;
       yield rows.map((r) => ({
@@ -215,7 +214,7 @@ class Scratch {
         billableDays: r.billable_days,
         revenueAmount: r.revenue_amount,
         exactNum: BigInt(r.exact_num),
-        amountMinor: BigInt(r.floor_minor) + BigInt(r.round_up),
+        amountMinor: roundedAmount(BigInt(r.floor_minor), { remainderKey: r.remainder_key, revenueLineId: r.revenue_line_id, referralId: r.referral_id }, roundUpThrough),
         adjusts: null,
       }));
       const last = rows[rows.length - 1]!;

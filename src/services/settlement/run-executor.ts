@@ -3,6 +3,7 @@ import {
   independentWriter,
   isDatabaseUnavailable,
   lockRangeShared,
+  refreshStatistics,
   sleep,
   transaction,
   yieldToWaitingWriters,
@@ -26,11 +27,11 @@ import {
 } from '../../repositories/settlement-run.repository';
 import {
   deleteEmptyStatement,
-  finalizeStatement,
+  finalizeStatements,
   insertStatementLines,
-  lockUnfinalizedStatement,
+  lockUnfinalizedStatements,
   openStatements,
-  roundUpLargestRemainders,
+  roundUpBoundaries,
   statementKeyOf,
   statementTotalsOfRun,
   unfinalizedStatements,
@@ -82,6 +83,9 @@ export class RunExecutor {
   private readonly statementIds = new Map<string, number>();
   private readonly attempts = new Map<number, number>();
   private lost = false;
+  /** Statements this executor opened, and how many there were when their table was last analyzed. */
+  private opened = 0;
+  private analyzedAt = 16;
 
   constructor(
     private readonly ctx: ServiceContext,
@@ -180,6 +184,13 @@ export class RunExecutor {
       // Known statements are remembered, within a bound: one forgotten is found again in the database.
       if (this.statementIds.size > 100_000) this.statementIds.clear();
       for (const [key, id] of result.opened) this.statementIds.set(key, id);
+      this.opened += result.opened.size;
+      if (this.opened >= 2 * this.analyzedAt) {
+        // Each time the run has doubled its statements, fresh statistics: every line's foreign
+        // key is checked against statements with a plan made for the size the table had.
+        this.analyzedAt = this.opened;
+        await refreshStatistics(this.db, ['statements', 'statement_lines', 'settled_pairs']);
+      }
       return result.partition;
     } catch (err) {
       if (!claimed || isDatabaseUnavailable(err) || err instanceof LeaseLost) throw err;
@@ -226,8 +237,9 @@ export class RunExecutor {
           adjusts: null,
         };
       });
-      await insertStatementLines(trx, lines);
+      // The pairs first: a line refers to its pair's settled record.
       await insertSettledPairs(trx, batch.settled.map((p) => ({ ...p, runId: run.id })));
+      await insertStatementLines(trx, lines);
       lineCount += lines.length;
     }
     await insertSums(
@@ -290,8 +302,9 @@ export class RunExecutor {
         db,
         async (trx) => {
           const rounded: { statementId: number; k: number; total: bigint; count: number }[] = [];
+          const open = await lockUnfinalizedStatements(trx, batch.map((s) => s.id));
           for (const s of batch) {
-            if (!(await lockUnfinalizedStatement(trx, s.id))) continue;
+            if (!open.has(s.id)) continue;
             const parts = sums.get(s.id);
             if (!parts) {
               await deleteEmptyStatement(trx, s.id);
@@ -302,8 +315,11 @@ export class RunExecutor {
             const total = sum.totalMinor(currencyDigits(s.currency));
             rounded.push({ statementId: s.id, k: Number(total - sum.floorSum), total, count: sum.count });
           }
-          await roundUpLargestRemainders(trx, rounded);
-          for (const r of rounded) await finalizeStatement(trx, r.statementId, r.total, r.count);
+          const boundaries = await roundUpBoundaries(trx, rounded);
+          await finalizeStatements(
+            trx,
+            rounded.map((r) => ({ id: r.statementId, totalMinor: r.total, lineCount: r.count, roundUpThrough: boundaries.get(r.statementId) ?? null })),
+          );
         },
         { durable: false },
       );
