@@ -7,6 +7,7 @@ import { BusinessCalendar, systemClock, type Clock } from './clock';
 import type { Config } from './config';
 import { createDb } from './db';
 import { createServices } from './services';
+import { fillArchiveDays } from './services/archive-days';
 import { systemActor } from './services/unit-of-work';
 import type { BackgroundWorker } from './workers';
 import { migrateLatest } from '../migrations';
@@ -40,6 +41,8 @@ export class Runtime {
     const { config, logger } = this;
     const applied = await migrateLatest(this.db);
     if (applied.length > 0) logger.info({ applied }, 'migrations applied');
+    const filled = await fillArchiveDays(this.db, new BusinessCalendar(this.clock, config.businessTimeZone));
+    if (filled > 0) logger.info({ referrals: filled }, 'archive days stored for referrals archived before they were kept');
     await this.bootstrapAdminKey();
 
     this.app = createApp({

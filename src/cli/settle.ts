@@ -9,6 +9,7 @@ import type { RunRecord } from '../repositories/settlement-run.repository';
 import { presentDryRun, presentRun } from '../representations/settlement';
 import { createServices } from '../services';
 import type { RunProgress } from '../services/settlement.service';
+import { fillArchiveDays } from '../services/archive-days';
 import { systemActor } from '../services/unit-of-work';
 import { migrateLatest } from '../../migrations';
 import { runCommand } from './run';
@@ -42,9 +43,11 @@ runCommand(async () => {
   const logger = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel);
   try {
     await migrateLatest(db);
+    const calendar = new BusinessCalendar(systemClock, config.businessTimeZone);
+    await fillArchiveDays(db, calendar);
     const services = createServices({
       db,
-      calendar: new BusinessCalendar(systemClock, config.businessTimeZone),
+      calendar,
       logger,
       partitionLines: config.settlementPartitionLines,
     });

@@ -1,5 +1,5 @@
 import type Decimal from 'decimal.js';
-import type { IsoDate } from './dates';
+import { addDays, type IsoDate } from './dates';
 import { formatDecimal } from './decimal';
 import { conflict, validationFailed } from './errors';
 import {
@@ -26,6 +26,12 @@ export interface ReferralTerms {
   billingStartDate: IsoDate;
   billingEndDate: IsoDate | null;
   archivedAt: string | null;
+  /**
+   * The calendar day of archivedAt in the business time zone, fixed when the referral is
+   * archived: from it on nothing is billable (R10). Null when not archived (or, for a referral
+   * archived before days were stored, until the service fills it in at start).
+   */
+  archiveDay: IsoDate | null;
   history: PercentageSegment[];
 }
 
@@ -36,10 +42,11 @@ export interface ReferralPosition extends ReferralTerms {
   referrerId: number;
 }
 
-/** The instant a change takes effect, and the business day it falls on. */
+/** The instant a change takes effect, the business day it falls on, and the day of any other instant. */
 export interface Moment {
   nowIso: string;
   today: IsoDate;
+  dayOf(instant: string): IsoDate;
 }
 
 export const isArchivedAt = (archivedAt: string | null, nowIso: string) => archivedAt !== null && archivedAt <= nowIso;
@@ -49,7 +56,7 @@ export function plannedCreation(input: { percentage: Decimal; billingStartDate?:
   const billingStartDate = input.billingStartDate ?? at.today;
   const billingEndDate = input.billingEndDate ?? null;
   assertEndNotBeforeStart(billingStartDate, billingEndDate);
-  return { billingStartDate, billingEndDate, archivedAt: null, history: initialHistory(billingStartDate, input.percentage) };
+  return { billingStartDate, billingEndDate, archivedAt: null, archiveDay: null, history: initialHistory(billingStartDate, input.percentage) };
 }
 
 export interface ReferralReplacement {
@@ -102,7 +109,7 @@ export function plannedReplacement(
     billingStartDate !== current.billingStartDate
       ? initialHistory(billingStartDate, input.percentage)
       : changePercentage(current.history, billingStartDate, input.percentage, at.today);
-  return { billingStartDate, billingEndDate, archivedAt: current.archivedAt, history };
+  return { billingStartDate, billingEndDate, archivedAt: current.archivedAt, archiveDay: current.archiveDay, history };
 }
 
 /**
@@ -112,7 +119,7 @@ export function plannedReplacement(
 export function plannedArchive(current: ReferralTerms, when: string, at: Moment): ReferralTerms | null {
   if (isArchivedAt(current.archivedAt, at.nowIso)) return null;
   if (when < at.nowIso) throw validationFailed([{ path: 'query.at', message: 'must not lie in the past' }]);
-  return { ...current, archivedAt: when };
+  return { ...current, archivedAt: when, archiveDay: at.dayOf(when) };
 }
 
 /** Whether two sets of terms are the same (a change to them would change nothing). */
@@ -144,7 +151,7 @@ export function assertFits(
   const timeline = (r: ReferralPosition): ReferralTimeline => ({
     billingStartDate: r.billingStartDate,
     billingEndDate: r.billingEndDate,
-    archiveDay: r.archivedAt === null ? null : archiveDayOf(r.archivedAt),
+    archiveDay: r.archivedAt === null ? null : (r.archiveDay ?? archiveDayOf(r.archivedAt)),
     history: r.history,
   });
   const window = effectiveWindow(timeline(candidate));
@@ -169,4 +176,62 @@ export function assertEndNotBeforeStart(start: IsoDate, end: IsoDate | null): vo
   if (end !== null && end < start) {
     throw validationFailed([{ path: 'body.billingEndDate', message: `must not be before billingStartDate (${start})` }]);
   }
+}
+
+/** What an amendment asks for (SPEC §12): at least one term; absent terms stay. */
+export interface AmendmentInput {
+  /** From this day on (default: the billing start) the percentage applies, replacing the history there. */
+  effectiveFrom?: IsoDate | undefined;
+  percentage?: Decimal | undefined;
+  /** The window, moved either way, into the past too. */
+  billingStartDate?: IsoDate | undefined;
+  /** null: open-ended; absent: unchanged. */
+  billingEndDate?: IsoDate | null | undefined;
+}
+
+/**
+ * §12: the terms an amendment gives, days already settled included (R7 and R9 do not apply: an
+ * amendment is the one way to change settled days, and the next run settles the difference).
+ * R3 holds; an archived referral can be amended for the days before its archive day only. The
+ * caller checks R4 and R5 on the corrected terms.
+ */
+export function plannedAmendment(current: ReferralTerms & { id: number }, input: AmendmentInput): ReferralTerms {
+  const billingStartDate = input.billingStartDate ?? current.billingStartDate;
+  const billingEndDate = input.billingEndDate !== undefined ? input.billingEndDate : current.billingEndDate;
+  assertEndNotBeforeStart(billingStartDate, billingEndDate);
+  const archiveDay = current.archivedAt === null ? null : current.archiveDay;
+  const from = input.effectiveFrom ?? billingStartDate;
+  if (input.percentage !== undefined && from < billingStartDate) {
+    throw validationFailed([{ path: 'body.effectiveFrom', message: `must not be before billingStartDate (${billingStartDate})` }]);
+  }
+  if (archiveDay !== null) {
+    const late = billingStartDate >= archiveDay ? 'billingStartDate' : input.percentage !== undefined && from >= archiveDay ? 'effectiveFrom' : null;
+    if (late) {
+      throw conflict('archived', `Referral ${current.id} is archived from ${archiveDay} on: an amendment can correct only the days before it (${late} is not).`);
+    }
+  }
+  let history = startingAt(current.history, billingStartDate);
+  if (input.percentage !== undefined) {
+    const kept = history.filter((s) => s.from < from).map((s) => ({ ...s, to: s.to === null || s.to >= from ? addDays(from, -1) : s.to }));
+    history = merged([...kept, { from, to: null, percentage: input.percentage }]);
+  }
+  return { billingStartDate, billingEndDate, archivedAt: current.archivedAt, archiveDay: current.archiveDay, history };
+}
+
+/** A history moved to a new start: segments before it dropped, the first one reaching back (or forward) to it. */
+function startingAt(history: PercentageSegment[], start: IsoDate): PercentageSegment[] {
+  const out = history.filter((s) => s.to === null || s.to >= start).map((s) => ({ ...s }));
+  out[0] = { ...out[0]!, from: start };
+  return out;
+}
+
+/** Adjacent segments with one percentage as one. */
+function merged(history: PercentageSegment[]): PercentageSegment[] {
+  const out: PercentageSegment[] = [];
+  for (const s of history) {
+    const last = out[out.length - 1];
+    if (last && last.percentage.equals(s.percentage)) last.to = s.to;
+    else out.push({ ...s });
+  }
+  return out;
 }

@@ -27,6 +27,11 @@ export interface ReferralRecord {
   billingEndDate: string | null;
   createdAt: string;
   archivedAt: string | null;
+  /** The stored archive day (R10); null when not archived, or archived before days were stored. */
+  archiveDay: string | null;
+  /** Revisions of its terms, and the one its settled pairs were brought to (SPEC §12). */
+  termsRevision: number;
+  adjustedRevision: number;
   /** pending until its creation is approved (maker-checker), approved, or denied (final). */
   status: ReferralStatus;
   /** The last change of anything the referral shows: a change, an approval, a change request. */
@@ -52,6 +57,9 @@ interface Row {
   billing_end_date: string | null;
   created_at: Date | string;
   archived_at: Date | string | null;
+  archive_day: string | null;
+  terms_revision: number;
+  adjusted_revision: number;
   status: ReferralStatus;
   updated_at: Date | string;
   pending_change_id: number | null;
@@ -73,7 +81,7 @@ const SORT_COLUMNS = {
 /** A referral with its contract and referrer (no history). */
 const SELECT_REFERRALS = `SELECT r.id, r.contract_id, c.bunit_id AS contract_bunit_id, c.number AS contract_number,
   c.currency AS contract_currency, r.referrer_id, b.code AS referrer_code, b.name AS referrer_name, r.billing_start_date,
-  r.billing_end_date, r.created_at, r.archived_at, r.status, r.updated_at, r.pending_change_id, r.pending_change_kind, r.pending_change_at,
+  r.billing_end_date, r.created_at, r.archived_at, r.archive_day, r.terms_revision, r.adjusted_revision, r.status, r.updated_at, r.pending_change_id, r.pending_change_kind, r.pending_change_at,
   r.version, c.version AS contract_version, b.version AS referrer_version`;
 const FROM_REFERRALS = 'FROM referrals r JOIN contracts c ON c.id = r.contract_id JOIN business_units b ON b.id = r.referrer_id';
 
@@ -125,6 +133,9 @@ const toRecord = (r: Row, history: PercentageSegment[]): ReferralRecord => ({
   billingEndDate: r.billing_end_date,
   createdAt: toIsoTimestamp(r.created_at)!,
   archivedAt: toIsoTimestamp(r.archived_at),
+  archiveDay: r.archive_day,
+  termsRevision: r.terms_revision,
+  adjustedRevision: r.adjusted_revision,
   status: r.status,
   updatedAt: toIsoTimestamp(r.updated_at)!,
   pendingChange:
@@ -223,7 +234,8 @@ function referralConditions(filter: ReferralFilter): { where: string; params: un
     add("r.status = 'approved'");
     add('r.billing_start_date <= ?', day);
     add('(r.billing_end_date IS NULL OR r.billing_end_date >= ?)', day);
-    add('(r.archived_at IS NULL OR r.archived_at >= ?)', nextDayStartsIso);
+    // Not archived by that day: its stored archive day after it (or, not stored yet, its archive instant after the day).
+    add('(r.archived_at IS NULL OR COALESCE(r.archive_day > ?, r.archived_at >= ?))', day, nextDayStartsIso);
   }
   if (filter.overlaps) {
     add('r.billing_start_date <= ?', filter.overlaps.to);
@@ -289,22 +301,36 @@ export async function insertReferral(
  * Stores a referral's new terms (window, archive instant, percentages) and bumps its version.
  * The history is rewritten only when it changed.
  */
-export async function saveReferralTerms(trx: Knex, id: number, terms: ReferralTerms, historyChanged: boolean, at: string): Promise<void> {
+export async function saveReferralTerms(
+  trx: Knex,
+  id: number,
+  terms: ReferralTerms,
+  changed: { history: boolean; window: boolean },
+  at: string,
+): Promise<void> {
   await executePrepared(trx, SAVE_TERMS, [
     terms.history[terms.history.length - 1]!.percentage.toFixed(),
     terms.billingStartDate,
     terms.billingEndDate,
     terms.archivedAt,
+    terms.archiveDay,
     at,
+    changed.history || changed.window ? 1 : 0,
     id,
   ]);
+  const historyChanged = changed.history;
   if (!historyChanged) return;
   await executePrepared(trx, DELETE_HISTORY, [id]);
   await insertHistory(trx, id, terms.history);
 }
 
+/**
+ * A change of the window or the percentages is a new revision of the terms: the next run
+ * checks the referral's settled pairs against it (SPEC §12).
+ */
 const SAVE_TERMS = preparedSql(
-  'UPDATE referrals SET percentage = ?, billing_start_date = ?, billing_end_date = ?, archived_at = ?, updated_at = ?, version = version + 1 WHERE id = ?',
+  `UPDATE referrals SET percentage = ?, billing_start_date = ?, billing_end_date = ?, archived_at = ?, archive_day = ?, updated_at = ?,
+   terms_revision = terms_revision + ?, version = version + 1 WHERE id = ?`,
 );
 
 /**
@@ -338,6 +364,7 @@ export async function archiveReferralsOfContract(
   trx: Knex,
   contractId: number,
   at: string,
+  day: string,
 ): Promise<{ id: number; archivedAt: string | null }[]> {
   const rows: { id: number; archived_at: Date | string | null }[] = await trx('referrals')
     .select('id', 'archived_at')
@@ -345,7 +372,7 @@ export async function archiveReferralsOfContract(
     .where((q) => q.whereNull('archived_at').orWhere('archived_at', '>', at));
   const ids = rows.map((r) => r.id);
   if (ids.length > 0) {
-    await trx('referrals').whereIn('id', ids).update({ archived_at: at, updated_at: at, version: trx.raw('version + 1') });
+    await trx('referrals').whereIn('id', ids).update({ archived_at: at, archive_day: day, updated_at: at, version: trx.raw('version + 1') });
   }
   return rows.map((r) => ({ id: r.id, archivedAt: toIsoTimestamp(r.archived_at) }));
 }

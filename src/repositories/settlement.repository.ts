@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { insertRows, preparedSql, queryBuilt, queryPrepared } from '../db';
+import { executePrepared, insertRows, preparedSql, queryBuilt, queryPrepared } from '../db';
 
 /**
  * What a settlement run reads and writes per partition: the revenue lines that still have a
@@ -121,3 +121,90 @@ export async function insertSettledPairs(trx: Knex, pairs: NewSettledPair[]): Pr
     pairs.map((p) => [p.revenueLineId, p.referralId, p.runId, p.lastBillableDate]),
   );
 }
+
+// ---- adjustments (SPEC §12) -------------------------------------------------------------------
+
+/**
+ * The contracts with referrals whose terms changed since their settled pairs were last brought to
+ * them, with how many settled pairs each has to check: a run's partitions take them in too.
+ */
+export async function contractsToAdjust(db: Knex): Promise<{ contractId: number; lines: number }[]> {
+  const rows = await queryPrepared<{ contract_id: number; n: number | string }>(db, CONTRACTS_TO_ADJUST, []);
+  return rows.map((r) => ({ contractId: r.contract_id, lines: Number(r.n) }));
+}
+const CONTRACTS_TO_ADJUST = preparedSql(
+  `SELECT r.contract_id, count(*) AS n FROM referrals r JOIN settled_pairs sp ON sp.referral_id = r.id
+   WHERE r.terms_revision > r.adjusted_revision GROUP BY r.contract_id ORDER BY r.contract_id`,
+);
+
+/** The referrals of the contracts first..last whose terms changed since their settled pairs were last brought to them. */
+export async function referralsToAdjust(db: Knex, range: { first: number; last: number }): Promise<{ id: number; contractId: number; termsRevision: number }[]> {
+  const rows = await queryPrepared<{ id: number; contract_id: number; terms_revision: number }>(db, REFERRALS_TO_ADJUST, [range.first, range.last]);
+  return rows.map((r) => ({ id: r.id, contractId: r.contract_id, termsRevision: r.terms_revision }));
+}
+const REFERRALS_TO_ADJUST = preparedSql(
+  'SELECT id, contract_id, terms_revision FROM referrals WHERE contract_id BETWEEN ? AND ? AND terms_revision > adjusted_revision ORDER BY id',
+);
+
+/** A page of the pairs settled for a referral, by revenue line id, with the last billable day each paid for. */
+export async function settledPairsOfReferral(
+  db: Knex,
+  referralId: number,
+  afterLineId: number,
+  limit: number,
+): Promise<{ revenueLineId: number; lastBillableDate: string | null }[]> {
+  const rows = await queryPrepared<{ revenue_line_id: number; last_billable_date: string | null }>(db, PAIRS_OF_REFERRAL, [referralId, afterLineId, limit]);
+  return rows.map((r) => ({ revenueLineId: r.revenue_line_id, lastBillableDate: r.last_billable_date }));
+}
+const PAIRS_OF_REFERRAL = preparedSql(
+  'SELECT revenue_line_id, last_billable_date FROM settled_pairs WHERE referral_id = ? AND revenue_line_id > ? ORDER BY revenue_line_id LIMIT ?',
+);
+
+/** Revenue lines by id. */
+export async function revenueLinesById(db: Knex, ids: number[]): Promise<CandidateLine[]> {
+  const out: CandidateLine[] = [];
+  for (let i = 0; i < ids.length; i += 500) {
+    const rows = await queryBuilt<{ id: number; contract_id: number; amount: string; currency: string; period_start: string; period_end: string }>(
+      db('revenue_lines')
+        .select('id', 'contract_id', db.raw('CAST(amount AS TEXT) AS amount'), 'currency', 'period_start', 'period_end')
+        .whereIn('id', ids.slice(i, i + 500)),
+    );
+    for (const r of rows) out.push({ id: r.id, contractId: r.contract_id, amount: r.amount, currency: r.currency, periodStart: r.period_start, periodEnd: r.period_end });
+  }
+  return out;
+}
+
+/** What a referral's pairs on these lines were settled so far: the sum of their lines' exact numerators, and the first line. */
+export async function settledSumsOfPairs(
+  db: Knex,
+  referralId: number,
+  lineIds: number[],
+): Promise<Map<number, { exactNum: bigint; first: { statementId: number; lineId: number } }>> {
+  const out = new Map<number, { exactNum: bigint; first: { statementId: number; lineId: number } }>();
+  for (let i = 0; i < lineIds.length; i += 500) {
+    const rows = await queryBuilt<{ id: number; statement_id: number; revenue_line_id: number; exact_num: string }>(
+      db('statement_lines')
+        .select('id', 'statement_id', 'revenue_line_id', db.raw('CAST(exact_num AS TEXT) AS exact_num'))
+        .where('referral_id', referralId)
+        .whereIn('revenue_line_id', lineIds.slice(i, i + 500)),
+    );
+    for (const r of rows) {
+      const known = out.get(r.revenue_line_id);
+      const first = known && known.first.lineId < r.id ? known.first : { statementId: r.statement_id, lineId: r.id };
+      out.set(r.revenue_line_id, { exactNum: (known?.exactNum ?? 0n) + BigInt(r.exact_num), first });
+    }
+  }
+  return out;
+}
+
+/** R9 after an adjustment: the last day each pair now pays for. */
+export async function updateLastBillableDates(trx: Knex, pairs: { revenueLineId: number; referralId: number; lastBillableDate: string | null }[]): Promise<void> {
+  for (const p of pairs) await executePrepared(trx, UPDATE_LAST_DAY, [p.lastBillableDate, p.revenueLineId, p.referralId]);
+}
+const UPDATE_LAST_DAY = preparedSql('UPDATE settled_pairs SET last_billable_date = ? WHERE revenue_line_id = ? AND referral_id = ?');
+
+/** The referrals whose settled pairs now match the revision of their terms the run saw. */
+export async function markAdjusted(trx: Knex, referrals: { id: number; termsRevision: number }[]): Promise<void> {
+  for (const r of referrals) await executePrepared(trx, MARK_ADJUSTED, [r.termsRevision, r.id]);
+}
+const MARK_ADJUSTED = preparedSql('UPDATE referrals SET adjusted_revision = ? WHERE id = ?');

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { BunitIdParam, IdParam, IdValue, Limit, ListOf, Offset, SortParam, Text, Timestamp } from './common';
+import { BunitIdParam, IdParam, IdValue, IsoDate, Limit, ListOf, Offset, SortParam, Text, Timestamp, whenFieldsValid } from './common';
+import { Percentage } from './referral';
 
 /** Change requests (SPEC §11): maker-checker approval of referral changes. */
 
@@ -75,3 +76,33 @@ export type ModerateBody = z.infer<typeof ModerateBody>;
 export const ModerationResult = z
   .object({ data: z.array(ChangeRequest) })
   .openapi('ChangeRequestModerationResult', { description: 'Every request named, as decided.' });
+
+/** An amendment (SPEC §12): a correction of a referral's terms, settled days included. */
+export const AmendmentCreate = z
+  .strictObject({
+    effectiveFrom: IsoDate.optional().openapi({
+      description: 'With `percentage`: the first day it applies (default: the billing start); every day from it to the end of the window gets it, replacing what the history says there.',
+    }),
+    percentage: Percentage.optional(),
+    billingStartDate: IsoDate.optional().openapi({ description: 'The corrected first day of the window, earlier or later, into the past too.' }),
+    billingEndDate: IsoDate.nullable().optional().openapi({ description: 'The corrected last day (inclusive); null: open-ended; absent: unchanged.' }),
+    reason: Text(500).openapi({ description: 'Why the terms are corrected (required; kept in the change request and the audit trail).', example: 'Agreed at 15 % from October; entered as 12.5 %.' }),
+  })
+  .superRefine(
+    (v, ctx) => {
+      if (v.percentage === undefined && v.billingStartDate === undefined && v.billingEndDate === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['percentage'], message: 'name at least one term to correct: percentage, billingStartDate or billingEndDate' });
+      }
+      if (v.effectiveFrom !== undefined && v.percentage === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['effectiveFrom'], message: 'applies to a percentage: give percentage too' });
+      }
+      if (v.billingStartDate && v.billingEndDate && v.billingEndDate < v.billingStartDate) {
+        ctx.addIssue({ code: 'custom', path: ['billingEndDate'], message: 'must not be before billingStartDate' });
+      }
+    },
+    whenFieldsValid('effectiveFrom', 'percentage', 'billingStartDate', 'billingEndDate'),
+  )
+  .openapi('AmendmentCreate', {
+    example: { effectiveFrom: '2026-10-01', percentage: '15', reason: 'Agreed at 15 % from October; entered as 12.5 %.' },
+  });
+export type AmendmentCreate = z.infer<typeof AmendmentCreate>;

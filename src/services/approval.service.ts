@@ -13,7 +13,7 @@ import {
 import { findReferral, saveReferralApproval, type ReferralRecord } from '../repositories/referral.repository';
 import type { ChangeRequestListQuery, ModerateBody } from '../schemas/change-request';
 import type { Actor, ServiceContext } from './context';
-import { applyArchive, applyReplacement, assertFitsAmong, lockReferral } from './referral-changes';
+import { applyAmendment, applyArchive, applyReplacement, assertFitsAmong, lockReferral } from './referral-changes';
 import { withUnitOfWork, type Acting, type UnitOfWork } from './unit-of-work';
 
 /**
@@ -204,8 +204,16 @@ export class ApprovalService {
         const when = asked !== null && asked > uow.nowIso ? asked : uow.nowIso;
         return { referral: (await applyArchive(uow, current, referrals, when, options)) ?? current, status: current.status };
       }
-      case 'amend':
-        throw new Error('amendments are applied by the amendment service');
+      case 'amend': {
+        const p = cr.proposed as { effectiveFrom?: string; percentage?: string; billingStartDate?: string; billingEndDate?: string | null };
+        const input = {
+          effectiveFrom: p.effectiveFrom,
+          percentage: p.percentage === undefined ? undefined : new Dec(p.percentage),
+          billingStartDate: p.billingStartDate,
+          billingEndDate: p.billingEndDate,
+        };
+        return { referral: await applyAmendment(uow, current, referrals, input, options), status: current.status };
+      }
     }
   }
 }

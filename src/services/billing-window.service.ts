@@ -30,7 +30,7 @@ export class BillingWindowService {
           {
             billingStartDate: r.billingStartDate,
             billingEndDate: r.billingEndDate,
-            archiveDay: r.archivedAt === null ? null : calendar.dayOf(r.archivedAt),
+            archiveDay: r.archivedAt === null ? null : (r.archiveDay ?? calendar.dayOf(r.archivedAt)),
             history: r.history,
           },
           { from: query.from, to: query.to },

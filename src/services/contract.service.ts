@@ -98,7 +98,7 @@ export class ContractService {
       await archiveContract(uow.trx, id, nowIso);
       uow.record({ entity: 'contract', id, action: 'archive', changes: [{ field: 'archivedDate', from: current.archivedAt, to: nowIso }] });
       const reason = uow.actor.reason ?? `contract ${id} archived`;
-      for (const r of await archiveReferralsOfContract(uow.trx, id, nowIso)) {
+      for (const r of await archiveReferralsOfContract(uow.trx, id, nowIso, uow.today)) {
         uow.record({ entity: 'referral', id: r.id, action: 'archive', reason, changes: [{ field: 'archivedDate', from: r.archivedAt, to: nowIso }] });
       }
     });

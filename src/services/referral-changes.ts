@@ -1,6 +1,15 @@
 import { lockRow } from '../db';
-import { notFound } from '../domain/errors';
-import { assertFits, plannedArchive, plannedReplacement, sameTerms, type ReferralReplacement, type ReferralTerms } from '../domain/referral-rules';
+import { forbidden, notFound } from '../domain/errors';
+import {
+  assertFits,
+  plannedAmendment,
+  plannedArchive,
+  plannedReplacement,
+  sameTerms,
+  type AmendmentInput,
+  type ReferralReplacement,
+  type ReferralTerms,
+} from '../domain/referral-rules';
 import { findReferral, findReferralsOfContract, type ReferralRecord } from '../repositories/referral.repository';
 import { lastSettledDay } from '../repositories/settlement.repository';
 import { writeReferralTerms } from './referral-writer';
@@ -20,6 +29,19 @@ export async function lockReferral(uow: UnitOfWork, id: number): Promise<{ curre
   await lockRow(uow.trx, 'contracts', found.contractId);
   const referrals = await findReferralsOfContract(uow.trx, found.contractId);
   return { current: referrals.find((r) => r.id === id)!, referrals };
+}
+
+/** A referral to change: under the lock of its contract; only the owner of the contract may change it (R11). */
+export async function lockOwnedReferral(uow: UnitOfWork, bunitId: number, id: number): Promise<{ current: ReferralRecord; referrals: ReferralRecord[] }> {
+  const seen = await findReferral(uow.trx, id);
+  if (!seen || (seen.contractBunitId !== bunitId && seen.referrerId !== bunitId)) {
+    throw notFound(`Referral ${id} does not exist under business unit ${bunitId}.`);
+  }
+  const locked = await lockReferral(uow, id);
+  if (locked.current.contractBunitId !== bunitId) {
+    throw forbidden(`Only the owner of contract ${locked.current.contractId} (business unit ${locked.current.contractBunitId}) may change referral ${id}.`);
+  }
+  return locked;
 }
 
 /** The referrals that count for R4 and R5: a denied one counts for nothing, a pending one already counts. */
@@ -70,4 +92,22 @@ export async function applyArchive(
 ): Promise<ReferralRecord | null> {
   const terms = plannedArchiveChecked(uow, current, referrals, when);
   return terms ? writeReferralTerms(uow, current, terms, 'archive', options) : null;
+}
+
+/** §12: an amendment's corrected terms, with R3, R4 and R5 on every day; the current terms when it corrects nothing. */
+export function plannedAmendmentChecked(uow: UnitOfWork, current: ReferralRecord, referrals: readonly ReferralRecord[], input: AmendmentInput): ReferralTerms {
+  const terms = plannedAmendment(current, input);
+  if (!sameTerms(current, terms)) assertFitsAmong(uow, current, terms, referrals);
+  return terms;
+}
+
+/** Applies an approved amendment: the corrected terms, a new revision of them (the next run settles the difference). */
+export async function applyAmendment(
+  uow: UnitOfWork,
+  current: ReferralRecord,
+  referrals: readonly ReferralRecord[],
+  input: AmendmentInput,
+  options: { reason?: string } = {},
+): Promise<ReferralRecord> {
+  return writeReferralTerms(uow, current, plannedAmendmentChecked(uow, current, referrals, input), 'amend', options);
 }

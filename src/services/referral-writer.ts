@@ -50,6 +50,8 @@ export async function writeNewReferral(
     referrerName: referrer.name,
     ...terms,
     createdAt: uow.nowIso,
+    termsRevision: 0,
+    adjustedRevision: 0,
     status,
     updatedAt: uow.nowIso,
     pendingChange: null,
@@ -68,8 +70,11 @@ export async function writeReferralTerms(
   options: { reason?: string } = {},
 ): Promise<ReferralRecord> {
   if (sameTerms(current, terms)) return current;
-  const historyChanged = !sameTerms({ ...current, history: current.history }, { ...current, history: terms.history });
-  await saveReferralTerms(uow.trx, current.id, terms, historyChanged, uow.nowIso);
+  const changed = {
+    history: !sameTerms(current, { ...current, history: terms.history }),
+    window: current.billingStartDate !== terms.billingStartDate || current.billingEndDate !== terms.billingEndDate,
+  };
+  await saveReferralTerms(uow.trx, current.id, terms, changed, uow.nowIso);
   uow.record({
     entity: 'referral',
     id: current.id,
@@ -77,5 +82,11 @@ export async function writeReferralTerms(
     changes: changesBetween(referralSnapshot(current), referralSnapshot(terms)),
     ...(options.reason !== undefined ? { reason: options.reason } : {}),
   });
-  return { ...current, ...terms, updatedAt: uow.nowIso, version: current.version + 1 };
+  return {
+    ...current,
+    ...terms,
+    updatedAt: uow.nowIso,
+    termsRevision: current.termsRevision + (changed.history || changed.window ? 1 : 0),
+    version: current.version + 1,
+  };
 }

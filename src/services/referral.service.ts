@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { lockRow, lockRowsShared } from '../db';
 import { formatDecimal } from '../domain/decimal';
-import { conflict, forbidden, notFound, unprocessable } from '../domain/errors';
+import { conflict, notFound, unprocessable, validationFailed } from '../domain/errors';
 import { assertIfMatch, referralEtag } from '../domain/etag';
 import { assertFits, isArchivedAt, plannedCreation, sameTerms, type ReferralTerms } from '../domain/referral-rules';
 import type { ChangeRequestRecord } from '../repositories/change-request.repository';
@@ -10,11 +10,19 @@ import { findContract } from '../repositories/contract.repository';
 import { findReferral, findReferralsOfContract, listReferrals, type ReferralRecord } from '../repositories/referral.repository';
 import type { BusinessCalendar } from '../clock';
 import type { RangeSide } from '../schemas/common';
+import type { AmendmentCreate } from '../schemas/change-request';
 import type { ReferralCreate, ReferralListQuery, ReferralUpdate } from '../schemas/referral';
 import { listAuditEvents } from '../repositories/audit.repository';
 import type { ServiceContext } from './context';
 import { changePending, openChangeRequest } from './approval.service';
-import { applyArchive, countingReferrals, lockReferral, plannedArchiveChecked, plannedReplacementChecked } from './referral-changes';
+import {
+  applyArchive,
+  countingReferrals,
+  lockOwnedReferral,
+  plannedAmendmentChecked,
+  plannedArchiveChecked,
+  plannedReplacementChecked,
+} from './referral-changes';
 import { writeNewReferral, writeReferralTerms } from './referral-writer';
 import { withUnitOfWork, type Acting, type UnitOfWork } from './unit-of-work';
 
@@ -171,13 +179,32 @@ export class ReferralService {
    * contract id read before the lock stays right.
    */
   private async lockForChange(uow: UnitOfWork, bunitId: number, id: number, ifMatch?: string) {
-    await this.get(bunitId, id, uow.trx);
-    const { current, referrals } = await lockReferral(uow, id);
-    if (current.contractBunitId !== bunitId) {
-      throw forbidden(`Only the owner of contract ${current.contractId} (business unit ${current.contractBunitId}) may change referral ${id}.`);
-    }
+    const { current, referrals } = await lockOwnedReferral(uow, bunitId, id);
     assertIfMatch(ifMatch, referralEtag(current));
     return { current, referrals };
+  }
+
+  /**
+   * §12: asks for an amendment of the referral's terms, settled days included: always a change
+   * request (both approval modes), checked against R3, R4 and R5 now and applied when approved.
+   */
+  async amend(bunitId: number, id: number, input: AmendmentCreate, by: Acting): Promise<ChangeRequestRecord> {
+    return withUnitOfWork(this.ctx, by, async (uow) => {
+      const { current, referrals } = await lockOwnedReferral(uow, bunitId, id);
+      if (current.status === 'denied') throw conflict('archived', `Referral ${current.id} was denied and is read-only.`);
+      if (current.pendingChange) throw changePending(current);
+      const terms = plannedAmendmentChecked(uow, current, referrals, input);
+      if (sameTerms(current, terms)) {
+        throw validationFailed([{ path: 'body', message: 'corrects nothing: the referral has these terms already' }]);
+      }
+      const proposed = {
+        ...(input.effectiveFrom !== undefined ? { effectiveFrom: input.effectiveFrom } : {}),
+        ...(input.percentage !== undefined ? { percentage: formatDecimal(input.percentage) } : {}),
+        ...(input.billingStartDate !== undefined ? { billingStartDate: input.billingStartDate } : {}),
+        ...(input.billingEndDate !== undefined ? { billingEndDate: input.billingEndDate } : {}),
+      };
+      return openChangeRequest(uow, current, 'amend', proposed, input.reason);
+    });
   }
 }
 

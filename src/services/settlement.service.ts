@@ -1,7 +1,7 @@
 import { isUniqueViolation } from '../db';
 import { addDays } from '../domain/dates';
 import { conflict, notFound, validationFailed } from '../domain/errors';
-import { contractsToSettle } from '../repositories/settlement.repository';
+import { contractsToAdjust, contractsToSettle } from '../repositories/settlement.repository';
 import {
   findRun,
   findRunningRun,
@@ -67,7 +67,7 @@ export class SettlementService {
       if (begun?.status === 'completed') return begun;
     }
     // The work is planned by reading, outside any transaction; the run and its partitions are then written at once.
-    const partitions = cutPartitions(await contractsToSettle(this.ctx.db, through), this.ctx.partitionLines);
+    const partitions = cutPartitions(await this.contractsWithWork(through), this.ctx.partitionLines);
     const owner = newLeaseOwner();
     let runId: number;
     try {
@@ -134,7 +134,16 @@ export class SettlementService {
   /** A dry run through `through`: planned now (so that a bad request fails before any answer), computed when read. */
   async dryRun(request: RunRequest): Promise<DryRun> {
     const through = this.resolveThrough(request.through);
-    return new DryRun(this.ctx, through, cutPartitions(await contractsToSettle(this.ctx.db, through), this.ctx.partitionLines));
+    return new DryRun(this.ctx, through, cutPartitions(await this.contractsWithWork(through), this.ctx.partitionLines));
+  }
+
+  /** The contracts a run through `through` has work on: lines to settle, and settled pairs to adjust (§12), by contract. */
+  private async contractsWithWork(through: string): Promise<{ contractId: number; lines: number }[]> {
+    const work = new Map<number, number>();
+    for (const c of [...(await contractsToSettle(this.ctx.db, through)), ...(await contractsToAdjust(this.ctx.db))]) {
+      work.set(c.contractId, (work.get(c.contractId) ?? 0) + c.lines);
+    }
+    return [...work].sort(([a], [b]) => a - b).map(([contractId, lines]) => ({ contractId, lines }));
   }
 
   async getRun(id: number): Promise<RunRecord> {

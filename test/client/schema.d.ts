@@ -165,6 +165,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/bunits/{bunitId}/referrals/{referralId}/amendments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Correct a referral’s terms, settled days included
+         * @description For mistakes found after the money moved (SPEC §12): a percentage agreed at 15 % from October that was entered as 12.5 %, a referral that should have ended in September. `percentage` applies to every day from `effectiveFrom` (default: the billing start) to the end of the window, replacing what the history says there; `billingStartDate` and `billingEndDate` move the window either way, into the past too. The corrected terms must satisfy R3, R4 and R5 on every day; R7 and R9 do not apply (an amendment is the one way to change settled days). An archived referral can be corrected for the days before its archive day.
+         *
+         *     Always a change request of kind `amend` (in both approval modes), decided by another key like any other (four eyes). Once approved, the referral has the corrected terms (`percentageHistory` shows them; the audit trail keeps what they were), and the next settlement run settles the **difference**: for each pair (revenue line, referral) settled before whose exact share under the corrected terms differs from what its lines add up to, an adjustment line (`kind: adjustment`) of exactly that difference joins the run's statement for the same payer, referrer and currency. A statement may then total less than zero (a clawback).
+         */
+        post: operations["amendReferral"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/bunits/{bunitId}/referrals/{referralId}/history": {
         parameters: {
             query?: never;
@@ -1105,6 +1127,43 @@ export interface components {
             status?: unknown;
             updatedDate?: unknown;
             pendingChange?: unknown;
+        };
+        /**
+         * @example {
+         *       "effectiveFrom": "2026-10-01",
+         *       "percentage": "15",
+         *       "reason": "Agreed at 15 % from October; entered as 12.5 %."
+         *     }
+         */
+        AmendmentCreate: {
+            /**
+             * Format: date
+             * @description With `percentage`: the first day it applies (default: the billing start); every day from it to the end of the window gets it, replacing what the history says there.
+             * @example 2026-11-01
+             */
+            effectiveFrom?: string;
+            /**
+             * @description Share of the contract revenue the referrer earns, in percent: > 0 and ≤ 100, at most 4 decimals.
+             * @example 12.5
+             */
+            percentage?: string | number;
+            /**
+             * Format: date
+             * @description The corrected first day of the window, earlier or later, into the past too.
+             * @example 2026-11-01
+             */
+            billingStartDate?: string;
+            /**
+             * Format: date
+             * @description The corrected last day (inclusive); null: open-ended; absent: unchanged.
+             * @example 2026-11-01
+             */
+            billingEndDate?: string | null;
+            /**
+             * @description Why the terms are corrected (required; kept in the change request and the audit trail).
+             * @example Agreed at 15 % from October; entered as 12.5 %.
+             */
+            reason: string;
         };
         AuditEntryList: {
             data: components["schemas"]["AuditEntry"][];
@@ -5378,6 +5437,301 @@ export interface operations {
                         status?: 412;
                         /** @enum {string} */
                         code?: "precondition-failed";
+                    };
+                };
+            };
+            /**
+             * @description Too many requests. Code:
+             *
+             *     - `rate-limited`: This API key sent more requests this minute than the service allows. Wait the seconds given in `Retry-After`.
+             */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 429;
+                        /** @enum {string} */
+                        code?: "rate-limited";
+                    };
+                };
+            };
+            /**
+             * @description Internal error. Code:
+             *
+             *     - `internal`: An unexpected error; nothing was changed. The body carries no technical detail: quote `requestId` (also the `X-Request-Id` header) when you report it.
+             */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 500;
+                        /** @enum {string} */
+                        code?: "internal";
+                    };
+                };
+            };
+            /**
+             * @description Service unavailable. Code:
+             *
+             *     - `unavailable`: The database could not be reached, or stayed locked by other work longer than this service waits for it; nothing was changed. Send the same request again after the seconds given in `Retry-After` (with the same `Idempotency-Key`, a POST is safe to repeat).
+             */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 503;
+                        /** @enum {string} */
+                        code?: "unavailable";
+                    };
+                };
+            };
+        };
+    };
+    amendReferral: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Your correlation id for this request (1-128 letters, digits, `_`, `.` or `-`). It is logged and returned in the `X-Request-Id` response header; without it (or with another form) the service makes one.
+                 * @example billing-2026-11-23-0001
+                 */
+                "X-Request-Id"?: components["parameters"]["X-Request-Id"];
+                /**
+                 * @description Makes a retry safe: any unique string (a UUID, or your own id of the batch). Within 24 hours, the same key from the same API key on the same method and path with the same body returns the first answer again, with `Idempotent-Replayed: true`, instead of doing the work twice (no second referral, no revenue booked twice, no second settlement). The same key with a different body: 422 `idempotency-key-mismatch`; while the first request is still running: 409 `idempotency-key-in-use`.
+                 * @example 4f7c2a10-ingest-2026-10
+                 */
+                "Idempotency-Key"?: components["parameters"]["Idempotency-Key"];
+                /**
+                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name.
+                 * @example Renegotiated referral terms, Q4 2026
+                 */
+                "X-Change-Reason"?: components["parameters"]["X-Change-Reason"];
+            };
+            path: {
+                /** @description Id of the business unit the request acts for; the API key must be allowed to act for it. */
+                bunitId: number;
+                /** @description Id of a referral visible to the business unit in the path: on one of its contracts, or earning for it. */
+                referralId: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "effectiveFrom": "2026-10-01",
+                 *       "percentage": "15",
+                 *       "reason": "Agreed at 15 % from October; entered as 12.5 %."
+                 *     }
+                 */
+                "application/json": components["schemas"]["AmendmentCreate"];
+            };
+        };
+        responses: {
+            /** @description The amendment as a change request, pending a decision; the referral shows it as `pendingChange`. */
+            202: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    Location: components["headers"]["Location"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": 31,
+                     *       "bunitId": 1,
+                     *       "referralId": 17,
+                     *       "kind": "amend",
+                     *       "status": "pending",
+                     *       "proposed": {
+                     *         "effectiveFrom": "2026-10-01",
+                     *         "percentage": "15"
+                     *       },
+                     *       "reason": "Agreed at 15 % from October; entered as 12.5 %.",
+                     *       "requestedBy": "billing-hq",
+                     *       "requestedDate": "2026-11-23T09:00:00.000Z",
+                     *       "decidedBy": null,
+                     *       "decidedDate": null,
+                     *       "decisionReason": null
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ChangeRequest"];
+                };
+            };
+            /**
+             * @description Bad request. One of these codes:
+             *
+             *     - `validation-failed`: A parameter, header or body field is invalid: a missing or unknown field, a date that is not a real calendar date, a decimal with more places than allowed (never rounded), a range that ends before it starts. `errors` lists every invalid field, not just the first; fix them and send again.
+             *     - `malformed-json`: The body is not valid JSON. Nothing was read from it.
+             */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 400;
+                        /** @enum {string} */
+                        code?: "validation-failed" | "malformed-json";
+                    };
+                };
+            };
+            /**
+             * @description Unauthenticated. Code:
+             *
+             *     - `unauthenticated`: No API key was sent, or the key is unknown or revoked. Send `Authorization: Bearer <key>`.
+             */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 401;
+                        /** @enum {string} */
+                        code?: "unauthenticated";
+                    };
+                };
+            };
+            /**
+             * @description Forbidden. Code:
+             *
+             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs and keys need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
+             */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 403;
+                        /** @enum {string} */
+                        code?: "forbidden";
+                    };
+                };
+            };
+            /**
+             * @description Not found. Code:
+             *
+             *     - `not-found`: Nothing with this id exists under this business unit. A resource that exists under another business unit is also reported as not found here.
+             */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 404;
+                        /** @enum {string} */
+                        code?: "not-found";
+                    };
+                };
+            };
+            /**
+             * @description Conflict with the stored data. One of these codes:
+             *
+             *     - `idempotency-key-in-use`: A request with the same `Idempotency-Key` is still being processed. Wait and retry with the same key: you will get its answer.
+             *     - `archived`: The object is archived and read-only (it stays readable).
+             *     - `change-pending`: The referral waits for a change request already (its `pendingChange`): one pending request per referral. Have it decided or withdrawn, then ask again.
+             *     - `overlapping-referral`: The referrer already holds a referral of this contract whose billing window overlaps the requested one (R4): one referrer cannot earn twice on the same day. End the existing referral first, or start the new one after it.
+             *     - `over-allocated`: On some day the percentages of the contract’s billable referrals would add up to more than 100 (R5). `detail` names the first such day and the sum.
+             */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 409;
+                        /** @enum {string} */
+                        code?: "idempotency-key-in-use" | "archived" | "change-pending" | "overlapping-referral" | "over-allocated";
+                    };
+                };
+            };
+            /**
+             * @description Payload too large. Code:
+             *
+             *     - `payload-too-large`: The body is larger than 1 MB. Split revenue into several requests of at most 1000 lines.
+             */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 413;
+                        /** @enum {string} */
+                        code?: "payload-too-large";
+                    };
+                };
+            };
+            /**
+             * @description Unsupported media type. Code:
+             *
+             *     - `unsupported-media-type`: Bodies must be UTF-8 JSON sent as `Content-Type: application/json`.
+             */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 415;
+                        /** @enum {string} */
+                        code?: "unsupported-media-type";
+                    };
+                };
+            };
+            /**
+             * @description Unprocessable request. Code:
+             *
+             *     - `idempotency-key-mismatch`: This `Idempotency-Key` was used in the last 24 hours, by the same API key on the same method and path, with a different body. Use a new key for a new request.
+             */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 422;
+                        /** @enum {string} */
+                        code?: "idempotency-key-mismatch";
                     };
                 };
             };

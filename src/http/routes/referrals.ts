@@ -12,7 +12,7 @@ import {
 import type { ChangeRequestRecord } from '../../repositories/change-request.repository';
 import type { ReferralRecord } from '../../repositories/referral.repository';
 import { presentChangeRequest } from '../../representations/change-request';
-import { ChangeRequest } from '../../schemas/change-request';
+import { AmendmentCreate, ChangeRequest } from '../../schemas/change-request';
 import type { Services } from '../../services';
 import { AuditList, AuditListQuery } from '../../schemas/audit';
 import { presentReferral } from '../../representations/referral';
@@ -219,6 +219,37 @@ export const referralRoutes = [
     async handler({ params, query, services, req, actor }) {
       const outcome = await services.referrals.archive(params.bunitId, params.referralId, query.at, actor, ifMatchOf(req));
       return outcome ? accepted(params.bunitId, outcome.changeRequest) : { status: 204 };
+    },
+  }),
+  defineRoute({
+    method: 'post',
+    path: '/v1/bunits/{bunitId}/referrals/{referralId}/amendments',
+    operationId: 'amendReferral',
+    summary: 'Correct a referral’s terms, settled days included',
+    description: `For mistakes found after the money moved (SPEC §12): a percentage agreed at 15 % from October that was entered as 12.5 %, a referral that should have ended in September. \`percentage\` applies to every day from \`effectiveFrom\` (default: the billing start) to the end of the window, replacing what the history says there; \`billingStartDate\` and \`billingEndDate\` move the window either way, into the past too. The corrected terms must satisfy R3, R4 and R5 on every day; R7 and R9 do not apply (an amendment is the one way to change settled days). An archived referral can be corrected for the days before its archive day.
+
+Always a change request of kind \`amend\` (in both approval modes), decided by another key like any other (four eyes). Once approved, the referral has the corrected terms (\`percentageHistory\` shows them; the audit trail keeps what they were), and the next settlement run settles the **difference**: for each pair (revenue line, referral) settled before whose exact share under the corrected terms differs from what its lines add up to, an adjustment line (\`kind: adjustment\`) of exactly that difference joins the run's statement for the same payer, referrer and currency. A statement may then total less than zero (a clawback).`,
+    tags,
+    access: 'write',
+    params: ReferralParams,
+    body: AmendmentCreate,
+    bodyExample: { effectiveFrom: '2026-10-01', percentage: '15', reason: 'Agreed at 15 % from October; entered as 12.5 %.' },
+    responses: {
+      202: {
+        description: 'The amendment as a change request, pending a decision; the referral shows it as `pendingChange`.',
+        schema: ChangeRequest,
+        example: {
+          ...changeRequestExample,
+          kind: 'amend',
+          proposed: { effectiveFrom: '2026-10-01', percentage: '15' },
+          reason: 'Agreed at 15 % from October; entered as 12.5 %.',
+        },
+        headers: ['Location'],
+      },
+    },
+    problems: ['archived', 'change-pending', 'overlapping-referral', 'over-allocated'],
+    async handler({ params, body, services, actor }) {
+      return accepted(params.bunitId, await services.referrals.amend(params.bunitId, params.referralId, body, actor));
     },
   }),
   defineRoute({

@@ -11,7 +11,7 @@ import type { PartitionRange } from '../../repositories/settlement-run.repositor
 import type { StatementKey } from '../../repositories/statement.repository';
 import { presentDryRun, presentStatement, presentStatementLine, type DryRunSummary, type LineView } from '../../representations/settlement';
 import type { ServiceContext } from '../context';
-import { computePartition, type ComputedShare } from './partition-work';
+import { computePartition, type ComputedLine } from './partition-work';
 import type { RunProgress } from './run-executor';
 
 /**
@@ -35,11 +35,11 @@ export class DryRun {
   /** The run's figures without its lines: what the settle command prints. */
   async summary(onProgress?: (p: RunProgress) => void): Promise<DryRunSummary> {
     const statements = new Map<string, { key: StatementKey; sum: ShareSum }>();
-    await this.compute((share, split) => {
-      const k = keyText(share.key);
+    await this.compute((line, split) => {
+      const k = keyText(line.key);
       let s = statements.get(k);
-      if (!s) statements.set(k, (s = { key: share.key, sum: new ShareSum() }));
-      s.sum.add(share.pair.share, split.floor);
+      if (!s) statements.set(k, (s = { key: line.key, sum: new ShareSum() }));
+      s.sum.add({ num: line.exactNum, periodDays: line.periodDays }, split.floor);
     }, onProgress);
     return this.summarise([...statements.values()].map((s) => ({ currency: s.key.currency, totalMinor: s.sum.totalMinor(currencyDigits(s.key.currency)), lines: s.sum.count })));
   }
@@ -49,12 +49,12 @@ export class DryRun {
     const scratch = new Scratch();
     try {
       const statements = new Map<string, { n: number; key: StatementKey; sum: ShareSum }>();
-      await this.compute((share, split) => {
-        const k = keyText(share.key);
+      await this.compute((line, split) => {
+        const k = keyText(line.key);
         let s = statements.get(k);
-        if (!s) statements.set(k, (s = { n: statements.size + 1, key: share.key, sum: new ShareSum() }));
-        s.sum.add(share.pair.share, split.floor);
-        scratch.add(s.n, share, split.floor, split.remainderKey);
+        if (!s) statements.set(k, (s = { n: statements.size + 1, key: line.key, sum: new ShareSum() }));
+        s.sum.add({ num: line.exactNum, periodDays: line.periodDays }, split.floor);
+        scratch.add(s.n, line, split.floor, split.remainderKey);
       });
       scratch.flush();
 
@@ -99,12 +99,12 @@ export class DryRun {
   }
 
   private async compute(
-    take: (share: ComputedShare, split: { floor: bigint; remainderKey: string }) => void,
+    take: (line: ComputedLine, split: { floor: bigint; remainderKey: string }) => void,
     onProgress?: (p: RunProgress) => void,
   ): Promise<void> {
     for (const [i, range] of this.partitions.entries()) {
       for await (const batch of computePartition(this.ctx.db, range, this.through, (at) => this.ctx.calendar.dayOf(at))) {
-        for (const share of batch.shares) take(share, splitMinor(share.pair.share, currencyDigits(share.key.currency)));
+        for (const line of batch.lines) take(line, splitMinor({ num: line.exactNum, periodDays: line.periodDays }, currencyDigits(line.key.currency)));
       }
       onProgress?.({ partitionsDone: i + 1, partitionsTotal: this.partitions.length });
       // Between partitions, the event loop serves other requests.
@@ -145,16 +145,16 @@ class Scratch {
     this.db.exec(`CREATE TABLE lines (statement INTEGER NOT NULL, revenue_line_id INTEGER NOT NULL, referral_id INTEGER NOT NULL,
       contract_id INTEGER NOT NULL, period_start TEXT NOT NULL, period_end TEXT NOT NULL, period_days INTEGER NOT NULL,
       billable_days INTEGER NOT NULL, revenue_amount TEXT NOT NULL, exact_num TEXT NOT NULL, floor_minor TEXT NOT NULL,
-      remainder_key TEXT NOT NULL)`);
+      remainder_key TEXT NOT NULL, kind TEXT NOT NULL, adjusts_statement_id INTEGER, adjusts_line_id INTEGER)`);
     this.insert = this.db.prepare(
-      'INSERT INTO lines (statement, revenue_line_id, referral_id, contract_id, period_start, period_end, period_days, billable_days, revenue_amount, exact_num, floor_minor, remainder_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      'INSERT INTO lines (statement, revenue_line_id, referral_id, contract_id, period_start, period_end, period_days, billable_days, revenue_amount, exact_num, floor_minor, remainder_key, kind, adjusts_statement_id, adjusts_line_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
     );
   }
 
-  add(statement: number, s: ComputedShare, floor: bigint, remainderKey: string): void {
+  add(statement: number, s: ComputedLine, floor: bigint, remainderKey: string): void {
     this.pending.push([
-      statement, s.line.id, s.referralId, s.line.contractId, s.line.periodStart, s.line.periodEnd, s.pair.periodDays, s.pair.billableDays,
-      s.line.amount, s.pair.share.num.toString(), floor.toString(), remainderKey,
+      statement, s.line.id, s.referralId, s.line.contractId, s.line.periodStart, s.line.periodEnd, s.periodDays, s.billableDays,
+      s.line.amount, s.exactNum.toString(), floor.toString(), remainderKey, s.kind, s.adjusts?.statementId ?? null, s.adjusts?.lineId ?? null,
     ]);
     if (this.pending.length >= 5000) this.flush();
   }
@@ -183,7 +183,7 @@ class Scratch {
   *lines(statement: number, roundUpThrough: RankKey | null): Generator<LineView[]> {
     const page = this.db.prepare(
       `SELECT revenue_line_id, referral_id, contract_id, period_start, period_end, period_days, billable_days, revenue_amount,
-       exact_num, floor_minor, remainder_key FROM lines WHERE statement = ? AND (revenue_line_id > ? OR (revenue_line_id = ? AND referral_id > ?))
+       exact_num, floor_minor, remainder_key, kind, adjusts_statement_id, adjusts_line_id FROM lines WHERE statement = ? AND (revenue_line_id > ? OR (revenue_line_id = ? AND referral_id > ?))
        ORDER BY revenue_line_id, referral_id LIMIT 1000`,
     );
     let after = { line: 0, referral: 0 };
@@ -200,11 +200,14 @@ class Scratch {
         exact_num: string;
         floor_minor: string;
         remainder_key: string;
+        kind: 'share' | 'adjustment';
+        adjusts_statement_id: number | null;
+        adjusts_line_id: number | null;
       }[];
       if (rows.length === 0) return;
       yield rows.map((r) => ({
         id: null,
-        kind: 'share',
+        kind: r.kind,
         revenueLineId: r.revenue_line_id,
         referralId: r.referral_id,
         contractId: r.contract_id,
@@ -215,7 +218,7 @@ class Scratch {
         revenueAmount: r.revenue_amount,
         exactNum: BigInt(r.exact_num),
         amountMinor: roundedAmount(BigInt(r.floor_minor), { remainderKey: r.remainder_key, revenueLineId: r.revenue_line_id, referralId: r.referral_id }, roundUpThrough),
-        adjusts: null,
+        adjusts: r.adjusts_line_id === null ? null : { statementId: r.adjusts_statement_id!, lineId: r.adjusts_line_id },
       }));
       const last = rows[rows.length - 1]!;
       after = { line: last.revenue_line_id, referral: last.referral_id };

@@ -1,18 +1,27 @@
 import type { Knex } from 'knex';
-import type { IsoDate } from '../../domain/dates';
-import { pairShare, type PairShare } from '../../domain/pair-share';
+import { daysInclusive, type IsoDate } from '../../domain/dates';
+import { pairShare } from '../../domain/pair-share';
 import type { ReferralTimeline } from '../../domain/referral-timeline';
 import { findReferralsOfContracts } from '../../repositories/referral.repository';
-import { linesToSettle, settledReferralsOf, type CandidateLine } from '../../repositories/settlement.repository';
+import {
+  linesToSettle,
+  referralsToAdjust,
+  revenueLinesById,
+  settledPairsOfReferral,
+  settledReferralsOf,
+  settledSumsOfPairs,
+  type CandidateLine,
+} from '../../repositories/settlement.repository';
 import type { PartitionRange } from '../../repositories/settlement-run.repository';
 import type { StatementKey } from '../../repositories/statement.repository';
 
 /**
- * What one partition of a run settles (SPEC §6.3), computed from the database as it is: every
- * pair (revenue line, referral of its contract) not settled yet whose line ends on or before
- * `through`, with its exact share. Read in batches of lines, so that memory holds one batch and
- * the referrals of the contracts seen. The committed run and the dry run both compute through
- * this; only what they do with the result differs.
+ * What one partition of a run settles (SPEC §6.3, §12), computed from the database as it is:
+ * every pair (revenue line, referral of its contract) not settled yet whose line ends on or
+ * before `through`, with its exact share; and, for the referrals whose terms were corrected
+ * since, the difference of each pair settled before. Read in batches, so that memory holds one
+ * batch and the referrals of the contracts seen. The committed run and the dry run both compute
+ * through this; only what they do with the result differs.
  */
 
 /** The referral as the run sees it: who earns, for which owner, and when at which percentage. */
@@ -23,12 +32,21 @@ interface ReferralForRun {
   timeline: ReferralTimeline;
 }
 
-/** One pair to settle with a statement line: it has a billable day. */
-export interface ComputedShare {
+/**
+ * A statement line to write: a pair's share (settled now, with a billable day), or the
+ * adjustment of a pair settled before whose referral's terms were corrected since (§12).
+ */
+export interface ComputedLine {
+  kind: 'share' | 'adjustment';
   key: StatementKey;
   line: CandidateLine;
   referralId: number;
-  pair: PairShare;
+  /** The exact amount × 10^12 × periodDays (the share, or the difference E − S). */
+  exactNum: bigint;
+  periodDays: number;
+  billableDays: number;
+  /** An adjustment's pair's first line; null for a share, or a pair that had no line. */
+  adjusts: { statementId: number; lineId: number } | null;
 }
 
 /** One pair settled now, with or without a line. */
@@ -39,9 +57,16 @@ export interface SettledPair {
 }
 
 export interface ComputedBatch {
-  shares: ComputedShare[];
+  lines: ComputedLine[];
+  /** Pairs settled now (with or without a line). */
   settled: SettledPair[];
+  /** Pairs settled before whose last billable day (R9) the corrected terms moved. */
+  lastDays: SettledPair[];
+  /** Referrals whose settled pairs are now brought to the revision of their terms. */
+  adjusted: { id: number; termsRevision: number }[];
 }
+
+const emptyBatch = (): ComputedBatch => ({ lines: [], settled: [], lastDays: [], adjusted: [] });
 
 const BATCH_LINES = 2000;
 
@@ -52,6 +77,14 @@ export async function* computePartition(
   archiveDayOf: (archivedAt: string) => IsoDate,
 ): AsyncGenerator<ComputedBatch> {
   const referralsByContract = new Map<number, ReferralForRun[]>();
+  // First the differences of pairs settled before (§12): the shares settled below are at the
+  // terms' current revision already.
+  for (const stale of await referralsToAdjust(db, range)) {
+    await loadReferrals(db, [stale.contractId], referralsByContract, archiveDayOf);
+    const referral = referralsByContract.get(stale.contractId)!.find((r) => r.id === stale.id);
+    if (referral) yield* adjustmentsOf(db, referral);
+    yield { ...emptyBatch(), adjusted: [stale] };
+  }
   for (let after = { contractId: 0, id: 0 }; ; ) {
     const lines = await linesToSettle(db, range, through, after, BATCH_LINES);
     if (lines.length === 0) return;
@@ -60,23 +93,66 @@ export async function* computePartition(
     const settled = await settledReferralsOf(db, lines.map((l) => l.id));
     await loadReferrals(db, lines.map((l) => l.contractId), referralsByContract, archiveDayOf);
 
-    const batch: ComputedBatch = { shares: [], settled: [] };
+    const batch = emptyBatch();
     for (const line of lines) {
       for (const referral of referralsByContract.get(line.contractId)!) {
         if (settled.get(line.id)?.has(referral.id)) continue;
         const pair = pairShare(line, referral.timeline);
         batch.settled.push({ revenueLineId: line.id, referralId: referral.id, lastBillableDate: pair?.lastDay ?? null });
         if (!pair) continue;
-        batch.shares.push({
+        batch.lines.push({
+          kind: 'share',
           key: { payerId: referral.payerId, referrerId: referral.referrerId, currency: line.currency },
           line,
           referralId: referral.id,
-          pair,
+          exactNum: pair.share.num,
+          periodDays: pair.periodDays,
+          billableDays: pair.billableDays,
+          adjusts: null,
         });
       }
     }
     yield batch;
     if (lines.length < BATCH_LINES) return;
+  }
+}
+
+/**
+ * §12: for each pair of the referral settled before, S = the sum of its lines' exact amounts so
+ * far and E = its exact share under the terms now; where they differ, an adjustment of E − S.
+ * All lines of a pair share one denominator (the revenue line's days), so E − S is exact.
+ */
+async function* adjustmentsOf(db: Knex, referral: ReferralForRun): AsyncGenerator<ComputedBatch> {
+  for (let after = 0; ; ) {
+    const pairs = await settledPairsOfReferral(db, referral.id, after, BATCH_LINES);
+    if (pairs.length === 0) return;
+    after = pairs[pairs.length - 1]!.revenueLineId;
+    const ids = pairs.map((p) => p.revenueLineId);
+    const lines = new Map((await revenueLinesById(db, ids)).map((l) => [l.id, l]));
+    const sums = await settledSumsOfPairs(db, referral.id, ids);
+    const batch = emptyBatch();
+    for (const p of pairs) {
+      const line = lines.get(p.revenueLineId)!;
+      const pair = pairShare(line, referral.timeline);
+      const now = pair?.share.num ?? 0n;
+      const before = sums.get(line.id);
+      if (now !== (before?.exactNum ?? 0n)) {
+        batch.lines.push({
+          kind: 'adjustment',
+          key: { payerId: referral.payerId, referrerId: referral.referrerId, currency: line.currency },
+          line,
+          referralId: referral.id,
+          exactNum: now - (before?.exactNum ?? 0n),
+          periodDays: daysInclusive(line.periodStart, line.periodEnd),
+          billableDays: pair?.billableDays ?? 0,
+          adjusts: before?.first ?? null,
+        });
+      }
+      const lastDay = pair?.lastDay ?? null;
+      if (lastDay !== p.lastBillableDate) batch.lastDays.push({ revenueLineId: line.id, referralId: referral.id, lastBillableDate: lastDay });
+    }
+    yield batch;
+    if (pairs.length < BATCH_LINES) return;
   }
 }
 
@@ -101,7 +177,7 @@ async function loadReferrals(
         timeline: {
           billingStartDate: r.billingStartDate,
           billingEndDate: r.billingEndDate,
-          archiveDay: r.archivedAt === null ? null : archiveDayOf(r.archivedAt),
+          archiveDay: r.archivedAt === null ? null : (r.archiveDay ?? archiveDayOf(r.archivedAt)),
           history: r.history,
         },
       })),

@@ -11,7 +11,7 @@ import {
 import { currencyDigits } from '../../domain/currency';
 import { conflict } from '../../domain/errors';
 import { ShareSum, splitMinor } from '../../domain/settlement-math';
-import { insertSettledPairs } from '../../repositories/settlement.repository';
+import { insertSettledPairs, markAdjusted, updateLastBillableDates } from '../../repositories/settlement.repository';
 import {
   claimPartition,
   completeRun,
@@ -212,34 +212,37 @@ export class RunExecutor {
     const opened = new Map<string, number>();
     let lineCount = 0;
     for await (const batch of computePartition(trx, partition, run.through, (at) => this.ctx.calendar.dayOf(at))) {
-      await this.open(independentWriter(trx, this.db), batch.shares.map((s) => s.key), opened);
-      const lines: NewStatementLine[] = batch.shares.map((s) => {
+      await this.open(independentWriter(trx, this.db), batch.lines.map((s) => s.key), opened);
+      const lines: NewStatementLine[] = batch.lines.map((s) => {
         const statementId = this.idOf(s.key, opened);
-        const split = splitMinor(s.pair.share, currencyDigits(s.key.currency));
+        const share = { num: s.exactNum, periodDays: s.periodDays };
+        const split = splitMinor(share, currencyDigits(s.key.currency));
         let sum = sums.get(statementId);
         if (!sum) sums.set(statementId, (sum = new ShareSum()));
-        sum.add(s.pair.share, split.floor);
+        sum.add(share, split.floor);
         return {
           runId: run.id,
           statementId,
-          kind: 'share',
+          kind: s.kind,
           revenueLineId: s.line.id,
           referralId: s.referralId,
           contractId: s.line.contractId,
           periodStart: s.line.periodStart,
           periodEnd: s.line.periodEnd,
-          periodDays: s.pair.periodDays,
-          billableDays: s.pair.billableDays,
+          periodDays: s.periodDays,
+          billableDays: s.billableDays,
           revenueAmount: s.line.amount,
-          exactNum: s.pair.share.num,
+          exactNum: s.exactNum,
           floorMinor: split.floor,
           remainderKey: split.remainderKey,
-          adjusts: null,
+          adjusts: s.adjusts,
         };
       });
       // The pairs first: a line refers to its pair's settled record.
       await insertSettledPairs(trx, batch.settled.map((p) => ({ ...p, runId: run.id })));
       await insertStatementLines(trx, lines);
+      await updateLastBillableDates(trx, batch.lastDays);
+      await markAdjusted(trx, batch.adjusted);
       lineCount += lines.length;
     }
     await insertSums(
