@@ -23,6 +23,8 @@ export type ProblemCode =
   | 'duplicate-contract-number'
   | 'idempotency-key-in-use'
   | 'run-in-progress'
+  | 'method-not-allowed'
+  | 'not-acceptable'
   | 'precondition-failed'
   | 'payload-too-large'
   | 'unsupported-media-type'
@@ -171,6 +173,20 @@ export const PROBLEMS: Record<ProblemCode, ProblemDoc> = {
       'Another settlement run is running and its holder is alive: one run at a time. Wait until it has completed (GET /v1/settlement-runs shows its progress) and settle again; a run whose holder died is resumed by the next settle instead. For a run’s statements: the run has not completed yet.',
     example: { detail: 'Settlement run 13 (through 2026-11-30) is running: 212 of 480 partitions done. Try again once it has completed.' },
   },
+  'method-not-allowed': {
+    status: 405,
+    title: 'Method not allowed',
+    meaning:
+      'The path exists, but not with this method (a PATCH, an OPTIONS, a PUT on a list). The `Allow` header lists the methods it serves; GET implies HEAD.',
+    example: { detail: 'PATCH is not served on /v1/bunits/{bunitId}; it serves GET, HEAD, PUT, DELETE.' },
+  },
+  'not-acceptable': {
+    status: 406,
+    title: 'Not acceptable',
+    meaning:
+      'The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*/*` or no Accept at all. Problems such as this one are always `application/problem+json`.',
+    example: { detail: 'This operation answers application/json or text/csv, which the Accept header (application/xml) does not name.' },
+  },
   'precondition-failed': {
     status: 412,
     title: 'Precondition failed',
@@ -246,6 +262,8 @@ export const STATUS_TITLES: Record<number, string> = {
   401: 'Unauthenticated',
   403: 'Forbidden',
   404: 'Not found',
+  405: 'Method not allowed',
+  406: 'Not acceptable',
   409: 'Conflict with the stored data',
   412: 'Precondition failed',
   413: 'Payload too large',

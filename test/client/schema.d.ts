@@ -1698,6 +1698,25 @@ export interface operations {
                 };
             };
             /**
+             * @description Not acceptable. Code:
+             *
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 406;
+                        /** @enum {string} */
+                        code?: "not-acceptable";
+                    };
+                };
+            };
+            /**
              * @description Too many requests. Code:
              *
              *     - `rate-limited`: This API key sent more requests this minute than the service allows. Wait the seconds given in `Retry-After`.
@@ -1872,6 +1891,25 @@ export interface operations {
                         status?: 403;
                         /** @enum {string} */
                         code?: "forbidden";
+                    };
+                };
+            };
+            /**
+             * @description Not acceptable. Code:
+             *
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 406;
+                        /** @enum {string} */
+                        code?: "not-acceptable";
                     };
                 };
             };
@@ -2145,6 +2183,25 @@ export interface operations {
                 };
             };
             /**
+             * @description Not acceptable. Code:
+             *
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 406;
+                        /** @enum {string} */
+                        code?: "not-acceptable";
+                    };
+                };
+            };
+            /**
              * @description Too many requests. Code:
              *
              *     - `rate-limited`: This API key sent more requests this minute than the service allows. Wait the seconds given in `Retry-After`.
@@ -2338,6 +2395,25 @@ export interface operations {
                         status?: 404;
                         /** @enum {string} */
                         code?: "not-found";
+                    };
+                };
+            };
+            /**
+             * @description Not acceptable. Code:
+             *
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 406;
+                        /** @enum {string} */
+                        code?: "not-acceptable";
                     };
                 };
             };
@@ -2810,6 +2886,25 @@ export interface operations {
                 };
             };
             /**
+             * @description Not acceptable. Code:
+             *
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 406;
+                        /** @enum {string} */
+                        code?: "not-acceptable";
+                    };
+                };
+            };
+            /**
              * @description Too many requests. Code:
              *
              *     - `rate-limited`: This API key sent more requests this minute than the service allows. Wait the seconds given in `Retry-After`.
@@ -3016,6 +3111,25 @@ export interface operations {
                         status?: 404;
                         /** @enum {string} */
                         code?: "not-found";
+                    };
+                };
+            };
+            /**
+             * @description Not acceptable. Code:
+             *
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 406;
+                        /** @enum {string} */
+                        code?: "not-acceptable";
                     };
                 };
             };
@@ -3297,6 +3411,25 @@ export interface operations {
                 };
             };
             /**
+             * @description Not acceptable. Code:
+             *
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 406;
+                        /** @enum {string} */
+                        code?: "not-acceptable";
+                    };
+                };
+            };
+            /**
              * @description Too many requests. Code:
              *
              *     - `rate-limited`: This API key sent more requests this minute than the service allows. Wait the seconds given in `Retry-After`.
@@ -3501,6 +3634,25 @@ export interface operations {
                         status?: 404;
                         /** @enum {string} */
                         code?: "not-found";
+                    };
+                };
+            };
+            /**
+             * @description Not acceptable. Code:
+             *
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 406;
+                        /** @enum {string} */
+                        code?: "not-acceptable";
                     };
                 };
             };
@@ -3997,6 +4149,25 @@ export interface operations {
                 };
             };
             /**
+             * @description Not acceptable. Code:
+             *
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 406;
+                        /** @enum {string} */
+                        code?: "not-acceptable";
+                    };
+                };
+            };
+            /**
              * @description Too many requests. Code:
              *
              *     - `rate-limited`: This API key sent more requests this minute than the service allows. Wait the seconds given in `Retry-After`.
@@ -4219,6 +4390,25 @@ export interface operations {
                         status?: 404;
                         /** @enum {string} */
                         code?: "not-found";
+                    };
+                };
+            };
+            /**
+             * @description Not acceptable. Code:
+             *
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 406;
+                        /** @enum {string} */
+                        code?: "not-acceptable";
                     };
                 };
             };
@@ -4515,6 +4705,25 @@ export interface operations {
                 };
             };
             /**
+             * @description Not acceptable. Code:
+             *
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 406;
+                        /** @enum {string} */
+                        code?: "not-acceptable";
+                    };
+                };
+            };
+            /**
              * @description Too many requests. Code:
              *
              *     - `rate-limited`: This API key sent more requests this minute than the service allows. Wait the seconds given in `Retry-After`.
@@ -4744,6 +4953,25 @@ export interface operations {
                         status?: 404;
                         /** @enum {string} */
                         code?: "not-found";
+                    };
+                };
+            };
+            /**
+             * @description Not acceptable. Code:
+             *
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 406;
+                        /** @enum {string} */
+                        code?: "not-acceptable";
                     };
                 };
             };
@@ -5307,6 +5535,25 @@ export interface operations {
                 };
             };
             /**
+             * @description Not acceptable. Code:
+             *
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 406;
+                        /** @enum {string} */
+                        code?: "not-acceptable";
+                    };
+                };
+            };
+            /**
              * @description Too many requests. Code:
              *
              *     - `rate-limited`: This API key sent more requests this minute than the service allows. Wait the seconds given in `Retry-After`.
@@ -5513,6 +5760,25 @@ export interface operations {
                         status?: 404;
                         /** @enum {string} */
                         code?: "not-found";
+                    };
+                };
+            };
+            /**
+             * @description Not acceptable. Code:
+             *
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 406;
+                        /** @enum {string} */
+                        code?: "not-acceptable";
                     };
                 };
             };
@@ -5747,6 +6013,25 @@ export interface operations {
                         status?: 404;
                         /** @enum {string} */
                         code?: "not-found";
+                    };
+                };
+            };
+            /**
+             * @description Not acceptable. Code:
+             *
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 406;
+                        /** @enum {string} */
+                        code?: "not-acceptable";
                     };
                 };
             };
@@ -6223,6 +6508,25 @@ export interface operations {
                 };
             };
             /**
+             * @description Not acceptable. Code:
+             *
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 406;
+                        /** @enum {string} */
+                        code?: "not-acceptable";
+                    };
+                };
+            };
+            /**
              * @description Too many requests. Code:
              *
              *     - `rate-limited`: This API key sent more requests this minute than the service allows. Wait the seconds given in `Retry-After`.
@@ -6551,6 +6855,25 @@ export interface operations {
                 };
             };
             /**
+             * @description Not acceptable. Code:
+             *
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 406;
+                        /** @enum {string} */
+                        code?: "not-acceptable";
+                    };
+                };
+            };
+            /**
              * @description Conflict with the stored data. One of these codes:
              *
              *     - `idempotency-key-in-use`: A request with the same `Idempotency-Key` is still being processed. Wait and retry with the same key: you will get its answer.
@@ -6820,6 +7143,25 @@ export interface operations {
                 };
             };
             /**
+             * @description Not acceptable. Code:
+             *
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 406;
+                        /** @enum {string} */
+                        code?: "not-acceptable";
+                    };
+                };
+            };
+            /**
              * @description Too many requests. Code:
              *
              *     - `rate-limited`: This API key sent more requests this minute than the service allows. Wait the seconds given in `Retry-After`.
@@ -7047,6 +7389,25 @@ export interface operations {
                         status?: 404;
                         /** @enum {string} */
                         code?: "not-found";
+                    };
+                };
+            };
+            /**
+             * @description Not acceptable. Code:
+             *
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 406;
+                        /** @enum {string} */
+                        code?: "not-acceptable";
                     };
                 };
             };
@@ -7296,6 +7657,25 @@ export interface operations {
                 };
             };
             /**
+             * @description Not acceptable. Code:
+             *
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 406;
+                        /** @enum {string} */
+                        code?: "not-acceptable";
+                    };
+                };
+            };
+            /**
              * @description Too many requests. Code:
              *
              *     - `rate-limited`: This API key sent more requests this minute than the service allows. Wait the seconds given in `Retry-After`.
@@ -7523,6 +7903,25 @@ export interface operations {
                 };
             };
             /**
+             * @description Not acceptable. Code:
+             *
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 406;
+                        /** @enum {string} */
+                        code?: "not-acceptable";
+                    };
+                };
+            };
+            /**
              * @description Too many requests. Code:
              *
              *     - `rate-limited`: This API key sent more requests this minute than the service allows. Wait the seconds given in `Retry-After`.
@@ -7739,6 +8138,25 @@ export interface operations {
                 };
             };
             /**
+             * @description Not acceptable. Code:
+             *
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 406;
+                        /** @enum {string} */
+                        code?: "not-acceptable";
+                    };
+                };
+            };
+            /**
              * @description Too many requests. Code:
              *
              *     - `rate-limited`: This API key sent more requests this minute than the service allows. Wait the seconds given in `Retry-After`.
@@ -7917,6 +8335,25 @@ export interface operations {
                         status?: 403;
                         /** @enum {string} */
                         code?: "forbidden";
+                    };
+                };
+            };
+            /**
+             * @description Not acceptable. Code:
+             *
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 406;
+                        /** @enum {string} */
+                        code?: "not-acceptable";
                     };
                 };
             };
@@ -8101,6 +8538,25 @@ export interface operations {
                         status?: 403;
                         /** @enum {string} */
                         code?: "forbidden";
+                    };
+                };
+            };
+            /**
+             * @description Not acceptable. Code:
+             *
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 406;
+                        /** @enum {string} */
+                        code?: "not-acceptable";
                     };
                 };
             };
@@ -8358,6 +8814,25 @@ export interface operations {
                         status?: 404;
                         /** @enum {string} */
                         code?: "not-found";
+                    };
+                };
+            };
+            /**
+             * @description Not acceptable. Code:
+             *
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 406;
+                        /** @enum {string} */
+                        code?: "not-acceptable";
                     };
                 };
             };
