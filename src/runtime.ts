@@ -32,7 +32,7 @@ export class Runtime {
     private readonly logger: Logger,
     private readonly clock: Clock = systemClock,
   ) {
-    this.db = createDb(config.databaseUrl, { lockWaitMs: config.sqliteLockWaitMs });
+    this.db = createDb(config.databaseUrl, { lockWaitMs: config.sqliteLockWaitMs, logger });
   }
 
   /** Migrates, creates the first admin key if there is none, builds the app, starts its workers, listens. */
