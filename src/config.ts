@@ -22,6 +22,7 @@ const ConfigSchema = z.object({
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(0),
   SQLITE_LOCK_WAIT_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
   SETTLEMENT_PARTITION_LINES: z.coerce.number().int().min(1).max(1_000_000).default(2000),
+  METRICS_PORT: z.coerce.number().int('must be a port number (0 = off)').min(0).max(65535).default(9464),
 });
 
 export interface Config {
@@ -36,6 +37,8 @@ export interface Config {
   readonly sqliteLockWaitMs: number;
   /** About how many revenue lines a settlement partition holds (one short transaction each). */
   readonly settlementPartitionLines: number;
+  /** The port of the Prometheus listener (/metrics); 0 = no listener. */
+  readonly metricsPort: number;
 }
 
 export class ConfigError extends Error {}
@@ -67,5 +70,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     rateLimitPerMinute: c.RATE_LIMIT_PER_MINUTE,
     sqliteLockWaitMs: c.SQLITE_LOCK_WAIT_MS,
     settlementPartitionLines: c.SETTLEMENT_PARTITION_LINES,
+    metricsPort: c.METRICS_PORT,
   });
 }
