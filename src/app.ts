@@ -101,14 +101,21 @@ export function createApp(deps: AppDeps): App {
     }
   });
 
-  const document = buildOpenApiDocument();
-  const json = JSON.stringify(document);
-  const yaml = stringify(document, { lineWidth: 0, aliasDuplicateObjects: false });
+  // Built on the first request for it, not at start: generating and printing the document is
+  // most of the time to ready and a few MB that an instance no one reads the docs of never needs.
+  let documents: { json: string; yaml: string } | null = null;
+  const documentsOf = () => {
+    if (!documents) {
+      const document = buildOpenApiDocument();
+      documents = { json: JSON.stringify(document), yaml: stringify(document, { lineWidth: 0, aliasDuplicateObjects: false }) };
+    }
+    return documents;
+  };
   servedOnly(app, '/openapi.json').get((_req, res) => {
-    res.type('application/json').send(json);
+    res.type('application/json').send(documentsOf().json);
   });
   servedOnly(app, '/openapi.yaml').get((_req, res) => {
-    res.type('application/yaml').send(yaml);
+    res.type('application/yaml').send(documentsOf().yaml);
   });
   app.use(docsRouter());
   servedOnly(app, '/').get((_req, res) => {
