@@ -59,7 +59,11 @@ describe('npm start: the compiled server (SPEC §14)', function () {
       expect(fs.existsSync(path.join(ROOT, 'dist', 'server.js')), 'prestart built it').to.equal(true);
 
       // The process that listens is node running the bundle, with no loader.
-      const pid = (output.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { pid: number; msg: string }).find((l) => l.msg.startsWith('listening')))?.pid;
+      const listening = () =>
+        output.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { pid: number; msg: string }).find((l) => l.msg.startsWith('listening'));
+      // Logs are written in batches: the start's lines follow readiness closely, not necessarily first.
+      for (let i = 0; i < 50 && !listening(); i++) await new Promise((r) => setTimeout(r, 100));
+      const pid = listening()?.pid;
       expect(pid, output).to.be.a('number');
       const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
       expect(argv.slice(1)).to.deep.equal(['dist/server.js']);
