@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
@@ -15,13 +16,14 @@ import {
   type DatasetSize,
 } from './lib/dataset';
 import { compare } from './lib/load';
-import { ROOT, runNodeScript, startHttpProcess, type HttpProcess } from './lib/processes';
+import { ROOT, freePort, runNodeScript, startHttpProcess, type HttpProcess } from './lib/processes';
 import { machine, printReport, updateReadme, type RunReport, type ScenarioResult } from './lib/report';
 
 /**
- * npm run bench: seeds a fresh database, runs the five scenarios against the service (a separate
- * process) and against bare baselines, prints the figures and writes bench/results.json and the
- * table in bench/README.md. DATABASE_URL=postgres://… runs it on PostgreSQL. See bench/README.md.
+ * npm run bench: seeds a fresh database, runs the scenarios against the service (a separate
+ * process, compiled and logging at info to a file, as it is deployed) and against bare baselines,
+ * prints the figures and writes bench/results.json and the table in bench/README.md.
+ * DATABASE_URL=postgres://… runs it on PostgreSQL. See bench/README.md.
  */
 const env = process.env;
 const SECONDS = Number(env.BENCH_DURATION ?? 10);
@@ -35,6 +37,14 @@ const OFFICIAL = !ONLY && SECONDS === 10 && SIZE.revenueLines === DEFAULT_SIZE.r
 const ADMIN_KEY = `bench-admin-${crypto.randomBytes(24).toString('hex')}`;
 const SETTLE_TIMEOUT_MS = 10 * 60 * 1000;
 const INGEST_LINES = 1000;
+/** The server as `npm start` runs it (npm run build), and as it ran before, through the tsx loader. */
+const SERVER = 'dist/server.js';
+const SERVER_SOURCE = 'src/server.ts';
+/** Starts of each kind for scenarios 7 and 8 (the median counts), and the idle time before RSS is read. */
+const STARTS = 3;
+const IDLE_MS = 2000;
+/** Where the servers' logs go: a file, as in production (LOG_LEVEL=info, the default). */
+const LOG_DIR = fs.mkdtempSync(path.join(os.tmpdir(), 'referral-bench-logs-'));
 
 const started = Date.now();
 const log = (message: string) => console.log(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${message}`);
@@ -108,7 +118,7 @@ interface HttpScenario {
 }
 
 const HTTP_SCENARIOS: HttpScenario[] = [
-  { id: 1, name: 'GET one referral', connections: CONNECTIONS, next: getReferral, perRequest: 1, unit: 'req/s', target: { ratio: 0.75 } },
+  { id: 1, name: 'GET one referral', connections: CONNECTIONS, next: getReferral, perRequest: 1, unit: 'req/s', target: { ratio: 0.8 } },
   { id: 2, name: 'GET a list page of 50 with total', connections: CONNECTIONS, next: listReferrals, perRequest: 1, unit: 'req/s', target: { ratio: 0.6 } },
   { id: 3, name: 'POST a referral', connections: CONNECTIONS, next: postReferral, perRequest: 1, unit: 'req/s', target: { ratio: 0.5 } },
   { id: 4, name: 'POST revenue, 1000 lines a request', connections: 4, next: postRevenue, perRequest: INGEST_LINES, unit: 'lines/s', target: { absolute: 20_000 } },
@@ -177,6 +187,72 @@ async function runSettlementScenario(db: BenchDatabase): Promise<ScenarioResult>
   };
 }
 
+/** The environment of our server in every scenario: as deployed (info logs, metrics on). */
+async function serverEnv(db: BenchDatabase): Promise<Record<string, string>> {
+  return {
+    DATABASE_URL: db.url,
+    ADMIN_API_KEY: ADMIN_KEY,
+    BUSINESS_TIMEZONE: 'UTC',
+    LOG_LEVEL: 'info',
+    METRICS_PORT: String(await freePort()),
+  };
+}
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
+/**
+ * Scenarios 7 and 8: the compiled server started STARTS times on the seeded database, each time
+ * timed from spawn to the first 200 of /readyz, then left idle IDLE_MS and its RSS read; the
+ * baseline is the same server through the tsx loader (how npm start ran before). Medians.
+ */
+async function runStartupScenarios(db: BenchDatabase, ids: Set<number>): Promise<ScenarioResult[]> {
+  log(`scenarios 7, 8: startup to ready and idle RSS, ${STARTS} starts each of ${SERVER} and of ${SERVER_SOURCE} through tsx`);
+  const measure = async (script: string) => {
+    const ready: number[] = [];
+    const rss: number[] = [];
+    for (let i = 0; i < STARTS; i++) {
+      const server = await startHttpProcess(script, await serverEnv(db), '/readyz', 'server', { logFile: path.join(LOG_DIR, 'startup.log') });
+      ready.push(server.readyMs);
+      await new Promise((r) => setTimeout(r, IDLE_MS));
+      rss.push(server.rssMb());
+      await server.stop();
+    }
+    return { readyMs: median(ready), rssMb: median(rss), all: { ready, rss } };
+  };
+  const compiled = await measure(SERVER);
+  const tsx = await measure(SERVER_SOURCE);
+  const list = (xs: number[]) => xs.map((x) => x.toFixed(0)).join(' / ');
+  log(`  compiled: ready ${list(compiled.all.ready)} ms, RSS ${list(compiled.all.rss)} MB; tsx: ready ${list(tsx.all.ready)} ms, RSS ${list(tsx.all.rss)} MB`);
+  const results: ScenarioResult[] = [];
+  if (ids.has(7)) {
+    results.push({
+      id: 7,
+      name: 'startup to ready (compiled; baseline: through tsx)',
+      unit: 'ms',
+      ours: compiled.readyMs,
+      baseline: tsx.readyMs,
+      ratio: compiled.readyMs / tsx.readyMs,
+      target: 'ours ≤ 1,000 ms',
+      met: compiled.readyMs <= 1000,
+      details: { 'starts (ms)': list(compiled.all.ready), 'baseline starts (ms)': list(tsx.all.ready) },
+    });
+  }
+  if (ids.has(8)) {
+    results.push({
+      id: 8,
+      name: `idle RSS ${IDLE_MS / 1000} s after ready (compiled; baseline: through tsx)`,
+      unit: 'MB',
+      ours: compiled.rssMb,
+      baseline: tsx.rssMb,
+      ratio: compiled.rssMb / tsx.rssMb,
+      target: 'ours ≤ 100 MB',
+      met: compiled.rssMb <= 100,
+      details: { 'starts (MB)': list(compiled.all.rss), 'baseline starts (MB)': list(tsx.all.rss) },
+    });
+  }
+  return results;
+}
+
 async function databaseVersion(db: BenchDatabase): Promise<string> {
   if (db.dialect === 'sqlite') {
     const conn = new Database(sqliteFilename(db.url), { readonly: true });
@@ -200,8 +276,16 @@ async function main(): Promise<void> {
     log(`seeded ${counts.bunits} business units, ${counts.contracts} contracts, ${counts.referrals} referrals, ${counts.revenueLines} revenue lines`);
     const scenarios: ScenarioResult[] = [];
     const http = HTTP_SCENARIOS.filter((s) => !ONLY || ONLY.has(s.id));
+    const startup = new Set([7, 8].filter((id) => !ONLY || ONLY.has(id)));
+    if (http.length || startup.size) {
+      log('npm run build');
+      const built = await runNodeScript('scripts/build.mjs', [], {}, 120_000, 'build');
+      if (built.code !== 0) throw new Error(`the build failed:\n${built.stdout}\n${built.stderr}`);
+      log(`servers log to ${LOG_DIR}`);
+    }
+    if (startup.size) scenarios.push(...(await runStartupScenarios(db, startup)));
     if (http.length) {
-      const ours = await startHttpProcess('src/server.ts', { DATABASE_URL: db.url, ADMIN_API_KEY: ADMIN_KEY, BUSINESS_TIMEZONE: 'UTC' }, '/readyz', 'server');
+      const ours = await startHttpProcess(SERVER, await serverEnv(db), '/readyz', 'server', { logFile: path.join(LOG_DIR, 'server.log') });
       servers.push(ours);
       const baseline = await startHttpProcess('bench/baseline-server.ts', { DATABASE_URL: db.url }, '/healthz', 'baseline-server');
       servers.push(baseline);
@@ -210,6 +294,7 @@ async function main(): Promise<void> {
     }
     if (!ONLY || ONLY.has(5)) scenarios.push(await runSettlementScenario(db));
 
+    scenarios.sort((a, b) => a.id - b.id);
     const report: RunReport = {
       measuredAt: new Date().toISOString(),
       machine: machine(await databaseVersion(db)),
@@ -230,6 +315,7 @@ async function main(): Promise<void> {
   } finally {
     for (const s of servers) await s.stop();
     await db.drop();
+    fs.rmSync(LOG_DIR, { recursive: true, force: true });
   }
 }
 

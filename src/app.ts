@@ -1,6 +1,5 @@
 import crypto from 'node:crypto';
 import { once } from 'node:events';
-import fresh from 'fresh';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
@@ -9,13 +8,15 @@ import { BusinessCalendar, type Clock } from './clock';
 import type { ApprovalMode } from './config';
 import { validationFailed } from './domain/errors';
 import { authorise } from './http/auth';
+import { ifNoneMatchNames } from './http/conditional';
 import { docsRouter } from './http/docs';
 import { IdempotencyStore, isReplayable, type StoredResponse } from './http/idempotency';
 import { jsonBody, utf8Text } from './http/json-body';
 import { securityHeaders } from './http/security-headers';
-import { PROBLEM_CONTENT_TYPE, errorHandler, notFoundHandler, problemBody } from './http/problem';
+import { PROBLEM_CONTENT_TYPE, errorHandler, notFoundHandler, notServed, problemBody } from './http/problem';
+import { negotiate } from './http/negotiation';
 import { RateLimiter } from './http/rate-limit';
-import { expressPath, type Reply, type RouteDef } from './http/route';
+import { expressPath, mayAnswerWithoutBody, representationsOf, type Reply, type RouteDef } from './http/route';
 import { apiRoutes } from './http/routes';
 import { validateRequest } from './http/validate';
 import { buildOpenApiDocument } from './openapi/document';
@@ -36,7 +37,15 @@ export interface AppDeps {
   /** About how many revenue lines a settlement partition holds. */
   settlementPartitionLines?: number;
   approvalMode?: ApprovalMode;
+  /**
+   * Told of every answered request, with the route's template (`/v1/bunits/{bunitId}`, never the
+   * raw URL; UNMATCHED_ROUTE for a path no route has): the runtime passes the metrics' histogram.
+   */
+  observeRequest?: (method: string, route: string, status: number, seconds: number) => void;
 }
+
+/** The route label of a request no route matched (one label for every such path). */
+export const UNMATCHED_ROUTE = 'unmatched';
 
 export interface App {
   app: Express;
@@ -71,17 +80,17 @@ export function createApp(deps: AppDeps): App {
   app.set('etag', false);
   app.set('query parser', 'simple');
   app.use(securityHeaders());
-  app.use(requestLog(deps.logger));
+  app.use(requestLog(deps.logger, deps.observeRequest));
   app.use(jsonBody);
 
   const context: MountContext = { logger: deps.logger, services, keys, idempotency, limiter };
   mountApi(app, apiRoutes, context);
 
-  app.get('/healthz', (_req, res) => {
+  servedOnly(app, '/healthz').get((_req, res) => {
     res.json({ status: 'ok' });
   });
   let draining = false;
-  app.get('/readyz', async (_req, res) => {
+  servedOnly(app, '/readyz').get(async (_req, res) => {
     if (draining) {
       res.status(503).json({ status: 'unavailable' });
       return;
@@ -94,17 +103,24 @@ export function createApp(deps: AppDeps): App {
     }
   });
 
-  const document = buildOpenApiDocument();
-  const json = JSON.stringify(document);
-  const yaml = stringify(document, { lineWidth: 0, aliasDuplicateObjects: false });
-  app.get('/openapi.json', (_req, res) => {
-    res.type('application/json').send(json);
+  // Built on the first request for it, not at start: generating and printing the document is
+  // most of the time to ready and a few MB that an instance no one reads the docs of never needs.
+  let documents: { json: string; yaml: string } | null = null;
+  const documentsOf = () => {
+    if (!documents) {
+      const document = buildOpenApiDocument();
+      documents = { json: JSON.stringify(document), yaml: stringify(document, { lineWidth: 0, aliasDuplicateObjects: false }) };
+    }
+    return documents;
+  };
+  servedOnly(app, '/openapi.json').get((_req, res) => {
+    res.type('application/json').send(documentsOf().json);
   });
-  app.get('/openapi.yaml', (_req, res) => {
-    res.type('application/yaml').send(yaml);
+  servedOnly(app, '/openapi.yaml').get((_req, res) => {
+    res.type('application/yaml').send(documentsOf().yaml);
   });
   app.use(docsRouter());
-  app.get('/', (_req, res) => {
+  servedOnly(app, '/').get((_req, res) => {
     res.redirect('/docs');
   });
 
@@ -132,17 +148,47 @@ interface MountContext {
   limiter: RateLimiter;
 }
 
+type ExpressRoute = ReturnType<Express['route']>;
+
 /**
  * One Express route per path, holding that path's methods: a request is matched against each
- * path once, not once per operation.
+ * path once, not once per operation. A method the path does not serve is 405 with Allow.
  */
 function mountApi(app: Express, routes: readonly RouteDef[], ctx: MountContext): void {
-  const byPath = new Map<string, ReturnType<Express['route']>>();
-  for (const def of routes) {
-    let route = byPath.get(def.path);
-    if (!route) byPath.set(def.path, (route = app.route(expressPath(def.path))));
-    route[def.method](operation(def, ctx));
+  const byPath = new Map<string, { route: ExpressRoute; methods: string[] }>();
+  for (const def of [...routes].sort(literalSegmentsFirst)) {
+    let path = byPath.get(def.path);
+    if (!path) byPath.set(def.path, (path = { route: app.route(expressPath(def.path)), methods: [] }));
+    path.route[def.method](operation(def, ctx));
+    path.methods.push(def.method.toUpperCase());
   }
+  for (const [template, { route, methods }] of byPath) route.all(notServed(template, methods));
+}
+
+/**
+ * Express tries paths in the order they were mounted, and a path's 405 answers every method it
+ * does not serve: `/change-requests/moderate` must come before `/change-requests/{changeRequestId}`,
+ * or a POST to it would be refused by the other. Segment by segment, a literal goes before a parameter.
+ */
+function literalSegmentsFirst(a: RouteDef, b: RouteDef): number {
+  const as = a.path.split('/');
+  const bs = b.path.split('/');
+  for (let i = 0; i < Math.min(as.length, bs.length); i++) {
+    const aParam = as[i]!.startsWith('{');
+    const bParam = bs[i]!.startsWith('{');
+    if (aParam !== bParam) return aParam ? 1 : -1;
+  }
+  return 0;
+}
+
+/** A public path that answers GET (and HEAD) only, and 405 to any other method. Add its handler with .get(). */
+function servedOnly(app: Express, path: string): { get(handler: express.RequestHandler): void } {
+  const route = app.route(path);
+  return {
+    get(handler) {
+      route.get(handler).all(notServed(path, ['GET']));
+    },
+  };
 }
 
 /**
@@ -150,13 +196,17 @@ function mountApi(app: Express, routes: readonly RouteDef[], ctx: MountContext):
  * (400), honour Idempotency-Key on POST, call the handler, send its reply.
  */
 function operation(route: RouteDef, ctx: MountContext) {
+  const representations = representationsOf(route);
+  const bodiless = mayAnswerWithoutBody(route);
   return async (req: Request, res: Response, next: NextFunction) => {
+    res.locals.route = route.path;
     let held: { id: number; attempt: string; resource: string | null } | null = null;
     try {
       const rawBunit = req.params.bunitId;
       const bunitId = typeof rawBunit === 'string' && /^[1-9]\d{0,15}$/.test(rawBunit) ? Number(rawBunit) : undefined;
       const actor = (await authorise(req, route.access, (secret) => ctx.keys.resolve(secret), bunitId)) as Actor;
       ctx.limiter.hit(actor.keyId === null ? `env:${actor.name}` : `key:${actor.keyId}`);
+      const mediaType = negotiate(req, representations, bodiless) ?? 'application/json';
       const valid = validateRequest(route, { params: req.params, query: req.query, body: req.body });
       const reason = changeReason(req);
 
@@ -178,6 +228,7 @@ function operation(route: RouteDef, ctx: MountContext) {
         services: ctx.services,
         req,
         res,
+        mediaType,
         idempotency: held ? ctx.idempotency.handle(held) : undefined,
       });
       if (reply.stream) {
@@ -245,7 +296,7 @@ function storable(response: StoredResponse): StoredResponse {
  */
 function send(req: Request, res: Response, response: StoredResponse): void {
   const etag = response.headers.ETag;
-  if (etag !== undefined && (req.method === 'GET' || req.method === 'HEAD') && fresh(req.headers, { etag })) {
+  if (etag !== undefined && (req.method === 'GET' || req.method === 'HEAD') && ifNoneMatchNames(req.headers['if-none-match'], etag)) {
     res.writeHead(304, { ETag: response.headers.ETag });
     res.end();
     return;
@@ -279,27 +330,36 @@ async function sendStream(res: Response, reply: Reply, logger: Logger): Promise<
   }
 }
 
-function requestLog(logger: Logger) {
+/**
+ * The request id, and once the answer is sent one log line (info) and one observation of the
+ * request's duration by method, route template and status (metrics).
+ */
+function requestLog(logger: Logger, observe: AppDeps['observeRequest']) {
+  const logging = logger.isLevelEnabled('info');
+  // The request line's fields are fixed and hold no secret: redaction (a third of the line's cost,
+  // on every request) is left to the logger's other lines.
+  const lines = logger.child({}, { redact: [] });
   return (req: Request, res: Response, next: NextFunction) => {
     const incoming = req.headers['x-request-id'];
     const requestId = typeof incoming === 'string' && /^[\w.-]{1,128}$/.test(incoming) ? incoming : crypto.randomUUID();
     res.locals.requestId = requestId;
     res.setHeader('X-Request-Id', requestId);
-    // A finish listener on every response costs time even when the line would not be written.
-    if (!logger.isLevelEnabled('info')) return next();
+    // A finish listener on every response costs time even when nothing would be done with it.
+    if (!logging && !observe) return next();
     const started = process.hrtime.bigint();
-    res.on('finish', () => {
-      logger.info(
-        {
-          requestId,
-          method: req.method,
-          url: req.originalUrl,
-          status: res.statusCode,
-          ms: Number(process.hrtime.bigint() - started) / 1e6,
-        },
-        'request',
-      );
+    res.once('finish', () => {
+      const ns = Number(process.hrtime.bigint() - started);
+      if (logging) lines.info({ requestId, method: req.method, url: req.originalUrl, status: res.statusCode, ms: ns / 1e6 }, 'request');
+      if (observe) observe(req.method, routeLabel(req, res), res.statusCode, ns / 1e9);
     });
     next();
   };
+}
+
+/** The template of the route that answered (set by the /v1 pipeline; Express's own path for the public pages). */
+function routeLabel(req: Request, res: Response): string {
+  const template = res.locals.route as string | undefined;
+  if (template !== undefined) return template;
+  const path = (req.route as { path?: unknown } | undefined)?.path;
+  return typeof path === 'string' ? path : UNMATCHED_ROUTE;
 }

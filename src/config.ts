@@ -23,6 +23,7 @@ const ConfigSchema = z.object({
   SQLITE_LOCK_WAIT_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
   SETTLEMENT_PARTITION_LINES: z.coerce.number().int().min(1).max(1_000_000).default(2000),
   APPROVAL_MODE: z.enum(['none', 'maker-checker'], 'must be none or maker-checker').default('none'),
+  METRICS_PORT: z.coerce.number().int('must be a port number (0 = off)').min(0).max(65535).default(9464),
 });
 
 export interface Config {
@@ -39,6 +40,8 @@ export interface Config {
   readonly settlementPartitionLines: number;
   /** none: referral changes apply at once; maker-checker: they wait for another key's approval (SPEC §11). */
   readonly approvalMode: ApprovalMode;
+  /** The port of the Prometheus listener (/metrics); 0 = no listener. */
+  readonly metricsPort: number;
 }
 
 export type ApprovalMode = 'none' | 'maker-checker';
@@ -73,5 +76,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sqliteLockWaitMs: c.SQLITE_LOCK_WAIT_MS,
     settlementPartitionLines: c.SETTLEMENT_PARTITION_LINES,
     approvalMode: c.APPROVAL_MODE,
+    metricsPort: c.METRICS_PORT,
   });
 }

@@ -6,6 +6,7 @@ import { createApp, type App } from './app';
 import { BusinessCalendar, systemClock, type Clock } from './clock';
 import type { Config } from './config';
 import { createDb } from './db';
+import { MetricsServer, observeDatabasePool, observeHttpRequest } from './metrics';
 import { createServices } from './services';
 import { fillArchiveDays } from './services/archive-days';
 import { systemActor } from './services/unit-of-work';
@@ -26,6 +27,7 @@ export class Runtime {
   private app: App | null = null;
   private server: http.Server | null = null;
   private workers: BackgroundWorker[] = [];
+  private metrics: MetricsServer | null = null;
   private stopping: Promise<void> | null = null;
 
   constructor(
@@ -33,10 +35,18 @@ export class Runtime {
     private readonly logger: Logger,
     private readonly clock: Clock = systemClock,
   ) {
-    this.db = createDb(config.databaseUrl, { lockWaitMs: config.sqliteLockWaitMs });
+    this.db = createDb(config.databaseUrl, { lockWaitMs: config.sqliteLockWaitMs, logger });
   }
 
-  /** Migrates, creates the first admin key if there is none, builds the app, starts its workers, listens. */
+  /** Where /metrics is served (null with METRICS_PORT=0, or before start). */
+  get metricsUrl(): string | null {
+    return this.metrics?.url ?? null;
+  }
+
+  /**
+   * Migrates, creates the first admin key if there is none, builds the app, starts the metrics
+   * listener and the app's workers, listens.
+   */
   async start(): Promise<{ url: string }> {
     const { config, logger } = this;
     const applied = await migrateLatest(this.db);
@@ -54,9 +64,15 @@ export class Runtime {
       rateLimitPerMinute: config.rateLimitPerMinute,
       settlementPartitionLines: config.settlementPartitionLines,
       approvalMode: config.approvalMode,
+      ...(config.metricsPort > 0 ? { observeRequest: observeHttpRequest } : {}),
     });
-    this.workers = [...this.app.workers];
-    for (const worker of this.workers) worker.start();
+    // Metrics first, so that they are stopped last: a scrape during shutdown still answers.
+    if (config.metricsPort > 0) {
+      observeDatabasePool(this.db);
+      this.metrics = new MetricsServer(config.metricsPort, config.host, logger);
+    }
+    this.workers = [...(this.metrics ? [this.metrics] : []), ...this.app.workers];
+    for (const worker of this.workers) await worker.start();
 
     const server = this.app.app.listen(config.port, config.host);
     this.server = server;

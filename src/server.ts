@@ -1,5 +1,5 @@
 import { ConfigError, loadConfig } from './config';
-import { createLogger } from './logger';
+import { createLogger, flushLogs } from './logger';
 import { Runtime } from './runtime';
 
 /** The server process: a runtime started, and stopped gracefully on SIGTERM or SIGINT. */
@@ -10,12 +10,14 @@ async function main(): Promise<void> {
   const shutdown = (signal: string) => {
     logger.info({ signal }, 'shutting down: finishing in-flight requests');
     runtime.stop().then(
-      () => {
+      async () => {
         logger.info('stopped');
+        await flushLogs(logger);
         process.exit(0);
       },
-      (err: unknown) => {
+      async (err: unknown) => {
         logger.error({ err }, 'shutdown failed');
+        await flushLogs(logger);
         process.exit(1);
       },
     );
@@ -23,6 +25,8 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
   await runtime.start();
+  // The start's lines (listening, a first admin key's notice) at once, not with the first batch.
+  await flushLogs(logger);
 }
 
 main().catch((err) => {

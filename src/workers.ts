@@ -7,7 +7,8 @@ import type { Logger } from 'pino';
  */
 export interface BackgroundWorker {
   readonly name: string;
-  start(): void;
+  /** Begins its work; a worker that must be ready first (a listener) resolves once it is. */
+  start(): void | Promise<void>;
   /** Takes no new work, and resolves once the work in hand is finished or handed back. */
   stop(): Promise<void>;
 }

@@ -8,11 +8,12 @@ import { ROOT, freePort } from '../../test/helpers/server-process';
 export { ROOT, freePort };
 
 /**
- * Node options for a child: tsx, plus --cpu-prof into bench/profiles/<name>/ when BENCH_CPU_PROF=1
- * (one file per thread: the largest is the main thread, the small one tsx's loader).
+ * Node options for a child: tsx for TypeScript (a compiled `.js` runs as it is deployed, with plain
+ * node), plus --cpu-prof into bench/profiles/<name>/ when BENCH_CPU_PROF=1 (one file per thread:
+ * the largest is the main thread, the small one tsx's loader).
  */
 function nodeArgs(script: string, profileName: string): string[] {
-  const args = ['--import', 'tsx'];
+  const args = script.endsWith('.ts') ? ['--import', 'tsx'] : [];
   if (process.env.BENCH_CPU_PROF === '1') {
     args.push('--cpu-prof', `--cpu-prof-dir=${path.join(ROOT, 'bench', 'profiles', profileName)}`);
   }
@@ -22,33 +23,53 @@ function nodeArgs(script: string, profileName: string): string[] {
 export interface HttpProcess {
   url: string;
   pid: number;
+  /** From the spawn to the first answer of `readyPath`, in ms (polled every 5 ms). */
+  readyMs: number;
+  /** The process's resident set now (VmRSS), in MB. */
+  rssMb(): number;
   stop(): Promise<void>;
+}
+
+/** VmRSS of a live process in MB. */
+function vmRssMb(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : NaN;
+  } catch {
+    return NaN;
+  }
 }
 
 /**
  * Starts an HTTP server script (ours or the baseline) as its own process on a free port and waits
- * until `readyPath` answers (at most 60 s).
+ * until `readyPath` answers (at most 60 s). With `logFile` its output goes to that file, the way a
+ * service's logs do, instead of through a pipe to the bench.
  */
 export async function startHttpProcess(
   script: string,
   env: Record<string, string>,
   readyPath: string,
   profileName: string,
+  options: { logFile?: string } = {},
 ): Promise<HttpProcess> {
   const port = await freePort();
+  const log = options.logFile ? fs.openSync(options.logFile, 'a') : null;
+  const spawned = process.hrtime.bigint();
   const child = spawn(process.execPath, nodeArgs(script, profileName), {
     cwd: ROOT,
     env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'silent', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: log === null ? ['ignore', 'pipe', 'pipe'] : ['ignore', log, log],
   });
-  let output = '';
-  child.stdout!.on('data', (c: Buffer) => (output = (output + c.toString()).slice(-20_000)));
-  child.stderr!.on('data', (c: Buffer) => (output = (output + c.toString()).slice(-20_000)));
+  if (log !== null) fs.closeSync(log);
+  let piped = '';
+  child.stdout?.on('data', (c: Buffer) => (piped = (piped + c.toString()).slice(-20_000)));
+  child.stderr?.on('data', (c: Buffer) => (piped = (piped + c.toString()).slice(-20_000)));
+  const output = () => (options.logFile ? fs.readFileSync(options.logFile, 'utf8').slice(-20_000) : piped);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`${script} exited early:\n${output}`);
+    if (child.exitCode !== null) throw new Error(`${script} exited early:\n${output()}`);
     try {
       if ((await fetch(url + readyPath)).ok) break;
     } catch {
@@ -56,13 +77,16 @@ export async function startHttpProcess(
     }
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
-      throw new Error(`${script} did not become ready within 60 s:\n${output}`);
+      throw new Error(`${script} did not become ready within 60 s:\n${output()}`);
     }
-    await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 5));
   }
+  const readyMs = Number(process.hrtime.bigint() - spawned) / 1e6;
   return {
     url,
     pid: child.pid!,
+    readyMs,
+    rssMb: () => vmRssMb(child.pid!),
     async stop() {
       if (child.exitCode === null) child.kill('SIGTERM');
       const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);

@@ -18,6 +18,22 @@ export interface DbOptions {
    * process holds, before it gives up with a DatabaseUnavailableError (503). Default 10 s.
    */
   lockWaitMs?: number;
+  /**
+   * Where Knex's own messages go (a connection lost, a connect that failed), as JSON log lines;
+   * without one Knex prints them, stack and all, on the console.
+   */
+  logger?: { warn(obj: object, msg: string): void; error(obj: object, msg: string): void; debug(obj: object, msg: string): void };
+}
+
+/** Knex's log hooks over a logger: one line per message, its first line only (Knex appends stacks). */
+function knexLog(logger: NonNullable<DbOptions['logger']>): Knex.Config['log'] {
+  const text = (message: unknown) => String(message instanceof Error ? message.message : message).split('\n')[0];
+  return {
+    warn: (m: unknown) => logger.warn({ detail: text(m) }, 'database client warning'),
+    error: (m: unknown) => logger.error({ detail: text(m) }, 'database client error'),
+    deprecate: (m: unknown) => logger.warn({ detail: text(m) }, 'database client deprecation'),
+    debug: (m: unknown) => logger.debug({ detail: text(m) }, 'database client'),
+  };
 }
 
 export const DEFAULT_LOCK_WAIT_MS = 10_000;
@@ -32,6 +48,7 @@ export function createDb(url: string, options: DbOptions = {}): Db {
       // A server that is down fails every connection attempt at once; one that does not answer
       // makes a request wait this long at most before it is answered 503.
       acquireConnectionTimeout: 10_000,
+      ...(options.logger ? { log: knexLog(options.logger) } : {}),
     });
   }
   const filename = sqliteFilename(url);
@@ -44,6 +61,7 @@ export function createDb(url: string, options: DbOptions = {}): Db {
     client: 'better-sqlite3',
     connection: { filename },
     useNullAsDefault: true,
+    ...(options.logger ? { log: knexLog(options.logger) } : {}),
     pool: {
       min: 1,
       max: 1,

@@ -43,6 +43,15 @@ export const forbidden = (detail: string) => new ApiError(403, 'forbidden', 'For
 
 export const notFound = (detail: string) => new ApiError(404, 'not-found', 'Not found', detail);
 
+/** A method the path does not serve; `allow` lists the ones it does (the Allow header, RFC 9110 §15.5.6). */
+export const methodNotAllowed = (method: string, path: string, allow: string[]) =>
+  new ApiError(405, 'method-not-allowed', 'Method not allowed', `${method} is not served on ${path}; it serves ${allow.join(', ')}.`, undefined, {
+    Allow: allow.join(', '),
+  });
+
+/** The Accept header names no representation the operation has (RFC 9110 §15.5.7). */
+export const notAcceptable = (detail: string) => new ApiError(406, 'not-acceptable', 'Not acceptable', detail);
+
 export const conflict = (code: string, detail: string, title = 'Conflict') => new ApiError(409, code, title, detail);
 
 export const preconditionFailed = (detail: string) =>

@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import express, { type Router } from 'express';
+import { notServed } from './problem';
 
 const require = createRequire(import.meta.url);
 
@@ -11,13 +12,23 @@ const require = createRequire(import.meta.url);
 export function docsRouter(): Router {
   const assets = path.dirname(require.resolve('swagger-ui-dist/package.json'));
   const router = express.Router();
-  router.get('/docs', (_req, res) => {
-    res.type('html').send(PAGE);
-  });
+  router
+    .route('/docs')
+    .get((_req, res) => {
+      res.type('html').send(PAGE);
+    })
+    .all(notServed('/docs', ['GET']));
   router.get('/docs/init.js', (_req, res) => {
     res.type('application/javascript').send(INIT);
   });
-  router.use('/docs/assets', express.static(assets, { index: false, maxAge: '1h' }));
+  router.use(
+    '/docs/assets',
+    (_req, res, next) => {
+      res.locals.route = '/docs/assets/{file}';
+      next();
+    },
+    express.static(assets, { index: false, maxAge: '1h' }),
+  );
   return router;
 }
 

@@ -1,7 +1,7 @@
 import type { NextFunction, Request, Response } from 'express';
 import express from 'express';
 import { parse } from 'lossless-json';
-import { malformedJson, payloadTooLarge, unsupportedMediaType } from '../domain/errors';
+import { malformedJson, payloadTooLarge, unsupportedMediaType, validationFailed, type FieldError } from '../domain/errors';
 import { JsonNumber } from '../schemas/common';
 
 export const BODY_LIMIT = '1mb';
@@ -22,6 +22,15 @@ function hasBody(req: Request): boolean {
   const length = req.headers['content-length'];
   return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
+
+/**
+ * What `req.body` holds when a GET, HEAD or DELETE came with a body: it is not read, and the
+ * request is refused (400, src/http/validate.ts), so that a DELETE never archives now while its
+ * body asked for something else (`{"at": …}`: DELETE takes its parameters from the query).
+ */
+export const BODY_NOT_ALLOWED = Symbol('a body on a method that takes none');
+
+const TAKES_NO_BODY = new Set(['GET', 'HEAD', 'DELETE']);
 
 function isJson(req: Request): boolean {
   const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
@@ -54,6 +63,11 @@ export function jsonBody(req: Request, res: Response, next: NextFunction): void 
     next();
     return;
   }
+  if (TAKES_NO_BODY.has(req.method)) {
+    req.body = BODY_NOT_ALLOWED;
+    next();
+    return;
+  }
   if (!isJson(req)) {
     next(unsupportedMediaType(`Request bodies must be application/json, not ${req.headers['content-type'] ?? 'untyped'}.`));
     return;
@@ -81,11 +95,45 @@ export function jsonBody(req: Request, res: Response, next: NextFunction): void 
       next(malformedJson('The request body is not valid UTF-8.'));
       return;
     }
+    let body: unknown;
     try {
-      req.body = parse(text, null, parseNumber);
-      next();
+      body = parse(text, null, parseNumber);
     } catch (e) {
       next(malformedJson(`The request body is not valid JSON: ${(e as Error).message}.`));
+      return;
     }
+    // Only a \u escape can make a lone surrogate: the UTF-8 decoder refuses encoded ones.
+    const broken = text.includes('\\u') ? loneSurrogates(body, 'body') : [];
+    if (broken.length > 0) {
+      next(validationFailed(broken));
+      return;
+    }
+    req.body = body;
+    next();
   });
 }
+
+/**
+ * Strings (values and field names) holding a lone UTF-16 surrogate, written as a JSON escape
+ * ("\ud800"): no text a person or a system means, and one that neither UTF-8 storage nor
+ * PostgreSQL can hold (it would come back as U+FFFD, so a stored value would no longer equal
+ * what was sent). Each is named by its path, the field name with the surrogate spelled out.
+ */
+function loneSurrogates(value: unknown, path: string, found: FieldError[] = []): FieldError[] {
+  if (typeof value === 'string') {
+    if (!value.isWellFormed()) found.push({ path, message: WELL_FORMED });
+  } else if (Array.isArray(value)) {
+    value.forEach((item, i) => loneSurrogates(item, `${path}.${i}`, found));
+  } else if (value !== null && typeof value === 'object' && !(value instanceof JsonNumber)) {
+    for (const [key, item] of Object.entries(value)) {
+      if (!key.isWellFormed()) found.push({ path: `${path}.${spelledOut(key)}`, message: `${WELL_FORMED} (in the field name)` });
+      else loneSurrogates(item, `${path}.${key}`, found);
+    }
+  }
+  return found;
+}
+
+const WELL_FORMED = 'must be well-formed Unicode: a lone UTF-16 surrogate (such as \\ud800) is not text';
+
+const spelledOut = (key: string) =>
+  key.replace(/[\ud800-\udfff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);

@@ -1,7 +1,7 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
 import { DatabaseUnavailableError, isDatabaseUnavailable } from '../db';
-import { ApiError, notFound, unavailable, validationFailed } from '../domain/errors';
+import { ApiError, methodNotAllowed, notFound, unavailable, validationFailed } from '../domain/errors';
 
 export const PROBLEM_TYPE_BASE = 'urn:referral-service:problem:';
 
@@ -27,6 +27,19 @@ export function sendProblem(res: Response, err: ApiError, requestId: string | un
 
 export function notFoundHandler(req: Request, _res: Response, next: NextFunction): void {
   next(notFound(`No route for ${req.method} ${req.path}.`));
+}
+
+/**
+ * The answer to a method the path `template` does not serve: 405 method-not-allowed, with
+ * `Allow` naming those it does (GET implies HEAD, which Express answers for every GET route).
+ * Mounted after a path's own methods; the route template labels the request's metrics.
+ */
+export function notServed(template: string, methods: readonly string[]) {
+  const allow = methods.flatMap((m) => (m === 'GET' ? ['GET', 'HEAD'] : [m]));
+  return (req: Request, res: Response, next: NextFunction): void => {
+    res.locals.route = template;
+    next(methodNotAllowed(req.method, template, allow));
+  };
 }
 
 /** The one place errors become responses. Anything unexpected is a 500 with a generic body and a full log line. */

@@ -51,6 +51,12 @@ export interface HandlerContext<P, Q, B> {
   services: Services;
   req: Request;
   res: Response;
+  /**
+   * The representation the request's Accept header chose among those the operation documents
+   * (`application/json` unless it has others, see `representationsOf`); a handler with
+   * alternatives (text/csv) answers in this one.
+   */
+  mediaType: string;
   /** The request's Idempotency-Key, when it carries one (a POST): for a handler whose work outlasts the key's lease. */
   idempotency?: IdempotencyHandle | undefined;
 }
@@ -101,6 +107,27 @@ export function defineRoute<
   def: Omit<RouteDef<Out<PS>, Out<QS>, Out<BS>>, 'params' | 'query' | 'body'> & { params?: PS; query?: QS; body?: BS },
 ): RouteDef {
   return def as unknown as RouteDef;
+}
+
+/**
+ * The media types an operation answers with, in the order its responses document them: JSON for
+ * a response with a schema, then each alternative (text/csv). Declared once, in `responses`, so
+ * that content negotiation (406) and the OpenAPI document cannot disagree. Empty for an operation
+ * that answers with no body (204).
+ */
+export function representationsOf(route: Pick<RouteDef, 'responses'>): string[] {
+  const types = new Set<string>();
+  for (const [status, doc] of Object.entries(route.responses)) {
+    if (!status.startsWith('2')) continue;
+    if (doc.schema) types.add('application/json');
+    for (const type of Object.keys(doc.alternatives ?? {})) types.add(type);
+  }
+  return [...types];
+}
+
+/** Whether one of the route's successes has no body (204): see `negotiate`. */
+export function mayAnswerWithoutBody(route: Pick<RouteDef, 'responses'>): boolean {
+  return Object.entries(route.responses).some(([status, doc]) => status.startsWith('2') && !doc.schema && !doc.alternatives);
 }
 
 export function expressPath(openApiPath: string): string {

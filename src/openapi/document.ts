@@ -2,7 +2,7 @@ import { OpenAPIRegistry, OpenApiGeneratorV31, type RouteConfig } from '@asteaso
 import { stringify } from 'yaml';
 import { z } from 'zod';
 import { ProblemSchema } from '../schemas/common';
-import type { ResponseHeader, RouteDef } from '../http/route';
+import { mayAnswerWithoutBody, representationsOf, type ResponseHeader, type RouteDef } from '../http/route';
 import { apiRoutes } from '../http/routes';
 import { PROBLEMS, STATUS_TITLES, problemExample, type ProblemCode } from './problems';
 
@@ -128,6 +128,8 @@ function genericProblems(route: RouteDef): ProblemCode[] {
     'unavailable',
   ];
   if (/\{\w+\}/.test(route.path)) codes.push('not-found');
+  // An Accept that names none of its representations (an operation that may answer with no body is never refused).
+  if (representationsOf(route).length > 0 && !mayAnswerWithoutBody(route)) codes.push('not-acceptable');
   if (route.body) codes.push('malformed-json', 'payload-too-large', 'unsupported-media-type');
   if (route.method === 'post') codes.push('idempotency-key-in-use', 'idempotency-key-mismatch');
   return codes;
@@ -436,4 +438,14 @@ of 229.44, and the lines 241.94 and −12.50.
   honour \`If-Match\` with the \`ETag\` you read.
 - Errors are RFC 9457 \`application/problem+json\` with a stable \`code\` and every invalid field listed in
   \`errors\`. Each operation lists the codes it can answer with.
+- A method a path does not serve (a PATCH, an OPTIONS, a PUT on a list) answers 405 \`method-not-allowed\`
+  with an \`Allow\` header naming the methods it does serve (GET implies HEAD); a path that does not
+  exist answers 404. An \`Accept\` header that names no media type the operation answers with is 406
+  \`not-acceptable\` (no Accept, \`*/*\` and \`application/*\` take JSON).
+- GET and DELETE take no body: one sent is 400 \`validation-failed\` (DELETE takes its parameters from the
+  query). A field left out that is required is reported as \`is required\`. Strings hold well-formed
+  Unicode: a lone UTF-16 surrogate written as a JSON escape (\`"\\ud800"\`) is 400.
+- \`If-None-Match\` is honoured whatever \`Cache-Control\` says (\`no-cache\` speaks to caches, not to this
+  service). A PUT that changes nothing keeps the version (the same \`ETag\`) and writes no audit entry.
+- When the database cannot be reached the answer is 503 \`unavailable\` with \`Retry-After\`, never a 500.
 `;

@@ -26,6 +26,8 @@ export type ProblemCode =
   | 'change-pending'
   | 'not-pending'
   | 'four-eyes'
+  | 'method-not-allowed'
+  | 'not-acceptable'
   | 'precondition-failed'
   | 'payload-too-large'
   | 'unsupported-media-type'
@@ -193,6 +195,20 @@ export const PROBLEMS: Record<ProblemCode, ProblemDoc> = {
     meaning: 'A key cannot decide a change request it asked for itself: another approver (or admin) key must.',
     example: { detail: 'Change request 31 was asked for by this key; another key must decide it.' },
   },
+  'method-not-allowed': {
+    status: 405,
+    title: 'Method not allowed',
+    meaning:
+      'The path exists, but not with this method (a PATCH, an OPTIONS, a PUT on a list). The `Allow` header lists the methods it serves; GET implies HEAD.',
+    example: { detail: 'PATCH is not served on /v1/bunits/{bunitId}; it serves GET, HEAD, PUT, DELETE.' },
+  },
+  'not-acceptable': {
+    status: 406,
+    title: 'Not acceptable',
+    meaning:
+      'The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*/*` or no Accept at all. Problems such as this one are always `application/problem+json`.',
+    example: { detail: 'This operation answers application/json or text/csv, which the Accept header (application/xml) does not name.' },
+  },
   'precondition-failed': {
     status: 412,
     title: 'Precondition failed',
@@ -268,6 +284,8 @@ export const STATUS_TITLES: Record<number, string> = {
   401: 'Unauthenticated',
   403: 'Forbidden',
   404: 'Not found',
+  405: 'Method not allowed',
+  406: 'Not acceptable',
   409: 'Conflict with the stored data',
   412: 'Precondition failed',
   413: 'Payload too large',

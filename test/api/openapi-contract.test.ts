@@ -82,7 +82,10 @@ describe('openapi.yaml documents the whole contract (SPEC §2, §4, §7, §9)', 
       }
     }
     const all = new Set(v1.flatMap(({ op }) => Object.values(op.responses as Record<string, Json>).flatMap((r) => r.content?.['application/problem+json']?.schema.allOf[1].properties.code.enum ?? [])));
-    expect([...all].sort(), 'every code of SPEC §9 is answered somewhere').to.deep.equal(Object.keys(PROBLEMS).sort());
+    // 405 is the answer to a method a path has no operation for, so no operation can list it: the
+    // document's description says when it comes, with its Allow header.
+    expect([...all, 'method-not-allowed'].sort(), 'every code of SPEC §9 is answered somewhere').to.deep.equal(Object.keys(PROBLEMS).sort());
+    expect(doc.info.description).to.contain('405 `method-not-allowed`').and.contain('`Allow`');
   });
 
   it('shows a realistic example of every request body and every JSON response body', () => {
@@ -128,8 +131,14 @@ describe('the conformance check of test/helpers/conformance.ts', () => {
     expect(limited[0]).to.contain('header retry-after must be integer');
   });
 
-  it('expects a 404 problem for a method or path the document does not have', () => {
-    expect(checker.check({ method: 'PATCH', url: '/v1/bunits/1', status: 404, headers: problemType, text: problem('not-found', 404) })).to.deep.equal([]);
-    expect(checker.check({ method: 'PATCH', url: '/v1/bunits/1', status: 200, headers: json, text: '{}' })).to.have.length(2);
+  it('expects a 404 problem for a path the document does not have, and a 405 with Allow for a method its path does not have', () => {
+    expect(checker.check({ method: 'GET', url: '/v1/colours/1', status: 404, headers: problemType, text: problem('not-found', 404) })).to.deep.equal([]);
+    expect(checker.check({ method: 'GET', url: '/v1/colours/1', status: 200, headers: json, text: '{}' })).to.have.length(2);
+    const allowed = { ...problemType, allow: 'GET, HEAD, PUT, DELETE' };
+    expect(checker.check({ method: 'PATCH', url: '/v1/bunits/1', status: 405, headers: allowed, text: problem('method-not-allowed', 405) })).to.deep.equal([]);
+    expect(checker.check({ method: 'PATCH', url: '/v1/bunits/1', status: 404, headers: problemType, text: problem('not-found', 404) })).to.have.length(2);
+    expect(checker.check({ method: 'PATCH', url: '/v1/bunits/1', status: 405, headers: { ...problemType, allow: 'GET' }, text: problem('method-not-allowed', 405) })[0]).to.contain(
+      'Allow: GET, HEAD, PUT, DELETE',
+    );
   });
 });

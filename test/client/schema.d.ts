@@ -2010,6 +2010,25 @@ export interface operations {
                 };
             };
             /**
+             * @description Not acceptable. Code:
+             *
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 406;
+                        /** @enum {string} */
+                        code?: "not-acceptable";
+                    };
+                };
+            };
+            /**
              * @description Too many requests. Code:
              *
              *     - `rate-limited`: This API key sent more requests this minute than the service allows. Wait the seconds given in `Retry-After`.
@@ -2184,6 +2203,25 @@ export interface operations {
                         status?: 403;
                         /** @enum {string} */
                         code?: "forbidden";
+                    };
+                };
+            };
+            /**
+             * @description Not acceptable. Code:
+             *
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 406;
+                        /** @enum {string} */
+                        code?: "not-acceptable";
                     };
                 };
             };
@@ -2457,6 +2495,25 @@ export interface operations {
                 };
             };
             /**
+             * @description Not acceptable. Code:
+             *
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 406;
+                        /** @enum {string} */
+                        code?: "not-acceptable";
+                    };
+                };
+            };
+            /**
              * @description Too many requests. Code:
              *
              *     - `rate-limited`: This API key sent more requests this minute than the service allows. Wait the seconds given in `Retry-After`.
@@ -2650,6 +2707,25 @@ export interface operations {
                         status?: 404;
                         /** @enum {string} */
                         code?: "not-found";
+                    };
+                };
+            };
+            /**
+             * @description Not acceptable. Code:
+             *
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 406;
+                        /** @enum {string} */
+                        code?: "not-acceptable";
                     };
                 };
             };
@@ -3122,6 +3198,25 @@ export interface operations {
                 };
             };
             /**
+             * @description Not acceptable. Code:
+             *
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 406;
+                        /** @enum {string} */
+                        code?: "not-acceptable";
+                    };
+                };
+            };
+            /**
              * @description Too many requests. Code:
              *
              *     - `rate-limited`: This API key sent more requests this minute than the service allows. Wait the seconds given in `Retry-After`.
@@ -3328,6 +3423,25 @@ export interface operations {
                         status?: 404;
                         /** @enum {string} */
                         code?: "not-found";
+                    };
+                };
+            };
+            /**
+             * @description Not acceptable. Code:
+             *
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 406;
+                        /** @enum {string} */
+                        code?: "not-acceptable";
                     };
                 };
             };
@@ -3609,6 +3723,25 @@ export interface operations {
                 };
             };
             /**
+             * @description Not acceptable. Code:
+             *
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 406;
+                        /** @enum {string} */
+                        code?: "not-acceptable";
+                    };
+                };
+            };
+            /**
              * @description Too many requests. Code:
              *
              *     - `rate-limited`: This API key sent more requests this minute than the service allows. Wait the seconds given in `Retry-After`.
@@ -3813,6 +3946,25 @@ export interface operations {
                         status?: 404;
                         /** @enum {string} */
                         code?: "not-found";
+                    };
+                };
+            };
+            /**
+             * @description Not acceptable. Code:
+             *
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 406;
+                        /** @enum {string} */
+                        code?: "not-acceptable";
                     };
                 };
             };
@@ -4320,6 +4472,25 @@ export interface operations {
                 };
             };
             /**
+             * @description Not acceptable. Code:
+             *
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 406;
+                        /** @enum {string} */
+                        code?: "not-acceptable";
+                    };
+                };
+            };
+            /**
              * @description Too many requests. Code:
              *
              *     - `rate-limited`: This API key sent more requests this minute than the service allows. Wait the seconds given in `Retry-After`.
@@ -4545,6 +4716,25 @@ export interface operations {
                         status?: 404;
                         /** @enum {string} */
                         code?: "not-found";
+                    };
+                };
+            };
+            /**
+             * @description Not acceptable. Code:
+             *
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 406;
+                        /** @enum {string} */
+                        code?: "not-acceptable";
                     };
                 };
             };
@@ -4844,6 +5034,25 @@ export interface operations {
                 };
             };
             /**
+             * @description Not acceptable. Code:
+             *
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 406;
+                        /** @enum {string} */
+                        code?: "not-acceptable";
+                    };
+                };
+            };
+            /**
              * @description Too many requests. Code:
              *
              *     - `rate-limited`: This API key sent more requests this minute than the service allows. Wait the seconds given in `Retry-After`.
@@ -5107,6 +5316,25 @@ export interface operations {
                         status?: 404;
                         /** @enum {string} */
                         code?: "not-found";
+                    };
+                };
+            };
+            /**
+             * @description Not acceptable. Code:
+             *
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 406;
+                        /** @enum {string} */
+                        code?: "not-acceptable";
                     };
                 };
             };
@@ -5654,6 +5882,25 @@ export interface operations {
                 };
             };
             /**
+             * @description Not acceptable. Code:
+             *
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 406;
+                        /** @enum {string} */
+                        code?: "not-acceptable";
+                    };
+                };
+            };
+            /**
              * @description Conflict with the stored data. One of these codes:
              *
              *     - `idempotency-key-in-use`: A request with the same `Idempotency-Key` is still being processed. Wait and retry with the same key: you will get its answer.
@@ -5996,6 +6243,25 @@ export interface operations {
                 };
             };
             /**
+             * @description Not acceptable. Code:
+             *
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 406;
+                        /** @enum {string} */
+                        code?: "not-acceptable";
+                    };
+                };
+            };
+            /**
              * @description Too many requests. Code:
              *
              *     - `rate-limited`: This API key sent more requests this minute than the service allows. Wait the seconds given in `Retry-After`.
@@ -6204,6 +6470,25 @@ export interface operations {
                 };
             };
             /**
+             * @description Not acceptable. Code:
+             *
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 406;
+                        /** @enum {string} */
+                        code?: "not-acceptable";
+                    };
+                };
+            };
+            /**
              * @description Too many requests. Code:
              *
              *     - `rate-limited`: This API key sent more requests this minute than the service allows. Wait the seconds given in `Retry-After`.
@@ -6388,6 +6673,25 @@ export interface operations {
                         status?: 404;
                         /** @enum {string} */
                         code?: "not-found";
+                    };
+                };
+            };
+            /**
+             * @description Not acceptable. Code:
+             *
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 406;
+                        /** @enum {string} */
+                        code?: "not-acceptable";
                     };
                 };
             };
@@ -6600,6 +6904,25 @@ export interface operations {
                         status?: 404;
                         /** @enum {string} */
                         code?: "not-found";
+                    };
+                };
+            };
+            /**
+             * @description Not acceptable. Code:
+             *
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 406;
+                        /** @enum {string} */
+                        code?: "not-acceptable";
                     };
                 };
             };
@@ -6900,6 +7223,25 @@ export interface operations {
                 };
             };
             /**
+             * @description Not acceptable. Code:
+             *
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 406;
+                        /** @enum {string} */
+                        code?: "not-acceptable";
+                    };
+                };
+            };
+            /**
              * @description Conflict with the stored data. One of these codes:
              *
              *     - `idempotency-key-in-use`: A request with the same `Idempotency-Key` is still being processed. Wait and retry with the same key: you will get its answer.
@@ -7176,6 +7518,25 @@ export interface operations {
                         status?: 404;
                         /** @enum {string} */
                         code?: "not-found";
+                    };
+                };
+            };
+            /**
+             * @description Not acceptable. Code:
+             *
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 406;
+                        /** @enum {string} */
+                        code?: "not-acceptable";
                     };
                 };
             };
@@ -7478,6 +7839,25 @@ export interface operations {
                 };
             };
             /**
+             * @description Not acceptable. Code:
+             *
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 406;
+                        /** @enum {string} */
+                        code?: "not-acceptable";
+                    };
+                };
+            };
+            /**
              * @description Conflict with the stored data. One of these codes:
              *
              *     - `idempotency-key-in-use`: A request with the same `Idempotency-Key` is still being processed. Wait and retry with the same key: you will get its answer.
@@ -7772,6 +8152,25 @@ export interface operations {
                 };
             };
             /**
+             * @description Not acceptable. Code:
+             *
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 406;
+                        /** @enum {string} */
+                        code?: "not-acceptable";
+                    };
+                };
+            };
+            /**
              * @description Too many requests. Code:
              *
              *     - `rate-limited`: This API key sent more requests this minute than the service allows. Wait the seconds given in `Retry-After`.
@@ -8002,6 +8401,25 @@ export interface operations {
                         status?: 404;
                         /** @enum {string} */
                         code?: "not-found";
+                    };
+                };
+            };
+            /**
+             * @description Not acceptable. Code:
+             *
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 406;
+                        /** @enum {string} */
+                        code?: "not-acceptable";
                     };
                 };
             };
@@ -8478,6 +8896,25 @@ export interface operations {
                 };
             };
             /**
+             * @description Not acceptable. Code:
+             *
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 406;
+                        /** @enum {string} */
+                        code?: "not-acceptable";
+                    };
+                };
+            };
+            /**
              * @description Too many requests. Code:
              *
              *     - `rate-limited`: This API key sent more requests this minute than the service allows. Wait the seconds given in `Retry-After`.
@@ -8806,6 +9243,25 @@ export interface operations {
                 };
             };
             /**
+             * @description Not acceptable. Code:
+             *
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 406;
+                        /** @enum {string} */
+                        code?: "not-acceptable";
+                    };
+                };
+            };
+            /**
              * @description Conflict with the stored data. One of these codes:
              *
              *     - `idempotency-key-in-use`: A request with the same `Idempotency-Key` is still being processed. Wait and retry with the same key: you will get its answer.
@@ -9075,6 +9531,25 @@ export interface operations {
                 };
             };
             /**
+             * @description Not acceptable. Code:
+             *
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 406;
+                        /** @enum {string} */
+                        code?: "not-acceptable";
+                    };
+                };
+            };
+            /**
              * @description Too many requests. Code:
              *
              *     - `rate-limited`: This API key sent more requests this minute than the service allows. Wait the seconds given in `Retry-After`.
@@ -9302,6 +9777,25 @@ export interface operations {
                         status?: 404;
                         /** @enum {string} */
                         code?: "not-found";
+                    };
+                };
+            };
+            /**
+             * @description Not acceptable. Code:
+             *
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 406;
+                        /** @enum {string} */
+                        code?: "not-acceptable";
                     };
                 };
             };
@@ -9551,6 +10045,25 @@ export interface operations {
                 };
             };
             /**
+             * @description Not acceptable. Code:
+             *
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 406;
+                        /** @enum {string} */
+                        code?: "not-acceptable";
+                    };
+                };
+            };
+            /**
              * @description Too many requests. Code:
              *
              *     - `rate-limited`: This API key sent more requests this minute than the service allows. Wait the seconds given in `Retry-After`.
@@ -9778,6 +10291,25 @@ export interface operations {
                 };
             };
             /**
+             * @description Not acceptable. Code:
+             *
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 406;
+                        /** @enum {string} */
+                        code?: "not-acceptable";
+                    };
+                };
+            };
+            /**
              * @description Too many requests. Code:
              *
              *     - `rate-limited`: This API key sent more requests this minute than the service allows. Wait the seconds given in `Retry-After`.
@@ -9994,6 +10526,25 @@ export interface operations {
                 };
             };
             /**
+             * @description Not acceptable. Code:
+             *
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 406;
+                        /** @enum {string} */
+                        code?: "not-acceptable";
+                    };
+                };
+            };
+            /**
              * @description Too many requests. Code:
              *
              *     - `rate-limited`: This API key sent more requests this minute than the service allows. Wait the seconds given in `Retry-After`.
@@ -10172,6 +10723,25 @@ export interface operations {
                         status?: 403;
                         /** @enum {string} */
                         code?: "forbidden";
+                    };
+                };
+            };
+            /**
+             * @description Not acceptable. Code:
+             *
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 406;
+                        /** @enum {string} */
+                        code?: "not-acceptable";
                     };
                 };
             };
@@ -10356,6 +10926,25 @@ export interface operations {
                         status?: 403;
                         /** @enum {string} */
                         code?: "forbidden";
+                    };
+                };
+            };
+            /**
+             * @description Not acceptable. Code:
+             *
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 406;
+                        /** @enum {string} */
+                        code?: "not-acceptable";
                     };
                 };
             };
@@ -10613,6 +11202,25 @@ export interface operations {
                         status?: 404;
                         /** @enum {string} */
                         code?: "not-found";
+                    };
+                };
+            };
+            /**
+             * @description Not acceptable. Code:
+             *
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 406;
+                        /** @enum {string} */
+                        code?: "not-acceptable";
                     };
                 };
             };

@@ -38,6 +38,8 @@ const TRANSPORT_HEADERS = new Set([
   'transfer-encoding',
   'vary',
   'content-security-policy',
+  // a 405's list of the methods the path serves: checked against the document's operations above
+  'allow',
   'cross-origin-opener-policy',
   'cross-origin-resource-policy',
   'origin-agent-cluster',
@@ -138,11 +140,18 @@ export class Conformance {
     const head = res.method.toLowerCase() === 'head';
     const op = candidates.find((o) => o.method === (head ? 'get' : res.method.toLowerCase()));
     if (!op) {
-      // No such operation: the server must say so with a 404 problem.
+      // No such operation: a path the document has answers 405 with Allow naming the methods it
+      // documents (GET implies HEAD); a path it does not have answers 404. Either as a problem.
       const issues: string[] = [];
-      if (res.status !== 404) issues.push(`no operation ${res.method} ${pathname} is documented, yet the answer was ${res.status}`);
+      const expected = candidates.length > 0 ? 405 : 404;
+      if (res.status !== expected) issues.push(`no operation ${res.method} ${pathname} is documented, so the answer should be ${expected}, yet it was ${res.status}`);
+      if (expected === 405) {
+        const allow = candidates.flatMap((o) => (o.method === 'get' ? ['GET', 'HEAD'] : [o.method.toUpperCase()]));
+        const sent = String(res.headers.allow ?? '').split(',').map((m) => m.trim()).filter(Boolean);
+        if ([...sent].sort().join() !== [...allow].sort().join()) issues.push(`405 must carry Allow: ${allow.join(', ')}; it carried ${sent.join(', ') || 'none'}`);
+      }
       if (contentType !== 'application/problem+json') issues.push(`expected application/problem+json, got ${contentType || 'no content type'}`);
-      else issues.push(...this.validate(this.problem, res.text, 'body'));
+      else if (!head) issues.push(...this.validate(this.problem, res.text, 'body'));
       return issues;
     }
 

@@ -22,12 +22,18 @@ export interface ServerProcess {
   stop(): Promise<void>;
 }
 
-/** Starts `src/server.ts` as its own process (a separate instance) and waits until it is ready. */
-export async function startServer(env: Record<string, string>): Promise<ServerProcess> {
+/**
+ * Starts `src/server.ts` (through tsx), or with `compiled` the build `dist/server.js` as `npm
+ * start` runs it, as its own process (a separate instance) and waits until it is ready. No
+ * metrics listener unless `env` asks for one (METRICS_PORT), so that instances do not compete
+ * for the default port.
+ */
+export async function startServer(env: Record<string, string>, options: { compiled?: boolean } = {}): Promise<ServerProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+  const args = options.compiled ? ['dist/server.js'] : ['--import', 'tsx', 'src/server.ts'];
+  const child = spawn(process.execPath, args, {
     cwd: ROOT,
-    env: { ...process.env, LOG_LEVEL: 'silent', HOST: '127.0.0.1', PORT: String(port), ...env },
+    env: { ...process.env, LOG_LEVEL: 'silent', HOST: '127.0.0.1', PORT: String(port), METRICS_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

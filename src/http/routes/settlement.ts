@@ -237,8 +237,8 @@ With \`dryRun: true\` the run is computed and returned (200, \`id: null\`, with 
       },
     },
     problems: ['run-in-progress'],
-    async handler({ params, query, services, req }) {
-      if (req.accepts(['application/json', 'text/csv']) === 'text/csv') {
+    async handler({ params, query, services, mediaType }) {
+      if (mediaType === 'text/csv') {
         return {
           status: 200,
           stream: await services.settlement.exportRun(params.runId),
@@ -295,9 +295,9 @@ With \`dryRun: true\` the run is computed and returned (200, \`id: null\`, with 
       },
     },
     problems: [],
-    async handler({ params, services, req }) {
+    async handler({ params, services, mediaType }) {
       const { statement, lines } = await services.statements.get(params.bunitId, params.statementId);
-      if (req.accepts(['application/json', 'text/csv']) === 'text/csv') {
+      if (mediaType === 'text/csv') {
         return {
           status: 200,
           body: statementCsv(statement, lines),

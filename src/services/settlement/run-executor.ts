@@ -9,6 +9,7 @@ import {
   yieldToWaitingWriters,
 } from '../../db';
 import { currencyDigits } from '../../domain/currency';
+import { recordSettlementRun } from '../../metrics';
 import { conflict } from '../../domain/errors';
 import { ShareSum, splitMinor } from '../../domain/settlement-math';
 import { insertSettledPairs, markAdjusted, updateLastBillableDates } from '../../repositories/settlement.repository';
@@ -330,7 +331,7 @@ export class RunExecutor {
       this.options.onFinalizing?.(Math.min(done, total), total);
       await yieldToWaitingWriters(db.client);
     }
-    await withUnitOfWork(this.ctx, actor, async (uow) => {
+    const completed = await withUnitOfWork(this.ctx, actor, async (uow) => {
       const statements = await statementTotalsOfRun(uow.trx, run.id);
       const totals = new Map<string, bigint>();
       for (const s of statements) totals.set(s.currency, (totals.get(s.currency) ?? 0n) + s.totalMinor);
@@ -351,6 +352,9 @@ export class RunExecutor {
           { field: 'lineCount', from: null, to: lineCount },
         ],
       });
+      return { at: uow.nowIso, lineCount };
     });
+    // Metrics (SPEC §14), once committed. Every line a run writes is a share line so far.
+    recordSettlementRun(run.startedAt, completed.at, { share: completed.lineCount });
   }
 }
