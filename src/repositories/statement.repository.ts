@@ -365,9 +365,15 @@ export async function* statementsOfRun(db: Knex, runId: number, pageSize = 1000)
   }
 }
 
-/** A statement a partition opened whose lines were then rolled back: it has none, and goes. */
+/**
+ * A statement a partition opened whose lines were then rolled back: it has none, and goes. The
+ * WHERE says "none" itself (on PostgreSQL no foreign key from its lines would refuse it).
+ */
 export async function deleteEmptyStatement(trx: Knex, id: number): Promise<void> {
-  await trx('statements').where({ id, finalized: false }).delete();
+  await trx('statements')
+    .where({ id, finalized: false })
+    .whereNotExists(trx('statement_lines').select(trx.raw('1')).where('statement_id', id))
+    .delete();
 }
 
 /** The totals and line counts of a run's final statements, for the run's totals per currency. */
