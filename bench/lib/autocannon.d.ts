@@ -18,6 +18,8 @@ declare module 'autocannon' {
     timeout?: number;
     requests?: Request[];
     skipAggregateResult?: boolean;
+    /** Requests a second over all connections. */
+    overallRate?: number;
   }
   interface Histogram {
     average: number;

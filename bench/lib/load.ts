@@ -47,6 +47,10 @@ async function drive(target: Target, seconds: number): Promise<Round> {
 }
 
 function run(target: Target, seconds: number): Promise<RawResult> {
+  return start(target, seconds) as unknown as Promise<RawResult>;
+}
+
+function start(target: Target, seconds: number, overallRate?: number) {
   const request: Request = {
     setupRequest(req) {
       const { method, path, body } = target.next();
@@ -64,7 +68,21 @@ function run(target: Target, seconds: number): Promise<RawResult> {
     headers: target.headers,
     requests: [request],
     skipAggregateResult: true,
-  }) as unknown as Promise<RawResult>;
+    ...(overallRate === undefined ? {} : { overallRate }),
+  });
+}
+
+/**
+ * A steady load at `rate` requests a second (not as fast as it can: latency under a fixed load is
+ * what a client of a busy night sees), from now until `until` settles, then its figures.
+ */
+export async function driveUntil(target: Target, rate: number, until: Promise<unknown>): Promise<LoadResult> {
+  const before = cpuSeconds(target.pid);
+  const instance = start(target, 24 * 3600, rate);
+  await until.catch(() => undefined);
+  instance.stop();
+  const raw = (await instance) as unknown as RawResult;
+  return summarise(target, [{ raw, cpuSeconds: cpuSeconds(target.pid) - before }]);
 }
 
 function summarise(target: Target, rounds: Round[]): LoadResult {

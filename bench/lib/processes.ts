@@ -13,11 +13,22 @@ export { ROOT, freePort };
  * the largest is the main thread, the small one tsx's loader).
  */
 function nodeArgs(script: string, profileName: string): string[] {
-  const args = script.endsWith('.ts') ? ['--import', 'tsx'] : [];
+  const args = [...npmNodeFlags(script), ...(script.endsWith('.ts') ? ['--import', 'tsx'] : [])];
   if (process.env.BENCH_CPU_PROF === '1') {
     args.push('--cpu-prof', `--cpu-prof-dir=${path.join(ROOT, 'bench', 'profiles', profileName)}`);
   }
   return [...args, script];
+}
+
+/**
+ * The node flags (the heap limit) of the package.json script that runs `script` (`npm start` runs
+ * dist/server.js, `npm run settle` src/cli/settle.ts): the bench runs them as npm does, without
+ * npm's own process in between (whose RSS would be measured instead).
+ */
+function npmNodeFlags(script: string): string[] {
+  const scripts = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+  const command = Object.values(scripts).find((c) => c.startsWith('node ') && c.split(' ').includes(script));
+  return command ? command.split(' ').filter((t) => t.startsWith('--max-old-space-size=')) : [];
 }
 
 export interface HttpProcess {
@@ -27,6 +38,8 @@ export interface HttpProcess {
   readyMs: number;
   /** The process's resident set now (VmRSS), in MB. */
   rssMb(): number;
+  /** The largest its resident set has been (VmHWM), in MB. */
+  peakRssMb(): number;
   stop(): Promise<void>;
 }
 
@@ -87,6 +100,7 @@ export async function startHttpProcess(
     pid: child.pid!,
     readyMs,
     rssMb: () => vmRssMb(child.pid!),
+    peakRssMb: () => vmHwmKb(child.pid!) / 1024,
     async stop() {
       if (child.exitCode === null) child.kill('SIGTERM');
       const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);

@@ -20,8 +20,13 @@ export interface ScenarioResult {
   /** "ratio >= 0.75", "ours >= 20000", "ratio <= 10 and peak RSS <= 512 MB" */
   target: string;
   met: boolean;
+  /** The target holds on PostgreSQL as well (otherwise it is SQLite's, and PostgreSQL's figure is reported). */
+  binding?: boolean;
   details: Record<string, number | string>;
 }
+
+/** Whether a missed target fails the bench on this database. */
+export const targetHolds = (s: ScenarioResult, dialect: 'sqlite' | 'postgres') => dialect === 'sqlite' || s.binding === true;
 
 export interface RunReport {
   measuredAt: string;
@@ -73,13 +78,13 @@ export function printReport(report: RunReport): void {
 }
 
 /** The results table of one database for bench/README.md (the targets are SQLite's). */
-function markdownTable(report: RunReport, targets: boolean): string {
-  const verdict = (met: boolean) => (targets ? (met ? 'met' : '**missed**') : met ? '(met)' : '(below)');
+function markdownTable(report: RunReport, dialect: 'sqlite' | 'postgres'): string {
+  const verdict = (s: ScenarioResult) => (targetHolds(s, dialect) ? (s.met ? 'met' : '**missed**') : s.met ? '(met)' : '(below)');
   const lines = [
     '| scenario | ours | baseline | ratio | target | |',
     '| --- | ---: | ---: | ---: | --- | --- |',
     ...report.scenarios.map(
-      (s) => `| ${s.id}. ${s.name} | ${figure(s.ours, s.unit)} | ${figure(s.baseline, s.unit)} | ${fmt(s.ratio, 2)} | ${s.target} | ${verdict(s.met)} |`,
+      (s) => `| ${s.id}. ${s.name} | ${figure(s.ours, s.unit)} | ${figure(s.baseline, s.unit)} | ${fmt(s.ratio, 2)} | ${s.target} | ${verdict(s)} |`,
     ),
   ];
   const notes = report.scenarios
@@ -109,8 +114,8 @@ export function updateReadme(readmePath: string, results: Record<string, RunRepo
     .filter((d) => results[d])
     .map((d) =>
       d === 'sqlite'
-        ? `### SQLite\n\n${markdownTable(results[d]!, true)}`
-        : `### PostgreSQL\n\nThe targets are SQLite's; these figures are reported.\n\n${markdownTable(results[d]!, false)}`,
+        ? `### SQLite\n\n${markdownTable(results[d]!, d)}`
+        : `### PostgreSQL\n\nThe targets of scenarios 1–4, 7 and 8 are SQLite's (in parentheses here); those of the settlement run (5, 6) hold on PostgreSQL too.\n\n${markdownTable(results[d]!, d)}`,
     );
   const body = sections.length ? sections.join('\n\n') : '_No results yet: run `npm run bench`._';
   fs.writeFileSync(readmePath, `${text.slice(0, from + START.length)}\n${body}\n${text.slice(to)}`);

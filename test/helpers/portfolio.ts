@@ -146,3 +146,25 @@ export async function forgetRuns(db: Knex): Promise<void> {
     await db(table).delete();
   }
 }
+
+/**
+ * What the ledger's foreign keys would say, where PostgreSQL's ledger goes without them (see the
+ * migration 202612010900): how many rows of each kind point at nothing, the kinds that have any.
+ * `{}` in a sound ledger.
+ */
+export async function ledgerOrphans(db: Knex): Promise<Record<string, number>> {
+  const count = async (query: Knex.QueryBuilder) => Number((await query.count({ n: '*' }).first())?.n ?? 0);
+  const none = (table: string, on: (q: Knex.QueryBuilder) => void) => function (this: Knex.QueryBuilder) {
+    on(this.select(db.raw('1')).from(table));
+  };
+  const counts = {
+    'lines without their statement': await count(db('statement_lines as l').whereNotExists(none('statements as s', (q) => q.whereRaw('s.id = l.statement_id')))),
+    'lines without their settled pair': await count(
+      db('statement_lines as l').whereNotExists(none('settled_pairs as p', (q) => q.whereRaw('p.revenue_line_id = l.revenue_line_id AND p.referral_id = l.referral_id'))),
+    ),
+    'settled pairs without their referral': await count(db('settled_pairs as p').whereNotExists(none('referrals as r', (q) => q.whereRaw('r.id = p.referral_id')))),
+    'settled pairs without their run': await count(db('settled_pairs as p').whereNotExists(none('settlement_runs as r', (q) => q.whereRaw('r.id = p.run_id')))),
+    'settled pairs without their revenue line': await count(db('settled_pairs as p').whereNotExists(none('revenue_lines as rl', (q) => q.whereRaw('rl.id = p.revenue_line_id')))),
+  };
+  return Object.fromEntries(Object.entries(counts).filter(([, n]) => n > 0));
+}

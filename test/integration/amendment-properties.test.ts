@@ -9,6 +9,7 @@ import { createServices, type Services } from '../../src/services';
 import type { Actor } from '../../src/services/context';
 import { TestClock } from '../helpers/clock';
 import { resetDatabase, testDatabases } from '../helpers/databases';
+import { ledgerOrphans } from '../helpers/portfolio';
 
 /**
  * The guarantee of SPEC §12, checked against an independent exact oracle: after every run, for
@@ -189,6 +190,7 @@ for (const database of testDatabases) {
 
     /** The guarantees, after a run through `through`. */
     async function verify(through: string): Promise<void> {
+      expect(await ledgerOrphans(db), 'the ledger points at nothing missing').to.deep.equal({});
       const shown = new Map<number, Shown>();
       const referralRows: { id: number; owner: number }[] = await db('referrals as r').join('contracts as c', 'c.id', 'r.contract_id').select('r.id', { owner: 'c.bunit_id' });
       for (const r of referralRows) {

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { describeApi, type ApiContext } from '../helpers/api';
 import { expectProblem } from '../helpers/fixtures';
-import { forgetRuns, normalizedExport, seedPortfolio, settleCommand } from '../helpers/portfolio';
+import { forgetRuns, ledgerOrphans, normalizedExport, seedPortfolio, settleCommand } from '../helpers/portfolio';
 
 /**
  * The run as a job that survives being killed (SPEC §6.5): partitions commit one by one, the
@@ -22,6 +22,7 @@ describeApi('a settlement run killed and resumed (SPEC §6.5)', (ctx) => {
     const csv = await ctx.get(`/v1/settlement-runs/${runId}/statements`).set('Accept', 'text/csv');
     expect(csv.status, csv.text).to.equal(200);
     expect(csv.headers['content-type']).to.match(/^text\/csv/);
+    expect(await ledgerOrphans(ctx.db), 'the ledger points at nothing missing').to.deep.equal({});
     return normalizedExport(csv.text);
   }
 
