@@ -11,6 +11,7 @@ import * as m9 from './202611241000_cover_referral_percentages';
 import * as m10 from './202612010900_settlement_partitions';
 import * as m11 from './202612010901_idempotency_owner';
 import * as m12 from './202612011000_approval';
+import * as m13 from './202612011200_events';
 
 /**
  * Migrations in order. Listed here rather than discovered on disk so that they load the same way
@@ -29,6 +30,7 @@ const migrations: Record<string, Knex.Migration> = {
   '202612010900_settlement_partitions': m10,
   '202612010901_idempotency_owner': m11,
   '202612011000_approval': m12,
+  '202612011200_events': m13,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

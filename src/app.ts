@@ -6,7 +6,7 @@ import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import { stringify } from 'yaml';
 import { BusinessCalendar, type Clock } from './clock';
-import type { ApprovalMode } from './config';
+import { DEFAULT_WEBHOOK_SETTINGS, type ApprovalMode, type WebhookSettings } from './config';
 import { validationFailed } from './domain/errors';
 import { authorise } from './http/auth';
 import { docsRouter } from './http/docs';
@@ -21,6 +21,7 @@ import { validateRequest } from './http/validate';
 import { buildOpenApiDocument } from './openapi/document';
 import { createServices, type Services } from './services';
 import { KeyCache } from './services/api-key.service';
+import { WebhookDispatcher } from './services/webhook/dispatcher';
 import type { Actor } from './services/context';
 import { PeriodicWorker, type BackgroundWorker } from './workers';
 
@@ -36,6 +37,8 @@ export interface AppDeps {
   /** About how many revenue lines a settlement partition holds. */
   settlementPartitionLines?: number;
   approvalMode?: ApprovalMode;
+  /** Events and webhooks (SPEC §13); default: delivery on, public https only, the schedule of the spec. */
+  webhooks?: Partial<WebhookSettings>;
 }
 
 export interface App {
@@ -59,8 +62,10 @@ const REPLAYED_HEADERS = ['location', 'etag', 'content-type', 'content-dispositi
 export function createApp(deps: AppDeps): App {
   const calendar = new BusinessCalendar(deps.clock, deps.businessTimeZone);
   const keys = new KeyCache(deps.db, deps.adminApiKey);
+  const webhooks = { ...DEFAULT_WEBHOOK_SETTINGS, ...deps.webhooks };
+  const webhookUrlPolicy = { allowHttp: webhooks.allowHttp, allowPrivate: webhooks.allowPrivate };
   const services = createServices(
-    { db: deps.db, calendar, logger: deps.logger, partitionLines: deps.settlementPartitionLines, approvalMode: deps.approvalMode },
+    { db: deps.db, calendar, logger: deps.logger, partitionLines: deps.settlementPartitionLines, approvalMode: deps.approvalMode, webhookUrlPolicy },
     { onKeyRevoked: () => keys.clear() },
   );
   const idempotency = new IdempotencyStore(deps.db, calendar);
@@ -117,6 +122,10 @@ export function createApp(deps: AppDeps): App {
     workers: [
       new PeriodicWorker('key-revocations', deps.keyPollMs ?? 1000, () => keys.poll(), deps.logger),
       new PeriodicWorker('idempotency-sweep', 60 * 60 * 1000, () => idempotency.sweep(), deps.logger),
+      new PeriodicWorker('event-retention', 60 * 60 * 1000, () => services.events.sweep(webhooks.retentionDays), deps.logger),
+      ...(webhooks.delivery
+        ? [new WebhookDispatcher(services.ctx, { retrySchedule: webhooks.retrySchedule, policy: webhookUrlPolicy, pollMs: webhooks.pollMs }, deps.logger)]
+        : []),
     ],
     drain: () => {
       draining = true;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_RETRY_SCHEDULE_SECONDS } from './domain/events';
 
 /**
  * The only place that reads process.env. Everything else receives a frozen Config.
@@ -23,6 +24,16 @@ const ConfigSchema = z.object({
   SQLITE_LOCK_WAIT_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
   SETTLEMENT_PARTITION_LINES: z.coerce.number().int().min(1).max(1_000_000).default(2000),
   APPROVAL_MODE: z.enum(['none', 'maker-checker'], 'must be none or maker-checker').default('none'),
+  WEBHOOK_DELIVERY: z.enum(['on', 'off'], 'must be on or off').default('on'),
+  WEBHOOK_RETRY_SCHEDULE: z
+    .string()
+    .regex(/^\s*\d{1,7}(\.\d{1,3})?\s*(,\s*\d{1,7}(\.\d{1,3})?\s*)*$/, 'must be seconds, comma-separated, e.g. 5,300,1800')
+    .transform((v) => v.split(',').map((s) => Number(s.trim())))
+    .optional(),
+  WEBHOOK_ALLOW_HTTP: z.enum(['true', 'false'], 'must be true or false').default('false'),
+  WEBHOOK_ALLOW_PRIVATE: z.enum(['true', 'false'], 'must be true or false').default('false'),
+  WEBHOOK_POLL_INTERVAL_MS: z.coerce.number().int().min(10).max(60_000).default(250),
+  EVENT_RETENTION_DAYS: z.coerce.number().int().min(1).max(36_500).default(30),
 });
 
 export interface Config {
@@ -39,7 +50,31 @@ export interface Config {
   readonly settlementPartitionLines: number;
   /** none: referral changes apply at once; maker-checker: they wait for another key's approval (SPEC §11). */
   readonly approvalMode: ApprovalMode;
+  /** Events and webhooks (SPEC §13). */
+  readonly webhooks: WebhookSettings;
 }
+
+export interface WebhookSettings {
+  /** WEBHOOK_DELIVERY: this instance delivers webhooks (every instance does, by default). */
+  delivery: boolean;
+  /** Seconds before each retry; then the delivery has failed. */
+  retrySchedule: readonly number[];
+  allowHttp: boolean;
+  allowPrivate: boolean;
+  /** How often an idle instance looks for events to deliver (ms). */
+  pollMs: number;
+  /** Events are kept this many days. */
+  retentionDays: number;
+}
+
+export const DEFAULT_WEBHOOK_SETTINGS: WebhookSettings = Object.freeze({
+  delivery: true,
+  retrySchedule: DEFAULT_RETRY_SCHEDULE_SECONDS,
+  allowHttp: false,
+  allowPrivate: false,
+  pollMs: 250,
+  retentionDays: 30,
+});
 
 export type ApprovalMode = 'none' | 'maker-checker';
 
@@ -73,5 +108,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sqliteLockWaitMs: c.SQLITE_LOCK_WAIT_MS,
     settlementPartitionLines: c.SETTLEMENT_PARTITION_LINES,
     approvalMode: c.APPROVAL_MODE,
+    webhooks: Object.freeze({
+      delivery: c.WEBHOOK_DELIVERY === 'on',
+      retrySchedule: c.WEBHOOK_RETRY_SCHEDULE ?? DEFAULT_RETRY_SCHEDULE_SECONDS,
+      allowHttp: c.WEBHOOK_ALLOW_HTTP === 'true',
+      allowPrivate: c.WEBHOOK_ALLOW_PRIVATE === 'true',
+      pollMs: c.WEBHOOK_POLL_INTERVAL_MS,
+      retentionDays: c.EVENT_RETENTION_DAYS,
+    }),
   });
 }

@@ -51,6 +51,7 @@ export class Runtime {
       rateLimitPerMinute: config.rateLimitPerMinute,
       settlementPartitionLines: config.settlementPartitionLines,
       approvalMode: config.approvalMode,
+      webhooks: config.webhooks,
     });
     this.workers = [...this.app.workers];
     for (const worker of this.workers) worker.start();
