@@ -124,7 +124,7 @@ export function createApp(deps: AppDeps): App {
       new PeriodicWorker('idempotency-sweep', 60 * 60 * 1000, () => idempotency.sweep(), deps.logger),
       new PeriodicWorker('event-retention', 60 * 60 * 1000, () => services.events.sweep(webhooks.retentionDays), deps.logger),
       ...(webhooks.delivery
-        ? [new WebhookDispatcher(services.ctx, { retrySchedule: webhooks.retrySchedule, policy: webhookUrlPolicy, pollMs: webhooks.pollMs }, deps.logger)]
+        ? [new WebhookDispatcher(services.ctx, { retrySchedule: webhooks.retrySchedule, policy: webhookUrlPolicy, pollMs: webhooks.pollMs, leaseMs: webhooks.leaseSeconds * 1000 }, deps.logger)]
         : []),
     ],
     drain: () => {

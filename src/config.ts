@@ -33,6 +33,7 @@ const ConfigSchema = z.object({
   WEBHOOK_ALLOW_HTTP: z.enum(['true', 'false'], 'must be true or false').default('false'),
   WEBHOOK_ALLOW_PRIVATE: z.enum(['true', 'false'], 'must be true or false').default('false'),
   WEBHOOK_POLL_INTERVAL_MS: z.coerce.number().int().min(10).max(60_000).default(250),
+  WEBHOOK_LEASE_SECONDS: z.coerce.number().int().min(1).max(3600).default(30),
   EVENT_RETENTION_DAYS: z.coerce.number().int().min(1).max(36_500).default(30),
 });
 
@@ -63,6 +64,8 @@ export interface WebhookSettings {
   allowPrivate: boolean;
   /** How often an idle instance looks for events to deliver (ms). */
   pollMs: number;
+  /** A claim of a killed instance is taken over after this long (s). */
+  leaseSeconds: number;
   /** Events are kept this many days. */
   retentionDays: number;
 }
@@ -73,6 +76,7 @@ export const DEFAULT_WEBHOOK_SETTINGS: WebhookSettings = Object.freeze({
   allowHttp: false,
   allowPrivate: false,
   pollMs: 250,
+  leaseSeconds: 30,
   retentionDays: 30,
 });
 
@@ -114,6 +118,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       allowHttp: c.WEBHOOK_ALLOW_HTTP === 'true',
       allowPrivate: c.WEBHOOK_ALLOW_PRIVATE === 'true',
       pollMs: c.WEBHOOK_POLL_INTERVAL_MS,
+      leaseSeconds: c.WEBHOOK_LEASE_SECONDS,
       retentionDays: c.EVENT_RETENTION_DAYS,
     }),
   });

@@ -110,7 +110,8 @@ export class WebhookEndpointService {
     const secret = newWebhookSecret();
     return withUnitOfWork(this.ctx, by, async (uow) => {
       const current = await this.lock(uow, id);
-      const until = new Date(uow.now.getTime() + PREVIOUS_SECRET_MS).toISOString();
+      // Real time, as signing goes by (receivers check webhook-timestamp against their clocks).
+      const until = new Date(this.clock.now().getTime() + PREVIOUS_SECRET_MS).toISOString();
       await updateWebhookEndpoint(uow.trx, id, { secret, previousSecret: current.secret, previousSecretUntil: until, updatedAt: uow.nowIso });
       // The secrets themselves are never written to the audit trail.
       uow.record({ entity: 'webhook-endpoint', id, action: 'rotate-secret', changes: [{ field: 'previousSecretExpiresDate', from: null, to: until }] });
