@@ -17,6 +17,7 @@ import {
 import { compare } from './lib/load';
 import { ROOT, runNodeScript, startHttpProcess, type HttpProcess } from './lib/processes';
 import { machine, printReport, updateReadme, type RunReport, type ScenarioResult } from './lib/report';
+import { runWebhookScenarios } from './webhooks';
 
 /**
  * npm run bench: seeds a fresh database, runs the five scenarios against the service (a separate
@@ -209,6 +210,10 @@ async function main(): Promise<void> {
       for (const s of servers.splice(0)) await s.stop();
     }
     if (!ONLY || ONLY.has(5)) scenarios.push(await runSettlementScenario(db));
+    if (!ONLY || ONLY.has(9) || ONLY.has(10)) {
+      const settings = { seconds: SECONDS, warmupSeconds: WARMUP, rounds: ROUNDS, connections: CONNECTIONS };
+      scenarios.push(...(await runWebhookScenarios({ ...settings, baseUrl: env.DATABASE_URL, size: SIZE, adminKey: ADMIN_KEY, only: ONLY, log })));
+    }
 
     const report: RunReport = {
       measuredAt: new Date().toISOString(),

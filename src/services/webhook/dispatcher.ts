@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import type { Knex } from 'knex';
 import os from 'node:os';
 import type { Logger } from 'pino';
 import { systemClock, type Clock } from '../../clock';
@@ -162,7 +163,9 @@ export class WebhookDispatcher implements BackgroundWorker {
       await insertDeliveries(trx, rows, this.now().iso);
       await setFanoutCursor(trx, events[events.length - 1]!.id);
       return events.length;
-    });
+      // Not durable on its own: fan-out lost to a power cut is made again from the cursor (the
+      // unique key of a delivery makes a second fan-out of an event a no-op).
+    }, { durable: false });
   }
 
   /** Claims endpoints with deliveries due (as many as there is room for) and serves each on its own; whether it claimed any. */
@@ -170,7 +173,7 @@ export class WebhookDispatcher implements BackgroundWorker {
     const room = this.concurrency - this.serving.size;
     if (room <= 0 || this.stopped) return false;
     const now = this.now();
-    const claimed = await transaction(this.ctx.db, (trx) => claimEndpoints(trx, this.owner, now.iso, now.plus(this.leaseMs), room));
+    const claimed = await transaction(this.ctx.db, (trx) => claimEndpoints(trx, this.owner, now.iso, now.plus(this.leaseMs), room), { durable: false });
     for (const endpoint of claimed) {
       const work = this.serve(endpoint)
         .catch((err: unknown) => this.logger?.warn({ err, endpointId: endpoint.id }, 'webhook delivery to an endpoint failed; its lease runs out and it is taken up again'))
@@ -186,14 +189,13 @@ export class WebhookDispatcher implements BackgroundWorker {
     try {
       for (;;) {
         const now = this.now();
-        const deliveries = await transaction(db, (trx) => claimDeliveries(trx, endpoint.id, this.owner, now.iso, now.plus(this.leaseMs), this.batch));
+        const deliveries = await transaction(db, (trx) => claimDeliveries(trx, endpoint.id, this.owner, now.iso, now.plus(this.leaseMs), this.batch), { durable: false });
         if (deliveries.length === 0) return;
         const events = await findEvents(db, deliveries.map((d) => d.eventId));
         for (const delivery of deliveries) {
           if (this.stopped) return;
           const state = await this.attempt(endpoint, delivery, events.get(delivery.eventId));
-          if (state === 'disabled') return;
-          if (!(await renewEndpointLease(db, endpoint.id, this.owner, this.now().plus(this.leaseMs)))) return;
+          if (state !== 'sent') return;
         }
         if (this.stopped) return;
       }
@@ -203,7 +205,7 @@ export class WebhookDispatcher implements BackgroundWorker {
   }
 
   /** One attempt: sign, POST, record (a short transaction of its own, after the POST). */
-  private async attempt(endpoint: WebhookEndpointRecord, delivery: ClaimedDelivery, event: EventRecord | undefined): Promise<'sent' | 'disabled'> {
+  private async attempt(endpoint: WebhookEndpointRecord, delivery: ClaimedDelivery, event: EventRecord | undefined): Promise<'sent' | 'disabled' | 'lost'> {
     const started = this.now();
     let result: SendResult;
     if (!event) {
@@ -222,51 +224,75 @@ export class WebhookDispatcher implements BackgroundWorker {
     const delay = result.ok || !event ? null : retryDelaySeconds(this.options.retrySchedule, failures);
     const status = result.ok ? 'succeeded' : delay === null ? 'failed' : 'pending';
     const done = this.now();
-    let disabled = false;
-    await withUnitOfWork(this.ctx, systemActor('webhook delivery'), async (uow) => {
-      await insertAttempt(uow.trx, delivery.id, {
-        attemptedAt: started.iso,
-        httpStatus: result.httpStatus,
-        error: result.error,
-        durationMs: result.durationMs,
-        response: result.response,
-      });
-      const held = await settleDelivery(uow.trx, delivery.id, this.owner, {
-        status,
-        attemptCount: delivery.attemptCount + 1,
-        scheduleStep: failures,
-        nextAttemptAt: delay === null ? null : done.plus(delay * 1000),
-        attemptedAt: started.iso,
-      });
-      if (!held) this.logger?.warn({ deliveryId: delivery.id }, 'webhook delivery: the lease was taken over meanwhile; the attempt is logged, its outcome left to the new holder');
-      const current = await lockWebhookEndpoint(uow.trx, endpoint.id);
-      if (!current) return;
-      if (result.ok) {
-        if (current.failingSince !== null) await updateWebhookEndpoint(uow.trx, endpoint.id, { failingSince: null, updatedAt: current.updatedAt });
-        return;
-      }
-      const failingSince = current.failingSince ?? started.iso;
-      if (current.failingSince === null) await updateWebhookEndpoint(uow.trx, endpoint.id, { failingSince, updatedAt: current.updatedAt });
-      if (current.enabled && done.at.getTime() - Date.parse(failingSince) >= this.disableAfterMs) {
-        await updateWebhookEndpoint(uow.trx, endpoint.id, {
-          enabled: false,
-          disabledAt: done.iso,
-          disabledReason: `Every delivery failed since ${failingSince}.`,
-          updatedAt: done.iso,
+    // The attempt is recorded in a short transaction of its own, not durable on its own: one lost
+    // to a power cut is only made again (at least once; receivers deduplicate by webhook-id).
+    let leaseHeld = false;
+    const failingFor = await transaction(
+      this.ctx.db,
+      async (trx) => {
+        await insertAttempt(trx, delivery.id, {
+          attemptedAt: started.iso,
+          httpStatus: result.httpStatus,
+          error: result.error,
+          durationMs: result.durationMs,
+          response: result.response,
         });
-        uow.record({
-          entity: 'webhook-endpoint',
-          id: endpoint.id,
-          action: 'disable',
-          reason: `every delivery failed since ${failingSince}`,
-          changes: [{ field: 'enabled', from: true, to: false }],
-          events: [webhookEndpointDisabledEvent(endpoint.id)],
+        const held = await settleDelivery(trx, delivery.id, this.owner, {
+          status,
+          attemptCount: delivery.attemptCount + 1,
+          scheduleStep: failures,
+          nextAttemptAt: delay === null ? null : done.plus(delay * 1000),
+          attemptedAt: started.iso,
         });
-        disabled = true;
-      }
-    });
+        if (!held) this.logger?.warn({ deliveryId: delivery.id }, 'webhook delivery: the lease was taken over meanwhile; the attempt is logged, its outcome left to the new holder');
+        // The endpoint's lease, renewed with each attempt (lost: another instance took the endpoint over).
+        leaseHeld = await renewEndpointLease(trx, endpoint.id, this.owner, done.plus(this.leaseMs));
+        return this.noteStreak(trx, endpoint.id, result.ok, started.iso, done.at);
+      },
+      { durable: false },
+    );
+    const disabled = failingFor !== null && (await this.disable(endpoint.id, failingFor, done.iso));
     reportDelivery(status === 'pending' ? 'retrying' : status, result.ok && event ? (done.at.getTime() - Date.parse(event.createdAt)) / 1000 : undefined);
-    return disabled ? 'disabled' : 'sent';
+    return disabled ? 'disabled' : leaseHeld ? 'sent' : 'lost';
+  }
+
+  /**
+   * Keeps the endpoint's failing streak: cleared by a success, begun by the first failure after
+   * one. The instant the streak began when it has lasted the disable period, else null.
+   */
+  private async noteStreak(trx: Knex.Transaction, endpointId: number, ok: boolean, attemptedAt: string, now: Date): Promise<string | null> {
+    const current = await lockWebhookEndpoint(trx, endpointId);
+    if (!current) return null;
+    if (ok) {
+      if (current.failingSince !== null) await updateWebhookEndpoint(trx, endpointId, { failingSince: null, updatedAt: current.updatedAt });
+      return null;
+    }
+    const failingSince = current.failingSince ?? attemptedAt;
+    if (current.failingSince === null) await updateWebhookEndpoint(trx, endpointId, { failingSince, updatedAt: current.updatedAt });
+    return current.enabled && now.getTime() - Date.parse(failingSince) >= this.disableAfterMs ? failingSince : null;
+  }
+
+  /** Disables an endpoint that has failed every delivery since `failingSince`, with its event (SPEC §13). */
+  private disable(endpointId: number, failingSince: string, nowIso: string): Promise<boolean> {
+    return withUnitOfWork(this.ctx, systemActor('webhook delivery'), async (uow) => {
+      const current = await lockWebhookEndpoint(uow.trx, endpointId);
+      if (!current?.enabled || current.failingSince === null) return false;
+      await updateWebhookEndpoint(uow.trx, endpointId, {
+        enabled: false,
+        disabledAt: nowIso,
+        disabledReason: `Every delivery failed since ${failingSince}.`,
+        updatedAt: nowIso,
+      });
+      uow.record({
+        entity: 'webhook-endpoint',
+        id: endpointId,
+        action: 'disable',
+        reason: `every delivery failed since ${failingSince}`,
+        changes: [{ field: 'enabled', from: true, to: false }],
+        events: [webhookEndpointDisabledEvent(endpointId)],
+      });
+      return true;
+    });
   }
 }
 
