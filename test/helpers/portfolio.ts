@@ -142,7 +142,8 @@ export function normalizedExport(csv: string): string[] {
 
 /** Forgets every settlement run, so that the same data can be settled again from nothing. */
 export async function forgetRuns(db: Knex): Promise<void> {
-  for (const table of ['settled_pairs', 'settlement_sums', 'statement_lines', 'statements', 'settlement_run_totals', 'settlement_partitions', 'settlement_runs']) {
+  // Lines first: they refer to their settled pairs (a foreign key on PostgreSQL).
+  for (const table of ['statement_lines', 'settled_pairs', 'settlement_sums', 'statements', 'settlement_run_totals', 'settlement_partitions', 'settlement_runs']) {
     await db(table).delete();
   }
 }
