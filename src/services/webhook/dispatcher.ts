@@ -183,7 +183,11 @@ export class WebhookDispatcher implements BackgroundWorker {
     return claimed.length > 0;
   }
 
-  /** Sends an endpoint's due deliveries in sequence order, batch after batch, while it holds the lease; then hands the lease back. */
+  /**
+   * Sends an endpoint's due deliveries in sequence order, batch after batch, while it holds the
+   * lease; then hands the lease back. Attempts are recorded after they were made, a few successes
+   * together (a failure at once), each time in a short transaction that also renews the lease.
+   */
   private async serve(endpoint: WebhookEndpointRecord): Promise<void> {
     const { db } = this.ctx;
     try {
@@ -192,20 +196,25 @@ export class WebhookDispatcher implements BackgroundWorker {
         const deliveries = await transaction(db, (trx) => claimDeliveries(trx, endpoint.id, this.owner, now.iso, now.plus(this.leaseMs), this.batch), { durable: false });
         if (deliveries.length === 0) return;
         const events = await findEvents(db, deliveries.map((d) => d.eventId));
-        for (const delivery of deliveries) {
+        let made: Attempt[] = [];
+        for (const [i, delivery] of deliveries.entries()) {
+          if (!this.stopped) made.push(await this.send(endpoint, delivery, events.get(delivery.eventId)));
+          const last = this.stopped || i === deliveries.length - 1;
+          if (made.length > 0 && (last || !made[made.length - 1]!.result.ok || made.length >= RECORD_EVERY)) {
+            const state = await this.record(endpoint, made);
+            made = [];
+            if (state !== 'held') return;
+          }
           if (this.stopped) return;
-          const state = await this.attempt(endpoint, delivery, events.get(delivery.eventId));
-          if (state !== 'sent') return;
         }
-        if (this.stopped) return;
       }
     } finally {
       await releaseLeases(db, endpoint.id, this.owner);
     }
   }
 
-  /** One attempt: sign, POST, record (a short transaction of its own, after the POST). */
-  private async attempt(endpoint: WebhookEndpointRecord, delivery: ClaimedDelivery, event: EventRecord | undefined): Promise<'sent' | 'disabled' | 'lost'> {
+  /** One POST of one delivery, signed; nothing is written. */
+  private async send(endpoint: WebhookEndpointRecord, delivery: ClaimedDelivery, event: EventRecord | undefined): Promise<Attempt> {
     const started = this.now();
     let result: SendResult;
     if (!event) {
@@ -220,40 +229,45 @@ export class WebhookDispatcher implements BackgroundWorker {
       };
       result = await postWebhook(endpoint.url, headers, body, { timeoutMs: this.timeoutMs, policy: this.options.policy });
     }
-    const failures = result.ok ? delivery.scheduleStep : delivery.scheduleStep + 1;
-    const delay = result.ok || !event ? null : retryDelaySeconds(this.options.retrySchedule, failures);
-    const status = result.ok ? 'succeeded' : delay === null ? 'failed' : 'pending';
-    const done = this.now();
-    // The attempt is recorded in a short transaction of its own, not durable on its own: one lost
-    // to a power cut is only made again (at least once; receivers deduplicate by webhook-id).
-    let leaseHeld = false;
+    return { delivery, event, result, startedIso: started.iso, done: this.now() };
+  }
+
+  /**
+   * Records attempts made (in order; only the last may be a failure): the log, each delivery's
+   * outcome — succeeded, the next retry of the schedule, or failed —, the endpoint's failing
+   * streak and its lease. Not durable on its own: an attempt whose record a power cut loses is
+   * only made again (at least once; receivers deduplicate by webhook-id).
+   */
+  private async record(endpoint: WebhookEndpointRecord, made: Attempt[]): Promise<'held' | 'lost' | 'disabled'> {
+    const last = made[made.length - 1]!;
+    let held = false;
     const failingFor = await transaction(
       this.ctx.db,
       async (trx) => {
-        await insertAttempt(trx, delivery.id, {
-          attemptedAt: started.iso,
-          httpStatus: result.httpStatus,
-          error: result.error,
-          durationMs: result.durationMs,
-          response: result.response,
-        });
-        const held = await settleDelivery(trx, delivery.id, this.owner, {
-          status,
-          attemptCount: delivery.attemptCount + 1,
-          scheduleStep: failures,
-          nextAttemptAt: delay === null ? null : done.plus(delay * 1000),
-          attemptedAt: started.iso,
-        });
-        if (!held) this.logger?.warn({ deliveryId: delivery.id }, 'webhook delivery: the lease was taken over meanwhile; the attempt is logged, its outcome left to the new holder');
-        // The endpoint's lease, renewed with each attempt (lost: another instance took the endpoint over).
-        leaseHeld = await renewEndpointLease(trx, endpoint.id, this.owner, done.plus(this.leaseMs));
-        return this.noteStreak(trx, endpoint.id, result.ok, started.iso, done.at);
+        for (const { delivery, event, result, startedIso, done } of made) {
+          const failures = result.ok ? delivery.scheduleStep : delivery.scheduleStep + 1;
+          const delay = result.ok || !event ? null : retryDelaySeconds(this.options.retrySchedule, failures);
+          const status = result.ok ? 'succeeded' : delay === null ? 'failed' : 'pending';
+          await insertAttempt(trx, delivery.id, { attemptedAt: startedIso, httpStatus: result.httpStatus, error: result.error, durationMs: result.durationMs, response: result.response });
+          const settled = await settleDelivery(trx, delivery.id, this.owner, {
+            status,
+            attemptCount: delivery.attemptCount + 1,
+            scheduleStep: failures,
+            nextAttemptAt: delay === null ? null : done.plus(delay * 1000),
+            attemptedAt: startedIso,
+          });
+          if (!settled) this.logger?.warn({ deliveryId: delivery.id }, 'webhook delivery: the lease was taken over meanwhile; the attempt is logged, its outcome left to the new holder');
+          reportDelivery(status === 'pending' ? 'retrying' : status, result.ok && event ? (done.at.getTime() - Date.parse(event.createdAt)) / 1000 : undefined);
+        }
+        // The endpoint's lease, renewed with each record (lost: another instance took the endpoint over).
+        held = await renewEndpointLease(trx, endpoint.id, this.owner, last.done.plus(this.leaseMs));
+        if (made.some((m) => m.result.ok)) await this.noteStreak(trx, endpoint.id, true, last.startedIso, last.done.at);
+        return last.result.ok ? null : this.noteStreak(trx, endpoint.id, false, last.startedIso, last.done.at);
       },
       { durable: false },
     );
-    const disabled = failingFor !== null && (await this.disable(endpoint.id, failingFor, done.iso));
-    reportDelivery(status === 'pending' ? 'retrying' : status, result.ok && event ? (done.at.getTime() - Date.parse(event.createdAt)) / 1000 : undefined);
-    return disabled ? 'disabled' : leaseHeld ? 'sent' : 'lost';
+    if (failingFor !== null && (await this.disable(endpoint.id, failingFor, last.done.iso))) return 'disabled';
+    return held ? 'held' : 'lost';
   }
 
   /**
@@ -296,9 +310,14 @@ export class WebhookDispatcher implements BackgroundWorker {
   }
 }
 
-/** Parses WEBHOOK_RETRY_SCHEDULE: seconds, comma-separated. */
-export function parseRetrySchedule(text: string): number[] | null {
-  const parts = text.split(',').map((p) => p.trim());
-  if (parts.length === 0 || parts.some((p) => !/^\d{1,7}(\.\d{1,3})?$/.test(p))) return null;
-  return parts.map(Number);
+/** An attempt made and not yet recorded. */
+interface Attempt {
+  delivery: ClaimedDelivery;
+  event: EventRecord | undefined;
+  result: SendResult;
+  startedIso: string;
+  done: { at: Date; iso: string; plus: (ms: number) => string };
 }
+
+/** Successes recorded together, at most (a failure is recorded at once). */
+const RECORD_EVERY = 20;
