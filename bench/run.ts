@@ -19,6 +19,7 @@ import { compare } from './lib/load';
 import { ROOT, freePort, runNodeScript, startHttpProcess, type HttpProcess } from './lib/processes';
 import { machine, printReport, targetHolds, updateReadme, type RunReport, type ScenarioResult } from './lib/report';
 import { runSettlementScenarios } from './settlement';
+import { runWebhookScenarios } from './webhooks';
 
 /**
  * npm run bench: seeds a fresh database, runs the scenarios against the service (a separate
@@ -286,6 +287,10 @@ async function main(): Promise<void> {
           log,
         })),
       );
+    }
+    if (!ONLY || ONLY.has(9) || ONLY.has(10)) {
+      const settings = { seconds: SECONDS, warmupSeconds: WARMUP, rounds: ROUNDS, connections: CONNECTIONS };
+      scenarios.push(...(await runWebhookScenarios({ ...settings, baseUrl: env.DATABASE_URL, size: SIZE, adminKey: ADMIN_KEY, only: ONLY, log })));
     }
 
     scenarios.sort((a, b) => a.id - b.id);

@@ -12,6 +12,7 @@ import * as m10 from './202612010900_settlement_partitions';
 import * as m11 from './202612010901_idempotency_owner';
 import * as m12 from './202612011000_approval';
 import * as m13 from './202612011100_amendments';
+import * as m14 from './202612011200_events';
 
 /**
  * Migrations in order. Listed here rather than discovered on disk so that they load the same way
@@ -31,6 +32,7 @@ const migrations: Record<string, Knex.Migration> = {
   '202612010901_idempotency_owner': m11,
   '202612011000_approval': m12,
   '202612011100_amendments': m13,
+  '202612011200_events': m14,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -5,7 +5,7 @@ import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import { stringify } from 'yaml';
 import { BusinessCalendar, type Clock } from './clock';
-import type { ApprovalMode } from './config';
+import { DEFAULT_WEBHOOK_SETTINGS, type ApprovalMode, type WebhookSettings } from './config';
 import { validationFailed } from './domain/errors';
 import { authorise } from './http/auth';
 import { ifNoneMatchNames } from './http/conditional';
@@ -22,6 +22,7 @@ import { validateRequest } from './http/validate';
 import { buildOpenApiDocument } from './openapi/document';
 import { createServices, type Services } from './services';
 import { KeyCache } from './services/api-key.service';
+import { WebhookDispatcher } from './services/webhook/dispatcher';
 import type { Actor } from './services/context';
 import { PeriodicWorker, type BackgroundWorker } from './workers';
 
@@ -42,6 +43,8 @@ export interface AppDeps {
    * raw URL; UNMATCHED_ROUTE for a path no route has): the runtime passes the metrics' histogram.
    */
   observeRequest?: (method: string, route: string, status: number, seconds: number) => void;
+  /** Events and webhooks (SPEC §13); default: delivery on, public https only, the schedule of the spec. */
+  webhooks?: Partial<WebhookSettings>;
 }
 
 /** The route label of a request no route matched (one label for every such path). */
@@ -68,8 +71,10 @@ const REPLAYED_HEADERS = ['location', 'etag', 'content-type', 'content-dispositi
 export function createApp(deps: AppDeps): App {
   const calendar = new BusinessCalendar(deps.clock, deps.businessTimeZone);
   const keys = new KeyCache(deps.db, deps.adminApiKey);
+  const webhooks = { ...DEFAULT_WEBHOOK_SETTINGS, ...deps.webhooks };
+  const webhookUrlPolicy = { allowHttp: webhooks.allowHttp, allowPrivate: webhooks.allowPrivate };
   const services = createServices(
-    { db: deps.db, calendar, logger: deps.logger, partitionLines: deps.settlementPartitionLines, approvalMode: deps.approvalMode },
+    { db: deps.db, calendar, logger: deps.logger, partitionLines: deps.settlementPartitionLines, approvalMode: deps.approvalMode, webhookUrlPolicy },
     { onKeyRevoked: () => keys.clear() },
   );
   const idempotency = new IdempotencyStore(deps.db, calendar);
@@ -133,6 +138,10 @@ export function createApp(deps: AppDeps): App {
     workers: [
       new PeriodicWorker('key-revocations', deps.keyPollMs ?? 1000, () => keys.poll(), deps.logger),
       new PeriodicWorker('idempotency-sweep', 60 * 60 * 1000, () => idempotency.sweep(), deps.logger),
+      new PeriodicWorker('event-retention', 60 * 60 * 1000, () => services.events.sweep(webhooks.retentionDays), deps.logger),
+      ...(webhooks.delivery
+        ? [new WebhookDispatcher(services.ctx, { retrySchedule: webhooks.retrySchedule, policy: webhookUrlPolicy, pollMs: webhooks.pollMs, leaseMs: webhooks.leaseSeconds * 1000 }, deps.logger)]
+        : []),
     ],
     drain: () => {
       draining = true;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_RETRY_SCHEDULE_SECONDS } from './domain/events';
 
 /**
  * The only place that reads process.env. Everything else receives a frozen Config.
@@ -24,6 +25,17 @@ const ConfigSchema = z.object({
   SETTLEMENT_PARTITION_LINES: z.coerce.number().int().min(1).max(1_000_000).default(2000),
   APPROVAL_MODE: z.enum(['none', 'maker-checker'], 'must be none or maker-checker').default('none'),
   METRICS_PORT: z.coerce.number().int('must be a port number (0 = off)').min(0).max(65535).default(9464),
+  WEBHOOK_DELIVERY: z.enum(['on', 'off'], 'must be on or off').default('on'),
+  WEBHOOK_RETRY_SCHEDULE: z
+    .string()
+    .regex(/^\s*\d{1,7}(\.\d{1,3})?\s*(,\s*\d{1,7}(\.\d{1,3})?\s*)*$/, 'must be seconds, comma-separated, e.g. 5,300,1800')
+    .transform((v) => v.split(',').map((s) => Number(s.trim())))
+    .optional(),
+  WEBHOOK_ALLOW_HTTP: z.enum(['true', 'false'], 'must be true or false').default('false'),
+  WEBHOOK_ALLOW_PRIVATE: z.enum(['true', 'false'], 'must be true or false').default('false'),
+  WEBHOOK_POLL_INTERVAL_MS: z.coerce.number().int().min(10).max(60_000).default(250),
+  WEBHOOK_LEASE_SECONDS: z.coerce.number().int().min(1).max(3600).default(30),
+  EVENT_RETENTION_DAYS: z.coerce.number().int().min(1).max(36_500).default(30),
 });
 
 export interface Config {
@@ -42,7 +54,34 @@ export interface Config {
   readonly approvalMode: ApprovalMode;
   /** The port of the Prometheus listener (/metrics); 0 = no listener. */
   readonly metricsPort: number;
+  /** Events and webhooks (SPEC §13). */
+  readonly webhooks: WebhookSettings;
 }
+
+export interface WebhookSettings {
+  /** WEBHOOK_DELIVERY: this instance delivers webhooks (every instance does, by default). */
+  delivery: boolean;
+  /** Seconds before each retry; then the delivery has failed. */
+  retrySchedule: readonly number[];
+  allowHttp: boolean;
+  allowPrivate: boolean;
+  /** How often an idle instance looks for events to deliver (ms). */
+  pollMs: number;
+  /** A claim of a killed instance is taken over after this long (s). */
+  leaseSeconds: number;
+  /** Events are kept this many days. */
+  retentionDays: number;
+}
+
+export const DEFAULT_WEBHOOK_SETTINGS: WebhookSettings = Object.freeze({
+  delivery: true,
+  retrySchedule: DEFAULT_RETRY_SCHEDULE_SECONDS,
+  allowHttp: false,
+  allowPrivate: false,
+  pollMs: 250,
+  leaseSeconds: 30,
+  retentionDays: 30,
+});
 
 export type ApprovalMode = 'none' | 'maker-checker';
 
@@ -77,5 +116,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     settlementPartitionLines: c.SETTLEMENT_PARTITION_LINES,
     approvalMode: c.APPROVAL_MODE,
     metricsPort: c.METRICS_PORT,
+    webhooks: Object.freeze({
+      delivery: c.WEBHOOK_DELIVERY === 'on',
+      retrySchedule: c.WEBHOOK_RETRY_SCHEDULE ?? DEFAULT_RETRY_SCHEDULE_SECONDS,
+      allowHttp: c.WEBHOOK_ALLOW_HTTP === 'true',
+      allowPrivate: c.WEBHOOK_ALLOW_PRIVATE === 'true',
+      pollMs: c.WEBHOOK_POLL_INTERVAL_MS,
+      leaseSeconds: c.WEBHOOK_LEASE_SECONDS,
+      retentionDays: c.EVENT_RETENTION_DAYS,
+    }),
   });
 }

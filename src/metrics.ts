@@ -90,7 +90,7 @@ export function recordEventsPublished(type: string, count = 1): void {
   eventsPublished.inc({ type }, count);
 }
 
-/** One webhook delivery attempt ended: `succeeded`, `failed` (to be retried), `gave-up` …; a success also tells its lag. */
+/** One webhook delivery attempt ended: `succeeded`, `retrying` (it failed and will be tried again) or `failed` (the schedule is used up); a success also tells its lag. */
 export function recordWebhookDelivery(outcome: string, lagSeconds?: number): void {
   webhookDeliveries.inc({ outcome });
   if (lagSeconds !== undefined) webhookDeliveryLag.observe(Math.max(0, lagSeconds));

@@ -65,6 +65,7 @@ export class Runtime {
       settlementPartitionLines: config.settlementPartitionLines,
       approvalMode: config.approvalMode,
       ...(config.metricsPort > 0 ? { observeRequest: observeHttpRequest } : {}),
+      webhooks: config.webhooks,
     });
     // Metrics first, so that they are stopped last: a scrape during shutdown still answers.
     if (config.metricsPort > 0) {

@@ -44,3 +44,12 @@ export async function lockRangeShared(trx: Knex.Transaction, table: LockableTabl
   if (dialectOf(trx) !== 'postgres') return;
   await queryPrepared(trx, preparedSql(`SELECT id FROM ${table} WHERE id BETWEEN ? AND ? ORDER BY id FOR SHARE`), [first, last]);
 }
+
+/**
+ * Claims rows as a queue does: PostgreSQL locks the rows the select returns and skips those
+ * another transaction holds (FOR UPDATE SKIP LOCKED), so that workers claim different rows
+ * without waiting for each other. SQLite: the query as it is (the transaction holds the write lock).
+ */
+export function skipLocked(trx: Knex.Transaction, query: Knex.QueryBuilder): Knex.QueryBuilder {
+  return dialectOf(trx) === 'postgres' ? query.forUpdate().skipLocked() : query;
+}

@@ -371,6 +371,16 @@ export function buildOpenApiDocument(routes: RouteDef[] = apiRoutes) {
       },
       { name: 'Statements', description: 'What one business unit owes another, per run and currency, to the minor unit.' },
       { name: 'API keys', description: 'Who may call the API: roles read, write, approver and admin, scoped to business units.' },
+      {
+        name: 'Events',
+        description:
+          'Every change as an event, in commit order: a feed to page through with `after`, never missing or repeating an event, for systems that want to know what changed without polling every list.',
+      },
+      {
+        name: 'Webhooks',
+        description:
+          'Events pushed to your HTTPS endpoint, signed per the Standard Webhooks specification (verify with the `standardwebhooks` package), retried for about a day, with a delivery log, retries and recovery. Admin keys only.',
+      },
       { name: 'Service', description: 'Health checks and this documentation. No API key needed.' },
     ],
   }));

@@ -34,6 +34,7 @@ export type ProblemCode =
   | 'invalid-reference'
   | 'self-referral'
   | 'idempotency-key-mismatch'
+  | 'invalid-webhook-url'
   | 'rate-limited'
   | 'internal'
   | 'unavailable';
@@ -76,7 +77,7 @@ export const PROBLEMS: Record<ProblemCode, ProblemDoc> = {
     status: 403,
     title: 'Forbidden',
     meaning:
-      'The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs and keys need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).',
+      'The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs, keys and webhook endpoints need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).',
     example: { detail: 'This key may not act for business unit 7.' },
   },
   'not-found': {
@@ -247,6 +248,16 @@ export const PROBLEMS: Record<ProblemCode, ProblemDoc> = {
     example: {
       detail: 'Business unit 1 owns contract 42 and cannot refer it.',
       errors: [{ path: 'body.referrer.id', message: 'must not be the owner of the contract' }],
+    },
+  },
+  'invalid-webhook-url': {
+    status: 422,
+    title: 'Unprocessable request',
+    meaning:
+      'The webhook URL may not be sent to: it is not `https` (`http` needs WEBHOOK_ALLOW_HTTP=true on the service), carries a user name or password, or its host does not resolve or resolves to a loopback, private, link-local or cloud metadata address (IPv4 or IPv6, IPv4-mapped included; allowed only with WEBHOOK_ALLOW_PRIVATE=true). Use a public https URL of the receiver.',
+    example: {
+      detail: 'https://169.254.169.254/latest/meta-data cannot receive webhooks: 169.254.169.254 is a link-local address.',
+      errors: [{ path: 'body.url', message: 'must be a public https URL' }],
     },
   },
   'idempotency-key-mismatch': {

@@ -15,6 +15,7 @@ import {
 import { findBunits } from '../repositories/bunit.repository';
 import type { Page, Sort } from '../repositories/paging';
 import type { Actor, ServiceContext } from './context';
+import { apiKeyEvent } from './event.service';
 import { withUnitOfWork, type Acting } from './unit-of-work';
 
 /** 32 random bytes, base64url, with a prefix that makes a leaked key easy to recognise. */
@@ -67,6 +68,7 @@ export class ApiKeyService {
           { field: 'role', from: null, to: input.role },
           { field: 'bunitIds', from: null, to: bunitIds },
         ],
+        events: [apiKeyEvent('api_key.created', id)],
       });
       return { key: (await findApiKey(trx, id))!, secret };
     });
@@ -89,7 +91,13 @@ export class ApiKeyService {
       if (!key) throw notFound(`API key ${id} does not exist.`);
       if (key.revokedAt !== null) return;
       await revokeApiKey(uow.trx, id, uow.nowIso);
-      uow.record({ entity: 'api-key', id, action: 'revoke', changes: [{ field: 'revokedDate', from: null, to: uow.nowIso }] });
+      uow.record({
+        entity: 'api-key',
+        id,
+        action: 'revoke',
+        changes: [{ field: 'revokedDate', from: null, to: uow.nowIso }],
+        events: [apiKeyEvent('api_key.revoked', id)],
+      });
       uow.afterCommit(this.onRevoke);
     });
   }

@@ -13,6 +13,7 @@ import {
 import { findReferral, saveReferralApproval, type ReferralRecord } from '../repositories/referral.repository';
 import type { ChangeRequestListQuery, ModerateBody } from '../schemas/change-request';
 import type { Actor, ServiceContext } from './context';
+import { changeRequestEvent, referralEvent } from './event.service';
 import { applyAmendment, applyArchive, applyReplacement, assertFitsAmong, lockReferral } from './referral-changes';
 import { withUnitOfWork, type Acting, type UnitOfWork } from './unit-of-work';
 
@@ -71,6 +72,7 @@ export async function openChangeRequest(
     action: `request-${kind}`,
     reason,
     changes: [{ field: 'pendingChange', from: null, to: { id, kind, proposed } }],
+    events: [changeRequestEvent('change_request.created', { id }, referral)],
   });
   return (await findChangeRequest(uow.trx, id))!;
 }
@@ -161,6 +163,12 @@ export class ApprovalService {
       changes: [
         { field: 'pendingChange', from: { id: cr.id, kind: cr.kind }, to: null },
         ...(status !== current.status ? [{ field: 'status', from: current.status, to: status }] : []),
+      ],
+      events: [
+        // A creation approved, denied or withdrawn: the referral's status changed.
+        ...(status === 'approved' && current.status !== 'approved' ? [referralEvent('referral.approved', referral)] : []),
+        ...(status === 'denied' && current.status !== 'denied' ? [referralEvent('referral.denied', referral)] : []),
+        changeRequestEvent(`change_request.${decision.status}`, cr, referral),
       ],
     });
     return (await findChangeRequest(uow.trx, id))!;

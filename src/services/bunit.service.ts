@@ -12,6 +12,7 @@ import {
 } from '../repositories/bunit.repository';
 import type { BusinessUnitCreate, BusinessUnitListQuery, BusinessUnitUpdate } from '../schemas/bunit';
 import type { Actor, ServiceContext } from './context';
+import { bunitEvent } from './event.service';
 import { changesBetween, withUnitOfWork, type Acting, type UnitOfWork } from './unit-of-work';
 
 const snapshot = (b: Pick<BunitRecord, 'code' | 'name' | 'archivedAt'>) => ({ code: b.code, name: b.name, archivedDate: b.archivedAt });
@@ -43,7 +44,7 @@ export class BunitService {
         throw translateDuplicateCode(err, input.code);
       }
       const created = await this.get(id, uow.trx);
-      uow.record({ entity: 'bunit', id, action: 'create', changes: changesBetween(null, snapshot(created)) });
+      uow.record({ entity: 'bunit', id, action: 'create', changes: changesBetween(null, snapshot(created)), events: [bunitEvent('business_unit.created', id)] });
       return created;
     });
   }
@@ -62,7 +63,7 @@ export class BunitService {
       } catch (err) {
         throw translateDuplicateCode(err, input.code);
       }
-      uow.record({ entity: 'bunit', id, action: 'update', changes });
+      uow.record({ entity: 'bunit', id, action: 'update', changes, events: [bunitEvent('business_unit.updated', id)] });
       return this.get(id, uow.trx);
     });
   }
@@ -72,7 +73,13 @@ export class BunitService {
       const current = await this.lockForChange(uow, id, ifMatch);
       if (current.archivedAt !== null) return;
       await archiveBunit(uow.trx, id, uow.nowIso);
-      uow.record({ entity: 'bunit', id, action: 'archive', changes: [{ field: 'archivedDate', from: null, to: uow.nowIso }] });
+      uow.record({
+        entity: 'bunit',
+        id,
+        action: 'archive',
+        changes: [{ field: 'archivedDate', from: null, to: uow.nowIso }],
+        events: [bunitEvent('business_unit.archived', id)],
+      });
     });
   }
 

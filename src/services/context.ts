@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import type { BusinessCalendar } from '../clock';
 import type { ApprovalMode } from '../config';
+import type { UrlPolicy } from './webhook/url-safety';
 import type { Role } from '../domain/access';
 
 /** What every service needs: the database and the business calendar ("now", "today"); a logger for background work. */
@@ -13,6 +14,8 @@ export interface ServiceContext {
   partitionLines?: number | undefined;
   /** APPROVAL_MODE (SPEC §11); default none. */
   approvalMode?: ApprovalMode | undefined;
+  /** Where webhooks may be sent (WEBHOOK_ALLOW_HTTP, WEBHOOK_ALLOW_PRIVATE); default: public https only. */
+  webhookUrlPolicy?: UrlPolicy | undefined;
 }
 
 /** Who is acting, for authorisation and the audit trail. */

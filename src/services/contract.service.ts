@@ -12,9 +12,10 @@ import {
   type ContractRecord,
 } from '../repositories/contract.repository';
 import { findBunit } from '../repositories/bunit.repository';
-import { archiveReferralsOfContract } from '../repositories/referral.repository';
+import { archiveReferralsOfContract, findReferralsOfContract } from '../repositories/referral.repository';
 import type { ContractCreate, ContractListQuery, ContractUpdate } from '../schemas/contract';
 import type { ServiceContext } from './context';
+import { contractEvent, referralEvent } from './event.service';
 import { changesBetween, withUnitOfWork, type Acting, type UnitOfWork } from './unit-of-work';
 
 const snapshot = (c: ContractContent & Pick<ContractRecord, 'currency' | 'archivedAt'>) => ({
@@ -59,7 +60,7 @@ export class ContractService {
         throw translateDuplicateNumber(err, input.number);
       }
       const created = await this.get(bunitId, id, uow.trx);
-      uow.record({ entity: 'contract', id, action: 'create', changes: changesBetween(null, snapshot(created)) });
+      uow.record({ entity: 'contract', id, action: 'create', changes: changesBetween(null, snapshot(created)), events: [contractEvent('contract.created', created)] });
       return created;
     });
   }
@@ -84,7 +85,7 @@ export class ContractService {
       } catch (err) {
         throw translateDuplicateNumber(err, input.number);
       }
-      uow.record({ entity: 'contract', id, action: 'update', changes });
+      uow.record({ entity: 'contract', id, action: 'update', changes, events: [contractEvent('contract.updated', current)] });
       return this.get(bunitId, id, uow.trx);
     });
   }
@@ -96,10 +97,24 @@ export class ContractService {
       const { nowIso } = uow;
       if (isArchivedAt(current.archivedAt, nowIso)) return;
       await archiveContract(uow.trx, id, nowIso);
-      uow.record({ entity: 'contract', id, action: 'archive', changes: [{ field: 'archivedDate', from: current.archivedAt, to: nowIso }] });
+      uow.record({
+        entity: 'contract',
+        id,
+        action: 'archive',
+        changes: [{ field: 'archivedDate', from: current.archivedAt, to: nowIso }],
+        events: [contractEvent('contract.archived', current)],
+      });
       const reason = uow.actor.reason ?? `contract ${id} archived`;
+      const referrerOf = new Map((await findReferralsOfContract(uow.trx, id)).map((r) => [r.id, r.referrerId]));
       for (const r of await archiveReferralsOfContract(uow.trx, id, nowIso, uow.today)) {
-        uow.record({ entity: 'referral', id: r.id, action: 'archive', reason, changes: [{ field: 'archivedDate', from: r.archivedAt, to: nowIso }] });
+        uow.record({
+          entity: 'referral',
+          id: r.id,
+          action: 'archive',
+          reason,
+          changes: [{ field: 'archivedDate', from: r.archivedAt, to: nowIso }],
+          events: [referralEvent('referral.archived', { id: r.id, contractBunitId: current.bunitId, referrerId: referrerOf.get(r.id)! })],
+        });
       }
     });
   }

@@ -4,10 +4,12 @@ import { BillingWindowService } from './billing-window.service';
 import { BunitService } from './bunit.service';
 import type { ServiceContext } from './context';
 import { ContractService } from './contract.service';
+import { EventService } from './event.service';
 import { ReferralService } from './referral.service';
 import { RevenueService } from './revenue.service';
 import { SettlementService } from './settlement.service';
 import { StatementService } from './statement.service';
+import { WebhookEndpointService } from './webhook/endpoint.service';
 
 export interface Services {
   ctx: ServiceContext;
@@ -20,6 +22,8 @@ export interface Services {
   settlement: SettlementService;
   statements: StatementService;
   billingWindows: BillingWindowService;
+  events: EventService;
+  webhooks: WebhookEndpointService;
 }
 
 export function createServices(ctx: ServiceContext, hooks: { onKeyRevoked?: () => void } = {}): Services {
@@ -35,5 +39,7 @@ export function createServices(ctx: ServiceContext, hooks: { onKeyRevoked?: () =
     settlement: new SettlementService(ctx),
     statements: new StatementService(ctx),
     billingWindows: new BillingWindowService(ctx),
+    events: new EventService(ctx),
+    webhooks: new WebhookEndpointService(ctx, ctx.webhookUrlPolicy ?? { allowHttp: false, allowPrivate: false }),
   };
 }

@@ -3,7 +3,8 @@ import { sameTerms, type ReferralTerms } from '../domain/referral-rules';
 import type { ContractRecord } from '../repositories/contract.repository';
 import type { BunitRecord } from '../repositories/bunit.repository';
 import { insertReferral, saveReferralTerms, type ReferralRecord, type ReferralStatus } from '../repositories/referral.repository';
-import { changesBetween, type UnitOfWork } from './unit-of-work';
+import { referralEvent } from './event.service';
+import { changesBetween, type EventDraft, type UnitOfWork } from './unit-of-work';
 
 /**
  * The one place a referral's terms are written, whoever planned them (a POST, a PUT, a DELETE,
@@ -37,6 +38,7 @@ export async function writeNewReferral(
       { field: 'referrer', from: null, to: referrer.id },
       ...changesBetween(null, referralSnapshot(terms)),
     ],
+    events: [referralEvent('referral.created', { id, contractBunitId: contract.bunitId, referrerId: referrer.id })],
   });
   // The referral as stored, from what was just written (reading it back would return the same).
   return {
@@ -81,6 +83,7 @@ export async function writeReferralTerms(
     action,
     changes: changesBetween(referralSnapshot(current), referralSnapshot(terms)),
     ...(options.reason !== undefined ? { reason: options.reason } : {}),
+    events: eventsOfTerms(action, current),
   });
   return {
     ...current,
@@ -90,3 +93,14 @@ export async function writeReferralTerms(
     version: current.version + 1,
   };
 }
+
+/** The event of a change of terms, by its action: a PUT's (`update`), an archive, an amendment (SPEC §12). */
+function eventsOfTerms(action: string, referral: ReferralRecord): EventDraft[] {
+  const type = TERMS_EVENTS[action];
+  return type ? [referralEvent(type, referral)] : [];
+}
+const TERMS_EVENTS: Partial<Record<string, 'referral.updated' | 'referral.archived' | 'referral.amended'>> = {
+  update: 'referral.updated',
+  archive: 'referral.archived',
+  amend: 'referral.amended',
+};

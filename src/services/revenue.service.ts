@@ -13,6 +13,7 @@ import {
 import type { RevenueIngest, RevenueListQuery } from '../schemas/revenue';
 import type { ServiceContext } from './context';
 import type { ContractService } from './contract.service';
+import { revenueIngestedEvent } from './event.service';
 import { withUnitOfWork, type Acting } from './unit-of-work';
 
 export interface IngestResult {
@@ -70,9 +71,12 @@ export class RevenueService {
       const all = new Map(
         (await findRevenueByExternalIds(trx, contractId, lines.map((l) => l.externalId))).map((l) => [l.externalId, l]),
       );
-      for (const l of fresh) {
-        uow.record({ entity: 'revenue-line', id: all.get(l.externalId)!.id, action: 'create', changes: lineChanges(l, 'to') });
-      }
+      const createdIds = fresh.map((l) => all.get(l.externalId)!.id);
+      fresh.forEach((l, i) => {
+        // One event for the ingest (the lines it created), published with the first line's record.
+        const events = i === 0 ? [revenueIngestedEvent(contract, createdIds)] : undefined;
+        uow.record({ entity: 'revenue-line', id: createdIds[i]!, action: 'create', changes: lineChanges(l, 'to'), ...(events ? { events } : {}) });
+      });
       return { created: fresh.length, existing: lines.length - fresh.length, lines: lines.map((l) => all.get(l.externalId)!) };
     });
   }

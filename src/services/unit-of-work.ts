@@ -2,7 +2,10 @@ import type { Knex } from 'knex';
 import type { BusinessCalendar } from '../clock';
 import { transaction } from '../db';
 import type { IsoDate } from '../domain/dates';
+import type { EventType } from '../domain/events';
 import { insertAuditEvents, type AuditEvent, type FieldChange } from '../repositories/audit.repository';
+import { insertEvents } from '../repositories/event.repository';
+import { recordEventsPublished } from '../metrics';
 import type { Actor, ServiceContext } from './context';
 
 /**
@@ -52,11 +55,28 @@ export class UnitOfWork {
     this.committed.push(effect);
   }
 
-  /** Writes what was recorded; the unit of work's owner calls it once, last. */
+  /**
+   * Writes what was recorded, the audit entries and then the events (the outbox, SPEC §13); the
+   * unit of work's owner calls it once, last. The events come last of all: taking their sequence
+   * numbers locks the counter until the commit, so that numbers follow the order of the commits.
+   * Each event's data is read now, when every change of the unit of work is made: the resource
+   * as its GET returns it after the change.
+   */
   async flush(): Promise<void> {
     const changes = this.recorded.splice(0);
     if (changes.length === 0) return;
     await insertAuditEvents(this.trx, changes.map((c) => this.auditEntry(c)));
+    const drafts = changes.flatMap((c) => c.events ?? []);
+    if (drafts.length === 0) return;
+    const events = [];
+    for (const draft of drafts) {
+      const data = typeof draft.data === 'function' ? await (draft.data as EventData)(this) : draft.data;
+      events.push({ type: draft.type, createdAt: this.nowIso, bunitIds: [...new Set(draft.bunitIds)], data: JSON.stringify(data) });
+    }
+    await insertEvents(this.trx, events);
+    this.afterCommit(() => {
+      for (const d of drafts) recordEventsPublished(d.type);
+    });
   }
 
   /** @internal the effects waiting for the commit, once it happened */
@@ -87,6 +107,19 @@ export interface Change {
   changes: FieldChange[];
   /** A reason of its own (a cascade's), instead of the actor's X-Change-Reason. */
   reason?: string | null;
+  /** The events this change publishes (SPEC §13), written with the audit entry, in the same transaction. */
+  events?: readonly EventDraft[];
+}
+
+/** The resource an event carries, or how to read it once the unit of work has made all its changes. */
+export type EventData = (uow: UnitOfWork) => Promise<unknown>;
+
+/** An event as a service records it; the outbox gives it its id, sequence and instant. */
+export interface EventDraft {
+  type: EventType;
+  /** The business units it concerns (a BU-scoped key sees it when it names one of its units); none: admin keys only. */
+  bunitIds: readonly number[];
+  data: EventData | Record<string, unknown>;
 }
 
 /** Who acts: an actor (a new unit of work) or the unit of work to join. */

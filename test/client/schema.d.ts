@@ -569,6 +569,162 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The event feed
+         * @description What changed, in the order the changes committed: every change of a business unit, contract, referral, change request, revenue ingest, completed settlement run, statement and API key, as one event with the resource as its GET returns it after the change.
+         *
+         *     Page with `after` = the `sequence` of the last event you processed (or `meta.next`): you never miss an event and never see one twice, even while changes commit on several instances at once. An empty page means nothing new yet; ask again later with the same `after`.
+         *
+         *     A key scoped to business units sees the events that name one of them (`bunitIds`); an admin key sees all of them, including runs and API keys. Events are kept EVENT_RETENTION_DAYS (30).
+         */
+        get: operations["listEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhook-endpoints": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List webhook endpoints
+         * @description Needs an admin key.
+         */
+        get: operations["listWebhookEndpoints"];
+        put?: never;
+        /**
+         * Create a webhook endpoint
+         * @description Needs an admin key. The endpoint receives the events committed from now on that match `eventTypes` and `bunitIds`. The answer carries the signing `secret` this once. Each event is POSTed as JSON (the event as the feed shows it) with the Standard Webhooks headers `webhook-id` (the event id: deduplicate by it), `webhook-timestamp` (Unix seconds) and `webhook-signature` (`v1,<base64 HMAC-SHA256>`; two, space-separated, for 24 h after a rotation). A 2xx within 15 s is a success; anything else is retried after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h, then the delivery has failed. Events leave in sequence order; one waiting for its retry does not hold back later ones.
+         */
+        post: operations["createWebhookEndpoint"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhook-endpoints/{endpointId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read a webhook endpoint
+         * @description Needs an admin key.
+         */
+        get: operations["getWebhookEndpoint"];
+        /**
+         * Change a webhook endpoint
+         * @description Needs an admin key. Replaces `url`, `eventTypes`, `bunitIds` and `description` (left out: null); `enabled` left out stays as it is. `enabled: false` stops deliveries; `enabled: true` starts them again, with the events committed from then on and the deliveries still pending.
+         */
+        put: operations["updateWebhookEndpoint"];
+        post?: never;
+        /**
+         * Delete a webhook endpoint
+         * @description Needs an admin key. Nothing more is sent to it, and it is no longer listed.
+         */
+        delete: operations["deleteWebhookEndpoint"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhook-endpoints/{endpointId}/rotate-secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rotate a webhook endpoint’s secret
+         * @description Needs an admin key. Answers a new secret, shown this once. For 24 h the previous secret keeps signing beside it (two signatures in `webhook-signature`), so that the receiver can switch to the new one without missing an event.
+         */
+        post: operations["rotateWebhookSecret"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhook-endpoints/{endpointId}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The delivery log of a webhook endpoint
+         * @description Needs an admin key. Each delivery (one event for this endpoint) with its attempts: when, the HTTP status or the error, how long it took, and the first 1 KB of the answer. Each event is POSTed as JSON (the event as the feed shows it) with the Standard Webhooks headers `webhook-id` (the event id: deduplicate by it), `webhook-timestamp` (Unix seconds) and `webhook-signature` (`v1,<base64 HMAC-SHA256>`; two, space-separated, for 24 h after a rotation). A 2xx within 15 s is a success; anything else is retried after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h, then the delivery has failed. Events leave in sequence order; one waiting for its retry does not hold back later ones.
+         */
+        get: operations["listWebhookDeliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhook-endpoints/{endpointId}/deliveries/{deliveryId}/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a delivery again now
+         * @description Needs an admin key. The delivery (whatever its status) is sent again at once, by whichever instance claims the endpoint next, and retried on the usual schedule if it fails. To a disabled endpoint it is sent once the endpoint is enabled.
+         */
+        post: operations["retryWebhookDelivery"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhook-endpoints/{endpointId}/recover": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send every failed delivery since an instant again
+         * @description Needs an admin key. After a receiver’s outage: every delivery to this endpoint that failed at or after `since` is sent again now, in sequence order, each with the usual retry schedule.
+         */
+        post: operations["recoverWebhookDeliveries"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/": {
         parameters: {
             query?: never;
@@ -1809,6 +1965,515 @@ export interface components {
             data: components["schemas"]["ApiKey"][];
             meta: components["schemas"]["ListMeta"];
         };
+        EventList: {
+            data: components["schemas"]["Event"][];
+            meta: components["schemas"]["EventListMeta"];
+        };
+        /** @description One change, as the feed and the webhooks carry it. */
+        Event: components["schemas"]["BusinessUnitEvent"] | components["schemas"]["ContractEvent"] | components["schemas"]["ReferralEvent"] | components["schemas"]["ChangeRequestEvent"] | components["schemas"]["RevenueIngestedEvent"] | components["schemas"]["SettlementRunEvent"] | components["schemas"]["StatementEvent"] | components["schemas"]["ApiKeyEvent"] | components["schemas"]["WebhookEndpointEvent"];
+        /** @description A business unit was created, changed or archived; `data` is the unit. */
+        BusinessUnitEvent: {
+            /**
+             * @description The event’s id: its sequence number, also sent as `webhook-id`.
+             * @example 1207
+             */
+            id: number;
+            /**
+             * @description Position in the feed: increasing in the order the changes committed, without gaps. Page with `after` = the last one you saw.
+             * @example 1207
+             */
+            sequence: number;
+            /**
+             * Format: date-time
+             * @description An instant, ISO 8601 UTC with milliseconds.
+             * @example 2026-11-23T10:15:00.000Z
+             */
+            createdDate: string;
+            /**
+             * @description The business units the event concerns (a key scoped to business units sees the events naming one of its units); empty for runs, API keys and webhook endpoints, which admin keys alone see.
+             * @example [
+             *       1,
+             *       3
+             *     ]
+             */
+            bunitIds: number[];
+            /** @enum {string} */
+            type: "business_unit.created" | "business_unit.updated" | "business_unit.archived";
+            data: components["schemas"]["BusinessUnit"];
+        };
+        /** @description A contract was created, changed or archived; `data` is the contract. */
+        ContractEvent: {
+            /**
+             * @description The event’s id: its sequence number, also sent as `webhook-id`.
+             * @example 1207
+             */
+            id: number;
+            /**
+             * @description Position in the feed: increasing in the order the changes committed, without gaps. Page with `after` = the last one you saw.
+             * @example 1207
+             */
+            sequence: number;
+            /**
+             * Format: date-time
+             * @description An instant, ISO 8601 UTC with milliseconds.
+             * @example 2026-11-23T10:15:00.000Z
+             */
+            createdDate: string;
+            /**
+             * @description The business units the event concerns (a key scoped to business units sees the events naming one of its units); empty for runs, API keys and webhook endpoints, which admin keys alone see.
+             * @example [
+             *       1,
+             *       3
+             *     ]
+             */
+            bunitIds: number[];
+            /** @enum {string} */
+            type: "contract.created" | "contract.updated" | "contract.archived";
+            data: components["schemas"]["Contract"];
+        };
+        /** @description A referral was created, changed (`updated`: a PUT, or the approval of one), archived, approved or denied (its creation, maker-checker), or amended (§12); `data` is the referral. */
+        ReferralEvent: {
+            /**
+             * @description The event’s id: its sequence number, also sent as `webhook-id`.
+             * @example 1207
+             */
+            id: number;
+            /**
+             * @description Position in the feed: increasing in the order the changes committed, without gaps. Page with `after` = the last one you saw.
+             * @example 1207
+             */
+            sequence: number;
+            /**
+             * Format: date-time
+             * @description An instant, ISO 8601 UTC with milliseconds.
+             * @example 2026-11-23T10:15:00.000Z
+             */
+            createdDate: string;
+            /**
+             * @description The business units the event concerns (a key scoped to business units sees the events naming one of its units); empty for runs, API keys and webhook endpoints, which admin keys alone see.
+             * @example [
+             *       1,
+             *       3
+             *     ]
+             */
+            bunitIds: number[];
+            /** @enum {string} */
+            type: "referral.created" | "referral.updated" | "referral.archived" | "referral.approved" | "referral.denied" | "referral.amended";
+            data: components["schemas"]["Referral"];
+        };
+        /** @description A change request was opened, approved, denied or withdrawn; `data` is the request. */
+        ChangeRequestEvent: {
+            /**
+             * @description The event’s id: its sequence number, also sent as `webhook-id`.
+             * @example 1207
+             */
+            id: number;
+            /**
+             * @description Position in the feed: increasing in the order the changes committed, without gaps. Page with `after` = the last one you saw.
+             * @example 1207
+             */
+            sequence: number;
+            /**
+             * Format: date-time
+             * @description An instant, ISO 8601 UTC with milliseconds.
+             * @example 2026-11-23T10:15:00.000Z
+             */
+            createdDate: string;
+            /**
+             * @description The business units the event concerns (a key scoped to business units sees the events naming one of its units); empty for runs, API keys and webhook endpoints, which admin keys alone see.
+             * @example [
+             *       1,
+             *       3
+             *     ]
+             */
+            bunitIds: number[];
+            /** @enum {string} */
+            type: "change_request.created" | "change_request.approved" | "change_request.denied" | "change_request.withdrawn";
+            data: components["schemas"]["ChangeRequest"];
+        };
+        /** @description Revenue lines were created on a contract. */
+        RevenueIngestedEvent: {
+            /**
+             * @description The event’s id: its sequence number, also sent as `webhook-id`.
+             * @example 1207
+             */
+            id: number;
+            /**
+             * @description Position in the feed: increasing in the order the changes committed, without gaps. Page with `after` = the last one you saw.
+             * @example 1207
+             */
+            sequence: number;
+            /**
+             * Format: date-time
+             * @description An instant, ISO 8601 UTC with milliseconds.
+             * @example 2026-11-23T10:15:00.000Z
+             */
+            createdDate: string;
+            /**
+             * @description The business units the event concerns (a key scoped to business units sees the events naming one of its units); empty for runs, API keys and webhook endpoints, which admin keys alone see.
+             * @example [
+             *       1,
+             *       3
+             *     ]
+             */
+            bunitIds: number[];
+            /** @enum {string} */
+            type: "revenue.ingested";
+            data: components["schemas"]["RevenueIngested"];
+        };
+        RevenueIngested: {
+            /** @example 42 */
+            contractId: number;
+            /**
+             * @description The revenue lines the ingest created (not those it found existing).
+             * @example [
+             *       901,
+             *       902
+             *     ]
+             */
+            lineIds: number[];
+        };
+        /** @description A settlement run completed; its statements’ events come just before it. */
+        SettlementRunEvent: {
+            /**
+             * @description The event’s id: its sequence number, also sent as `webhook-id`.
+             * @example 1207
+             */
+            id: number;
+            /**
+             * @description Position in the feed: increasing in the order the changes committed, without gaps. Page with `after` = the last one you saw.
+             * @example 1207
+             */
+            sequence: number;
+            /**
+             * Format: date-time
+             * @description An instant, ISO 8601 UTC with milliseconds.
+             * @example 2026-11-23T10:15:00.000Z
+             */
+            createdDate: string;
+            /**
+             * @description The business units the event concerns (a key scoped to business units sees the events naming one of its units); empty for runs, API keys and webhook endpoints, which admin keys alone see.
+             * @example [
+             *       1,
+             *       3
+             *     ]
+             */
+            bunitIds: number[];
+            /** @enum {string} */
+            type: "settlement_run.completed";
+            data: components["schemas"]["SettlementRun"];
+        };
+        /** @description A statement of a completed run (without its lines: read them with getStatement). */
+        StatementEvent: {
+            /**
+             * @description The event’s id: its sequence number, also sent as `webhook-id`.
+             * @example 1207
+             */
+            id: number;
+            /**
+             * @description Position in the feed: increasing in the order the changes committed, without gaps. Page with `after` = the last one you saw.
+             * @example 1207
+             */
+            sequence: number;
+            /**
+             * Format: date-time
+             * @description An instant, ISO 8601 UTC with milliseconds.
+             * @example 2026-11-23T10:15:00.000Z
+             */
+            createdDate: string;
+            /**
+             * @description The business units the event concerns (a key scoped to business units sees the events naming one of its units); empty for runs, API keys and webhook endpoints, which admin keys alone see.
+             * @example [
+             *       1,
+             *       3
+             *     ]
+             */
+            bunitIds: number[];
+            /** @enum {string} */
+            type: "statement.created";
+            data: components["schemas"]["Statement"];
+        };
+        /** @description An API key was created or revoked (never its secret). */
+        ApiKeyEvent: {
+            /**
+             * @description The event’s id: its sequence number, also sent as `webhook-id`.
+             * @example 1207
+             */
+            id: number;
+            /**
+             * @description Position in the feed: increasing in the order the changes committed, without gaps. Page with `after` = the last one you saw.
+             * @example 1207
+             */
+            sequence: number;
+            /**
+             * Format: date-time
+             * @description An instant, ISO 8601 UTC with milliseconds.
+             * @example 2026-11-23T10:15:00.000Z
+             */
+            createdDate: string;
+            /**
+             * @description The business units the event concerns (a key scoped to business units sees the events naming one of its units); empty for runs, API keys and webhook endpoints, which admin keys alone see.
+             * @example [
+             *       1,
+             *       3
+             *     ]
+             */
+            bunitIds: number[];
+            /** @enum {string} */
+            type: "api_key.created" | "api_key.revoked";
+            data: components["schemas"]["ApiKey"];
+        };
+        /** @description A webhook endpoint was disabled after failing every delivery for 5 days. */
+        WebhookEndpointEvent: {
+            /**
+             * @description The event’s id: its sequence number, also sent as `webhook-id`.
+             * @example 1207
+             */
+            id: number;
+            /**
+             * @description Position in the feed: increasing in the order the changes committed, without gaps. Page with `after` = the last one you saw.
+             * @example 1207
+             */
+            sequence: number;
+            /**
+             * Format: date-time
+             * @description An instant, ISO 8601 UTC with milliseconds.
+             * @example 2026-11-23T10:15:00.000Z
+             */
+            createdDate: string;
+            /**
+             * @description The business units the event concerns (a key scoped to business units sees the events naming one of its units); empty for runs, API keys and webhook endpoints, which admin keys alone see.
+             * @example [
+             *       1,
+             *       3
+             *     ]
+             */
+            bunitIds: number[];
+            /** @enum {string} */
+            type: "webhook_endpoint.disabled";
+            data: components["schemas"]["WebhookEndpoint"];
+        };
+        /** @description Where events are sent, signed per the Standard Webhooks specification. Never shows its secret. */
+        WebhookEndpoint: {
+            /** @example 4 */
+            id: number;
+            /** @example https://erp.example.com/hooks/referrals */
+            url: string;
+            /** @example ERP: statements for invoicing */
+            description: string | null;
+            /**
+             * @description null: every type.
+             * @example [
+             *       "statement.created",
+             *       "settlement_run.completed"
+             *     ]
+             */
+            eventTypes: string[] | null;
+            /**
+             * @description null: every business unit.
+             * @example null
+             */
+            bunitIds: number[] | null;
+            /** @description false: nothing is sent to it (set by PUT, or after it failed every delivery for 5 days). */
+            enabled: boolean;
+            /**
+             * Format: date-time
+             * @description An instant, ISO 8601 UTC with milliseconds.
+             * @example 2026-11-23T10:15:00.000Z
+             */
+            createdDate: string;
+            /**
+             * Format: date-time
+             * @description An instant, ISO 8601 UTC with milliseconds.
+             * @example 2026-11-23T10:15:00.000Z
+             */
+            updatedDate: string;
+            /**
+             * Format: date-time
+             * @description When it was disabled; null while enabled.
+             * @example 2026-11-23T10:15:00.000Z
+             */
+            disabledDate: string | null;
+            /** @example null */
+            disabledReason: string | null;
+            /**
+             * Format: date-time
+             * @description The first failed attempt since the last success; null while deliveries succeed.
+             * @example 2026-11-23T10:15:00.000Z
+             */
+            failingSinceDate: string | null;
+            /**
+             * Format: date-time
+             * @description After a rotation: until when the previous secret still signs beside the new one (a second signature); else null.
+             * @example 2026-11-23T10:15:00.000Z
+             */
+            previousSecretExpiresDate: string | null;
+        };
+        EventListMeta: {
+            /** @example 1200 */
+            after: number;
+            /** @example 100 */
+            limit: number;
+            /**
+             * @description What to send as `after` for the next page: the last sequence of this page, or `after` again when it is empty (nothing new yet).
+             * @example 1207
+             */
+            next: number;
+        };
+        /** @description Where events are sent, signed per the Standard Webhooks specification. Never shows its secret. */
+        WebhookEndpointWithSecret: components["schemas"]["WebhookEndpoint"] & {
+            /**
+             * @description The signing secret, `whsec_` + base64 of 32 random bytes: shown in this answer only (absent from an idempotent replay). Verify deliveries with it, e.g. `new Webhook(secret).verify(body, headers)` of the `standardwebhooks` package.
+             * @example whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD
+             */
+            secret?: string;
+        };
+        WebhookEndpointCreate: {
+            /**
+             * Format: uri
+             * @description Where events are POSTed: `https` (`http` only where the service runs with WEBHOOK_ALLOW_HTTP=true), to a host that resolves to public addresses only (not loopback, private, link-local or cloud metadata addresses, unless WEBHOOK_ALLOW_PRIVATE=true). Redirects are not followed.
+             * @example https://erp.example.com/hooks/referrals
+             */
+            url: string;
+            /**
+             * @description The event types to send; left out or null: every type.
+             * @example [
+             *       "statement.created",
+             *       "settlement_run.completed"
+             *     ]
+             */
+            eventTypes?: ("business_unit.created" | "business_unit.updated" | "business_unit.archived" | "contract.created" | "contract.updated" | "contract.archived" | "referral.created" | "referral.updated" | "referral.archived" | "referral.approved" | "referral.denied" | "referral.amended" | "change_request.created" | "change_request.approved" | "change_request.denied" | "change_request.withdrawn" | "revenue.ingested" | "settlement_run.completed" | "statement.created" | "api_key.created" | "api_key.revoked" | "webhook_endpoint.disabled")[] | null;
+            /**
+             * @description Only events naming one of these business units (as a key scoped to them sees the feed); left out or null: every event, including those that name no unit (runs, API keys).
+             * @example [
+             *       3
+             *     ]
+             */
+            bunitIds?: number[] | null;
+            /** @example ERP: statements for invoicing */
+            description?: string | null;
+        };
+        WebhookEndpointList: {
+            data: components["schemas"]["WebhookEndpoint"][];
+            meta: components["schemas"]["ListMeta"];
+        };
+        /** @description The whole endpoint: `eventTypes`, `bunitIds` and `description` left out are null. Read-only fields are ignored. */
+        WebhookEndpointUpdate: {
+            /**
+             * Format: uri
+             * @description Where events are POSTed: `https` (`http` only where the service runs with WEBHOOK_ALLOW_HTTP=true), to a host that resolves to public addresses only (not loopback, private, link-local or cloud metadata addresses, unless WEBHOOK_ALLOW_PRIVATE=true). Redirects are not followed.
+             * @example https://erp.example.com/hooks/referrals
+             */
+            url: string;
+            /**
+             * @description The event types to send; left out or null: every type.
+             * @example [
+             *       "statement.created",
+             *       "settlement_run.completed"
+             *     ]
+             */
+            eventTypes?: ("business_unit.created" | "business_unit.updated" | "business_unit.archived" | "contract.created" | "contract.updated" | "contract.archived" | "referral.created" | "referral.updated" | "referral.archived" | "referral.approved" | "referral.denied" | "referral.amended" | "change_request.created" | "change_request.approved" | "change_request.denied" | "change_request.withdrawn" | "revenue.ingested" | "settlement_run.completed" | "statement.created" | "api_key.created" | "api_key.revoked" | "webhook_endpoint.disabled")[] | null;
+            /**
+             * @description Only events naming one of these business units (as a key scoped to them sees the feed); left out or null: every event, including those that name no unit (runs, API keys).
+             * @example [
+             *       3
+             *     ]
+             */
+            bunitIds?: number[] | null;
+            /** @example ERP: statements for invoicing */
+            description?: string | null;
+            /** @description false stops deliveries to it; true starts them again (with the events committed from then on). Left out: unchanged. */
+            enabled?: boolean;
+            id?: unknown;
+            createdDate?: unknown;
+            updatedDate?: unknown;
+            disabledDate?: unknown;
+            disabledReason?: unknown;
+            failingSinceDate?: unknown;
+            previousSecretExpiresDate?: unknown;
+        };
+        WebhookDeliveryList: {
+            data: components["schemas"]["WebhookDelivery"][];
+            meta: components["schemas"]["ListMeta"];
+        };
+        /** @description One event for one endpoint, with its attempts. */
+        WebhookDelivery: {
+            /** @example 311 */
+            id: number;
+            /** @example 4 */
+            endpointId: number;
+            /** @example 1207 */
+            eventId: number;
+            /** @example statement.created */
+            eventType: string;
+            /**
+             * @description `pending`: to be sent (or sent again after a failure, at `nextAttemptDate`); `succeeded`: a 2xx came within 15 s; `failed`: every retry failed.
+             * @enum {string}
+             */
+            status: "pending" | "succeeded" | "failed";
+            /** @example 1 */
+            attemptCount: number;
+            /**
+             * Format: date-time
+             * @description When it is sent next; null unless pending.
+             * @example 2026-11-23T10:15:00.000Z
+             */
+            nextAttemptDate: string | null;
+            /**
+             * Format: date-time
+             * @description An instant, ISO 8601 UTC with milliseconds.
+             * @example 2026-11-23T10:15:00.000Z
+             */
+            createdDate: string;
+            /**
+             * Format: date-time
+             * @description An instant, ISO 8601 UTC with milliseconds.
+             * @example 2026-11-23T10:15:00.000Z
+             */
+            lastAttemptDate: string | null;
+            /** @description Every attempt, oldest first. */
+            attempts: components["schemas"]["WebhookDeliveryAttempt"][];
+        };
+        WebhookDeliveryAttempt: {
+            /**
+             * Format: date-time
+             * @description An instant, ISO 8601 UTC with milliseconds.
+             * @example 2026-11-23T10:15:00.000Z
+             */
+            attemptedDate: string;
+            /**
+             * @description The receiver’s HTTP status; null when no answer came (see `error`).
+             * @example 503
+             */
+            httpStatus: number | null;
+            /**
+             * @description Why no answer came: timeout, connection refused, a refused address …
+             * @example null
+             */
+            error: string | null;
+            /** @example 112 */
+            durationMs: number;
+            /**
+             * @description The first 1 KB of the answer’s body.
+             * @example Service Unavailable
+             */
+            response: string | null;
+        };
+        WebhookRecoverResult: {
+            /**
+             * @description How many failed deliveries are pending again.
+             * @example 17
+             */
+            recovered: number;
+        };
+        WebhookRecover: {
+            /**
+             * Format: date-time
+             * @description Every delivery that failed at or after this instant is sent again.
+             * @example 2026-12-01T00:00:00.000Z
+             */
+            since: string;
+        };
         Health: {
             /** @enum {string} */
             status: "ok";
@@ -1993,7 +2658,7 @@ export interface operations {
             /**
              * @description Forbidden. Code:
              *
-             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs and keys need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
+             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs, keys and webhook endpoints need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
              */
             403: {
                 headers: {
@@ -2190,7 +2855,7 @@ export interface operations {
             /**
              * @description Forbidden. Code:
              *
-             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs and keys need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
+             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs, keys and webhook endpoints need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
              */
             403: {
                 headers: {
@@ -2459,7 +3124,7 @@ export interface operations {
             /**
              * @description Forbidden. Code:
              *
-             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs and keys need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
+             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs, keys and webhook endpoints need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
              */
             403: {
                 headers: {
@@ -2675,7 +3340,7 @@ export interface operations {
             /**
              * @description Forbidden. Code:
              *
-             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs and keys need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
+             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs, keys and webhook endpoints need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
              */
             403: {
                 headers: {
@@ -2945,7 +3610,7 @@ export interface operations {
             /**
              * @description Forbidden. Code:
              *
-             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs and keys need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
+             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs, keys and webhook endpoints need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
              */
             403: {
                 headers: {
@@ -3162,7 +3827,7 @@ export interface operations {
             /**
              * @description Forbidden. Code:
              *
-             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs and keys need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
+             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs, keys and webhook endpoints need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
              */
             403: {
                 headers: {
@@ -3390,7 +4055,7 @@ export interface operations {
             /**
              * @description Forbidden. Code:
              *
-             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs and keys need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
+             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs, keys and webhook endpoints need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
              */
             403: {
                 headers: {
@@ -3687,7 +4352,7 @@ export interface operations {
             /**
              * @description Forbidden. Code:
              *
-             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs and keys need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
+             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs, keys and webhook endpoints need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
              */
             403: {
                 headers: {
@@ -3914,7 +4579,7 @@ export interface operations {
             /**
              * @description Forbidden. Code:
              *
-             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs and keys need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
+             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs, keys and webhook endpoints need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
              */
             403: {
                 headers: {
@@ -4187,7 +4852,7 @@ export interface operations {
             /**
              * @description Forbidden. Code:
              *
-             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs and keys need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
+             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs, keys and webhook endpoints need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
              */
             403: {
                 headers: {
@@ -4436,7 +5101,7 @@ export interface operations {
             /**
              * @description Forbidden. Code:
              *
-             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs and keys need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
+             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs, keys and webhook endpoints need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
              */
             403: {
                 headers: {
@@ -4683,7 +5348,7 @@ export interface operations {
             /**
              * @description Forbidden. Code:
              *
-             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs and keys need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
+             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs, keys and webhook endpoints need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
              */
             403: {
                 headers: {
@@ -4998,7 +5663,7 @@ export interface operations {
             /**
              * @description Forbidden. Code:
              *
-             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs and keys need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
+             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs, keys and webhook endpoints need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
              */
             403: {
                 headers: {
@@ -5284,7 +5949,7 @@ export interface operations {
             /**
              * @description Forbidden. Code:
              *
-             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs and keys need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
+             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs, keys and webhook endpoints need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
              */
             403: {
                 headers: {
@@ -5593,7 +6258,7 @@ export interface operations {
             /**
              * @description Forbidden. Code:
              *
-             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs and keys need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
+             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs, keys and webhook endpoints need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
              */
             403: {
                 headers: {
@@ -5845,7 +6510,7 @@ export interface operations {
             /**
              * @description Forbidden. Code:
              *
-             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs and keys need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
+             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs, keys and webhook endpoints need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
              */
             403: {
                 headers: {
@@ -6207,7 +6872,7 @@ export interface operations {
             /**
              * @description Forbidden. Code:
              *
-             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs and keys need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
+             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs, keys and webhook endpoints need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
              */
             403: {
                 headers: {
@@ -6434,7 +7099,7 @@ export interface operations {
             /**
              * @description Forbidden. Code:
              *
-             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs and keys need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
+             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs, keys and webhook endpoints need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
              */
             403: {
                 headers: {
@@ -6641,7 +7306,7 @@ export interface operations {
             /**
              * @description Forbidden. Code:
              *
-             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs and keys need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
+             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs, keys and webhook endpoints need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
              */
             403: {
                 headers: {
@@ -6870,7 +7535,7 @@ export interface operations {
             /**
              * @description Forbidden. One of these codes:
              *
-             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs and keys need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
+             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs, keys and webhook endpoints need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
              *     - `four-eyes`: A key cannot decide a change request it asked for itself: another approver (or admin) key must.
              */
             403: {
@@ -7185,7 +7850,7 @@ export interface operations {
             /**
              * @description Forbidden. One of these codes:
              *
-             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs and keys need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
+             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs, keys and webhook endpoints need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
              *     - `four-eyes`: A key cannot decide a change request it asked for itself: another approver (or admin) key must.
              */
             403: {
@@ -7485,7 +8150,7 @@ export interface operations {
             /**
              * @description Forbidden. Code:
              *
-             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs and keys need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
+             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs, keys and webhook endpoints need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
              */
             403: {
                 headers: {
@@ -7801,7 +8466,7 @@ export interface operations {
             /**
              * @description Forbidden. One of these codes:
              *
-             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs and keys need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
+             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs, keys and webhook endpoints need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
              *     - `four-eyes`: A key cannot decide a change request it asked for itself: another approver (or admin) key must.
              */
             403: {
@@ -8116,7 +8781,7 @@ export interface operations {
             /**
              * @description Forbidden. Code:
              *
-             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs and keys need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
+             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs, keys and webhook endpoints need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
              */
             403: {
                 headers: {
@@ -8368,7 +9033,7 @@ export interface operations {
             /**
              * @description Forbidden. Code:
              *
-             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs and keys need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
+             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs, keys and webhook endpoints need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
              */
             403: {
                 headers: {
@@ -8640,7 +9305,7 @@ export interface operations {
             /**
              * @description Forbidden. Code:
              *
-             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs and keys need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
+             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs, keys and webhook endpoints need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
              */
             403: {
                 headers: {
@@ -8879,7 +9544,7 @@ export interface operations {
             /**
              * @description Forbidden. Code:
              *
-             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs and keys need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
+             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs, keys and webhook endpoints need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
              */
             403: {
                 headers: {
@@ -9226,7 +9891,7 @@ export interface operations {
             /**
              * @description Forbidden. Code:
              *
-             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs and keys need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
+             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs, keys and webhook endpoints need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
              */
             403: {
                 headers: {
@@ -9495,7 +10160,7 @@ export interface operations {
             /**
              * @description Forbidden. Code:
              *
-             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs and keys need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
+             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs, keys and webhook endpoints need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
              */
             403: {
                 headers: {
@@ -9745,7 +10410,7 @@ export interface operations {
             /**
              * @description Forbidden. Code:
              *
-             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs and keys need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
+             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs, keys and webhook endpoints need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
              */
             403: {
                 headers: {
@@ -10009,7 +10674,7 @@ export interface operations {
             /**
              * @description Forbidden. Code:
              *
-             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs and keys need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
+             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs, keys and webhook endpoints need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
              */
             403: {
                 headers: {
@@ -10255,7 +10920,7 @@ export interface operations {
             /**
              * @description Forbidden. Code:
              *
-             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs and keys need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
+             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs, keys and webhook endpoints need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
              */
             403: {
                 headers: {
@@ -10490,7 +11155,7 @@ export interface operations {
             /**
              * @description Forbidden. Code:
              *
-             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs and keys need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
+             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs, keys and webhook endpoints need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
              */
             403: {
                 headers: {
@@ -10710,7 +11375,7 @@ export interface operations {
             /**
              * @description Forbidden. Code:
              *
-             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs and keys need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
+             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs, keys and webhook endpoints need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
              */
             403: {
                 headers: {
@@ -10913,7 +11578,7 @@ export interface operations {
             /**
              * @description Forbidden. Code:
              *
-             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs and keys need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
+             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs, keys and webhook endpoints need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
              */
             403: {
                 headers: {
@@ -11170,7 +11835,7 @@ export interface operations {
             /**
              * @description Forbidden. Code:
              *
-             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs and keys need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
+             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs, keys and webhook endpoints need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
              */
             403: {
                 headers: {
@@ -11358,7 +12023,7 @@ export interface operations {
             /**
              * @description Forbidden. Code:
              *
-             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs and keys need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
+             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs, keys and webhook endpoints need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
              */
             403: {
                 headers: {
@@ -11390,6 +12055,2380 @@ export interface operations {
                         status?: 404;
                         /** @enum {string} */
                         code?: "not-found";
+                    };
+                };
+            };
+            /**
+             * @description Too many requests. Code:
+             *
+             *     - `rate-limited`: This API key sent more requests this minute than the service allows. Wait the seconds given in `Retry-After`.
+             */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 429;
+                        /** @enum {string} */
+                        code?: "rate-limited";
+                    };
+                };
+            };
+            /**
+             * @description Internal error. Code:
+             *
+             *     - `internal`: An unexpected error; nothing was changed. The body carries no technical detail: quote `requestId` (also the `X-Request-Id` header) when you report it.
+             */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 500;
+                        /** @enum {string} */
+                        code?: "internal";
+                    };
+                };
+            };
+            /**
+             * @description Service unavailable. Code:
+             *
+             *     - `unavailable`: The database could not be reached, or stayed locked by other work longer than this service waits for it; nothing was changed. Send the same request again after the seconds given in `Retry-After` (with the same `Idempotency-Key`, a POST is safe to repeat).
+             */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 503;
+                        /** @enum {string} */
+                        code?: "unavailable";
+                    };
+                };
+            };
+        };
+    };
+    listEvents: {
+        parameters: {
+            query?: {
+                /** @description Only events after this sequence: the last one you saw (0: from the oldest kept). */
+                after?: number;
+                /** @description Page size. */
+                limit?: number;
+                /** @description Only events of these types (comma-separated). */
+                type?: string;
+            };
+            header?: {
+                /**
+                 * @description Your correlation id for this request (1-128 letters, digits, `_`, `.` or `-`). It is logged and returned in the `X-Request-Id` response header; without it (or with another form) the service makes one.
+                 * @example billing-2026-11-23-0001
+                 */
+                "X-Request-Id"?: components["parameters"]["X-Request-Id"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The next events after `after`, oldest first. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": 1207,
+                     *           "sequence": 1207,
+                     *           "type": "business_unit.updated",
+                     *           "createdDate": "2026-11-23T10:15:00.000Z",
+                     *           "bunitIds": [
+                     *             3
+                     *           ],
+                     *           "data": {
+                     *             "id": 3,
+                     *             "code": "NORDICS",
+                     *             "name": "Nordic Sales",
+                     *             "createdDate": "2026-11-01T09:00:00.000Z",
+                     *             "archivedDate": null
+                     *           }
+                     *         }
+                     *       ],
+                     *       "meta": {
+                     *         "after": 1206,
+                     *         "limit": 100,
+                     *         "next": 1207
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["EventList"];
+                };
+            };
+            /**
+             * @description Bad request. Code:
+             *
+             *     - `validation-failed`: A parameter, header or body field is invalid: a missing or unknown field, a date that is not a real calendar date, a decimal with more places than allowed (never rounded), a range that ends before it starts. `errors` lists every invalid field, not just the first; fix them and send again.
+             */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 400;
+                        /** @enum {string} */
+                        code?: "validation-failed";
+                    };
+                };
+            };
+            /**
+             * @description Unauthenticated. Code:
+             *
+             *     - `unauthenticated`: No API key was sent, or the key is unknown or revoked. Send `Authorization: Bearer <key>`.
+             */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 401;
+                        /** @enum {string} */
+                        code?: "unauthenticated";
+                    };
+                };
+            };
+            /**
+             * @description Forbidden. Code:
+             *
+             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs, keys and webhook endpoints need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
+             */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 403;
+                        /** @enum {string} */
+                        code?: "forbidden";
+                    };
+                };
+            };
+            /**
+             * @description Not acceptable. Code:
+             *
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 406;
+                        /** @enum {string} */
+                        code?: "not-acceptable";
+                    };
+                };
+            };
+            /**
+             * @description Too many requests. Code:
+             *
+             *     - `rate-limited`: This API key sent more requests this minute than the service allows. Wait the seconds given in `Retry-After`.
+             */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 429;
+                        /** @enum {string} */
+                        code?: "rate-limited";
+                    };
+                };
+            };
+            /**
+             * @description Internal error. Code:
+             *
+             *     - `internal`: An unexpected error; nothing was changed. The body carries no technical detail: quote `requestId` (also the `X-Request-Id` header) when you report it.
+             */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 500;
+                        /** @enum {string} */
+                        code?: "internal";
+                    };
+                };
+            };
+            /**
+             * @description Service unavailable. Code:
+             *
+             *     - `unavailable`: The database could not be reached, or stayed locked by other work longer than this service waits for it; nothing was changed. Send the same request again after the seconds given in `Retry-After` (with the same `Idempotency-Key`, a POST is safe to repeat).
+             */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 503;
+                        /** @enum {string} */
+                        code?: "unavailable";
+                    };
+                };
+            };
+        };
+    };
+    listWebhookEndpoints: {
+        parameters: {
+            query?: {
+                /** @description Page size. */
+                limit?: number;
+                /** @description Rows to skip. */
+                offset?: number;
+            };
+            header?: {
+                /**
+                 * @description Your correlation id for this request (1-128 letters, digits, `_`, `.` or `-`). It is logged and returned in the `X-Request-Id` response header; without it (or with another form) the service makes one.
+                 * @example billing-2026-11-23-0001
+                 */
+                "X-Request-Id"?: components["parameters"]["X-Request-Id"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of endpoints (never their secrets). */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": 4,
+                     *           "url": "https://erp.example.com/hooks/referrals",
+                     *           "description": "ERP: statements for invoicing",
+                     *           "eventTypes": [
+                     *             "statement.created",
+                     *             "settlement_run.completed"
+                     *           ],
+                     *           "bunitIds": null,
+                     *           "enabled": true,
+                     *           "createdDate": "2026-11-02T08:00:00.000Z",
+                     *           "updatedDate": "2026-11-02T08:00:00.000Z",
+                     *           "disabledDate": null,
+                     *           "disabledReason": null,
+                     *           "failingSinceDate": null,
+                     *           "previousSecretExpiresDate": null
+                     *         }
+                     *       ],
+                     *       "meta": {
+                     *         "total": 1,
+                     *         "limit": 50,
+                     *         "offset": 0
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["WebhookEndpointList"];
+                };
+            };
+            /**
+             * @description Bad request. Code:
+             *
+             *     - `validation-failed`: A parameter, header or body field is invalid: a missing or unknown field, a date that is not a real calendar date, a decimal with more places than allowed (never rounded), a range that ends before it starts. `errors` lists every invalid field, not just the first; fix them and send again.
+             */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 400;
+                        /** @enum {string} */
+                        code?: "validation-failed";
+                    };
+                };
+            };
+            /**
+             * @description Unauthenticated. Code:
+             *
+             *     - `unauthenticated`: No API key was sent, or the key is unknown or revoked. Send `Authorization: Bearer <key>`.
+             */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 401;
+                        /** @enum {string} */
+                        code?: "unauthenticated";
+                    };
+                };
+            };
+            /**
+             * @description Forbidden. Code:
+             *
+             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs, keys and webhook endpoints need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
+             */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 403;
+                        /** @enum {string} */
+                        code?: "forbidden";
+                    };
+                };
+            };
+            /**
+             * @description Not acceptable. Code:
+             *
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 406;
+                        /** @enum {string} */
+                        code?: "not-acceptable";
+                    };
+                };
+            };
+            /**
+             * @description Too many requests. Code:
+             *
+             *     - `rate-limited`: This API key sent more requests this minute than the service allows. Wait the seconds given in `Retry-After`.
+             */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 429;
+                        /** @enum {string} */
+                        code?: "rate-limited";
+                    };
+                };
+            };
+            /**
+             * @description Internal error. Code:
+             *
+             *     - `internal`: An unexpected error; nothing was changed. The body carries no technical detail: quote `requestId` (also the `X-Request-Id` header) when you report it.
+             */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 500;
+                        /** @enum {string} */
+                        code?: "internal";
+                    };
+                };
+            };
+            /**
+             * @description Service unavailable. Code:
+             *
+             *     - `unavailable`: The database could not be reached, or stayed locked by other work longer than this service waits for it; nothing was changed. Send the same request again after the seconds given in `Retry-After` (with the same `Idempotency-Key`, a POST is safe to repeat).
+             */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 503;
+                        /** @enum {string} */
+                        code?: "unavailable";
+                    };
+                };
+            };
+        };
+    };
+    createWebhookEndpoint: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Your correlation id for this request (1-128 letters, digits, `_`, `.` or `-`). It is logged and returned in the `X-Request-Id` response header; without it (or with another form) the service makes one.
+                 * @example billing-2026-11-23-0001
+                 */
+                "X-Request-Id"?: components["parameters"]["X-Request-Id"];
+                /**
+                 * @description Makes a retry safe: any unique string (a UUID, or your own id of the batch). Within 24 hours, the same key from the same API key on the same method and path with the same body returns the first answer again, with `Idempotent-Replayed: true`, instead of doing the work twice (no second referral, no revenue booked twice, no second settlement). The same key with a different body: 422 `idempotency-key-mismatch`; while the first request is still running: 409 `idempotency-key-in-use`.
+                 * @example 4f7c2a10-ingest-2026-10
+                 */
+                "Idempotency-Key"?: components["parameters"]["Idempotency-Key"];
+                /**
+                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name.
+                 * @example Renegotiated referral terms, Q4 2026
+                 */
+                "X-Change-Reason"?: components["parameters"]["X-Change-Reason"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "url": "https://erp.example.com/hooks/referrals",
+                 *       "eventTypes": [
+                 *         "statement.created",
+                 *         "settlement_run.completed"
+                 *       ],
+                 *       "description": "ERP: statements for invoicing"
+                 *     }
+                 */
+                "application/json": components["schemas"]["WebhookEndpointCreate"];
+            };
+        };
+        responses: {
+            /** @description Created; the secret is in `secret`. A replay of this answer (same `Idempotency-Key`) comes without it: rotate the secret if the first answer was lost. */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    Location: components["headers"]["Location"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": 4,
+                     *       "url": "https://erp.example.com/hooks/referrals",
+                     *       "description": "ERP: statements for invoicing",
+                     *       "eventTypes": [
+                     *         "statement.created",
+                     *         "settlement_run.completed"
+                     *       ],
+                     *       "bunitIds": null,
+                     *       "enabled": true,
+                     *       "createdDate": "2026-11-02T08:00:00.000Z",
+                     *       "updatedDate": "2026-11-02T08:00:00.000Z",
+                     *       "disabledDate": null,
+                     *       "disabledReason": null,
+                     *       "failingSinceDate": null,
+                     *       "previousSecretExpiresDate": null,
+                     *       "secret": "whsec_9Pq0wz4m0lX0b8oQ1m6p3o2Xz3YqK5uTzq6E2s9m9jA="
+                     *     }
+                     */
+                    "application/json": components["schemas"]["WebhookEndpointWithSecret"];
+                };
+            };
+            /**
+             * @description Bad request. One of these codes:
+             *
+             *     - `validation-failed`: A parameter, header or body field is invalid: a missing or unknown field, a date that is not a real calendar date, a decimal with more places than allowed (never rounded), a range that ends before it starts. `errors` lists every invalid field, not just the first; fix them and send again.
+             *     - `malformed-json`: The body is not valid JSON. Nothing was read from it.
+             */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 400;
+                        /** @enum {string} */
+                        code?: "validation-failed" | "malformed-json";
+                    };
+                };
+            };
+            /**
+             * @description Unauthenticated. Code:
+             *
+             *     - `unauthenticated`: No API key was sent, or the key is unknown or revoked. Send `Authorization: Bearer <key>`.
+             */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 401;
+                        /** @enum {string} */
+                        code?: "unauthenticated";
+                    };
+                };
+            };
+            /**
+             * @description Forbidden. Code:
+             *
+             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs, keys and webhook endpoints need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
+             */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 403;
+                        /** @enum {string} */
+                        code?: "forbidden";
+                    };
+                };
+            };
+            /**
+             * @description Not acceptable. Code:
+             *
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 406;
+                        /** @enum {string} */
+                        code?: "not-acceptable";
+                    };
+                };
+            };
+            /**
+             * @description Conflict with the stored data. Code:
+             *
+             *     - `idempotency-key-in-use`: A request with the same `Idempotency-Key` is still being processed. Wait and retry with the same key: you will get its answer.
+             */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 409;
+                        /** @enum {string} */
+                        code?: "idempotency-key-in-use";
+                    };
+                };
+            };
+            /**
+             * @description Payload too large. Code:
+             *
+             *     - `payload-too-large`: The body is larger than 1 MB. Split revenue into several requests of at most 1000 lines.
+             */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 413;
+                        /** @enum {string} */
+                        code?: "payload-too-large";
+                    };
+                };
+            };
+            /**
+             * @description Unsupported media type. Code:
+             *
+             *     - `unsupported-media-type`: Bodies must be UTF-8 JSON sent as `Content-Type: application/json`.
+             */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 415;
+                        /** @enum {string} */
+                        code?: "unsupported-media-type";
+                    };
+                };
+            };
+            /**
+             * @description Unprocessable request. One of these codes:
+             *
+             *     - `idempotency-key-mismatch`: This `Idempotency-Key` was used in the last 24 hours, by the same API key on the same method and path, with a different body. Use a new key for a new request.
+             *     - `invalid-webhook-url`: The webhook URL may not be sent to: it is not `https` (`http` needs WEBHOOK_ALLOW_HTTP=true on the service), carries a user name or password, or its host does not resolve or resolves to a loopback, private, link-local or cloud metadata address (IPv4 or IPv6, IPv4-mapped included; allowed only with WEBHOOK_ALLOW_PRIVATE=true). Use a public https URL of the receiver.
+             *     - `invalid-reference`: The body names something that cannot be used: a contract that is not an active contract of the business unit in the path (R1), a referrer that does not exist or is archived (R2), or a business unit that does not exist. `errors` points at the field.
+             */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 422;
+                        /** @enum {string} */
+                        code?: "idempotency-key-mismatch" | "invalid-webhook-url" | "invalid-reference";
+                    };
+                };
+            };
+            /**
+             * @description Too many requests. Code:
+             *
+             *     - `rate-limited`: This API key sent more requests this minute than the service allows. Wait the seconds given in `Retry-After`.
+             */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 429;
+                        /** @enum {string} */
+                        code?: "rate-limited";
+                    };
+                };
+            };
+            /**
+             * @description Internal error. Code:
+             *
+             *     - `internal`: An unexpected error; nothing was changed. The body carries no technical detail: quote `requestId` (also the `X-Request-Id` header) when you report it.
+             */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 500;
+                        /** @enum {string} */
+                        code?: "internal";
+                    };
+                };
+            };
+            /**
+             * @description Service unavailable. Code:
+             *
+             *     - `unavailable`: The database could not be reached, or stayed locked by other work longer than this service waits for it; nothing was changed. Send the same request again after the seconds given in `Retry-After` (with the same `Idempotency-Key`, a POST is safe to repeat).
+             */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 503;
+                        /** @enum {string} */
+                        code?: "unavailable";
+                    };
+                };
+            };
+        };
+    };
+    getWebhookEndpoint: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Your correlation id for this request (1-128 letters, digits, `_`, `.` or `-`). It is logged and returned in the `X-Request-Id` response header; without it (or with another form) the service makes one.
+                 * @example billing-2026-11-23-0001
+                 */
+                "X-Request-Id"?: components["parameters"]["X-Request-Id"];
+            };
+            path: {
+                /** @description Id of a webhook endpoint. */
+                endpointId: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The endpoint (never its secret). */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": 4,
+                     *       "url": "https://erp.example.com/hooks/referrals",
+                     *       "description": "ERP: statements for invoicing",
+                     *       "eventTypes": [
+                     *         "statement.created",
+                     *         "settlement_run.completed"
+                     *       ],
+                     *       "bunitIds": null,
+                     *       "enabled": true,
+                     *       "createdDate": "2026-11-02T08:00:00.000Z",
+                     *       "updatedDate": "2026-11-02T08:00:00.000Z",
+                     *       "disabledDate": null,
+                     *       "disabledReason": null,
+                     *       "failingSinceDate": null,
+                     *       "previousSecretExpiresDate": null
+                     *     }
+                     */
+                    "application/json": components["schemas"]["WebhookEndpoint"];
+                };
+            };
+            /**
+             * @description Bad request. Code:
+             *
+             *     - `validation-failed`: A parameter, header or body field is invalid: a missing or unknown field, a date that is not a real calendar date, a decimal with more places than allowed (never rounded), a range that ends before it starts. `errors` lists every invalid field, not just the first; fix them and send again.
+             */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 400;
+                        /** @enum {string} */
+                        code?: "validation-failed";
+                    };
+                };
+            };
+            /**
+             * @description Unauthenticated. Code:
+             *
+             *     - `unauthenticated`: No API key was sent, or the key is unknown or revoked. Send `Authorization: Bearer <key>`.
+             */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 401;
+                        /** @enum {string} */
+                        code?: "unauthenticated";
+                    };
+                };
+            };
+            /**
+             * @description Forbidden. Code:
+             *
+             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs, keys and webhook endpoints need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
+             */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 403;
+                        /** @enum {string} */
+                        code?: "forbidden";
+                    };
+                };
+            };
+            /**
+             * @description Not found. Code:
+             *
+             *     - `not-found`: Nothing with this id exists under this business unit. A resource that exists under another business unit is also reported as not found here.
+             */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 404;
+                        /** @enum {string} */
+                        code?: "not-found";
+                    };
+                };
+            };
+            /**
+             * @description Not acceptable. Code:
+             *
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 406;
+                        /** @enum {string} */
+                        code?: "not-acceptable";
+                    };
+                };
+            };
+            /**
+             * @description Too many requests. Code:
+             *
+             *     - `rate-limited`: This API key sent more requests this minute than the service allows. Wait the seconds given in `Retry-After`.
+             */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 429;
+                        /** @enum {string} */
+                        code?: "rate-limited";
+                    };
+                };
+            };
+            /**
+             * @description Internal error. Code:
+             *
+             *     - `internal`: An unexpected error; nothing was changed. The body carries no technical detail: quote `requestId` (also the `X-Request-Id` header) when you report it.
+             */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 500;
+                        /** @enum {string} */
+                        code?: "internal";
+                    };
+                };
+            };
+            /**
+             * @description Service unavailable. Code:
+             *
+             *     - `unavailable`: The database could not be reached, or stayed locked by other work longer than this service waits for it; nothing was changed. Send the same request again after the seconds given in `Retry-After` (with the same `Idempotency-Key`, a POST is safe to repeat).
+             */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 503;
+                        /** @enum {string} */
+                        code?: "unavailable";
+                    };
+                };
+            };
+        };
+    };
+    updateWebhookEndpoint: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Your correlation id for this request (1-128 letters, digits, `_`, `.` or `-`). It is logged and returned in the `X-Request-Id` response header; without it (or with another form) the service makes one.
+                 * @example billing-2026-11-23-0001
+                 */
+                "X-Request-Id"?: components["parameters"]["X-Request-Id"];
+                /**
+                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name.
+                 * @example Renegotiated referral terms, Q4 2026
+                 */
+                "X-Change-Reason"?: components["parameters"]["X-Change-Reason"];
+            };
+            path: {
+                /** @description Id of a webhook endpoint. */
+                endpointId: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "url": "https://erp.example.com/hooks/referrals",
+                 *       "eventTypes": [
+                 *         "statement.created"
+                 *       ],
+                 *       "enabled": true
+                 *     }
+                 */
+                "application/json": components["schemas"]["WebhookEndpointUpdate"];
+            };
+        };
+        responses: {
+            /** @description The endpoint as it is now. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": 4,
+                     *       "url": "https://erp.example.com/hooks/referrals",
+                     *       "description": "ERP: statements for invoicing",
+                     *       "eventTypes": [
+                     *         "statement.created",
+                     *         "settlement_run.completed"
+                     *       ],
+                     *       "bunitIds": null,
+                     *       "enabled": true,
+                     *       "createdDate": "2026-11-02T08:00:00.000Z",
+                     *       "updatedDate": "2026-11-02T08:00:00.000Z",
+                     *       "disabledDate": null,
+                     *       "disabledReason": null,
+                     *       "failingSinceDate": null,
+                     *       "previousSecretExpiresDate": null
+                     *     }
+                     */
+                    "application/json": components["schemas"]["WebhookEndpoint"];
+                };
+            };
+            /**
+             * @description Bad request. One of these codes:
+             *
+             *     - `validation-failed`: A parameter, header or body field is invalid: a missing or unknown field, a date that is not a real calendar date, a decimal with more places than allowed (never rounded), a range that ends before it starts. `errors` lists every invalid field, not just the first; fix them and send again.
+             *     - `malformed-json`: The body is not valid JSON. Nothing was read from it.
+             */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 400;
+                        /** @enum {string} */
+                        code?: "validation-failed" | "malformed-json";
+                    };
+                };
+            };
+            /**
+             * @description Unauthenticated. Code:
+             *
+             *     - `unauthenticated`: No API key was sent, or the key is unknown or revoked. Send `Authorization: Bearer <key>`.
+             */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 401;
+                        /** @enum {string} */
+                        code?: "unauthenticated";
+                    };
+                };
+            };
+            /**
+             * @description Forbidden. Code:
+             *
+             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs, keys and webhook endpoints need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
+             */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 403;
+                        /** @enum {string} */
+                        code?: "forbidden";
+                    };
+                };
+            };
+            /**
+             * @description Not found. Code:
+             *
+             *     - `not-found`: Nothing with this id exists under this business unit. A resource that exists under another business unit is also reported as not found here.
+             */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 404;
+                        /** @enum {string} */
+                        code?: "not-found";
+                    };
+                };
+            };
+            /**
+             * @description Not acceptable. Code:
+             *
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 406;
+                        /** @enum {string} */
+                        code?: "not-acceptable";
+                    };
+                };
+            };
+            /**
+             * @description Payload too large. Code:
+             *
+             *     - `payload-too-large`: The body is larger than 1 MB. Split revenue into several requests of at most 1000 lines.
+             */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 413;
+                        /** @enum {string} */
+                        code?: "payload-too-large";
+                    };
+                };
+            };
+            /**
+             * @description Unsupported media type. Code:
+             *
+             *     - `unsupported-media-type`: Bodies must be UTF-8 JSON sent as `Content-Type: application/json`.
+             */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 415;
+                        /** @enum {string} */
+                        code?: "unsupported-media-type";
+                    };
+                };
+            };
+            /**
+             * @description Unprocessable request. One of these codes:
+             *
+             *     - `invalid-webhook-url`: The webhook URL may not be sent to: it is not `https` (`http` needs WEBHOOK_ALLOW_HTTP=true on the service), carries a user name or password, or its host does not resolve or resolves to a loopback, private, link-local or cloud metadata address (IPv4 or IPv6, IPv4-mapped included; allowed only with WEBHOOK_ALLOW_PRIVATE=true). Use a public https URL of the receiver.
+             *     - `invalid-reference`: The body names something that cannot be used: a contract that is not an active contract of the business unit in the path (R1), a referrer that does not exist or is archived (R2), or a business unit that does not exist. `errors` points at the field.
+             */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 422;
+                        /** @enum {string} */
+                        code?: "invalid-webhook-url" | "invalid-reference";
+                    };
+                };
+            };
+            /**
+             * @description Too many requests. Code:
+             *
+             *     - `rate-limited`: This API key sent more requests this minute than the service allows. Wait the seconds given in `Retry-After`.
+             */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 429;
+                        /** @enum {string} */
+                        code?: "rate-limited";
+                    };
+                };
+            };
+            /**
+             * @description Internal error. Code:
+             *
+             *     - `internal`: An unexpected error; nothing was changed. The body carries no technical detail: quote `requestId` (also the `X-Request-Id` header) when you report it.
+             */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 500;
+                        /** @enum {string} */
+                        code?: "internal";
+                    };
+                };
+            };
+            /**
+             * @description Service unavailable. Code:
+             *
+             *     - `unavailable`: The database could not be reached, or stayed locked by other work longer than this service waits for it; nothing was changed. Send the same request again after the seconds given in `Retry-After` (with the same `Idempotency-Key`, a POST is safe to repeat).
+             */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 503;
+                        /** @enum {string} */
+                        code?: "unavailable";
+                    };
+                };
+            };
+        };
+    };
+    deleteWebhookEndpoint: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Your correlation id for this request (1-128 letters, digits, `_`, `.` or `-`). It is logged and returned in the `X-Request-Id` response header; without it (or with another form) the service makes one.
+                 * @example billing-2026-11-23-0001
+                 */
+                "X-Request-Id"?: components["parameters"]["X-Request-Id"];
+                /**
+                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name.
+                 * @example Renegotiated referral terms, Q4 2026
+                 */
+                "X-Change-Reason"?: components["parameters"]["X-Change-Reason"];
+            };
+            path: {
+                /** @description Id of a webhook endpoint. */
+                endpointId: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted. */
+            204: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /**
+             * @description Bad request. Code:
+             *
+             *     - `validation-failed`: A parameter, header or body field is invalid: a missing or unknown field, a date that is not a real calendar date, a decimal with more places than allowed (never rounded), a range that ends before it starts. `errors` lists every invalid field, not just the first; fix them and send again.
+             */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 400;
+                        /** @enum {string} */
+                        code?: "validation-failed";
+                    };
+                };
+            };
+            /**
+             * @description Unauthenticated. Code:
+             *
+             *     - `unauthenticated`: No API key was sent, or the key is unknown or revoked. Send `Authorization: Bearer <key>`.
+             */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 401;
+                        /** @enum {string} */
+                        code?: "unauthenticated";
+                    };
+                };
+            };
+            /**
+             * @description Forbidden. Code:
+             *
+             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs, keys and webhook endpoints need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
+             */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 403;
+                        /** @enum {string} */
+                        code?: "forbidden";
+                    };
+                };
+            };
+            /**
+             * @description Not found. Code:
+             *
+             *     - `not-found`: Nothing with this id exists under this business unit. A resource that exists under another business unit is also reported as not found here.
+             */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 404;
+                        /** @enum {string} */
+                        code?: "not-found";
+                    };
+                };
+            };
+            /**
+             * @description Too many requests. Code:
+             *
+             *     - `rate-limited`: This API key sent more requests this minute than the service allows. Wait the seconds given in `Retry-After`.
+             */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 429;
+                        /** @enum {string} */
+                        code?: "rate-limited";
+                    };
+                };
+            };
+            /**
+             * @description Internal error. Code:
+             *
+             *     - `internal`: An unexpected error; nothing was changed. The body carries no technical detail: quote `requestId` (also the `X-Request-Id` header) when you report it.
+             */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 500;
+                        /** @enum {string} */
+                        code?: "internal";
+                    };
+                };
+            };
+            /**
+             * @description Service unavailable. Code:
+             *
+             *     - `unavailable`: The database could not be reached, or stayed locked by other work longer than this service waits for it; nothing was changed. Send the same request again after the seconds given in `Retry-After` (with the same `Idempotency-Key`, a POST is safe to repeat).
+             */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 503;
+                        /** @enum {string} */
+                        code?: "unavailable";
+                    };
+                };
+            };
+        };
+    };
+    rotateWebhookSecret: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Your correlation id for this request (1-128 letters, digits, `_`, `.` or `-`). It is logged and returned in the `X-Request-Id` response header; without it (or with another form) the service makes one.
+                 * @example billing-2026-11-23-0001
+                 */
+                "X-Request-Id"?: components["parameters"]["X-Request-Id"];
+                /**
+                 * @description Makes a retry safe: any unique string (a UUID, or your own id of the batch). Within 24 hours, the same key from the same API key on the same method and path with the same body returns the first answer again, with `Idempotent-Replayed: true`, instead of doing the work twice (no second referral, no revenue booked twice, no second settlement). The same key with a different body: 422 `idempotency-key-mismatch`; while the first request is still running: 409 `idempotency-key-in-use`.
+                 * @example 4f7c2a10-ingest-2026-10
+                 */
+                "Idempotency-Key"?: components["parameters"]["Idempotency-Key"];
+                /**
+                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name.
+                 * @example Renegotiated referral terms, Q4 2026
+                 */
+                "X-Change-Reason"?: components["parameters"]["X-Change-Reason"];
+            };
+            path: {
+                /** @description Id of a webhook endpoint. */
+                endpointId: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The endpoint with its new secret (absent from an idempotent replay). */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": 4,
+                     *       "url": "https://erp.example.com/hooks/referrals",
+                     *       "description": "ERP: statements for invoicing",
+                     *       "eventTypes": [
+                     *         "statement.created",
+                     *         "settlement_run.completed"
+                     *       ],
+                     *       "bunitIds": null,
+                     *       "enabled": true,
+                     *       "createdDate": "2026-11-02T08:00:00.000Z",
+                     *       "updatedDate": "2026-11-02T08:00:00.000Z",
+                     *       "disabledDate": null,
+                     *       "disabledReason": null,
+                     *       "failingSinceDate": null,
+                     *       "previousSecretExpiresDate": "2026-11-24T08:00:00.000Z",
+                     *       "secret": "whsec_9Pq0wz4m0lX0b8oQ1m6p3o2Xz3YqK5uTzq6E2s9m9jA="
+                     *     }
+                     */
+                    "application/json": components["schemas"]["WebhookEndpointWithSecret"];
+                };
+            };
+            /**
+             * @description Bad request. Code:
+             *
+             *     - `validation-failed`: A parameter, header or body field is invalid: a missing or unknown field, a date that is not a real calendar date, a decimal with more places than allowed (never rounded), a range that ends before it starts. `errors` lists every invalid field, not just the first; fix them and send again.
+             */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 400;
+                        /** @enum {string} */
+                        code?: "validation-failed";
+                    };
+                };
+            };
+            /**
+             * @description Unauthenticated. Code:
+             *
+             *     - `unauthenticated`: No API key was sent, or the key is unknown or revoked. Send `Authorization: Bearer <key>`.
+             */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 401;
+                        /** @enum {string} */
+                        code?: "unauthenticated";
+                    };
+                };
+            };
+            /**
+             * @description Forbidden. Code:
+             *
+             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs, keys and webhook endpoints need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
+             */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 403;
+                        /** @enum {string} */
+                        code?: "forbidden";
+                    };
+                };
+            };
+            /**
+             * @description Not found. Code:
+             *
+             *     - `not-found`: Nothing with this id exists under this business unit. A resource that exists under another business unit is also reported as not found here.
+             */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 404;
+                        /** @enum {string} */
+                        code?: "not-found";
+                    };
+                };
+            };
+            /**
+             * @description Not acceptable. Code:
+             *
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 406;
+                        /** @enum {string} */
+                        code?: "not-acceptable";
+                    };
+                };
+            };
+            /**
+             * @description Conflict with the stored data. Code:
+             *
+             *     - `idempotency-key-in-use`: A request with the same `Idempotency-Key` is still being processed. Wait and retry with the same key: you will get its answer.
+             */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 409;
+                        /** @enum {string} */
+                        code?: "idempotency-key-in-use";
+                    };
+                };
+            };
+            /**
+             * @description Unprocessable request. Code:
+             *
+             *     - `idempotency-key-mismatch`: This `Idempotency-Key` was used in the last 24 hours, by the same API key on the same method and path, with a different body. Use a new key for a new request.
+             */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 422;
+                        /** @enum {string} */
+                        code?: "idempotency-key-mismatch";
+                    };
+                };
+            };
+            /**
+             * @description Too many requests. Code:
+             *
+             *     - `rate-limited`: This API key sent more requests this minute than the service allows. Wait the seconds given in `Retry-After`.
+             */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 429;
+                        /** @enum {string} */
+                        code?: "rate-limited";
+                    };
+                };
+            };
+            /**
+             * @description Internal error. Code:
+             *
+             *     - `internal`: An unexpected error; nothing was changed. The body carries no technical detail: quote `requestId` (also the `X-Request-Id` header) when you report it.
+             */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 500;
+                        /** @enum {string} */
+                        code?: "internal";
+                    };
+                };
+            };
+            /**
+             * @description Service unavailable. Code:
+             *
+             *     - `unavailable`: The database could not be reached, or stayed locked by other work longer than this service waits for it; nothing was changed. Send the same request again after the seconds given in `Retry-After` (with the same `Idempotency-Key`, a POST is safe to repeat).
+             */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 503;
+                        /** @enum {string} */
+                        code?: "unavailable";
+                    };
+                };
+            };
+        };
+    };
+    listWebhookDeliveries: {
+        parameters: {
+            query?: {
+                /** @description Only deliveries in this status. */
+                status?: "pending" | "succeeded" | "failed";
+                /** @description Only the delivery of this event. */
+                eventId?: number;
+                /** @description Page size. */
+                limit?: number;
+                /** @description Rows to skip. */
+                offset?: number;
+            };
+            header?: {
+                /**
+                 * @description Your correlation id for this request (1-128 letters, digits, `_`, `.` or `-`). It is logged and returned in the `X-Request-Id` response header; without it (or with another form) the service makes one.
+                 * @example billing-2026-11-23-0001
+                 */
+                "X-Request-Id"?: components["parameters"]["X-Request-Id"];
+            };
+            path: {
+                /** @description Id of a webhook endpoint. */
+                endpointId: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of deliveries, oldest first. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": 311,
+                     *           "endpointId": 4,
+                     *           "eventId": 1207,
+                     *           "eventType": "statement.created",
+                     *           "status": "pending",
+                     *           "attemptCount": 1,
+                     *           "nextAttemptDate": "2026-11-23T10:20:05.000Z",
+                     *           "createdDate": "2026-11-23T10:15:00.020Z",
+                     *           "lastAttemptDate": "2026-11-23T10:15:00.031Z",
+                     *           "attempts": [
+                     *             {
+                     *               "attemptedDate": "2026-11-23T10:15:00.031Z",
+                     *               "httpStatus": 503,
+                     *               "error": null,
+                     *               "durationMs": 48,
+                     *               "response": "Service Unavailable"
+                     *             }
+                     *           ]
+                     *         }
+                     *       ],
+                     *       "meta": {
+                     *         "total": 1,
+                     *         "limit": 50,
+                     *         "offset": 0
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["WebhookDeliveryList"];
+                };
+            };
+            /**
+             * @description Bad request. Code:
+             *
+             *     - `validation-failed`: A parameter, header or body field is invalid: a missing or unknown field, a date that is not a real calendar date, a decimal with more places than allowed (never rounded), a range that ends before it starts. `errors` lists every invalid field, not just the first; fix them and send again.
+             */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 400;
+                        /** @enum {string} */
+                        code?: "validation-failed";
+                    };
+                };
+            };
+            /**
+             * @description Unauthenticated. Code:
+             *
+             *     - `unauthenticated`: No API key was sent, or the key is unknown or revoked. Send `Authorization: Bearer <key>`.
+             */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 401;
+                        /** @enum {string} */
+                        code?: "unauthenticated";
+                    };
+                };
+            };
+            /**
+             * @description Forbidden. Code:
+             *
+             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs, keys and webhook endpoints need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
+             */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 403;
+                        /** @enum {string} */
+                        code?: "forbidden";
+                    };
+                };
+            };
+            /**
+             * @description Not found. Code:
+             *
+             *     - `not-found`: Nothing with this id exists under this business unit. A resource that exists under another business unit is also reported as not found here.
+             */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 404;
+                        /** @enum {string} */
+                        code?: "not-found";
+                    };
+                };
+            };
+            /**
+             * @description Not acceptable. Code:
+             *
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 406;
+                        /** @enum {string} */
+                        code?: "not-acceptable";
+                    };
+                };
+            };
+            /**
+             * @description Too many requests. Code:
+             *
+             *     - `rate-limited`: This API key sent more requests this minute than the service allows. Wait the seconds given in `Retry-After`.
+             */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 429;
+                        /** @enum {string} */
+                        code?: "rate-limited";
+                    };
+                };
+            };
+            /**
+             * @description Internal error. Code:
+             *
+             *     - `internal`: An unexpected error; nothing was changed. The body carries no technical detail: quote `requestId` (also the `X-Request-Id` header) when you report it.
+             */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 500;
+                        /** @enum {string} */
+                        code?: "internal";
+                    };
+                };
+            };
+            /**
+             * @description Service unavailable. Code:
+             *
+             *     - `unavailable`: The database could not be reached, or stayed locked by other work longer than this service waits for it; nothing was changed. Send the same request again after the seconds given in `Retry-After` (with the same `Idempotency-Key`, a POST is safe to repeat).
+             */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 503;
+                        /** @enum {string} */
+                        code?: "unavailable";
+                    };
+                };
+            };
+        };
+    };
+    retryWebhookDelivery: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Your correlation id for this request (1-128 letters, digits, `_`, `.` or `-`). It is logged and returned in the `X-Request-Id` response header; without it (or with another form) the service makes one.
+                 * @example billing-2026-11-23-0001
+                 */
+                "X-Request-Id"?: components["parameters"]["X-Request-Id"];
+                /**
+                 * @description Makes a retry safe: any unique string (a UUID, or your own id of the batch). Within 24 hours, the same key from the same API key on the same method and path with the same body returns the first answer again, with `Idempotent-Replayed: true`, instead of doing the work twice (no second referral, no revenue booked twice, no second settlement). The same key with a different body: 422 `idempotency-key-mismatch`; while the first request is still running: 409 `idempotency-key-in-use`.
+                 * @example 4f7c2a10-ingest-2026-10
+                 */
+                "Idempotency-Key"?: components["parameters"]["Idempotency-Key"];
+                /**
+                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name.
+                 * @example Renegotiated referral terms, Q4 2026
+                 */
+                "X-Change-Reason"?: components["parameters"]["X-Change-Reason"];
+            };
+            path: {
+                /** @description Id of a webhook endpoint. */
+                endpointId: number;
+                /** @description Id of one of its deliveries. */
+                deliveryId: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Accepted: the delivery is pending, due now. */
+            202: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": 311,
+                     *       "endpointId": 4,
+                     *       "eventId": 1207,
+                     *       "eventType": "statement.created",
+                     *       "status": "pending",
+                     *       "attemptCount": 1,
+                     *       "nextAttemptDate": "2026-11-23T10:20:05.000Z",
+                     *       "createdDate": "2026-11-23T10:15:00.020Z",
+                     *       "lastAttemptDate": "2026-11-23T10:15:00.031Z",
+                     *       "attempts": [
+                     *         {
+                     *           "attemptedDate": "2026-11-23T10:15:00.031Z",
+                     *           "httpStatus": 503,
+                     *           "error": null,
+                     *           "durationMs": 48,
+                     *           "response": "Service Unavailable"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["WebhookDelivery"];
+                };
+            };
+            /**
+             * @description Bad request. Code:
+             *
+             *     - `validation-failed`: A parameter, header or body field is invalid: a missing or unknown field, a date that is not a real calendar date, a decimal with more places than allowed (never rounded), a range that ends before it starts. `errors` lists every invalid field, not just the first; fix them and send again.
+             */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 400;
+                        /** @enum {string} */
+                        code?: "validation-failed";
+                    };
+                };
+            };
+            /**
+             * @description Unauthenticated. Code:
+             *
+             *     - `unauthenticated`: No API key was sent, or the key is unknown or revoked. Send `Authorization: Bearer <key>`.
+             */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 401;
+                        /** @enum {string} */
+                        code?: "unauthenticated";
+                    };
+                };
+            };
+            /**
+             * @description Forbidden. Code:
+             *
+             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs, keys and webhook endpoints need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
+             */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 403;
+                        /** @enum {string} */
+                        code?: "forbidden";
+                    };
+                };
+            };
+            /**
+             * @description Not found. Code:
+             *
+             *     - `not-found`: Nothing with this id exists under this business unit. A resource that exists under another business unit is also reported as not found here.
+             */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 404;
+                        /** @enum {string} */
+                        code?: "not-found";
+                    };
+                };
+            };
+            /**
+             * @description Not acceptable. Code:
+             *
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 406;
+                        /** @enum {string} */
+                        code?: "not-acceptable";
+                    };
+                };
+            };
+            /**
+             * @description Conflict with the stored data. Code:
+             *
+             *     - `idempotency-key-in-use`: A request with the same `Idempotency-Key` is still being processed. Wait and retry with the same key: you will get its answer.
+             */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 409;
+                        /** @enum {string} */
+                        code?: "idempotency-key-in-use";
+                    };
+                };
+            };
+            /**
+             * @description Unprocessable request. Code:
+             *
+             *     - `idempotency-key-mismatch`: This `Idempotency-Key` was used in the last 24 hours, by the same API key on the same method and path, with a different body. Use a new key for a new request.
+             */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 422;
+                        /** @enum {string} */
+                        code?: "idempotency-key-mismatch";
+                    };
+                };
+            };
+            /**
+             * @description Too many requests. Code:
+             *
+             *     - `rate-limited`: This API key sent more requests this minute than the service allows. Wait the seconds given in `Retry-After`.
+             */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 429;
+                        /** @enum {string} */
+                        code?: "rate-limited";
+                    };
+                };
+            };
+            /**
+             * @description Internal error. Code:
+             *
+             *     - `internal`: An unexpected error; nothing was changed. The body carries no technical detail: quote `requestId` (also the `X-Request-Id` header) when you report it.
+             */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 500;
+                        /** @enum {string} */
+                        code?: "internal";
+                    };
+                };
+            };
+            /**
+             * @description Service unavailable. Code:
+             *
+             *     - `unavailable`: The database could not be reached, or stayed locked by other work longer than this service waits for it; nothing was changed. Send the same request again after the seconds given in `Retry-After` (with the same `Idempotency-Key`, a POST is safe to repeat).
+             */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 503;
+                        /** @enum {string} */
+                        code?: "unavailable";
+                    };
+                };
+            };
+        };
+    };
+    recoverWebhookDeliveries: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Your correlation id for this request (1-128 letters, digits, `_`, `.` or `-`). It is logged and returned in the `X-Request-Id` response header; without it (or with another form) the service makes one.
+                 * @example billing-2026-11-23-0001
+                 */
+                "X-Request-Id"?: components["parameters"]["X-Request-Id"];
+                /**
+                 * @description Makes a retry safe: any unique string (a UUID, or your own id of the batch). Within 24 hours, the same key from the same API key on the same method and path with the same body returns the first answer again, with `Idempotent-Replayed: true`, instead of doing the work twice (no second referral, no revenue booked twice, no second settlement). The same key with a different body: 422 `idempotency-key-mismatch`; while the first request is still running: 409 `idempotency-key-in-use`.
+                 * @example 4f7c2a10-ingest-2026-10
+                 */
+                "Idempotency-Key"?: components["parameters"]["Idempotency-Key"];
+                /**
+                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name.
+                 * @example Renegotiated referral terms, Q4 2026
+                 */
+                "X-Change-Reason"?: components["parameters"]["X-Change-Reason"];
+            };
+            path: {
+                /** @description Id of a webhook endpoint. */
+                endpointId: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "since": "2026-11-22T00:00:00Z"
+                 *     }
+                 */
+                "application/json": components["schemas"]["WebhookRecover"];
+            };
+        };
+        responses: {
+            /** @description Accepted: how many deliveries are pending again. */
+            202: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "recovered": 17
+                     *     }
+                     */
+                    "application/json": components["schemas"]["WebhookRecoverResult"];
+                };
+            };
+            /**
+             * @description Bad request. One of these codes:
+             *
+             *     - `validation-failed`: A parameter, header or body field is invalid: a missing or unknown field, a date that is not a real calendar date, a decimal with more places than allowed (never rounded), a range that ends before it starts. `errors` lists every invalid field, not just the first; fix them and send again.
+             *     - `malformed-json`: The body is not valid JSON. Nothing was read from it.
+             */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 400;
+                        /** @enum {string} */
+                        code?: "validation-failed" | "malformed-json";
+                    };
+                };
+            };
+            /**
+             * @description Unauthenticated. Code:
+             *
+             *     - `unauthenticated`: No API key was sent, or the key is unknown or revoked. Send `Authorization: Bearer <key>`.
+             */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 401;
+                        /** @enum {string} */
+                        code?: "unauthenticated";
+                    };
+                };
+            };
+            /**
+             * @description Forbidden. Code:
+             *
+             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs, keys and webhook endpoints need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
+             */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 403;
+                        /** @enum {string} */
+                        code?: "forbidden";
+                    };
+                };
+            };
+            /**
+             * @description Not found. Code:
+             *
+             *     - `not-found`: Nothing with this id exists under this business unit. A resource that exists under another business unit is also reported as not found here.
+             */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 404;
+                        /** @enum {string} */
+                        code?: "not-found";
+                    };
+                };
+            };
+            /**
+             * @description Not acceptable. Code:
+             *
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 406;
+                        /** @enum {string} */
+                        code?: "not-acceptable";
+                    };
+                };
+            };
+            /**
+             * @description Conflict with the stored data. Code:
+             *
+             *     - `idempotency-key-in-use`: A request with the same `Idempotency-Key` is still being processed. Wait and retry with the same key: you will get its answer.
+             */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 409;
+                        /** @enum {string} */
+                        code?: "idempotency-key-in-use";
+                    };
+                };
+            };
+            /**
+             * @description Payload too large. Code:
+             *
+             *     - `payload-too-large`: The body is larger than 1 MB. Split revenue into several requests of at most 1000 lines.
+             */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 413;
+                        /** @enum {string} */
+                        code?: "payload-too-large";
+                    };
+                };
+            };
+            /**
+             * @description Unsupported media type. Code:
+             *
+             *     - `unsupported-media-type`: Bodies must be UTF-8 JSON sent as `Content-Type: application/json`.
+             */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 415;
+                        /** @enum {string} */
+                        code?: "unsupported-media-type";
+                    };
+                };
+            };
+            /**
+             * @description Unprocessable request. Code:
+             *
+             *     - `idempotency-key-mismatch`: This `Idempotency-Key` was used in the last 24 hours, by the same API key on the same method and path, with a different body. Use a new key for a new request.
+             */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 422;
+                        /** @enum {string} */
+                        code?: "idempotency-key-mismatch";
                     };
                 };
             };

@@ -3,6 +3,7 @@ import type { Knex } from 'knex';
 import { pino } from 'pino';
 import request from 'supertest';
 import { createApp } from '../../src/app';
+import type { WebhookSettings } from '../../src/config';
 import type { Services } from '../../src/services';
 import type { KeyCache } from '../../src/services/api-key.service';
 import { TestClock } from './clock';
@@ -68,6 +69,8 @@ function conformingAgent(agent: ReturnType<typeof request>): ReturnType<typeof r
 export interface ApiOptions {
   businessTimeZone?: string;
   approvalMode?: 'none' | 'maker-checker';
+  /** Events and webhooks (SPEC §13): delivery is never started by the app here (a test starts a dispatcher of its own). */
+  webhooks?: Partial<WebhookSettings>;
 }
 
 export function describeApi(title: string, body: (ctx: ApiContext) => void, options: ApiOptions = {}): void {
@@ -89,6 +92,7 @@ export function describeApi(title: string, body: (ctx: ApiContext) => void, opti
           logger: pino({ level: 'silent' }),
           keyPollMs: 0,
           approvalMode: options.approvalMode ?? 'none',
+          webhooks: { ...options.webhooks, delivery: false },
         });
         ctx.app = created.app;
         ctx.services = created.services;

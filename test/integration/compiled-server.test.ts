@@ -66,7 +66,8 @@ describe('npm start: the compiled server (SPEC §14)', function () {
       const pid = listening()?.pid;
       expect(pid, output).to.be.a('number');
       const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
-      expect(argv.slice(1)).to.deep.equal(['dist/server.js']);
+      // Plain node on the bundle, no loader; its heap capped (README, Memory).
+      expect(argv.slice(1)).to.deep.equal(['--max-old-space-size=192', 'dist/server.js']);
       const loaded = fs.readFileSync(`/proc/${pid}/maps`, 'utf8');
       expect(loaded, 'no esbuild service (tsx) in the process').not.to.include('@esbuild');
 

@@ -4,18 +4,8 @@ import { ConfigError, loadConfig } from '../../src/config';
 import { registry } from '../../src/metrics';
 import { ADMIN_KEY, describeApi } from '../helpers/api';
 import { createReferral, world } from '../helpers/fixtures';
+import { metricsNow, samples } from '../helpers/metrics';
 import { freePort, startServer, type ServerProcess } from '../helpers/server-process';
-
-/** The samples of a Prometheus text exposition: `name{labels}` → value. */
-function samples(text: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const at = line.lastIndexOf(' ');
-    out.set(line.slice(0, at), Number(line.slice(at + 1)));
-  }
-  return out;
-}
 
 /** The TCP ports a process listens on, from /proc (its socket inodes among the listening sockets). */
 function listeningPorts(pid: number): number[] {
@@ -127,6 +117,16 @@ describeApi('Prometheus metrics (SPEC §14)', (ctx) => {
     }
   });
 
+  it('counts the events of a change by type, once it has committed; a change that rolls back counts none', async () => {
+    const { owner, alice, bob, contract } = await world(ctx);
+    const metrics = await metricsNow();
+    await createReferral(ctx, owner, contract, alice, { percentage: '60' });
+    const refused = await ctx.post(`/v1/bunits/${owner}/referrals`, { contract: { id: contract }, referrer: { id: bob }, percentage: '60' });
+    expect(refused.status, 'over-allocated: rolled back').to.equal(409);
+    const delta = await metrics.since();
+    expect(delta('events_published_total{type="referral.created"}')).to.equal(1);
+  });
+
   it('counts a completed settlement run: its duration, and its statement lines by kind', async () => {
     const { owner, alice, bob, contract } = await world(ctx);
     await createReferral(ctx, owner, contract, alice, { percentage: '10', billingStartDate: '2026-10-01' });
@@ -144,6 +144,9 @@ describeApi('Prometheus metrics (SPEC §14)', (ctx) => {
     expect(delta('settlement_lines_total{kind="share"}')).to.equal(6);
     expect(delta('settlement_lines_total{kind="adjustment"}')).to.equal(0);
     expect(delta('settlement_run_duration_seconds_count')).to.equal(1);
+    // Each event of the run's finalize counted by its type.
+    expect(delta('events_published_total{type="statement.created"}')).to.equal(2);
+    expect(delta('events_published_total{type="settlement_run.completed"}')).to.equal(1);
     // A dry run completes nothing.
     expect((await ctx.post('/v1/settlement-runs', { through: '2026-10-31', dryRun: true })).status).to.equal(200);
     expect(samples(await registry.metrics()).get('settlement_run_duration_seconds_count')).to.equal(after.get('settlement_run_duration_seconds_count'));

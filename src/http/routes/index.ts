@@ -2,9 +2,11 @@ import { apiKeyRoutes } from './api-keys';
 import { changeRequestRoutes } from './change-requests';
 import { bunitRoutes } from './bunits';
 import { contractRoutes } from './contracts';
+import { eventRoutes } from './events';
 import { referralRoutes } from './referrals';
 import { revenueRoutes } from './revenue';
 import { settlementRoutes } from './settlement';
+import { webhookRoutes } from './webhooks';
 
 /** Every /v1 operation, in the order the docs show them. */
-export const apiRoutes = [...bunitRoutes, ...contractRoutes, ...referralRoutes, ...changeRequestRoutes, ...revenueRoutes, ...settlementRoutes, ...apiKeyRoutes];
+export const apiRoutes = [...bunitRoutes, ...contractRoutes, ...referralRoutes, ...changeRequestRoutes, ...revenueRoutes, ...settlementRoutes, ...apiKeyRoutes, ...eventRoutes, ...webhookRoutes];

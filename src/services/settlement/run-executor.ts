@@ -35,11 +35,13 @@ import {
   roundUpBoundaries,
   statementKeyOf,
   statementTotalsOfRun,
+  statementsOfRun,
   unfinalizedStatements,
   type NewStatementLine,
   type StatementKey,
 } from '../../repositories/statement.repository';
 import type { Actor, ServiceContext } from '../context';
+import { settlementRunCompletedEvent, statementCreatedEvent } from '../event.service';
 import { withUnitOfWork } from '../unit-of-work';
 import { DEFAULT_PARTITION_LINES, computePartition } from './partition-work';
 import { LEASE_MS, RENEW_EVERY_MS, leaseOwnerGone } from './lease';
@@ -342,10 +344,15 @@ export class RunExecutor {
         lineCount,
         totals: [...totals].sort(([a], [b]) => (a < b ? -1 : 1)).map(([currency, amountMinor]) => ({ currency, amountMinor })),
       });
+      // The statements become visible with this commit, and so do their events (SPEC §13), then the run's.
+      const events = [];
+      for await (const page of statementsOfRun(uow.trx, run.id)) events.push(...page.map(statementCreatedEvent));
+      events.push(settlementRunCompletedEvent(run.id));
       uow.record({
         entity: 'settlement-run',
         id: run.id,
         action: 'complete',
+        events,
         changes: [
           { field: 'status', from: 'running', to: 'completed' },
           { field: 'statementCount', from: null, to: statements.length },

@@ -1,0 +1,202 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createBenchDatabase, seedDatabase } from './lib/database';
+import { ownerOf, type DatasetSize } from './lib/dataset';
+import { compare } from './lib/load';
+import { startHttpProcess, type HttpProcess } from './lib/processes';
+import type { ScenarioResult } from './lib/report';
+
+/**
+ * The events and webhooks scenarios (SPEC §13), called from bench/run.ts:
+ *
+ * - 9. POST a referral while every change is delivered to a subscribed endpoint (a local
+ *   receiver), against the same service with delivery off and no endpoint, each on a freshly
+ *   seeded database of its own: target ratio ≥ 0.9.
+ * - 10. Delivery lag from commit to receipt at 200 events/s (PUTs of business units at that
+ *   rate) to a local receiver: target p99 ≤ 1 s. The lag is measured from the event's
+ *   `createdDate`, the instant its unit of work began, so it includes the request's own
+ *   transaction: an upper bound of the lag from the commit.
+ */
+export interface WebhookBenchSettings {
+  baseUrl: string | undefined;
+  size: DatasetSize;
+  adminKey: string;
+  seconds: number;
+  warmupSeconds: number;
+  rounds: number;
+  connections: number;
+  only: Set<number> | null;
+  log: (message: string) => void;
+}
+
+const WEBHOOK_ENV = { WEBHOOK_ALLOW_HTTP: 'true', WEBHOOK_ALLOW_PRIVATE: 'true', BUSINESS_TIMEZONE: 'UTC' };
+
+/** A local receiver: answers 204 at once and notes when each event came. */
+async function startSink(): Promise<{ url: string; lags: number[]; received: number; close(): Promise<void> }> {
+  const sink = { lags: [] as number[], received: 0 };
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const at = Date.now();
+      sink.received += 1;
+      const created = /"createdDate":"([^"]+)"/.exec(Buffer.concat(chunks).toString('utf8'))?.[1];
+      if (created) sink.lags.push(at - Date.parse(created));
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    ...sink,
+    get lags() {
+      return sink.lags;
+    },
+    get received() {
+      return sink.received;
+    },
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  } as never;
+}
+
+async function subscribe(server: HttpProcess, adminKey: string, url: string): Promise<void> {
+  const res = await fetch(`${server.url}/v1/webhook-endpoints`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ url }),
+  });
+  if (res.status !== 201) throw new Error(`subscribing failed: ${res.status} ${await res.text()}`);
+}
+
+/** POST referrals on the spare contracts (as scenario 3 does): never a clash (R4), never near 100 % (R5). */
+function postReferral(size: DatasetSize) {
+  let n = 0;
+  return () => {
+    const i = n++;
+    const contractId = size.contracts + 1 + (i % size.spareContracts);
+    const owner = ownerOf(contractId, size);
+    const referrer = ((owner - 1 + 1 + (Math.floor(i / size.spareContracts) % (size.bunits - 1))) % size.bunits) + 1;
+    const body = `{"contract":{"id":${contractId}},"referrer":{"id":${referrer}},"percentage":"0.01","billingStartDate":"2026-01-01"}`;
+    return { method: 'POST' as const, path: `/v1/bunits/${owner}/referrals`, body };
+  };
+}
+
+const percentile = (values: number[], p: number) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+};
+
+export async function runWebhookScenarios(s: WebhookBenchSettings): Promise<ScenarioResult[]> {
+  const results: ScenarioResult[] = [];
+  // The POST scenario needs no revenue: small databases, seeded fresh, so that both sides start alike.
+  const size = { ...s.size, revenueLines: Math.min(s.size.revenueLines, 20_000) };
+  const sink = await startSink();
+  const databases = [];
+  const servers: HttpProcess[] = [];
+  try {
+    if (!s.only || s.only.has(9)) {
+      s.log('scenario 9: POST a referral with events delivered to a subscribed endpoint, against delivery off and no endpoint');
+      const [a, b] = [await createBenchDatabase(s.baseUrl), await createBenchDatabase(s.baseUrl)];
+      databases.push(a!, b!);
+      await Promise.all([seedDatabase(a!.url, size), seedDatabase(b!.url, size)]);
+      const ours = await startHttpProcess('src/server.ts', { ...WEBHOOK_ENV, DATABASE_URL: a!.url, ADMIN_API_KEY: s.adminKey, WEBHOOK_DELIVERY: 'on' }, '/readyz', 'server-webhooks');
+      servers.push(ours);
+      const baseline = await startHttpProcess('src/server.ts', { ...WEBHOOK_ENV, DATABASE_URL: b!.url, ADMIN_API_KEY: s.adminKey, WEBHOOK_DELIVERY: 'off' }, '/readyz', 'server-no-webhooks');
+      servers.push(baseline);
+      await subscribe(ours, s.adminKey, sink.url);
+      const headers = { authorization: `Bearer ${s.adminKey}`, 'content-type': 'application/json' };
+      const target = (server: HttpProcess) => ({ url: server.url, pid: server.pid, headers, connections: s.connections, next: postReferral(size) });
+      const { ours: o, baseline: base } = await compare(target(ours), target(baseline), { seconds: s.seconds, warmupSeconds: s.warmupSeconds, rounds: s.rounds });
+      for (const [who, r] of [['ours', o], ['baseline', base]] as const) {
+        if (r.failures > 0) throw new Error(`scenario 9: ${who} had ${r.failures} failed requests (${JSON.stringify(r.statusCodes)})`);
+      }
+      const ratio = o.requestsPerSecond / base.requestsPerSecond;
+      results.push({
+        id: 9,
+        name: 'POST a referral, events delivered to a subscribed endpoint',
+        unit: 'req/s',
+        ours: o.requestsPerSecond,
+        baseline: base.requestsPerSecond,
+        ratio,
+        target: 'ratio ≥ 0.9',
+        met: ratio >= 0.9,
+        details: { 'p99 ms': o.p99Ms, 'baseline p99 ms': base.p99Ms, 'CPU µs/request': o.cpuMicrosPerRequest, 'baseline CPU µs/request': base.cpuMicrosPerRequest, 'webhooks received': sink.received },
+      });
+      for (const server of servers.splice(0)) await server.stop();
+    }
+
+    if (!s.only || s.only.has(10)) {
+      const rate = 200;
+      const seconds = Math.max(5, s.seconds);
+      s.log(`scenario 10: delivery lag at ${rate} events/s for ${seconds} s (PUT of business units) to a local receiver`);
+      const db = await createBenchDatabase(s.baseUrl);
+      databases.push(db);
+      const server = await startHttpProcess('src/server.ts', { ...WEBHOOK_ENV, DATABASE_URL: db.url, ADMIN_API_KEY: s.adminKey, WEBHOOK_DELIVERY: 'on' }, '/readyz', 'server-lag');
+      servers.push(server);
+      const headers = { authorization: `Bearer ${s.adminKey}`, 'content-type': 'application/json' };
+      const units: number[] = [];
+      for (let i = 0; i < 20; i++) {
+        const res = await fetch(`${server.url}/v1/bunits`, { method: 'POST', headers, body: JSON.stringify({ code: `LAG-${i}`, name: `Lag ${i}` }) });
+        units.push(((await res.json()) as { id: number }).id);
+      }
+      await subscribe(server, s.adminKey, sink.url);
+      sink.lags.length = 0;
+      const before = sink.received;
+      let sent = 0;
+      let failed = 0;
+      const requestMs: number[] = [];
+      const started = Date.now();
+      const inFlight: Promise<void>[] = [];
+      // Open loop: request n leaves at started + n / rate, whatever the answers before it.
+      while (Date.now() - started < seconds * 1000) {
+        const due = started + (sent * 1000) / rate;
+        const wait = due - Date.now();
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        const n = sent++;
+        const unit = units[n % units.length]!;
+        const t0 = Date.now();
+        inFlight.push(
+          fetch(`${server.url}/v1/bunits/${unit}`, { method: 'PUT', headers, body: JSON.stringify({ code: `LAG-${n % units.length}`, name: `Lag ${n} renamed` }) }).then(
+            (res) => {
+              requestMs.push(Date.now() - t0);
+              if (res.status !== 200) failed += 1;
+              return res.arrayBuffer().then(() => undefined);
+            },
+            () => {
+              failed += 1;
+            },
+          ),
+        );
+      }
+      await Promise.all(inFlight);
+      const deadline = Date.now() + 30_000;
+      while (sink.received - before < sent - failed && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      const p99 = percentile(sink.lags, 99);
+      const achieved = sent / seconds;
+      results.push({
+        id: 10,
+        name: `delivery lag, commit to receipt, at ${rate} events/s`,
+        unit: 'ms',
+        ours: p99,
+        baseline: 1000,
+        ratio: p99 / 1000,
+        target: 'p99 ≤ 1000 ms',
+        met: p99 <= 1000 && failed === 0 && sink.received - before === sent,
+        details: {
+          'p50 lag ms': percentile(sink.lags, 50),
+          'max lag ms': Math.max(...sink.lags),
+          'events sent': sent,
+          'events received': sink.received - before,
+          'requests/s achieved': Math.round(achieved),
+          'request p99 ms': percentile(requestMs, 99),
+          failed,
+        },
+      });
+    }
+  } finally {
+    for (const server of servers) await server.stop();
+    await sink.close();
+    for (const db of databases) await db.drop();
+  }
+  return results;
+}

@@ -1,0 +1,411 @@
+import type { Knex } from 'knex';
+import { dialectOf, insertRows, skipLocked, toIsoTimestamp } from '../db';
+import { fetchPage, type Page, type PageResult } from './paging';
+
+/**
+ * Webhook endpoints, the fan-out cursor, deliveries (job rows with a lease) and their attempts
+ * (the delivery log), SPEC §13.
+ */
+
+export interface WebhookEndpointRecord {
+  id: number;
+  url: string;
+  description: string | null;
+  eventTypes: string[] | null;
+  bunitIds: number[] | null;
+  enabled: boolean;
+  secret: string;
+  previousSecret: string | null;
+  previousSecretUntil: string | null;
+  fromSequence: number;
+  createdAt: string;
+  updatedAt: string;
+  disabledAt: string | null;
+  disabledReason: string | null;
+  failingSince: string | null;
+}
+
+interface EndpointRow {
+  id: number;
+  url: string;
+  description: string | null;
+  event_types: string | null;
+  bunit_ids: string | null;
+  enabled: boolean | number;
+  secret: string;
+  previous_secret: string | null;
+  previous_secret_until: Date | string | null;
+  from_sequence: number | string;
+  created_at: Date | string;
+  updated_at: Date | string;
+  disabled_at: Date | string | null;
+  disabled_reason: string | null;
+  failing_since: Date | string | null;
+}
+
+const ENDPOINT_COLUMNS = [
+  'id', 'url', 'description', 'event_types', 'bunit_ids', 'enabled', 'secret', 'previous_secret', 'previous_secret_until',
+  'from_sequence', 'created_at', 'updated_at', 'disabled_at', 'disabled_reason', 'failing_since',
+];
+
+const json = <T>(text: string | null): T | null => (text === null ? null : (JSON.parse(text) as T));
+
+const toEndpoint = (r: EndpointRow): WebhookEndpointRecord => ({
+  id: r.id,
+  url: r.url,
+  description: r.description,
+  eventTypes: json<string[]>(r.event_types),
+  bunitIds: json<number[]>(r.bunit_ids),
+  enabled: Boolean(r.enabled),
+  secret: r.secret,
+  previousSecret: r.previous_secret,
+  previousSecretUntil: toIsoTimestamp(r.previous_secret_until),
+  fromSequence: Number(r.from_sequence),
+  createdAt: toIsoTimestamp(r.created_at)!,
+  updatedAt: toIsoTimestamp(r.updated_at)!,
+  disabledAt: toIsoTimestamp(r.disabled_at),
+  disabledReason: r.disabled_reason,
+  failingSince: toIsoTimestamp(r.failing_since),
+});
+
+export interface EndpointContent {
+  url: string;
+  description: string | null;
+  eventTypes: string[] | null;
+  bunitIds: number[] | null;
+}
+
+const contentColumns = (c: EndpointContent) => ({
+  url: c.url,
+  description: c.description,
+  event_types: c.eventTypes === null ? null : JSON.stringify(c.eventTypes),
+  bunit_ids: c.bunitIds === null ? null : JSON.stringify(c.bunitIds),
+});
+
+export async function insertWebhookEndpoint(
+  trx: Knex,
+  values: EndpointContent & { secret: string; fromSequence: number; createdAt: string },
+): Promise<number> {
+  const [row] = await trx('webhook_endpoints')
+    .insert({
+      ...contentColumns(values),
+      enabled: true,
+      secret: values.secret,
+      from_sequence: values.fromSequence,
+      created_at: values.createdAt,
+      updated_at: values.createdAt,
+    })
+    .returning('id');
+  return typeof row === 'object' ? (row as { id: number }).id : (row as number);
+}
+
+/** An endpoint that was not deleted. */
+export async function findWebhookEndpoint(db: Knex, id: number): Promise<WebhookEndpointRecord | undefined> {
+  const row: EndpointRow | undefined = await db('webhook_endpoints').select(ENDPOINT_COLUMNS).where({ id }).whereNull('deleted_at').first();
+  return row && toEndpoint(row);
+}
+
+export async function lockWebhookEndpoint(trx: Knex.Transaction, id: number): Promise<WebhookEndpointRecord | undefined> {
+  const query = trx('webhook_endpoints').select(ENDPOINT_COLUMNS).where({ id }).whereNull('deleted_at');
+  const row: EndpointRow | undefined = await (dialectOf(trx) === 'postgres' ? query.forUpdate() : query).first();
+  return row && toEndpoint(row);
+}
+
+export async function listWebhookEndpoints(db: Knex, page: Page): Promise<PageResult<WebhookEndpointRecord>> {
+  const query = db('webhook_endpoints').select(ENDPOINT_COLUMNS).whereNull('deleted_at');
+  const result = await fetchPage<EndpointRow>(query, 'id', 'id', { field: 'id', descending: false }, page);
+  return { rows: result.rows.map(toEndpoint), total: result.total };
+}
+
+export async function updateWebhookEndpoint(
+  trx: Knex,
+  id: number,
+  values: Partial<EndpointContent> & {
+    enabled?: boolean;
+    disabledAt?: string | null;
+    disabledReason?: string | null;
+    failingSince?: string | null;
+    fromSequence?: number;
+    secret?: string;
+    previousSecret?: string | null;
+    previousSecretUntil?: string | null;
+    deletedAt?: string;
+    updatedAt: string;
+  },
+): Promise<void> {
+  const row: Record<string, unknown> = { updated_at: values.updatedAt };
+  if (values.url !== undefined) Object.assign(row, contentColumns(values as EndpointContent));
+  const map: [keyof typeof values, string][] = [
+    ['enabled', 'enabled'],
+    ['disabledAt', 'disabled_at'],
+    ['disabledReason', 'disabled_reason'],
+    ['failingSince', 'failing_since'],
+    ['fromSequence', 'from_sequence'],
+    ['secret', 'secret'],
+    ['previousSecret', 'previous_secret'],
+    ['previousSecretUntil', 'previous_secret_until'],
+    ['deletedAt', 'deleted_at'],
+  ];
+  for (const [key, column] of map) if (values[key] !== undefined) row[column] = values[key];
+  await trx('webhook_endpoints').where({ id }).update(row);
+}
+
+// ---- fan-out: committed events → deliveries ----------------------------------------------------
+
+/**
+ * The fan-out cursor, locked for this transaction; null when another instance holds it (it is
+ * fanning out right now). Created when missing (a database emptied by a test).
+ */
+export async function lockFanoutCursor(trx: Knex.Transaction): Promise<number | null> {
+  await trx('webhook_fanout').insert({ id: 1, last_sequence: 0 }).onConflict('id').ignore();
+  const row = await skipLocked(trx, trx('webhook_fanout').select('last_sequence').where({ id: 1 })).first();
+  return row ? Number((row as { last_sequence: number | string }).last_sequence) : null;
+}
+
+export async function fanoutCursor(db: Knex): Promise<number> {
+  const row = await db('webhook_fanout').select('last_sequence').where({ id: 1 }).first();
+  return row ? Number((row as { last_sequence: number | string }).last_sequence) : 0;
+}
+
+export async function setFanoutCursor(trx: Knex, sequence: number): Promise<void> {
+  await trx('webhook_fanout').where({ id: 1 }).update({ last_sequence: sequence });
+}
+
+export interface Subscriber {
+  id: number;
+  eventTypes: string[] | null;
+  bunitIds: number[] | null;
+  fromSequence: number;
+}
+
+/** The endpoints that take new events: enabled and not deleted. */
+export async function subscribers(db: Knex): Promise<Subscriber[]> {
+  const rows: Pick<EndpointRow, 'id' | 'event_types' | 'bunit_ids' | 'from_sequence'>[] = await db('webhook_endpoints')
+    .select('id', 'event_types', 'bunit_ids', 'from_sequence')
+    .where({ enabled: true })
+    .whereNull('deleted_at')
+    .orderBy('id');
+  return rows.map((r) => ({ id: r.id, eventTypes: json(r.event_types), bunitIds: json(r.bunit_ids), fromSequence: Number(r.from_sequence) }));
+}
+
+/** The id, type and business units of the events after `after`, in order. */
+export async function eventsAfter(db: Knex, after: number, limit: number): Promise<{ id: number; type: string; bunitIds: number[] }[]> {
+  const rows: { id: number | string; type: string; bunit_ids: string }[] = await db('events')
+    .select('id', 'type', 'bunit_ids')
+    .where('id', '>', after)
+    .orderBy('id')
+    .limit(limit);
+  return rows.map((r) => ({ id: Number(r.id), type: r.type, bunitIds: JSON.parse(r.bunit_ids) as number[] }));
+}
+
+export async function insertDeliveries(trx: Knex, rows: { endpointId: number; eventId: number; eventType: string }[], nowIso: string): Promise<void> {
+  await insertRows(
+    trx,
+    'webhook_deliveries',
+    ['endpoint_id', 'event_id', 'event_type', 'status', 'attempt_count', 'schedule_step', 'next_attempt_at', 'created_at'],
+    rows.map((r) => [r.endpointId, r.eventId, r.eventType, 'pending', 0, 0, nowIso, nowIso]),
+    [],
+    { ignoreConflictOn: ['endpoint_id', 'event_id'] },
+  );
+}
+
+// ---- claims and attempts -------------------------------------------------------------------------
+
+/**
+ * Claims endpoints that have deliveries due and that no live lease holds: from now on this owner
+ * alone sends to them, until `until` (renewed with each attempt), so events leave in order.
+ */
+export async function claimEndpoints(trx: Knex.Transaction, owner: string, nowIso: string, until: string, limit: number): Promise<WebhookEndpointRecord[]> {
+  const due = trx('webhook_deliveries as d')
+    .select(trx.raw('1'))
+    .whereRaw('d.endpoint_id = e.id')
+    .where('d.status', 'pending')
+    .where('d.next_attempt_at', '<=', nowIso)
+    .where((q) => q.whereNull('d.lease_until').orWhere('d.lease_until', '<', nowIso));
+  const picked: { id: number }[] = await skipLocked(
+    trx,
+    trx('webhook_endpoints as e')
+      .select('e.id')
+      .where('e.enabled', true)
+      .whereNull('e.deleted_at')
+      .where((q) => q.whereNull('e.lease_until').orWhere('e.lease_until', '<', nowIso))
+      .whereExists(due)
+      .orderBy('e.id')
+      .limit(limit),
+  );
+  if (picked.length === 0) return [];
+  const ids = picked.map((p) => p.id);
+  await trx('webhook_endpoints').whereIn('id', ids).update({ lease_owner: owner, lease_until: until });
+  const rows: EndpointRow[] = await trx('webhook_endpoints').select(ENDPOINT_COLUMNS).whereIn('id', ids).orderBy('id');
+  return rows.map(toEndpoint);
+}
+
+export interface ClaimedDelivery {
+  id: number;
+  eventId: number;
+  attemptCount: number;
+  scheduleStep: number;
+}
+
+/** Claims an endpoint's due deliveries, in sequence order, with a lease. */
+export async function claimDeliveries(trx: Knex.Transaction, endpointId: number, owner: string, nowIso: string, until: string, limit: number): Promise<ClaimedDelivery[]> {
+  const rows: { id: number; event_id: number | string; attempt_count: number; schedule_step: number }[] = await skipLocked(
+    trx,
+    trx('webhook_deliveries')
+      .select('id', 'event_id', 'attempt_count', 'schedule_step')
+      .where({ endpoint_id: endpointId, status: 'pending' })
+      .where('next_attempt_at', '<=', nowIso)
+      .where((q) => q.whereNull('lease_until').orWhere('lease_until', '<', nowIso))
+      .orderBy('event_id')
+      .limit(limit),
+  );
+  if (rows.length === 0) return [];
+  await trx('webhook_deliveries').whereIn('id', rows.map((r) => r.id)).update({ lease_owner: owner, lease_until: until });
+  return rows.map((r) => ({ id: r.id, eventId: Number(r.event_id), attemptCount: r.attempt_count, scheduleStep: r.schedule_step }));
+}
+
+/** Extends an endpoint's lease; false when this owner no longer holds it. */
+export async function renewEndpointLease(db: Knex, endpointId: number, owner: string, until: string): Promise<boolean> {
+  return (await db('webhook_endpoints').where({ id: endpointId, lease_owner: owner }).update({ lease_until: until })) > 0;
+}
+
+/** Hands back what an owner holds: the endpoint's lease and those of its deliveries not sent. */
+export async function releaseLeases(db: Knex, endpointId: number, owner: string): Promise<void> {
+  await db('webhook_deliveries').where({ endpoint_id: endpointId, lease_owner: owner }).update({ lease_owner: null, lease_until: null });
+  await db('webhook_endpoints').where({ id: endpointId, lease_owner: owner }).update({ lease_owner: null, lease_until: null });
+}
+
+export interface AttemptRecord {
+  attemptedAt: string;
+  httpStatus: number | null;
+  error: string | null;
+  durationMs: number;
+  response: string | null;
+}
+
+export async function insertAttempt(trx: Knex, deliveryId: number, a: AttemptRecord): Promise<void> {
+  await trx('webhook_attempts').insert({
+    delivery_id: deliveryId,
+    attempted_at: a.attemptedAt,
+    http_status: a.httpStatus,
+    error: a.error,
+    duration_ms: a.durationMs,
+    response: a.response,
+  });
+}
+
+/**
+ * The outcome of an attempt, for the delivery this owner holds (and only then: a delivery whose
+ * lease another instance took over is that instance's now); false when it was not held.
+ */
+export async function settleDelivery(
+  trx: Knex,
+  id: number,
+  owner: string,
+  outcome: { status: 'pending' | 'succeeded' | 'failed'; attemptCount: number; scheduleStep: number; nextAttemptAt: string | null; attemptedAt: string },
+): Promise<boolean> {
+  const changed = await trx('webhook_deliveries')
+    .where({ id, lease_owner: owner })
+    .update({
+      status: outcome.status,
+      attempt_count: outcome.attemptCount,
+      schedule_step: outcome.scheduleStep,
+      next_attempt_at: outcome.nextAttemptAt,
+      last_attempt_at: outcome.attemptedAt,
+      failed_at: outcome.status === 'failed' ? outcome.attemptedAt : null,
+      lease_owner: null,
+      lease_until: null,
+    });
+  return changed > 0;
+}
+
+// ---- the delivery log ------------------------------------------------------------------------
+
+export type DeliveryStatus = 'pending' | 'succeeded' | 'failed';
+
+export interface DeliveryRecord {
+  id: number;
+  endpointId: number;
+  eventId: number;
+  eventType: string;
+  status: DeliveryStatus;
+  attemptCount: number;
+  nextAttemptAt: string | null;
+  createdAt: string;
+  lastAttemptAt: string | null;
+  attempts: AttemptRecord[];
+}
+
+interface DeliveryRow {
+  id: number;
+  endpoint_id: number;
+  event_id: number | string;
+  event_type: string;
+  status: DeliveryStatus;
+  attempt_count: number;
+  next_attempt_at: Date | string | null;
+  created_at: Date | string;
+  last_attempt_at: Date | string | null;
+}
+
+const DELIVERY_COLUMNS = ['id', 'endpoint_id', 'event_id', 'event_type', 'status', 'attempt_count', 'next_attempt_at', 'created_at', 'last_attempt_at'];
+
+async function withAttempts(db: Knex, rows: DeliveryRow[]): Promise<DeliveryRecord[]> {
+  const attempts = new Map<number, AttemptRecord[]>();
+  if (rows.length > 0) {
+    const found: { delivery_id: number; attempted_at: Date | string; http_status: number | null; error: string | null; duration_ms: number; response: string | null }[] =
+      await db('webhook_attempts')
+        .select('delivery_id', 'attempted_at', 'http_status', 'error', 'duration_ms', 'response')
+        .whereIn('delivery_id', rows.map((r) => r.id))
+        .orderBy('id');
+    for (const a of found) {
+      const list = attempts.get(a.delivery_id) ?? [];
+      list.push({ attemptedAt: toIsoTimestamp(a.attempted_at)!, httpStatus: a.http_status, error: a.error, durationMs: a.duration_ms, response: a.response });
+      attempts.set(a.delivery_id, list);
+    }
+  }
+  return rows.map((r) => ({
+    id: r.id,
+    endpointId: r.endpoint_id,
+    eventId: Number(r.event_id),
+    eventType: r.event_type,
+    status: r.status,
+    attemptCount: r.attempt_count,
+    nextAttemptAt: r.status === 'pending' ? toIsoTimestamp(r.next_attempt_at) : null,
+    createdAt: toIsoTimestamp(r.created_at)!,
+    lastAttemptAt: toIsoTimestamp(r.last_attempt_at),
+    attempts: attempts.get(r.id) ?? [],
+  }));
+}
+
+export async function listDeliveries(
+  db: Knex,
+  filter: { endpointId: number; status?: DeliveryStatus | undefined; eventId?: number | undefined },
+  page: Page,
+): Promise<PageResult<DeliveryRecord>> {
+  const query = db('webhook_deliveries').select(DELIVERY_COLUMNS).where({ endpoint_id: filter.endpointId });
+  if (filter.status) query.where({ status: filter.status });
+  if (filter.eventId !== undefined) query.where({ event_id: filter.eventId });
+  const result = await fetchPage<DeliveryRow>(query, 'id', 'id', { field: 'id', descending: false }, page);
+  return { rows: await withAttempts(db, result.rows), total: result.total };
+}
+
+export async function findDelivery(db: Knex, id: number): Promise<DeliveryRecord | undefined> {
+  const rows: DeliveryRow[] = await db('webhook_deliveries').select(DELIVERY_COLUMNS).where({ id });
+  return (await withAttempts(db, rows))[0];
+}
+
+/**
+ * Sends deliveries again now, with the retry schedule begun anew: one (a retry), or every failed
+ * delivery of an endpoint whose last attempt was at or after `since` (a recovery). How many.
+ */
+export async function resendDeliveries(
+  trx: Knex,
+  filter: { id: number } | { endpointId: number; failedSince: string },
+  nowIso: string,
+): Promise<number> {
+  const query = trx('webhook_deliveries');
+  if ('id' in filter) query.where({ id: filter.id });
+  else query.where({ endpoint_id: filter.endpointId, status: 'failed' }).where('failed_at', '>=', filter.failedSince);
+  return query.update({ status: 'pending', schedule_step: 0, next_attempt_at: nowIso, failed_at: null });
+}
