@@ -148,6 +148,25 @@ describeApi('the event feed', (ctx) => {
     expect(seen.map((e) => e.bunitIds)).to.deep.equal([[owner, alice]]);
   });
 
+  it('publishes an amendment as change_request.created, and its approval as referral.amended with the corrected terms, then change_request.approved (SPEC §12)', async () => {
+    const owner = await createBunit(ctx, 'OWNER');
+    const alice = await createBunit(ctx, 'ALICE');
+    const contract = await createContract(ctx, owner, { number: 'C-1' });
+    const referral = await ctx.post(`/v1/bunits/${owner}/referrals`, referralBody(contract, alice, { percentage: '12.5', billingStartDate: '2026-10-01' }));
+    const maker = ctx.as((await ctx.key('maker', 'write', [owner])).secret);
+    const asked = await maker.post(`/v1/bunits/${owner}/referrals/${referral.body.id}/amendments`, { percentage: '15', reason: 'Agreed at 15 %' });
+    expect(asked.status, JSON.stringify(asked.body)).to.equal(202);
+    expect((await ctx.post(`/v1/bunits/${owner}/change-requests/${asked.body.id}/approve`, {})).status).to.equal(200);
+
+    const events = await feed(ctx, '&type=change_request.created,change_request.approved,referral.amended');
+    expect(typesOf(events)).to.deep.equal(['change_request.created', 'referral.amended', 'change_request.approved']);
+    const now = (await ctx.get(`/v1/bunits/${owner}/referrals/${referral.body.id}`)).body;
+    expect(events[1]!.data).to.deep.equal(now);
+    expect(now.percentage).to.equal('15');
+    expect(events[1]!.bunitIds).to.have.members([owner, alice]);
+    expect(events[2]!.data).to.deep.equal((await ctx.get(`/v1/bunits/${owner}/change-requests/${asked.body.id}`)).body);
+  });
+
   it('publishes api_key.created and api_key.revoked without the secret, for admin keys only', async () => {
     const unit = await createBunit(ctx, 'UNIT');
     const key = await ctx.key('reader', 'read', [unit]);
