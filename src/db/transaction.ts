@@ -110,10 +110,11 @@ function pinnedSqlite(db: Knex): PinnedSqlite {
 
 /**
  * Where a long job's transaction needs a row that concurrent workers share (a run's statement)
- * and must not hold it locked until it commits: on PostgreSQL, the root Knex, so that the row is
- * written in a transaction of its own and committed at once; on SQLite, whose one writer is this
- * transaction anyway, the transaction itself.
+ * and must not hold it locked until it commits: on PostgreSQL, `work` runs in a transaction of
+ * its own on `root`, committed at once (not durably: the job's own transaction commits after it,
+ * and a crash that loses this one loses that one too); on SQLite, whose one writer is this
+ * transaction anyway, in the transaction itself.
  */
-export function independentWriter(trx: Knex.Transaction, root: Knex): Knex {
-  return dialectOf(trx) === 'postgres' ? root : trx;
+export async function independently<T>(trx: Knex.Transaction, root: Knex, work: (writer: Knex) => Promise<T>): Promise<T> {
+  return dialectOf(trx) === 'postgres' ? transaction(root, work, { durable: false }) : work(trx);
 }

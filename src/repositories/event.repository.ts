@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { insertRows, preparedSql, queryBuilt, queryPrepared, toIsoTimestamp } from '../db';
+import { dialectOf, insertRows, preparedSql, queryBuilt, queryPrepared, toIsoTimestamp } from '../db';
 
 /**
  * The events outbox (SPEC §13). Sequence numbers come from one counter row that the writing
@@ -33,12 +33,38 @@ const TAKE_SEQUENCES = preparedSql(
    RETURNING last_sequence`,
 );
 
-/** Writes events in the caller's transaction, numbered in order; their ids. Call it last before the commit. */
-export async function insertEvents(trx: Knex.Transaction, events: readonly NewEvent[]): Promise<number[]> {
-  if (events.length === 0) return [];
-  const [taken] = await queryPrepared<{ last_sequence: number | string }>(trx, TAKE_SEQUENCES, [events.length]);
-  const first = Number(taken!.last_sequence) - events.length + 1;
-  const ids = events.map((_, i) => first + i);
+/**
+ * Writes events in the caller's transaction, numbered in order: first those staged under
+ * `staged` (their `createdAt` becomes `createdAt`), then `events`. Answers how many of each type
+ * it wrote. Call it last before the commit.
+ */
+export async function insertEvents(
+  trx: Knex.Transaction,
+  events: readonly NewEvent[],
+  staged?: { batch: string; createdAt: string },
+): Promise<Map<string, number>> {
+  const written = new Map<string, number>();
+  let stagedCount = 0;
+  if (staged) {
+    for (const row of await queryPrepared<{ type: string; n: number | string }>(trx, STAGED_TYPES, [staged.batch])) {
+      written.set(row.type, Number(row.n));
+      stagedCount += Number(row.n);
+    }
+  }
+  for (const e of events) written.set(e.type, (written.get(e.type) ?? 0) + 1);
+  const count = stagedCount + events.length;
+  if (count === 0) return written;
+  const [taken] = await queryPrepared<{ last_sequence: number | string }>(trx, TAKE_SEQUENCES, [count]);
+  const first = Number(taken!.last_sequence) - count + 1;
+  if (staged && stagedCount > 0) {
+    // One statement each, whatever the number of events: the counter is locked from here to the commit.
+    const at = dialectOf(trx) === 'postgres' ? 'CAST(? AS timestamptz)' : '?';
+    await trx.raw(PUBLISH_STAGED.replace('{at}', at), [first, staged.createdAt, staged.batch]);
+    await trx.raw(PUBLISH_STAGED_BUNITS, [first, staged.batch]);
+    await trx('staged_event_bunits').where({ batch: staged.batch }).delete();
+    await trx('staged_events').where({ batch: staged.batch }).delete();
+  }
+  const ids = events.map((_, i) => first + stagedCount + i);
   await insertRows(
     trx,
     'events',
@@ -47,8 +73,37 @@ export async function insertEvents(trx: Knex.Transaction, events: readonly NewEv
   );
   const named = events.flatMap((e, i) => [...new Set(e.bunitIds)].map((b) => [b, ids[i], e.type]));
   await insertRows(trx, 'event_bunits', ['bunit_id', 'event_id', 'type'], named);
-  return ids;
+  return written;
 }
+
+const STAGED_TYPES = preparedSql('SELECT type, count(*) AS n FROM staged_events WHERE batch = ? GROUP BY type');
+const PUBLISH_STAGED =
+  'INSERT INTO events (id, type, created_at, bunit_ids, data) SELECT CAST(? AS BIGINT) + ord, type, {at}, bunit_ids, data FROM staged_events WHERE batch = ?';
+const PUBLISH_STAGED_BUNITS = 'INSERT INTO event_bunits (bunit_id, event_id, type) SELECT bunit_id, CAST(? AS BIGINT) + ord, type FROM staged_event_bunits WHERE batch = ?';
+
+/**
+ * Prepares events of a long job in one of its short transactions, numbered on after those staged
+ * before under `batch`; the transaction that makes the job's change visible publishes them
+ * (insertEvents with `staged`). Until then nobody sees them.
+ */
+export async function stageEvents(trx: Knex.Transaction, batch: string, events: readonly Omit<NewEvent, 'createdAt'>[]): Promise<void> {
+  if (events.length === 0) return;
+  const [last] = await queryPrepared<{ ord: number | string | null }>(trx, LAST_STAGED, [batch]);
+  const from = last?.ord === null || last?.ord === undefined ? 0 : Number(last.ord) + 1;
+  await insertRows(
+    trx,
+    'staged_events',
+    ['batch', 'ord', 'type', 'bunit_ids', 'data'],
+    events.map((e, i) => [batch, from + i, e.type, JSON.stringify(e.bunitIds), e.data]),
+  );
+  await insertRows(
+    trx,
+    'staged_event_bunits',
+    ['batch', 'ord', 'bunit_id', 'type'],
+    events.flatMap((e, i) => [...new Set(e.bunitIds)].map((b) => [batch, from + i, b, e.type])),
+  );
+}
+const LAST_STAGED = preparedSql('SELECT max(ord) AS ord FROM staged_events WHERE batch = ?');
 
 export interface EventFilter {
   after: number;

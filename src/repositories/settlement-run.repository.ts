@@ -204,10 +204,20 @@ const CLAIM = "SELECT id, run_id, seq, first_contract_id, last_contract_id FROM 
 const CLAIM_PARTITION = preparedSql(CLAIM);
 const CLAIM_PARTITION_PG = preparedSql(`${CLAIM} FOR UPDATE SKIP LOCKED`);
 
-export async function finishPartition(trx: Knex, partitionId: number, lineCount: number): Promise<void> {
-  await executePrepared(trx, FINISH_PARTITION, [lineCount, partitionId]);
+export async function finishPartition(trx: Knex, partitionId: number, lines: { total: number; adjustments: number }): Promise<void> {
+  await executePrepared(trx, FINISH_PARTITION, [lines.total, lines.adjustments, partitionId]);
 }
-const FINISH_PARTITION = preparedSql("UPDATE settlement_partitions SET status = 'done', line_count = ? WHERE id = ?");
+const FINISH_PARTITION = preparedSql("UPDATE settlement_partitions SET status = 'done', line_count = ?, adjustment_count = ? WHERE id = ?");
+
+/** The lines a run's partitions wrote, shares and adjustments. */
+export async function linesOfRun(db: Knex, runId: number): Promise<{ share: number; adjustment: number }> {
+  const [row] = await queryPrepared<{ total: number | string | null; adjustments: number | string | null }>(db, LINES_OF_RUN, [runId]);
+  const adjustment = Number(row?.adjustments ?? 0);
+  return { share: Number(row?.total ?? 0) - adjustment, adjustment };
+}
+const LINES_OF_RUN = preparedSql(
+  "SELECT sum(line_count) AS total, sum(adjustment_count) AS adjustments FROM settlement_partitions WHERE run_id = ? AND status = 'done'",
+);
 
 /** A partition that failed twice with an unexpected error: the run goes on without it; its pairs stay unsettled. */
 export async function failPartition(db: Knex, partitionId: number, error: string): Promise<void> {
@@ -267,7 +277,7 @@ export async function sumsOfStatements(db: Knex, statementIds: number[]): Promis
   return out;
 }
 
-/** Marks the run completed with its counts and totals, and drops the partitions' sums it no longer needs. */
+/** Marks the run completed with its counts and totals (its partitions' sums go afterwards: dropStaleSums). */
 export async function completeRun(
   trx: Knex,
   runId: number,
@@ -284,5 +294,17 @@ export async function completeRun(
   if (values.totals.length) {
     await trx('settlement_run_totals').insert(values.totals.map((t) => ({ run_id: runId, currency: t.currency, amount_minor: t.amountMinor.toString() })));
   }
-  await trx('settlement_sums').whereIn('partition_id', trx('settlement_partitions').select('id').where({ run_id: runId })).delete();
+}
+
+/** Partitions of completed runs whose sums are still there: the sums are working data of a running run. */
+export async function partitionsWithStaleSums(db: Knex, limit: number): Promise<number[]> {
+  return (await queryPrepared<{ id: number }>(db, STALE_SUMS, [limit])).map((r) => r.id);
+}
+const STALE_SUMS = preparedSql(
+  `SELECT p.id FROM settlement_partitions p JOIN settlement_runs r ON r.id = p.run_id
+   WHERE r.status = 'completed' AND EXISTS (SELECT 1 FROM settlement_sums s WHERE s.partition_id = p.id) ORDER BY p.id LIMIT ?`,
+);
+
+export async function deleteSumsOfPartitions(trx: Knex, partitionIds: number[]): Promise<void> {
+  await trx('settlement_sums').whereIn('partition_id', partitionIds).delete();
 }

@@ -254,6 +254,12 @@ export async function findStatement(db: Knex, id: number): Promise<StatementReco
   return row && toStatement(row);
 }
 
+export async function findStatements(db: Knex, ids: readonly number[]): Promise<StatementRecord[]> {
+  if (ids.length === 0) return [];
+  const rows: StatementRow[] = await statementQuery(db).whereIn('s.id', ids).orderBy('s.id');
+  return rows.map(toStatement);
+}
+
 export interface StatementFilter {
   /** The business unit that pays or earns; none: every statement (the run's list, for admins). */
   bunitId?: number | undefined;

@@ -3,7 +3,7 @@ import { findApiKey } from '../repositories/api-key.repository';
 import { findBunit } from '../repositories/bunit.repository';
 import { findChangeRequest } from '../repositories/change-request.repository';
 import { findContract } from '../repositories/contract.repository';
-import { deleteEventsBefore, listEvents } from '../repositories/event.repository';
+import { deleteEventsBefore, listEvents, stageEvents } from '../repositories/event.repository';
 import { findReferral } from '../repositories/referral.repository';
 import { findRun } from '../repositories/settlement-run.repository';
 import type { StatementRecord } from '../repositories/statement.repository';
@@ -18,6 +18,7 @@ import { presentWebhookEndpoint } from '../representations/webhook';
 import type { EventListQuery } from '../schemas/event';
 import type { Actor, ServiceContext } from './context';
 import type { EventDraft } from './unit-of-work';
+import type { Knex } from 'knex';
 
 /**
  * The events feed (SPEC §13): what each change publishes, and the feed that reads it.
@@ -72,6 +73,24 @@ export const settlementRunCompletedEvent = (runId: number): EventDraft => ({
   bunitIds: [],
   data: async (uow) => presentRun((await findRun(uow.trx, runId))!),
 });
+
+/** Where a run's statement.created events wait, staged by finalize, until its completion publishes them. */
+export const runEventsBatch = (runId: number) => `settlement-run:${runId}`;
+
+/**
+ * Stages events for a change that a later unit of work makes visible (`publishesStaged`): their
+ * data must be known now, since no unit of work reads it later.
+ */
+export async function stageEventDrafts(trx: Knex.Transaction, batch: string, drafts: readonly EventDraft[]): Promise<void> {
+  await stageEvents(
+    trx,
+    batch,
+    drafts.map((d) => {
+      if (typeof d.data === 'function') throw new Error(`a staged ${d.type} event needs its data now`);
+      return { type: d.type, bunitIds: d.bunitIds, data: JSON.stringify(d.data) };
+    }),
+  );
+}
 
 /** The statement as a list shows it (without its lines), for its payer and its referrer. */
 export const statementCreatedEvent = (statement: StatementRecord): EventDraft => ({

@@ -67,15 +67,16 @@ export class UnitOfWork {
     if (changes.length === 0) return;
     await insertAuditEvents(this.trx, changes.map((c) => this.auditEntry(c)));
     const drafts = changes.flatMap((c) => c.events ?? []);
-    if (drafts.length === 0) return;
+    const staged = changes.find((c) => c.publishesStaged !== undefined)?.publishesStaged;
+    if (drafts.length === 0 && staged === undefined) return;
     const events = [];
     for (const draft of drafts) {
       const data = typeof draft.data === 'function' ? await (draft.data as EventData)(this) : draft.data;
       events.push({ type: draft.type, createdAt: this.nowIso, bunitIds: [...new Set(draft.bunitIds)], data: JSON.stringify(data) });
     }
-    await insertEvents(this.trx, events);
+    const written = await insertEvents(this.trx, events, staged === undefined ? undefined : { batch: staged, createdAt: this.nowIso });
     this.afterCommit(() => {
-      for (const d of drafts) recordEventsPublished(d.type);
+      for (const [type, n] of written) recordEventsPublished(type, n);
     });
   }
 
@@ -109,6 +110,8 @@ export interface Change {
   reason?: string | null;
   /** The events this change publishes (SPEC §13), written with the audit entry, in the same transaction. */
   events?: readonly EventDraft[];
+  /** A batch of events staged before (stageEvents) that this change publishes, ahead of its own: the change makes what they tell visible. */
+  publishesStaged?: string;
 }
 
 /** The resource an event carries, or how to read it once the unit of work has made all its changes. */

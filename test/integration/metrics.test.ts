@@ -129,7 +129,7 @@ describeApi('Prometheus metrics (SPEC §14)', (ctx) => {
 
   it('counts a completed settlement run: its duration, and its statement lines by kind', async () => {
     const { owner, alice, bob, contract } = await world(ctx);
-    await createReferral(ctx, owner, contract, alice, { percentage: '10', billingStartDate: '2026-10-01' });
+    const first = await createReferral(ctx, owner, contract, alice, { percentage: '10', billingStartDate: '2026-10-01' });
     await createReferral(ctx, owner, contract, bob, { percentage: '20', billingStartDate: '2026-10-01' });
     const ingested = await ctx.post(`/v1/bunits/${owner}/contracts/${contract}/revenue`, {
       lines: ['A', 'B', 'C'].map((id) => ({ externalId: id, amount: '100.00', periodStart: '2026-10-01', periodEnd: '2026-10-31' })),
@@ -150,5 +150,17 @@ describeApi('Prometheus metrics (SPEC §14)', (ctx) => {
     // A dry run completes nothing.
     expect((await ctx.post('/v1/settlement-runs', { through: '2026-10-31', dryRun: true })).status).to.equal(200);
     expect(samples(await registry.metrics()).get('settlement_run_duration_seconds_count')).to.equal(after.get('settlement_run_duration_seconds_count'));
+
+    // A correction of alice's percentage (SPEC §12): the next run's three lines are adjustments.
+    const amendment = await ctx.post(`/v1/bunits/${owner}/referrals/${first.id}/amendments`, { percentage: '12', reason: 'Agreed at 12 %' });
+    expect(amendment.status, JSON.stringify(amendment.body)).to.equal(202);
+    const checker = ctx.as((await ctx.key('checker', 'approver', [owner])).secret);
+    expect((await checker.post(`/v1/bunits/${owner}/change-requests/${amendment.body.id}/approve`, {})).status).to.equal(200);
+    const metrics = await metricsNow();
+    const second = await ctx.post('/v1/settlement-runs', { through: '2026-10-31' });
+    expect(second.body.lineCount).to.equal(3);
+    const adjusted = await metrics.since();
+    expect(adjusted('settlement_lines_total{kind="adjustment"}')).to.equal(3);
+    expect(adjusted('settlement_lines_total{kind="share"}')).to.equal(0);
   });
 });

@@ -79,6 +79,10 @@ describeApi('a settlement run killed and resumed (SPEC §6.5)', (ctx) => {
   it('killed during finalize, it is finished by the next settle through the API, and gives the same lines', async function () {
     this.timeout(120_000);
     const reference = await uninterrupted();
+    // The events of the run above stay in the feed: read only those after them.
+    const last = (await ctx.db('events').max({ last: 'id' }).first())?.last;
+    const feed = async (type: string) =>
+      ((await ctx.get(`/v1/events?limit=1000&type=${type}&after=${Number(last ?? 0)}`)).body.data as { data: { id: number; runId: number } }[]).map((e) => e.data);
 
     const runId = await killedWhen((stderr) => {
       const m = /finalize: (\d+)\/(\d+) statements/.exec(stderr.split('\n').reverse().find((l) => l.startsWith('finalize: ') && !l.startsWith('finalize: 0/')) ?? '');
@@ -90,6 +94,7 @@ describeApi('a settlement run killed and resumed (SPEC §6.5)', (ctx) => {
     const open = await ctx.db('statements').where({ run_id: runId, finalized: false }).count({ n: '*' }).first();
     expect(Number(finalized?.n), 'some statements were rounded before the kill').to.be.greaterThan(0);
     expect(Number(open?.n), 'some were not').to.be.greaterThan(0);
+    expect(await feed('statement.created'), 'no event before the run completes').to.deep.equal([]);
 
     const next = await ctx.post('/v1/settlement-runs', { through: '2026-10-31' });
     expect(next.status, JSON.stringify(next.body)).to.equal(201);
@@ -97,6 +102,18 @@ describeApi('a settlement run killed and resumed (SPEC §6.5)', (ctx) => {
     expect(next.body.lineCount).to.equal(0);
     expect((await runState(runId)).status).to.equal('completed');
     expect(await exportOf(runId)).to.deep.equal(reference);
+    // One statement.created for each statement of the run, those rounded before the kill included, then the run's own event.
+    const statements: { id: number }[] = [];
+    for (let offset = 0; ; offset += 200) {
+      const page = (await ctx.get(`/v1/settlement-runs/${runId}/statements?limit=200&offset=${offset}`)).body;
+      statements.push(...page.data);
+      if (statements.length >= page.meta.total) break;
+    }
+    expect(statements.length).to.be.greaterThan(1);
+    const published = await feed('statement.created');
+    expect(published.map((s) => s.id).sort((a, b) => a - b)).to.deep.equal(statements.map((s) => s.id).sort((a, b) => a - b));
+    expect(published).to.have.deep.members(statements);
+    expect((await feed('settlement_run.completed')).map((r) => r.id), 'the resumed run, then the new one').to.deep.equal([runId, next.body.id]);
   });
 
   it('two workers of one process, and a worker of another process that joins, give the same lines as one', async function () {

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import {
-  independentWriter,
+  independently,
   isDatabaseUnavailable,
   lockRangeShared,
   refreshStatistics,
@@ -16,11 +16,14 @@ import { insertSettledPairs, markAdjusted, updateLastBillableDates } from '../..
 import {
   claimPartition,
   completeRun,
+  deleteSumsOfPartitions,
   countPendingPartitions,
   failPartition,
   findRun,
   finishPartition,
   insertSums,
+  partitionsWithStaleSums,
+  linesOfRun,
   renewLease,
   sumsOfStatements,
   type PartitionRecord,
@@ -35,13 +38,13 @@ import {
   roundUpBoundaries,
   statementKeyOf,
   statementTotalsOfRun,
-  statementsOfRun,
+  findStatements,
   unfinalizedStatements,
   type NewStatementLine,
   type StatementKey,
 } from '../../repositories/statement.repository';
 import type { Actor, ServiceContext } from '../context';
-import { settlementRunCompletedEvent, statementCreatedEvent } from '../event.service';
+import { runEventsBatch, settlementRunCompletedEvent, stageEventDrafts, statementCreatedEvent } from '../event.service';
 import { withUnitOfWork } from '../unit-of-work';
 import { DEFAULT_PARTITION_LINES, computePartition } from './partition-work';
 import { LEASE_MS, RENEW_EVERY_MS, leaseOwnerGone } from './lease';
@@ -129,6 +132,7 @@ export class RunExecutor {
         await this.settlePartitions();
       }
       await this.finalize(actor);
+      await dropStaleSums(this.db);
       return (await findRun(this.db, this.run.id))!;
     } catch (err) {
       if (err instanceof LeaseLost) throw conflict('run-in-progress', err.message);
@@ -189,8 +193,9 @@ export class RunExecutor {
       for (const [key, id] of result.opened) this.statementIds.set(key, id);
       this.opened += result.opened.size;
       if (this.opened >= 2 * this.analyzedAt) {
-        // Each time the run has doubled its statements, fresh statistics: every line's foreign
-        // key is checked against statements with a plan made for the size the table had.
+        // Each time the run has doubled its statements, fresh statistics: the ledger's look-ups
+        // (statements by key, settled pairs, SQLite's foreign keys) are otherwise planned for the
+        // size the tables had before the run.
         this.analyzedAt = this.opened;
         await refreshStatistics(this.db, ['statements', 'statement_lines', 'settled_pairs']);
       }
@@ -214,8 +219,9 @@ export class RunExecutor {
     const sums = new Map<number, ShareSum>();
     const opened = new Map<string, number>();
     let lineCount = 0;
+    let adjustments = 0;
     for await (const batch of computePartition(trx, partition, run.through, (at) => this.ctx.calendar.dayOf(at))) {
-      await this.open(independentWriter(trx, this.db), batch.lines.map((s) => s.key), opened);
+      await this.open(trx, batch.lines.map((s) => s.key), opened);
       const lines: NewStatementLine[] = batch.lines.map((s) => {
         const statementId = this.idOf(s.key, opened);
         const share = { num: s.exactNum, periodDays: s.periodDays };
@@ -247,6 +253,7 @@ export class RunExecutor {
       await updateLastBillableDates(trx, batch.lastDays);
       await markAdjusted(trx, batch.adjusted);
       lineCount += lines.length;
+      adjustments += lines.reduce((n, l) => n + (l.kind === 'adjustment' ? 1 : 0), 0);
     }
     await insertSums(
       trx,
@@ -255,19 +262,24 @@ export class RunExecutor {
         sum.parts().map((p) => ({ statementId, periodDays: p.periodDays, exactSum: p.num, floorSum: p.floor, lineCount: p.count })),
       ),
     );
-    await finishPartition(trx, partition.id, lineCount);
+    await finishPartition(trx, partition.id, { total: lineCount, adjustments });
     return opened;
   }
 
-  /** Opens the statements of these keys that are not known yet (remembered once committed, in `opened` until then). */
-  private async open(writer: Knex, keys: StatementKey[], opened: Map<string, number>): Promise<void> {
+  /**
+   * Opens the statements of these keys that are not known yet (remembered once committed, in
+   * `opened` until then), each committed at once: another worker may need it before this
+   * partition commits.
+   */
+  private async open(trx: Knex.Transaction, keys: StatementKey[], opened: Map<string, number>): Promise<void> {
     const missing = new Map<string, StatementKey>();
     for (const k of keys) {
       const key = statementKeyOf(k);
       if (!this.statementIds.has(key) && !opened.has(key)) missing.set(key, k);
     }
     if (missing.size === 0) return;
-    for (const [key, id] of await openStatements(writer, this.run.id, this.run.createdAt, [...missing.values()])) opened.set(key, id);
+    const ids = await independently(trx, this.db, (writer) => openStatements(writer, this.run.id, this.run.createdAt, [...missing.values()]));
+    for (const [key, id] of ids) opened.set(key, id);
   }
 
   private idOf(key: StatementKey, opened: Map<string, number>): number {
@@ -326,6 +338,9 @@ export class RunExecutor {
             trx,
             rounded.map((r) => ({ id: r.statementId, totalMinor: r.total, lineCount: r.count, roundUpThrough: boundaries.get(r.statementId) ?? null })),
           );
+          // Their statement.created events, as the statements now are, published when the run completes (SPEC §13).
+          const finalized = await findStatements(trx, rounded.map((r) => r.statementId));
+          await stageEventDrafts(trx, runEventsBatch(run.id), finalized.map(statementCreatedEvent));
         },
         { durable: false },
       );
@@ -345,23 +360,34 @@ export class RunExecutor {
         totals: [...totals].sort(([a], [b]) => (a < b ? -1 : 1)).map(([currency, amountMinor]) => ({ currency, amountMinor })),
       });
       // The statements become visible with this commit, and so do their events (SPEC §13), then the run's.
-      const events = [];
-      for await (const page of statementsOfRun(uow.trx, run.id)) events.push(...page.map(statementCreatedEvent));
-      events.push(settlementRunCompletedEvent(run.id));
       uow.record({
         entity: 'settlement-run',
         id: run.id,
         action: 'complete',
-        events,
+        publishesStaged: runEventsBatch(run.id),
+        events: [settlementRunCompletedEvent(run.id)],
         changes: [
           { field: 'status', from: 'running', to: 'completed' },
           { field: 'statementCount', from: null, to: statements.length },
           { field: 'lineCount', from: null, to: lineCount },
         ],
       });
-      return { at: uow.nowIso, lineCount };
+      return { at: uow.nowIso, lines: await linesOfRun(uow.trx, run.id) };
     });
-    // Metrics (SPEC §14), once committed. Every line a run writes is a share line so far.
-    recordSettlementRun(run.startedAt, completed.at, { share: completed.lineCount });
+    // Metrics (SPEC §14), once committed.
+    recordSettlementRun(run.startedAt, completed.at, completed.lines);
+  }
+}
+
+/**
+ * Deletes the partitions' sums of completed runs (this one's, and any a cleanup cut short left),
+ * a few partitions a transaction: after the completion, not in it, so that it stays short.
+ */
+async function dropStaleSums(db: Knex): Promise<void> {
+  for (;;) {
+    const partitions = await partitionsWithStaleSums(db, 20);
+    if (partitions.length === 0) return;
+    await transaction(db, (trx) => deleteSumsOfPartitions(trx, partitions), { durable: false });
+    await yieldToWaitingWriters(db.client);
   }
 }
