@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { describeApi, type ApiContext, type KeyedAgent } from '../helpers/api';
 import { createBunit, createContract, createReferral, expectProblem } from '../helpers/fixtures';
+import { SettlementService } from '../../src/services/settlement.service';
 
 /**
  * Amendments (SPEC §12): corrections of settled terms, decided by another key, settled as the
@@ -233,5 +234,75 @@ describeApi('amendments (SPEC §12)', (ctx) => {
       const cells = Object.fromEntries(header!.split(',').map((h, i) => [h, row!.split(',')[i]]));
       expect(cells).to.deep.include({ kind: 'adjustment', exactAmount: '31', amount: '31.00', adjustsLineId: String(firstLine.id) });
     });
+  });
+
+  describe('approved while a run executes', () => {
+    /** The run export's lines of one run, as CSV cells by column. */
+    async function exportedLines(runId: number) {
+      const csv = await ctx.get(`/v1/settlement-runs/${runId}/statements`).set('Accept', 'text/csv');
+      expect(csv.status).to.equal(200);
+      const [header, ...rows] = csv.text.trim().split('\r\n');
+      const columns = header!.split(',');
+      return rows.map((row) => Object.fromEntries(row.split(',').map((cell, i) => [columns[i]!, cell])));
+    }
+
+    // Twelve contracts, each a partition of its own, each referred at 10 %; the fourth one's referral
+    // is corrected to 15 % from October. Its approval lands after 2 partitions (just before its own
+    // partition) or after 3 (just after it), while the run goes on.
+    for (const after of [2, 3]) {
+      it(`approved after ${after} of 12 partitions: the run sees the correction for all pairs of the referral or for none`, async () => {
+        const contracts = [s.contract];
+        for (let i = 2; i <= 12; i++) contracts.push(await createContract(ctx, s.hq, { number: `C-${i}` }));
+        const referrals: number[] = [];
+        const days = Array.from({ length: 20 }, (_, i) => `2026-10-${String(i + 1).padStart(2, '0')}`);
+        for (const contract of contracts) {
+          referrals.push((await createReferral(ctx, s.hq, contract, s.nordics, { percentage: '10', billingStartDate: '2026-10-01' })).id);
+          const lines = days.map((day) => ({ externalId: `D-${day}`, amount: '100', periodStart: day, periodEnd: day }));
+          expect((await ctx.post(`/v1/bunits/${s.hq}/contracts/${contract}/revenue`, { lines })).status).to.equal(201);
+        }
+        const target = referrals[3]!;
+        const first = await settle(ctx, '2026-10-10');
+        expect(first.lineCount).to.equal(12 * 10);
+        const cr = (await s.maker.post(amendmentsOf(s, target), { effectiveFrom: '2026-10-01', percentage: '15', reason: 'Agreed at 15 %' })).body;
+
+        const settlement = new SettlementService({ ...ctx.services.ctx, partitionLines: 1 });
+        let runId = 0;
+        let approval: Promise<{ status: number; runStatus: string }> | undefined;
+        const run = await settlement.run({ through: '2026-10-20' }, { keyId: null, name: 'nightly', role: 'admin', bunitIds: 'all' }, {
+          onRunCreated: async (id) => (runId = id),
+          onProgress: ({ partitionsDone, partitionsTotal }) => {
+            expect(partitionsTotal).to.equal(12);
+            if (partitionsDone !== after || approval) return;
+            approval = (async () => {
+              const res = await s.checker.post(`/v1/bunits/${s.hq}/change-requests/${cr.id}/approve`, {});
+              return { status: res.status, runStatus: (await ctx.get(`/v1/settlement-runs/${runId}`)).body.status };
+            })();
+          },
+        });
+        expect(run.status).to.equal('completed');
+        expect(await approval).to.deep.equal({ status: 200, runStatus: 'running' });
+
+        const second = (await exportedLines(run.id)).filter((l) => Number(l.referralId) === target);
+        const shares = second.filter((l) => l.kind === 'share');
+        const adjustments = second.filter((l) => l.kind === 'adjustment');
+        expect(shares).to.have.length(10);
+        const saw = shares[0]!.exactAmount === '15';
+        // All or none: every new share at the corrected 15 % and every settled pair adjusted by 5, or
+        // every new share at 10 % and no adjustment (the next run makes the difference good).
+        expect(shares.map((l) => l.exactAmount)).to.deep.equal(Array(10).fill(saw ? '15' : '10'));
+        expect(adjustments.map((l) => l.exactAmount)).to.deep.equal(saw ? Array(10).fill('5') : []);
+
+        const third = await settle(ctx, '2026-10-20');
+        const exported = [first.id, run.id, third.id].map((id) => exportedLines(id));
+        const all = (await Promise.all(exported)).flat().filter((l) => Number(l.referralId) === target);
+        const byPair = new Map<string, number>();
+        for (const l of all) byPair.set(l.revenueLineId!, (byPair.get(l.revenueLineId!) ?? 0) + Number(l.exactAmount));
+        expect([...byPair.values()]).to.deep.equal(Array(20).fill(15));
+        // The other referrals were never touched: one share line per pair, at 10 %.
+        const others = (await Promise.all([first.id, run.id, third.id].map((id) => exportedLines(id)))).flat().filter((l) => Number(l.referralId) !== target);
+        expect(others).to.have.length(11 * 20);
+        expect(new Set(others.map((l) => `${l.kind} ${l.exactAmount}`))).to.deep.equal(new Set(['share 10']));
+      });
+    }
   });
 });

@@ -2,6 +2,8 @@ import { expect } from 'chai';
 import type request from 'supertest';
 import { describeApi, type ApiContext } from '../helpers/api';
 import { createReferral, expectProblem, world } from '../helpers/fixtures';
+import { BusinessCalendar } from '../../src/clock';
+import { fillArchiveDays } from '../../src/services/archive-days';
 
 /**
  * "Today" is the calendar date in BUSINESS_TIMEZONE (SPEC §2), and a settlement run's `through`
@@ -107,3 +109,37 @@ describeApi(title('America/Los_Angeles'), (ctx) => {
     });
   });
 }, { businessTimeZone: 'America/Los_Angeles' });
+
+/**
+ * The archive day is stored when a referral is archived (SPEC §12: a change of BUSINESS_TIMEZONE
+ * must not change settled results). Referrals archived before the day was stored get it once, at
+ * start, from the time zone the service ran with (fillArchiveDays), and keep it.
+ */
+describeApi('the archive day, stored (SPEC §12)', (ctx) => {
+  it('a referral archived before archive days were stored gets its day from the zone it ran in, once; a run in another zone keeps it', async () => {
+    ctx.clock.set('2026-10-01T08:00:00.000Z');
+    const { owner, alice, contract } = await world(ctx);
+    const r = await createReferral(ctx, owner, contract, alice, { percentage: '10', billingStartDate: '2026-10-01' });
+    // Archived at 23:30 UTC on the 15th: already the 16th in Oslo, where the service then ran.
+    ctx.clock.set('2026-10-15T23:30:00.000Z');
+    expect((await ctx.del(`/v1/bunits/${owner}/referrals/${r.id}`)).status).to.equal(204);
+    ctx.clock.set('2026-11-23T12:00:00.000Z');
+    await ctx.db('referrals').where({ id: r.id }).update({ archive_day: null });
+    const lines = ['2026-10-15', '2026-10-16'].map((day) => ({ externalId: `D-${day}`, amount: '100', periodStart: day, periodEnd: day }));
+    expect((await ctx.post(revenueOf(owner, contract), { lines })).status).to.equal(201);
+
+    expect(await fillArchiveDays(ctx.db, new BusinessCalendar(ctx.clock, 'Europe/Oslo'))).to.equal(1);
+    expect(await fillArchiveDays(ctx.db, new BusinessCalendar(ctx.clock, 'UTC'))).to.equal(0);
+    const [row] = await ctx.db('referrals').where({ id: r.id }).select('archive_day');
+    expect(String(row.archive_day).slice(0, 10)).to.equal('2026-10-16');
+
+    // This app runs in UTC, where the archive instant falls on the 15th; the stored day counts:
+    // the 15th is billable, the 16th is not.
+    const run = await settle(ctx, { through: '2026-10-31' });
+    expect(run.lineCount).to.equal(1);
+    const statements = (await ctx.get(`/v1/bunits/${owner}/statements?runId=${run.id}`)).body.data as { total: string }[];
+    expect(statements.map((s) => s.total)).to.deep.equal(['10.00']);
+    const listed = (await ctx.get(`/v1/bunits/${owner}/referrals/${r.id}`)).body;
+    expect(listed.archivedDate).to.equal('2026-10-15T23:30:00.000Z');
+  });
+});
