@@ -18,6 +18,7 @@ import {
 import { compare } from './lib/load';
 import { ROOT, freePort, runNodeScript, startHttpProcess, type HttpProcess } from './lib/processes';
 import { machine, printReport, targetHolds, updateReadme, type RunReport, type ScenarioResult } from './lib/report';
+import { runApprovalScenario } from './approval';
 import { runSettlementScenarios } from './settlement';
 import { runWebhookScenarios } from './webhooks';
 
@@ -274,7 +275,20 @@ async function main(): Promise<void> {
       for (const scenario of http) scenarios.push(await runHttpScenario(scenario, ours, baseline));
       for (const s of servers.splice(0)) await s.stop();
     }
-    if (!ONLY || ONLY.has(5) || ONLY.has(6)) {
+    if (!ONLY || ONLY.has(11)) {
+      scenarios.push(
+        await runApprovalScenario({
+          adminKey: ADMIN_KEY,
+          server: SERVER,
+          serverEnv: () => serverEnv(db),
+          logFile: path.join(LOG_DIR, 'server.log'),
+          postReferral,
+          settings: { seconds: SECONDS, warmupSeconds: WARMUP, rounds: ROUNDS, connections: CONNECTIONS },
+          log,
+        }),
+      );
+    }
+    if (!ONLY || ONLY.has(5) || ONLY.has(6) || ONLY.has(12)) {
       scenarios.push(
         ...(await runSettlementScenarios({
           db,

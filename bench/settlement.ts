@@ -1,7 +1,7 @@
 import { createDb } from '../src/db';
 import { forgetRuns } from '../test/helpers/portfolio';
 import type { BenchDatabase } from './lib/database';
-import { centsText, ownerOf, prng, referrals, settleThrough, type DatasetSize } from './lib/dataset';
+import { centsText, linesPerContract, monthOf, ownerOf, prng, referrals, settleThrough, type DatasetSize } from './lib/dataset';
 import { driveUntil, type LoadResult, type Target } from './lib/load';
 import { runNodeScript, startHttpProcess, type CommandResult, type HttpProcess } from './lib/processes';
 import type { ScenarioResult } from './lib/report';
@@ -17,7 +17,12 @@ import type { ScenarioResult } from './lib/report';
  *    database while the run executes in another process; p99 and errors, against the same load
  *    before the run (the baseline).
  *
- * Both settle the same data, so runs are forgotten (their ledger deleted) between them.
+ * 12. Amendments (SPEC §12): the first half of the months settled, then the second half, once as
+ *    it is and once after 10 % of the referrals were amended (a percentage corrected from their
+ *    start, approved by a second key): that run also adjusts every settled pair of the amended
+ *    referrals. Its time against the same run without amendments.
+ *
+ * They settle the same data, so runs are forgotten (their ledger deleted) between them.
  */
 export interface SettlementBench {
   db: BenchDatabase;
@@ -39,6 +44,10 @@ const POST_RATE = 20;
 const POST_LINES = 10;
 const QUIET_SECONDS = 10;
 const P99_LIMIT_MS = 250;
+/** Scenario 12: every AMEND_EVERY-th referral amended, by AMEND_CONNECTIONS clients at once; the time limit. */
+const AMEND_EVERY = 10;
+const AMEND_CONNECTIONS = 8;
+const AMENDED_LIMIT = 1.5;
 
 export async function runSettlementScenarios(bench: SettlementBench): Promise<ScenarioResult[]> {
   const results: ScenarioResult[] = [];
@@ -47,11 +56,11 @@ export async function runSettlementScenarios(bench: SettlementBench): Promise<Sc
     if (results.length) await forget(bench);
     results.push(await apiUnderRun(bench));
   }
+  if (!bench.only || bench.only.has(12)) results.push(await amendedRun(bench));
   return results;
 }
 
-function settle(bench: SettlementBench, args: string[], name: string): Promise<CommandResult> {
-  const through = settleThrough(bench.size);
+function settle(bench: SettlementBench, args: string[], name: string, through = settleThrough(bench.size)): Promise<CommandResult> {
   return runNodeScript('src/cli/settle.ts', ['--through', through, ...args], { DATABASE_URL: bench.db.url, BUSINESS_TIMEZONE: 'UTC' }, SETTLE_TIMEOUT_MS, name);
 }
 
@@ -224,4 +233,74 @@ async function apiUnderRun(bench: SettlementBench): Promise<ScenarioResult> {
   } finally {
     await server.stop();
   }
+}
+
+/** POST a JSON body as a key; the answer's body, or an error naming what was sent. */
+async function postJson(url: string, key: string, body: object, expected: number): Promise<Record<string, unknown>> {
+  const res = await fetch(url, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  if (res.status !== expected) throw new Error(`POST ${url}: ${res.status} ${await res.text()}`);
+  return (await res.json()) as Record<string, unknown>;
+}
+
+/** Every AMEND_EVERY-th referral's percentage corrected to 1 % from its start, asked by the admin key and approved by a second one. */
+async function amendReferrals(bench: SettlementBench): Promise<number> {
+  const server = await startServer(bench);
+  try {
+    const checker = (await postJson(`${server.url}/v1/api-keys`, bench.adminKey, { name: 'bench-amend-checker', role: 'admin' }, 201)).key as string;
+    const chosen = referrals(bench.size).filter((r) => r.id % AMEND_EVERY === 0);
+    let next = 0;
+    const worker = async () => {
+      for (let i = next++; i < chosen.length; i = next++) {
+        const r = chosen[i]!;
+        const bunit = `${server.url}/v1/bunits/${ownerOf(r.contractId, bench.size)}`;
+        const request = await postJson(`${bunit}/referrals/${r.id}/amendments`, bench.adminKey, { percentage: '1', reason: 'bench: corrected from the start' }, 202);
+        await postJson(`${bunit}/change-requests/${request.id}/approve`, checker, {}, 200);
+      }
+    };
+    await Promise.all(Array.from({ length: AMEND_CONNECTIONS }, worker));
+    return chosen.length;
+  } finally {
+    await server.stop();
+  }
+}
+
+async function amendedRun(bench: SettlementBench): Promise<ScenarioResult> {
+  const { log, size } = bench;
+  const half = monthOf(Math.floor(linesPerContract(size) / 2) - 1).end;
+  const through = settleThrough(size);
+  log(`scenario 12: settled through ${half}, then the run through ${through}: without amendments, and after 10 % of the referrals were amended`);
+  const secondHalf = async (name: string) => {
+    await forget(bench);
+    settled(await settle(bench, [], `${name}-first-half`, half), 'settle (first half)');
+    return settled(await settle(bench, [], name), 'settle (second half)');
+  };
+  const plain = await secondHalf('settle-unamended');
+  const plainLines = Number(/lines:\s+(\d+)/.exec(plain.stdout)?.[1] ?? NaN);
+  log(`  without amendments: ${plain.seconds.toFixed(1)} s, ${plainLines} statement lines`);
+  await forget(bench);
+  settled(await settle(bench, [], 'settle-first-half', half), 'settle (first half)');
+  const amendedAt = Date.now();
+  const amended = await amendReferrals(bench);
+  log(`  ${amended} referrals amended and approved in ${((Date.now() - amendedAt) / 1000).toFixed(1)} s`);
+  const ours = settled(await settle(bench, [], 'settle-amended'), 'settle (amended)');
+  const lines = Number(/lines:\s+(\d+)/.exec(ours.stdout)?.[1] ?? NaN);
+  log(`  after the amendments: ${ours.seconds.toFixed(1)} s, ${lines} statement lines (${lines - plainLines} more: adjustments)`);
+  const ratio = ours.seconds / plain.seconds;
+  return {
+    id: 12,
+    name: `the second half of a ${(size.revenueLines / 1e6).toLocaleString('en-US')} M-line run, 10 % of the referrals amended (baseline: none amended)`,
+    unit: 's',
+    ours: ours.seconds,
+    baseline: plain.seconds,
+    ratio,
+    target: `ratio ≤ ${AMENDED_LIMIT}`,
+    met: ratio <= AMENDED_LIMIT,
+    binding: true,
+    details: {
+      'referrals amended': amended,
+      'statement lines': lines,
+      'baseline statement lines': plainLines,
+      'peak RSS MB': Math.round(ours.peakRssMb),
+    },
+  };
 }

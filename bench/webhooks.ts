@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { createBenchDatabase, seedDatabase } from './lib/database';
 import { ownerOf, type DatasetSize } from './lib/dataset';
 import { compare } from './lib/load';
-import { startHttpProcess, type HttpProcess } from './lib/processes';
+import { freePort, startHttpProcess, type HttpProcess } from './lib/processes';
 import type { ScenarioResult } from './lib/report';
 
 /**
@@ -30,6 +30,9 @@ export interface WebhookBenchSettings {
 }
 
 const WEBHOOK_ENV = { WEBHOOK_ALLOW_HTTP: 'true', WEBHOOK_ALLOW_PRIVATE: 'true', BUSINESS_TIMEZONE: 'UTC' };
+/** The compiled server, as the other scenarios run it (built by then), its metrics listener on a port of its own. */
+const SERVER = 'dist/server.js';
+const serverEnv = async (env: Record<string, string>) => ({ ...WEBHOOK_ENV, METRICS_PORT: String(await freePort()), ...env });
 
 /** A local receiver: answers 204 at once and notes when each event came. */
 async function startSink(): Promise<{ url: string; lags: number[]; received: number; close(): Promise<void> }> {
@@ -99,9 +102,9 @@ export async function runWebhookScenarios(s: WebhookBenchSettings): Promise<Scen
       const [a, b] = [await createBenchDatabase(s.baseUrl), await createBenchDatabase(s.baseUrl)];
       databases.push(a!, b!);
       await Promise.all([seedDatabase(a!.url, size), seedDatabase(b!.url, size)]);
-      const ours = await startHttpProcess('src/server.ts', { ...WEBHOOK_ENV, DATABASE_URL: a!.url, ADMIN_API_KEY: s.adminKey, WEBHOOK_DELIVERY: 'on' }, '/readyz', 'server-webhooks');
+      const ours = await startHttpProcess(SERVER, await serverEnv({ DATABASE_URL: a!.url, ADMIN_API_KEY: s.adminKey, WEBHOOK_DELIVERY: 'on' }), '/readyz', 'server-webhooks');
       servers.push(ours);
-      const baseline = await startHttpProcess('src/server.ts', { ...WEBHOOK_ENV, DATABASE_URL: b!.url, ADMIN_API_KEY: s.adminKey, WEBHOOK_DELIVERY: 'off' }, '/readyz', 'server-no-webhooks');
+      const baseline = await startHttpProcess(SERVER, await serverEnv({ DATABASE_URL: b!.url, ADMIN_API_KEY: s.adminKey, WEBHOOK_DELIVERY: 'off' }), '/readyz', 'server-no-webhooks');
       servers.push(baseline);
       await subscribe(ours, s.adminKey, sink.url);
       const headers = { authorization: `Bearer ${s.adminKey}`, 'content-type': 'application/json' };
@@ -131,7 +134,7 @@ export async function runWebhookScenarios(s: WebhookBenchSettings): Promise<Scen
       s.log(`scenario 10: delivery lag at ${rate} events/s for ${seconds} s (PUT of business units) to a local receiver`);
       const db = await createBenchDatabase(s.baseUrl);
       databases.push(db);
-      const server = await startHttpProcess('src/server.ts', { ...WEBHOOK_ENV, DATABASE_URL: db.url, ADMIN_API_KEY: s.adminKey, WEBHOOK_DELIVERY: 'on' }, '/readyz', 'server-lag');
+      const server = await startHttpProcess(SERVER, await serverEnv({ DATABASE_URL: db.url, ADMIN_API_KEY: s.adminKey, WEBHOOK_DELIVERY: 'on' }), '/readyz', 'server-lag');
       servers.push(server);
       const headers = { authorization: `Bearer ${s.adminKey}`, 'content-type': 'application/json' };
       const units: number[] = [];

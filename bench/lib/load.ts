@@ -9,6 +9,8 @@ export interface Target {
   connections: number;
   /** Called for every request: its method, path and body. */
   next: () => { method: 'GET' | 'POST'; path: string; body?: string };
+  /** Instead of `next`: a sequence each connection sends in turn (autocannon's requests, with their context). */
+  sequence?: Request[];
 }
 
 export interface LoadResult {
@@ -66,7 +68,7 @@ function start(target: Target, seconds: number, overallRate?: number) {
     duration: seconds,
     timeout: 30,
     headers: target.headers,
-    requests: [request],
+    requests: target.sequence ?? [request],
     skipAggregateResult: true,
     ...(overallRate === undefined ? {} : { overallRate }),
   });

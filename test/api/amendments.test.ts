@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { describeApi, type ApiContext, type KeyedAgent } from '../helpers/api';
-import { createBunit, createContract, createReferral, expectProblem } from '../helpers/fixtures';
+import { createBunit, createContract, createReferral, expectProblem, referralBody } from '../helpers/fixtures';
 import { SettlementService } from '../../src/services/settlement.service';
 
 /**
@@ -233,6 +233,25 @@ describeApi('amendments (SPEC §12)', (ctx) => {
       const [header, row] = csv.text.trim().split('\r\n');
       const cells = Object.fromEntries(header!.split(',').map((h, i) => [h, row!.split(',')[i]]));
       expect(cells).to.deep.include({ kind: 'adjustment', exactAmount: '31', amount: '31.00', adjustsLineId: String(firstLine.id) });
+    });
+  });
+
+  describe('the terms in force, however they changed', () => {
+    it('a PUT that moves the end later over a settled period (R9 allows it): the next run adds the days it now earns as an adjustment', async () => {
+      const r = await createReferral(ctx, s.hq, s.contract, s.nordics, { percentage: '10', billingStartDate: '2026-10-01', billingEndDate: '2026-10-20' });
+      await ingest(ctx, s, [{ externalId: 'OCT', amount: '3100', periodStart: '2026-10-01', periodEnd: '2026-10-31' }]);
+      const first = await settle(ctx);
+      expect(first.totals).to.deep.equal([{ currency: 'EUR', amount: '200.00' }]);
+      const put = await ctx.put(`/v1/bunits/${s.hq}/referrals/${r.id}`, referralBody(s.contract, s.nordics, { percentage: '10', billingStartDate: '2026-10-01', billingEndDate: '2026-10-31' }));
+      expect(put.status, JSON.stringify(put.body)).to.equal(200);
+      const second = await settle(ctx);
+      expect(second.totals).to.deep.equal([{ currency: 'EUR', amount: '110.00' }]);
+      const lines = (await statementOf(ctx, s, second.id)).lines;
+      expect(lines.map((l) => [l.kind, l.exactAmount, l.billableDays])).to.deep.equal([['adjustment', '110', 31]]);
+      // A percentage a PUT changes takes effect today (R8), after every settled day: nothing to adjust.
+      const raise = await ctx.put(`/v1/bunits/${s.hq}/referrals/${r.id}`, referralBody(s.contract, s.nordics, { percentage: '20', billingStartDate: '2026-10-01', billingEndDate: '2026-10-31' }));
+      expect(raise.status, JSON.stringify(raise.body)).to.equal(200);
+      expect((await settle(ctx)).lineCount).to.equal(0);
     });
   });
 
