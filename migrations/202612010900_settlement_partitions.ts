@@ -62,17 +62,10 @@ export async function up(knex: Knex): Promise<void> {
     t.integer('round_up_referral').nullable();
   });
 
-  // A partition's part of a statement's exact sum, per period length (same denominator). Working
-  // data of a running run, deleted once it completes. On PostgreSQL without foreign keys (checked
-  // per row, they were a tenth of a run's time): partitions are never deleted, and a statement
-  // only when it has no lines, hence no sums.
+  // A partition's part of a statement's exact sum, per period length (same denominator).
   await knex.schema.createTable('settlement_sums', (t) => {
-    const partition = t.integer('partition_id').notNullable();
-    const statement = t.integer('statement_id').notNullable();
-    if (!pg) {
-      partition.references('id').inTable('settlement_partitions');
-      statement.references('id').inTable('statements');
-    }
+    t.integer('partition_id').notNullable().references('id').inTable('settlement_partitions');
+    t.integer('statement_id').notNullable().references('id').inTable('statements');
     t.integer('period_days').notNullable();
     exactInteger(knex, t, 'exact_sum', 65).notNullable();
     exactInteger(knex, t, 'floor_sum', 50).notNullable();

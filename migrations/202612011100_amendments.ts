@@ -20,16 +20,9 @@ export async function up(knex: Knex): Promise<void> {
     t.integer('adjusted_revision').notNullable().defaultTo(0);
     calendarDate(knex, t, 'archive_day').nullable();
   });
-  // How many of a partition's lines are adjustments (the rest are shares): the metrics of a completed run count both.
-  await knex.schema.alterTable('settlement_partitions', (t) => {
-    t.integer('adjustment_count').notNullable().defaultTo(0);
-  });
 }
 
 export async function down(knex: Knex): Promise<void> {
-  await knex.schema.alterTable('settlement_partitions', (t) => {
-    t.dropColumn('adjustment_count');
-  });
   await knex.schema.alterTable('referrals', (t) => {
     for (const column of ['archive_day', 'adjusted_revision', 'terms_revision']) t.dropColumn(column);
   });

@@ -14,11 +14,6 @@ import { timestampColumn } from './lib/columns';
  * - `webhook_fanout`: how far the fan-out step has turned committed events into deliveries.
  * - `webhook_deliveries`: one event for one endpoint, a job row with a status and a lease;
  *   `webhook_attempts`: the delivery log.
- * - `staged_events`, `staged_event_bunits`: events a long job prepares in short transactions of
- *   its own, numbered into `events` by the one that makes its change visible (a run's
- *   statement.created, written by finalize's batches, published by the run's completion). `ord`
- *   counts 0, 1, 2 … within a batch, so that publishing is one INSERT … SELECT while the counter is
- *   locked: what waits for the counter waits for that, not for the job.
  */
 export async function up(knex: Knex): Promise<void> {
   await knex.schema.createTable('event_counter', (t) => {
@@ -106,26 +101,10 @@ export async function up(knex: Knex): Promise<void> {
     t.text('response').nullable();
     t.index(['delivery_id', 'id']);
   });
-
-  await knex.schema.createTable('staged_events', (t) => {
-    t.string('batch', 64).notNullable();
-    t.integer('ord').notNullable();
-    t.string('type', 64).notNullable();
-    t.text('bunit_ids').notNullable();
-    t.text('data').notNullable();
-    t.primary(['batch', 'ord']);
-  });
-  await knex.schema.createTable('staged_event_bunits', (t) => {
-    t.string('batch', 64).notNullable();
-    t.integer('ord').notNullable();
-    t.integer('bunit_id').notNullable();
-    t.string('type', 64).notNullable();
-    t.primary(['batch', 'ord', 'bunit_id']);
-  });
 }
 
 export async function down(knex: Knex): Promise<void> {
-  for (const table of ['staged_event_bunits', 'staged_events', 'webhook_attempts', 'webhook_deliveries', 'webhook_fanout', 'webhook_endpoints', 'event_bunits', 'events', 'event_counter']) {
+  for (const table of ['webhook_attempts', 'webhook_deliveries', 'webhook_fanout', 'webhook_endpoints', 'event_bunits', 'events', 'event_counter']) {
     await knex.schema.dropTable(table);
   }
 }

@@ -13,6 +13,7 @@ import * as m11 from './202612010901_idempotency_owner';
 import * as m12 from './202612011000_approval';
 import * as m13 from './202612011100_amendments';
 import * as m14 from './202612011200_events';
+import * as m15 from './202612011300_settlement_events';
 
 /**
  * Migrations in order. Listed here rather than discovered on disk so that they load the same way
@@ -33,6 +34,7 @@ const migrations: Record<string, Knex.Migration> = {
   '202612011000_approval': m12,
   '202612011100_amendments': m13,
   '202612011200_events': m14,
+  '202612011300_settlement_events': m15,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
