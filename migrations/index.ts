@@ -14,6 +14,7 @@ import * as m12 from './202612011000_approval';
 import * as m13 from './202612011100_amendments';
 import * as m14 from './202612011200_events';
 import * as m15 from './202612011300_settlement_events';
+import * as m16 from './202612011400_pending_events';
 
 /**
  * Migrations in order. Listed here rather than discovered on disk so that they load the same way
@@ -35,6 +36,7 @@ const migrations: Record<string, Knex.Migration> = {
   '202612011100_amendments': m13,
   '202612011200_events': m14,
   '202612011300_settlement_events': m15,
+  '202612011400_pending_events': m16,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -2,11 +2,13 @@ import type { Knex } from 'knex';
 import { dialectOf, insertRows, preparedSql, queryBuilt, queryPrepared, toIsoTimestamp } from '../db';
 
 /**
- * The events outbox (SPEC §13). Sequence numbers come from one counter row that the writing
- * transaction updates as its last step: the row stays locked until that transaction commits, so a
- * second writer gets the next numbers only once the first has committed (or rolled back, giving
- * its numbers back). Numbers are therefore handed out in commit order, without gaps, on
- * PostgreSQL as on SQLite, and a reader that has seen sequence n has seen every event before it.
+ * The events outbox (SPEC §13). A change writes its events into `pending_events`, in its own
+ * transaction, with no lock to wait for. A publisher (publishPendingEvents) moves the committed
+ * ones into `events`, numbering them from one counter row that it holds locked until it commits:
+ * publishers take turns, each numbers only what was committed when it began, and a later one
+ * numbers on from there. Numbers are therefore dense and follow the order in which events become
+ * visible in `events`, on PostgreSQL as on SQLite: a reader that has seen sequence n has seen
+ * every event before it, and an event committed later always gets a higher number.
  */
 
 export interface NewEvent {
@@ -26,7 +28,7 @@ export interface EventRecord {
   data: string;
 }
 
-/** Takes `n` numbers; the row is created when missing (a database emptied by a test). */
+/** Takes `n` numbers (0: none, the row locked all the same); the row is created when missing (a database emptied by a test). */
 const TAKE_SEQUENCES = preparedSql(
   `INSERT INTO event_counter (id, last_sequence) VALUES (1, ?)
    ON CONFLICT (id) DO UPDATE SET last_sequence = event_counter.last_sequence + excluded.last_sequence
@@ -34,9 +36,9 @@ const TAKE_SEQUENCES = preparedSql(
 );
 
 /**
- * Writes events in the caller's transaction, numbered in order: first those staged under
- * `staged` (their `createdAt` becomes `createdAt`), then `events`. Answers how many of each type
- * it wrote. Call it last before the commit.
+ * Writes events in the caller's transaction, to be numbered once it has committed: first those
+ * staged under `staged` (their `createdAt` becomes `createdAt`), then `events`. Answers how many
+ * of each type it wrote.
  */
 export async function insertEvents(
   trx: Knex.Transaction,
@@ -44,42 +46,66 @@ export async function insertEvents(
   staged?: { batch: string; createdAt: string },
 ): Promise<Map<string, number>> {
   const written = new Map<string, number>();
-  let stagedCount = 0;
   if (staged) {
     for (const row of await queryPrepared<{ type: string; n: number | string }>(trx, STAGED_TYPES, [staged.batch])) {
       written.set(row.type, Number(row.n));
-      stagedCount += Number(row.n);
+    }
+    if (written.size > 0) {
+      // One statement, whatever the number of events, in their order.
+      const at = dialectOf(trx) === 'postgres' ? 'CAST(? AS timestamptz)' : '?';
+      await trx.raw(PEND_STAGED.replace('{at}', at), [staged.createdAt, staged.batch]);
+      await trx('staged_event_bunits').where({ batch: staged.batch }).delete();
+      await trx('staged_events').where({ batch: staged.batch }).delete();
     }
   }
   for (const e of events) written.set(e.type, (written.get(e.type) ?? 0) + 1);
-  const count = stagedCount + events.length;
-  if (count === 0) return written;
-  const [taken] = await queryPrepared<{ last_sequence: number | string }>(trx, TAKE_SEQUENCES, [count]);
-  const first = Number(taken!.last_sequence) - count + 1;
-  if (staged && stagedCount > 0) {
-    // One statement each, whatever the number of events: the counter is locked from here to the commit.
-    const at = dialectOf(trx) === 'postgres' ? 'CAST(? AS timestamptz)' : '?';
-    await trx.raw(PUBLISH_STAGED.replace('{at}', at), [first, staged.createdAt, staged.batch]);
-    await trx.raw(PUBLISH_STAGED_BUNITS, [first, staged.batch]);
-    await trx('staged_event_bunits').where({ batch: staged.batch }).delete();
-    await trx('staged_events').where({ batch: staged.batch }).delete();
-  }
-  const ids = events.map((_, i) => first + stagedCount + i);
   await insertRows(
     trx,
-    'events',
-    ['id', 'type', 'created_at', 'bunit_ids', 'data'],
-    events.map((e, i) => [ids[i], e.type, e.createdAt, JSON.stringify(e.bunitIds), e.data]),
+    'pending_events',
+    ['type', 'created_at', 'bunit_ids', 'data'],
+    events.map((e) => [e.type, e.createdAt, JSON.stringify([...new Set(e.bunitIds)]), e.data]),
   );
-  const named = events.flatMap((e, i) => [...new Set(e.bunitIds)].map((b) => [b, ids[i], e.type]));
-  await insertRows(trx, 'event_bunits', ['bunit_id', 'event_id', 'type'], named);
   return written;
 }
 
 const STAGED_TYPES = preparedSql('SELECT type, count(*) AS n FROM staged_events WHERE batch = ? GROUP BY type');
-const PUBLISH_STAGED =
-  'INSERT INTO events (id, type, created_at, bunit_ids, data) SELECT CAST(? AS BIGINT) + ord, type, {at}, bunit_ids, data FROM staged_events WHERE batch = ?';
-const PUBLISH_STAGED_BUNITS = 'INSERT INTO event_bunits (bunit_id, event_id, type) SELECT bunit_id, CAST(? AS BIGINT) + ord, type FROM staged_event_bunits WHERE batch = ?';
+const PEND_STAGED = 'INSERT INTO pending_events (type, created_at, bunit_ids, data) SELECT type, {at}, bunit_ids, data FROM staged_events WHERE batch = ? ORDER BY ord';
+
+const ANY_PENDING = preparedSql('SELECT id FROM pending_events LIMIT 1');
+const PENDING_BATCH = preparedSql('SELECT id, type, created_at, bunit_ids, data FROM pending_events ORDER BY id LIMIT ?');
+
+/** Whether committed events wait to be numbered (a read, no lock). */
+export async function hasPendingEvents(db: Knex): Promise<boolean> {
+  return (await queryPrepared(db, ANY_PENDING, [])).length > 0;
+}
+
+/**
+ * Numbers up to `limit` committed pending events into `events`, in the order they were written,
+ * in the caller's transaction, which holds the counter locked until it commits; how many.
+ */
+export async function publishPendingEvents(trx: Knex.Transaction, limit: number): Promise<number> {
+  await queryPrepared(trx, TAKE_SEQUENCES, [0]);
+  // Read after the lock is held: what a publisher before this one moved is gone by now.
+  const rows = await queryPrepared<{ id: number | string; type: string; created_at: Date | string; bunit_ids: string; data: string }>(trx, PENDING_BATCH, [limit]);
+  if (rows.length === 0) return 0;
+  const [taken] = await queryPrepared<{ last_sequence: number | string }>(trx, TAKE_SEQUENCES, [rows.length]);
+  const first = Number(taken!.last_sequence) - rows.length + 1;
+  await insertRows(
+    trx,
+    'events',
+    ['id', 'type', 'created_at', 'bunit_ids', 'data'],
+    rows.map((r, i) => [first + i, r.type, toIsoTimestamp(r.created_at), r.bunit_ids, r.data]),
+  );
+  const named = rows.flatMap((r, i) => (JSON.parse(r.bunit_ids) as number[]).map((b) => [b, first + i, r.type]));
+  await insertRows(trx, 'event_bunits', ['bunit_id', 'event_id', 'type'], named);
+  await trx('pending_events')
+    .whereIn(
+      'id',
+      rows.map((r) => Number(r.id)),
+    )
+    .delete();
+  return rows.length;
+}
 
 /**
  * Prepares events of a long job in one of its short transactions, numbered on after those staged
@@ -159,7 +185,7 @@ export async function findEvents(db: Knex, ids: readonly number[]): Promise<Map<
   return new Map(rows.map((r) => [Number(r.id), toRecord(r)]));
 }
 
-/** The highest sequence handed out and committed (0 before the first event). */
+/** The highest sequence handed out and committed (0 before the first event; events still pending come after it). */
 export async function lastSequence(db: Knex): Promise<number> {
   const [row] = await queryPrepared<{ last_sequence: number | string }>(db, preparedSql('SELECT last_sequence FROM event_counter WHERE id = 1'), []);
   return row ? Number(row.last_sequence) : 0;

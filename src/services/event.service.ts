@@ -1,9 +1,10 @@
+import { transaction } from '../db';
 import type { EventType } from '../domain/events';
 import { findApiKey } from '../repositories/api-key.repository';
 import { findBunit } from '../repositories/bunit.repository';
 import { findChangeRequest } from '../repositories/change-request.repository';
 import { findContract } from '../repositories/contract.repository';
-import { deleteEventsBefore, listEvents, stageEvents } from '../repositories/event.repository';
+import { deleteEventsBefore, hasPendingEvents, lastSequence, listEvents, publishPendingEvents, stageEvents } from '../repositories/event.repository';
 import { findReferral } from '../repositories/referral.repository';
 import { findRun } from '../repositories/settlement-run.repository';
 import type { StatementRecord } from '../repositories/statement.repository';
@@ -113,17 +114,50 @@ export const webhookEndpointDisabledEvent = (id: number): EventDraft => ({
   data: async (uow) => presentWebhookEndpoint((await findWebhookEndpoint(uow.trx, id))!, uow.nowIso),
 });
 
+const PUBLISH_BATCH = 1000;
+
+/**
+ * Numbers the events that committed and wait in pending_events (SPEC §13), a thousand in each
+ * short transaction, until none is left; how many. The delivery worker of every instance calls
+ * it as it polls, and the feed before it reads; when nothing waits it only reads.
+ */
+export async function publishEvents(db: Knex): Promise<number> {
+  let published = 0;
+  while (await hasPendingEvents(db)) {
+    const n = await transaction(db, (trx) => publishPendingEvents(trx, PUBLISH_BATCH));
+    published += n;
+    if (n < PUBLISH_BATCH) break;
+  }
+  return published;
+}
+
+/**
+ * Numbers every event waiting, in the caller's transaction, and answers the last sequence: the
+ * events committed before this transaction got the counter have it or a lower one, every later
+ * one a higher one (an endpoint created now receives exactly those).
+ */
+export async function sequenceNow(trx: Knex.Transaction): Promise<number> {
+  while ((await publishPendingEvents(trx, PUBLISH_BATCH)) === PUBLISH_BATCH);
+  return lastSequence(trx);
+}
+
 export class EventService {
   constructor(private readonly ctx: ServiceContext) {}
 
-  /** The feed: events after `after` that the key may see (admin: all; a scoped key: those naming one of its units). */
-  list(actor: Actor, query: EventListQuery) {
+  /**
+   * The feed: events after `after` that the key may see (admin: all; a scoped key: those naming
+   * one of its units). What has committed before the request is numbered first, so a client reads
+   * its own changes.
+   */
+  async list(actor: Actor, query: EventListQuery) {
+    await publishEvents(this.ctx.db);
     return listEvents(this.ctx.db, { after: query.after, limit: query.limit, types: query.type, scope: actor.bunitIds });
   }
 
   /** Deletes the events older than the retention, in short batches; how many. */
   async sweep(retentionDays: number): Promise<number> {
     const before = new Date(this.ctx.calendar.now().getTime() - retentionDays * 24 * 60 * 60 * 1000).toISOString();
+    await publishEvents(this.ctx.db);
     let deleted = 0;
     for (;;) {
       const n = await deleteEventsBefore(this.ctx.db, before, 1000);

@@ -57,10 +57,9 @@ export class UnitOfWork {
 
   /**
    * Writes what was recorded, the audit entries and then the events (the outbox, SPEC §13); the
-   * unit of work's owner calls it once, last. The events come last of all: taking their sequence
-   * numbers locks the counter until the commit, so that numbers follow the order of the commits.
-   * Each event's data is read now, when every change of the unit of work is made: the resource
-   * as its GET returns it after the change.
+   * unit of work's owner calls it once, last. The events are numbered once the transaction has
+   * committed (publishEvents). Each event's data is read now, when every change of the unit of
+   * work is made: the resource as its GET returns it after the change.
    */
   async flush(): Promise<void> {
     const changes = this.recorded.splice(0);

@@ -70,6 +70,21 @@ export const testDatabases: TestDatabase[] = [
 
 /** Empties every table and restarts ids, so each test starts from nothing. */
 export async function resetDatabase(db: Knex): Promise<void> {
+  // Server processes of a suite may be writing to the same database (their delivery worker
+  // numbers the events of the last test): a lock it holds is waited for, a little at a time, and
+  // a deadlock with it (PostgreSQL's TRUNCATE locks every table) is tried again.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await emptyTables(db);
+      return;
+    } catch (err) {
+      if (!/SQLITE_BUSY|database is locked|deadlock detected/.test(String(err)) || attempt >= 200) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+}
+
+async function emptyTables(db: Knex): Promise<void> {
   if (dialectOf(db) === 'postgres') {
     const rows: { tablename: string }[] = (
       await db.raw("select tablename from pg_tables where schemaname = current_schema() and tablename not like 'knex_%'")

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { describeApi, type ApiContext } from '../helpers/api';
 import { expectProblem } from '../helpers/fixtures';
 import { forgetRuns, ledgerOrphans, normalizedExport, seedPortfolio, settleCommand } from '../helpers/portfolio';
+import { publishEvents } from '../../src/services/event.service';
 
 /**
  * The run as a job that survives being killed (SPEC §6.5): partitions commit one by one, the
@@ -80,6 +81,7 @@ describeApi('a settlement run killed and resumed (SPEC §6.5)', (ctx) => {
     this.timeout(120_000);
     const reference = await uninterrupted();
     // The events of the run above stay in the feed: read only those after them.
+    await publishEvents(ctx.db);
     const last = (await ctx.db('events').max({ last: 'id' }).first())?.last;
     const feed = async (type: string) =>
       ((await ctx.get(`/v1/events?limit=1000&type=${type}&after=${Number(last ?? 0)}`)).body.data as { data: { id: number; runId: number } }[]).map((e) => e.data);

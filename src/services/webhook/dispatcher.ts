@@ -27,7 +27,7 @@ import {
 import { eventJson } from '../../representations/event';
 import type { BackgroundWorker } from '../../workers';
 import type { ServiceContext } from '../context';
-import { webhookEndpointDisabledEvent } from '../event.service';
+import { publishEvents, webhookEndpointDisabledEvent } from '../event.service';
 import { systemActor, withUnitOfWork } from '../unit-of-work';
 import { postWebhook, type SendResult } from './sender';
 import { signatureHeader, signingSecrets } from './signing';
@@ -61,11 +61,11 @@ export interface DeliveryOptions {
  * The webhook delivery of one server instance (SPEC §13), a background worker. Every instance
  * runs one; they share the work through the database:
  *
- * 1. **Fan-out.** Committed events past a cursor become delivery rows, one per subscribed
- *    endpoint, in a short transaction that holds the cursor (FOR UPDATE SKIP LOCKED: one
- *    instance at a time; the others skip it). Events are numbered in commit order without gaps,
- *    so the cursor never passes an event that commits later: no committed event is lost, whatever
- *    process dies when.
+ * 1. **Fan-out.** Committed events are numbered into the feed (publishEvents), then those past
+ *    a cursor become delivery rows, one per subscribed endpoint, in a short transaction that holds
+ *    the cursor (FOR UPDATE SKIP LOCKED: one instance at a time; the others skip it). An event
+ *    that commits later always gets a higher number, so the cursor never passes an event not yet
+ *    numbered: no committed event is lost, whatever process dies when.
  * 2. **Claim.** An endpoint with deliveries due is claimed with a lease (30 s, renewed with each
  *    attempt), and so are its due deliveries, in sequence order: one instance sends to an
  *    endpoint at a time, so its events leave in order; what a killed instance held is free again
@@ -149,6 +149,7 @@ export class WebhookDispatcher implements BackgroundWorker {
   /** Turns committed events past the cursor into deliveries; how many events it passed. */
   async fanOut(): Promise<number> {
     const { db } = this.ctx;
+    await publishEvents(db);
     // Nothing new (the usual case when idle): no write transaction at all.
     if ((await eventsAfter(db, await fanoutCursor(db), 1)).length === 0) return 0;
     return transaction(db, async (trx) => {
@@ -193,7 +194,15 @@ export class WebhookDispatcher implements BackgroundWorker {
     try {
       for (;;) {
         const now = this.now();
-        const deliveries = await transaction(db, (trx) => claimDeliveries(trx, endpoint.id, this.owner, now.iso, now.plus(this.leaseMs), this.batch), { durable: false });
+        // The endpoint's lease is renewed with the deliveries' own: it never runs out before
+        // theirs, so an instance that takes the endpoint over finds every delivery a dead holder
+        // had claimed free again, and sends them in order.
+        const until = now.plus(this.leaseMs);
+        const deliveries = await transaction(
+          db,
+          async (trx) => ((await renewEndpointLease(trx, endpoint.id, this.owner, until)) ? claimDeliveries(trx, endpoint.id, this.owner, now.iso, until, this.batch) : []),
+          { durable: false },
+        );
         if (deliveries.length === 0) return;
         const events = await findEvents(db, deliveries.map((d) => d.eventId));
         let made: Attempt[] = [];

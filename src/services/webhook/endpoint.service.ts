@@ -1,7 +1,6 @@
 import { systemClock, type Clock } from '../../clock';
 import { notFound, unprocessable } from '../../domain/errors';
 import { findBunits } from '../../repositories/bunit.repository';
-import { lastSequence } from '../../repositories/event.repository';
 import type { Page } from '../../repositories/paging';
 import {
   findDelivery,
@@ -21,6 +20,7 @@ import type { ServiceContext } from '../context';
 import { changesBetween, withUnitOfWork, type Acting, type UnitOfWork } from '../unit-of-work';
 import { newWebhookSecret } from './signing';
 import { assertSafeUrl, type UrlPolicy } from './url-safety';
+import { sequenceNow } from '../event.service';
 
 /** A rotated secret keeps signing beside the new one this long (SPEC §13). */
 const PREVIOUS_SECRET_MS = 24 * 60 * 60 * 1000;
@@ -54,7 +54,7 @@ export class WebhookEndpointService {
     const secret = newWebhookSecret();
     return withUnitOfWork(this.ctx, by, async (uow) => {
       await this.assertBunitsExist(uow, content.bunitIds);
-      const id = await insertWebhookEndpoint(uow.trx, { ...content, secret, fromSequence: await lastSequence(uow.trx), createdAt: uow.nowIso });
+      const id = await insertWebhookEndpoint(uow.trx, { ...content, secret, fromSequence: await sequenceNow(uow.trx), createdAt: uow.nowIso });
       uow.record({ entity: 'webhook-endpoint', id, action: 'create', changes: changesBetween(null, snapshot({ ...content, enabled: true })) });
       return { endpoint: (await findWebhookEndpoint(uow.trx, id))!, secret };
     });
@@ -88,7 +88,7 @@ export class WebhookEndpointService {
         ...content,
         enabled,
         updatedAt: uow.nowIso,
-        ...(enabled && !current.enabled ? { disabledAt: null, disabledReason: null, failingSince: null, fromSequence: await lastSequence(uow.trx) } : {}),
+        ...(enabled && !current.enabled ? { disabledAt: null, disabledReason: null, failingSince: null, fromSequence: await sequenceNow(uow.trx) } : {}),
         ...(!enabled && current.enabled ? { disabledAt: uow.nowIso, disabledReason: `Disabled by ${uow.actor.name}.` } : {}),
       });
       uow.record({ entity: 'webhook-endpoint', id, action: 'update', changes });
