@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { preparedSql, queryPrepared, toIsoTimestamp } from '../db';
+import { dialectOf, preparedSql, queryPrepared, toIsoTimestamp } from '../db';
 import { fetchPage, whereArchived, type Page, type PageResult, type Sort } from './paging';
 
 export interface BunitRecord {
@@ -37,6 +37,23 @@ const BUNIT_BY_ID = preparedSql(`SELECT ${COLUMNS.join(', ')} FROM business_unit
 export async function findBunit(db: Knex, id: number): Promise<BunitRecord | undefined> {
   const [row] = await queryPrepared<Row>(db, BUNIT_BY_ID, [id]);
   return row && toRecord(row);
+}
+
+/** One or two business units by id, share-locked on PostgreSQL (see lockRowsShared): the referral writer's look-up. */
+const SHARED_BY_IDS = new Map<string, ReturnType<typeof preparedSql>>();
+export async function findBunitsLockedShared(trx: Knex.Transaction, ids: readonly number[]): Promise<Map<number, BunitRecord>> {
+  const unique = [...new Set(ids)].sort((a, b) => a - b);
+  if (unique.length === 0) return new Map();
+  const pg = dialectOf(trx) === 'postgres';
+  const key = `${unique.length}:${pg}`;
+  let sql = SHARED_BY_IDS.get(key);
+  if (!sql) {
+    const marks = unique.map(() => '?').join(', ');
+    sql = preparedSql(`SELECT ${COLUMNS.join(', ')} FROM business_units WHERE id IN (${marks}) ORDER BY id${pg ? ' FOR SHARE' : ''}`);
+    SHARED_BY_IDS.set(key, sql);
+  }
+  const rows = await queryPrepared<Row>(trx, sql, unique);
+  return new Map(rows.map((r) => [r.id, toRecord(r)]));
 }
 
 export async function findBunits(db: Knex, ids: number[]): Promise<BunitRecord[]> {

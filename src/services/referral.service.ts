@@ -1,11 +1,11 @@
 import type { Knex } from 'knex';
-import { lockRow, lockRowsShared } from '../db';
+import { lockRow } from '../db';
 import { formatDecimal } from '../domain/decimal';
 import { conflict, notFound, unprocessable, validationFailed } from '../domain/errors';
 import { assertIfMatch, referralEtag } from '../domain/etag';
 import { assertFits, isArchivedAt, plannedCreation, sameTerms, type ReferralTerms } from '../domain/referral-rules';
 import type { ChangeRequestRecord } from '../repositories/change-request.repository';
-import { findBunit } from '../repositories/bunit.repository';
+import { findBunitsLockedShared } from '../repositories/bunit.repository';
 import { findContract } from '../repositories/contract.repository';
 import { findReferral, findReferralsOfContract, listReferrals, type ReferralRecord } from '../repositories/referral.repository';
 import type { BusinessCalendar } from '../clock';
@@ -86,15 +86,15 @@ export class ReferralService {
       }
       // An archived business unit owns no new referrals, and is named as no new referrer (README);
       // the share locks make a concurrent archive of either wait for this transaction.
-      await lockRowsShared(trx, 'business_units', [bunitId, input.referrer.id]);
-      const owner = await findBunit(trx, bunitId);
+      const units = await findBunitsLockedShared(trx, [bunitId, input.referrer.id]);
+      const owner = units.get(bunitId);
       if (!owner || isArchivedAt(owner.archivedAt, nowIso)) {
         throw unprocessable('invalid-reference', `Business unit ${bunitId} is archived and owns no new referrals.`, [
           { path: 'body.contract.id', message: 'must name an active contract of an active business unit' },
         ]);
       }
       // R2.
-      const referrer = await findBunit(trx, input.referrer.id);
+      const referrer = units.get(input.referrer.id);
       if (!referrer || isArchivedAt(referrer.archivedAt, nowIso)) {
         throw unprocessable('invalid-reference', `Business unit ${input.referrer.id} does not exist or is archived.`, [
           { path: 'body.referrer.id', message: 'must name an active business unit' },
