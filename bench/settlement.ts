@@ -106,11 +106,13 @@ async function settlementRun(bench: SettlementBench): Promise<ScenarioResult> {
   const { log, size } = bench;
   const postgres = bench.db.dialect === 'postgres';
   const through = settleThrough(size);
-  log(`scenario 5: settlement run through ${through} (npm run settle in a child process)`);
-  const dryCli = settled(await settle(bench, ['--dry-run'], 'settle-dry'), 'the dry run');
-  log(`  dry run (command): ${dryCli.seconds.toFixed(1)} s, peak RSS ${dryCli.peakRssMb.toFixed(0)} MB`);
-  const dryApi = await dryRunThroughApi(bench);
-  log(`  dry run (API): ${dryApi.seconds.toFixed(1)} s, ${dryApi.megabytes.toFixed(0)} MB streamed, server peak RSS ${dryApi.peakRssMb.toFixed(0)} MB`);
+  // BENCH_SETTLE_ONLY=1: the committed run and its baseline alone (the 10 M-line run in reasonable time).
+  const only = process.env.BENCH_SETTLE_ONLY === '1';
+  log(`scenario 5: settlement run through ${through} (npm run settle in a child process)${only ? ', without the dry runs and the 2-worker run' : ''}`);
+  const dryCli = only ? null : settled(await settle(bench, ['--dry-run'], 'settle-dry'), 'the dry run');
+  if (dryCli) log(`  dry run (command): ${dryCli.seconds.toFixed(1)} s, peak RSS ${dryCli.peakRssMb.toFixed(0)} MB`);
+  const dryApi = only ? null : await dryRunThroughApi(bench);
+  if (dryApi) log(`  dry run (API): ${dryApi.seconds.toFixed(1)} s, ${dryApi.megabytes.toFixed(0)} MB streamed, server peak RSS ${dryApi.peakRssMb.toFixed(0)} MB`);
 
   const ours = settled(await settle(bench, [], 'settle'), 'settle');
   const statementLines = Number(/lines:\s+(\d+)/.exec(ours.stdout)?.[1] ?? NaN);
@@ -127,14 +129,18 @@ async function settlementRun(bench: SettlementBench): Promise<ScenarioResult> {
   const details: Record<string, number | string> = {
     'statement lines': statementLines,
     'peak RSS MB': Math.round(ours.peakRssMb),
-    'dry run (command) s': Number(dryCli.seconds.toFixed(1)),
-    'dry run (API) s': Number(dryApi.seconds.toFixed(1)),
-    'dry run (command) peak RSS MB': Math.round(dryCli.peakRssMb),
-    'dry run (API) server peak RSS MB': Math.round(dryApi.peakRssMb),
-    'dry run (API) answer MB': Math.round(dryApi.megabytes),
+    ...(dryCli && dryApi
+      ? {
+          'dry run (command) s': Number(dryCli.seconds.toFixed(1)),
+          'dry run (API) s': Number(dryApi.seconds.toFixed(1)),
+          'dry run (command) peak RSS MB': Math.round(dryCli.peakRssMb),
+          'dry run (API) server peak RSS MB': Math.round(dryApi.peakRssMb),
+          'dry run (API) answer MB': Math.round(dryApi.megabytes),
+        }
+      : {}),
     'baseline peak RSS MB': Math.round(base.peakRssMb),
   };
-  if (postgres) {
+  if (postgres && !only) {
     await forget(bench);
     const two = settled(await settle(bench, ['--workers', '2'], 'settle-2-workers'), 'settle --workers 2');
     log(`  --workers 2: ${two.seconds.toFixed(1)} s (1 worker: ${ours.seconds.toFixed(1)} s), peak RSS ${two.peakRssMb.toFixed(0)} MB`);
@@ -143,7 +149,7 @@ async function settlementRun(bench: SettlementBench): Promise<ScenarioResult> {
   }
   const limit = postgres ? 3 : 2;
   const ratio = ours.seconds / baseSeconds;
-  const peak = Math.max(ours.peakRssMb, dryCli.peakRssMb, dryApi.peakRssMb);
+  const peak = Math.max(ours.peakRssMb, dryCli?.peakRssMb ?? 0, dryApi?.peakRssMb ?? 0);
   return {
     id: 5,
     name: `settlement run over ${(size.revenueLines / 1e6).toLocaleString('en-US')} M revenue lines`,
