@@ -15,7 +15,8 @@ import { defineRoute } from '../route';
 
 const tags = ['Approval'];
 
-const example = {
+/** A pending change request, the example of the OpenAPI document (here and where a referral change answers 202). */
+export const changeRequestExample = {
   id: 31,
   bunitId: 1,
   referralId: 17,
@@ -30,7 +31,7 @@ const example = {
   decisionReason: null,
 };
 const approved = {
-  ...example,
+  ...changeRequestExample,
   status: 'approved',
   decidedBy: 'finance-approver',
   decidedDate: '2026-11-23T14:30:00.000Z',
@@ -53,7 +54,7 @@ export const changeRequestRoutes = [
     params: BunitIdParams,
     query: ChangeRequestListQuery,
     responses: {
-      200: { description: 'A page of change requests.', schema: ChangeRequestList, example: { data: [example], meta: { total: 1, limit: 50, offset: 0 } } },
+      200: { description: 'A page of change requests.', schema: ChangeRequestList, example: { data: [changeRequestExample], meta: { total: 1, limit: 50, offset: 0 } } },
     },
     problems: [],
     async handler({ params, query, services }) {
@@ -70,7 +71,7 @@ export const changeRequestRoutes = [
     tags,
     access: 'read',
     params: ChangeRequestParams,
-    responses: { 200: { description: 'The change request.', schema: ChangeRequest, example } },
+    responses: { 200: { description: 'The change request.', schema: ChangeRequest, example: changeRequestExample } },
     problems: [],
     async handler({ params, services }) {
       return { status: 200, body: presentChangeRequest(await services.approval.get(params.bunitId, params.changeRequestId)) };

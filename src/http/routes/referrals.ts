@@ -19,6 +19,7 @@ import { presentReferral } from '../../representations/referral';
 import { presentPage } from '../pages';
 import { defineRoute, type Reply } from '../route';
 import { ifMatchOf, noContent } from './headers';
+import { changeRequestExample } from './change-requests';
 
 const tags = ['Referrals'];
 
@@ -55,20 +56,6 @@ const accepted = (bunitId: number, cr: ChangeRequestRecord): Reply => ({
   headers: { Location: `/v1/bunits/${bunitId}/change-requests/${cr.id}` },
 });
 
-const changeRequestExample = {
-  id: 31,
-  bunitId: 1,
-  referralId: 17,
-  kind: 'update',
-  status: 'pending',
-  proposed: { percentage: '15', billingStartDate: '2026-11-01', billingEndDate: '2027-10-31' },
-  reason: 'Renegotiated referral terms, Q4 2026',
-  requestedBy: 'billing-hq',
-  requestedDate: '2026-11-23T09:00:00.000Z',
-  decidedBy: null,
-  decidedDate: null,
-  decisionReason: null,
-};
 
 const reply = (status: number, r: ReferralRecord, services: Services, extra: Record<string, string> = {}): Reply => ({
   status,
