@@ -7,7 +7,9 @@ import { dialectOfUrl, sqliteFilename } from '../src/db';
  * The baselines of the HTTP scenarios: bare Express 5 handlers on the same paths as the service,
  * with no auth, validation, rules, audit or layering, over prepared statements (better-sqlite3, or
  * named prepared statements with pg). Same database, same durability (SQLite: WAL and
- * synchronous=FULL; PostgreSQL: synchronous_commit on).
+ * synchronous=FULL; PostgreSQL: synchronous_commit on). A referral is read as the service must
+ * read it to answer (issue 13: "bare Express 5 with the same two reads"): its columns, its
+ * contract's and referrer's, and its percentage history, sent as the rows came.
  */
 interface Store {
   referral(id: number): Promise<unknown>;
@@ -27,6 +29,13 @@ const SELECT = `SELECT r.id, r.contract_id, c.number AS contract_number, c.curre
   b.code AS referrer_code, b.name AS referrer_name, r.percentage, r.billing_start_date, r.billing_end_date, r.created_at,
   r.archived_at, r.version
   FROM referrals r JOIN contracts c ON c.id = r.contract_id JOIN business_units b ON b.id = r.referrer_id`;
+/** The columns the service's representation of one referral needs (SPEC §3.3), and its history. */
+const SELECT_ONE = `SELECT r.id, r.contract_id, c.bunit_id AS contract_bunit_id, c.number AS contract_number,
+  c.currency AS contract_currency, r.referrer_id, b.code AS referrer_code, b.name AS referrer_name, r.billing_start_date,
+  r.billing_end_date, r.created_at, r.archived_at, r.archive_day, r.terms_revision, r.adjusted_revision, r.status, r.updated_at,
+  r.pending_change_id, r.pending_change_kind, r.pending_change_at, r.version, c.version AS contract_version, b.version AS referrer_version
+  FROM referrals r JOIN contracts c ON c.id = r.contract_id JOIN business_units b ON b.id = r.referrer_id WHERE r.id = ?`;
+const HISTORY = 'SELECT from_date, to_date, percentage FROM referral_percentages WHERE referral_id = ? ORDER BY from_date';
 const FILTER = 'WHERE r.referrer_id = ? AND (r.archived_at IS NULL OR r.archived_at > ?)';
 const COUNT = `SELECT count(*) AS total FROM referrals r JOIN contracts c ON c.id = r.contract_id JOIN business_units b ON b.id = r.referrer_id ${FILTER}`;
 const PAGE = `${SELECT} ${FILTER} ORDER BY r.id LIMIT ? OFFSET ?`;
@@ -39,7 +48,8 @@ function sqliteStore(url: string): Store {
   db.pragma('synchronous = FULL');
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 10000');
-  const one = db.prepare(`${SELECT} WHERE r.id = ?`);
+  const one = db.prepare(SELECT_ONE);
+  const history = db.prepare(HISTORY);
   const count = db.prepare(COUNT);
   const page = db.prepare(PAGE);
   const insertReferral = db.prepare(INSERT_REFERRAL);
@@ -54,7 +64,10 @@ function sqliteStore(url: string): Store {
     return lines.length;
   });
   return {
-    referral: async (id) => one.get(id),
+    referral: async (id) => {
+      const row = one.get(id) as Record<string, unknown> | undefined;
+      return row && { ...row, percentageHistory: history.all(id) };
+    },
     async referralsOfReferrer(bunitId, nowIso, limit, offset) {
       const { total } = count.get(bunitId, nowIso) as { total: number };
       return { total, rows: page.all(bunitId, nowIso, limit, offset) };
@@ -72,7 +85,8 @@ function postgresStore(url: string): Store {
     let n = 0;
     return sql.replace(/\?/g, () => `$${++n}`);
   };
-  const one = { name: 'one', text: numbered(`${SELECT} WHERE r.id = ?`) };
+  const one = { name: 'one', text: numbered(SELECT_ONE) };
+  const history = { name: 'history', text: numbered(HISTORY) };
   const count = { name: 'count', text: numbered(COUNT) };
   const page = { name: 'page', text: numbered(PAGE) };
   const insertReferral = { name: 'insert-referral', text: `${numbered(INSERT_REFERRAL)} RETURNING id` };
@@ -97,7 +111,10 @@ function postgresStore(url: string): Store {
     }
   };
   return {
-    referral: async (id) => (await pool.query({ ...one, values: [id] })).rows[0],
+    referral: async (id) => {
+      const row = (await pool.query({ ...one, values: [id] })).rows[0] as Record<string, unknown> | undefined;
+      return row && { ...row, percentageHistory: (await pool.query({ ...history, values: [id] })).rows };
+    },
     async referralsOfReferrer(bunitId, nowIso, limit, offset) {
       const [c, p] = await Promise.all([
         pool.query({ ...count, values: [bunitId, nowIso] }),
