@@ -16,7 +16,8 @@ import { securityHeaders } from './http/security-headers';
 import { PROBLEM_CONTENT_TYPE, errorHandler, notFoundHandler, notServed, problemBody } from './http/problem';
 import { negotiate } from './http/negotiation';
 import { RateLimiter } from './http/rate-limit';
-import { expressPath, mayAnswerWithoutBody, representationsOf, type Reply, type RouteDef } from './http/route';
+import { mayAnswerWithoutBody, representationsOf, type Reply, type RouteDef } from './http/route';
+import { RouteTable, type Match } from './http/route-table';
 import { apiRoutes } from './http/routes';
 import { validateRequest } from './http/validate';
 import { buildOpenApiDocument } from './openapi/document';
@@ -157,37 +158,43 @@ interface MountContext {
   limiter: RateLimiter;
 }
 
-type ExpressRoute = ReturnType<Express['route']>;
-
-/**
- * One Express route per path, holding that path's methods: a request is matched against each
- * path once, not once per operation. A method the path does not serve is 405 with Allow.
- */
-function mountApi(app: Express, routes: readonly RouteDef[], ctx: MountContext): void {
-  const byPath = new Map<string, { route: ExpressRoute; methods: string[] }>();
-  for (const def of [...routes].sort(literalSegmentsFirst)) {
-    let path = byPath.get(def.path);
-    if (!path) byPath.set(def.path, (path = { route: app.route(expressPath(def.path)), methods: [] }));
-    path.route[def.method](operation(def, ctx));
-    path.methods.push(def.method.toUpperCase());
-  }
-  for (const [template, { route, methods }] of byPath) route.all(notServed(template, methods));
+/** One API path: its operations by method, and the 405 (with Allow) for any other method. */
+interface ApiPath {
+  operations: Map<string, express.RequestHandler>;
+  notServed: express.RequestHandler;
 }
 
 /**
- * Express tries paths in the order they were mounted, and a path's 405 answers every method it
- * does not serve: `/change-requests/moderate` must come before `/change-requests/{changeRequestId}`,
- * or a POST to it would be refused by the other. Segment by segment, a literal goes before a parameter.
+ * The API in one middleware: a request's path is looked up in a table of the routes' paths
+ * (src/http/route-table.ts), then its method; a method the path does not serve is 405 with Allow,
+ * a path no route has goes on to the public pages and, at last, 404.
  */
-function literalSegmentsFirst(a: RouteDef, b: RouteDef): number {
-  const as = a.path.split('/');
-  const bs = b.path.split('/');
-  for (let i = 0; i < Math.min(as.length, bs.length); i++) {
-    const aParam = as[i]!.startsWith('{');
-    const bParam = bs[i]!.startsWith('{');
-    if (aParam !== bParam) return aParam ? 1 : -1;
+function mountApi(app: Express, routes: readonly RouteDef[], ctx: MountContext): void {
+  const byPath = new Map<string, { operations: Map<string, express.RequestHandler> }>();
+  for (const def of routes) {
+    let path = byPath.get(def.path);
+    if (!path) byPath.set(def.path, (path = { operations: new Map() }));
+    path.operations.set(def.method.toUpperCase(), operation(def, ctx));
   }
-  return 0;
+  const table = new RouteTable<ApiPath>();
+  for (const [template, { operations }] of byPath) table.add(template, { operations, notServed: notServed(template, [...operations.keys()]) });
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    let found: Match<ApiPath> | null;
+    try {
+      found = table.match(req.path);
+    } catch (err) {
+      next(err);
+      return;
+    }
+    if (!found) {
+      next();
+      return;
+    }
+    req.params = found.params;
+    const { operations, notServed: refuse } = found.value;
+    const handle = operations.get(req.method) ?? (req.method === 'HEAD' ? operations.get('GET') : undefined) ?? refuse;
+    (handle(req, res, next) as Promise<void> | undefined)?.catch(next);
+  });
 }
 
 /** A public path that answers GET (and HEAD) only, and 405 to any other method. Add its handler with .get(). */

@@ -129,7 +129,3 @@ export function representationsOf(route: Pick<RouteDef, 'responses'>): string[] 
 export function mayAnswerWithoutBody(route: Pick<RouteDef, 'responses'>): boolean {
   return Object.entries(route.responses).some(([status, doc]) => status.startsWith('2') && !doc.schema && !doc.alternatives);
 }
-
-export function expressPath(openApiPath: string): string {
-  return openApiPath.replace(/\{(\w+)\}/g, ':$1');
-}
