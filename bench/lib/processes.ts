@@ -7,13 +7,17 @@ import { ROOT, freePort } from '../../test/helpers/server-process';
 
 export { ROOT, freePort };
 
+/** The HTTP baselines of scenarios 1–4: they run with the heap flags of `npm start`, as ours does. */
+const BASELINE_SERVER = 'bench/baseline-server.ts';
+
 /**
  * Node options for a child: tsx for TypeScript (a compiled `.js` runs as it is deployed, with plain
  * node), plus --cpu-prof into bench/profiles/<name>/ when BENCH_CPU_PROF=1 (one file per thread:
  * the largest is the main thread, the small one tsx's loader).
  */
 function nodeArgs(script: string, profileName: string): string[] {
-  const args = [...npmNodeFlags(script), ...(script.endsWith('.ts') ? ['--import', 'tsx'] : [])];
+  const flags = npmNodeFlags(script === BASELINE_SERVER ? 'dist/server.js' : script);
+  const args = [...flags, ...(script.endsWith('.ts') ? ['--import', 'tsx'] : [])];
   if (process.env.BENCH_CPU_PROF === '1') {
     args.push('--cpu-prof', `--cpu-prof-dir=${path.join(ROOT, 'bench', 'profiles', profileName)}`);
   }
@@ -21,14 +25,14 @@ function nodeArgs(script: string, profileName: string): string[] {
 }
 
 /**
- * The node flags (the heap limit) of the package.json script that runs `script` (`npm start` runs
- * dist/server.js, `npm run settle` src/cli/settle.ts): the bench runs them as npm does, without
- * npm's own process in between (whose RSS would be measured instead).
+ * The node flags (the heap's sizes, `--max-…`) of the package.json script that runs `script`
+ * (`npm start` runs dist/server.js, `npm run settle` src/cli/settle.ts): the bench runs them as npm
+ * does, without npm's own process in between (whose RSS would be measured instead).
  */
 function npmNodeFlags(script: string): string[] {
   const scripts = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
   const command = Object.values(scripts).find((c) => c.startsWith('node ') && c.split(' ').includes(script));
-  return command ? command.split(' ').filter((t) => t.startsWith('--max-old-space-size=')) : [];
+  return command ? command.split(' ').filter((t) => /^--max-[a-z-]+-size=\d+$/.test(t)) : [];
 }
 
 export interface HttpProcess {
