@@ -355,6 +355,13 @@ function requestLog(logger: Logger, observe: AppDeps['observeRequest']) {
   // The request line's fields are fixed and hold no secret: redaction (a third of the line's cost,
   // on every request) is left to the logger's other lines.
   const lines = logger.child({}, { redact: [] });
+  // One listener for every response (no closure per request): what it needs is on the response.
+  function finished(this: Response) {
+    const ns = Number(process.hrtime.bigint() - (this.locals.startedAt as bigint));
+    const req = this.req;
+    if (logging) lines.info({ requestId: this.locals.requestId, method: req.method, url: req.originalUrl, status: this.statusCode, ms: ns / 1e6 }, 'request');
+    if (observe) observe(req.method, routeLabel(req, this), this.statusCode, ns / 1e9);
+  }
   return (req: Request, res: Response, next: NextFunction) => {
     const incoming = req.headers['x-request-id'];
     const requestId = typeof incoming === 'string' && /^[\w.-]{1,128}$/.test(incoming) ? incoming : crypto.randomUUID();
@@ -362,12 +369,8 @@ function requestLog(logger: Logger, observe: AppDeps['observeRequest']) {
     res.setHeader('X-Request-Id', requestId);
     // A finish listener on every response costs time even when nothing would be done with it.
     if (!logging && !observe) return next();
-    const started = process.hrtime.bigint();
-    res.once('finish', () => {
-      const ns = Number(process.hrtime.bigint() - started);
-      if (logging) lines.info({ requestId, method: req.method, url: req.originalUrl, status: res.statusCode, ms: ns / 1e6 }, 'request');
-      if (observe) observe(req.method, routeLabel(req, res), res.statusCode, ns / 1e9);
-    });
+    res.locals.startedAt = process.hrtime.bigint();
+    res.on('finish', finished);
     next();
   };
 }

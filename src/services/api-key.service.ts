@@ -120,6 +120,9 @@ const toActor = (key: ApiKeyRecord): Actor => ({
  * revocations through other instances are seen by poll() of a revocation stamp (count and
  * latest revocation time), which a background worker of the app calls every second.
  */
+/** Who acts with ADMIN_API_KEY: one object, shared by every request (actors are never changed). */
+const ADMIN_ACTOR: Actor = Object.freeze({ keyId: null, name: 'ADMIN_API_KEY', role: 'admin', bunitIds: 'all' });
+
 export class KeyCache {
   private readonly byHash = new Map<string, Actor>();
   private stamp: string | null = null;
@@ -151,7 +154,7 @@ export class KeyCache {
     // One hash of the secret serves both the constant-time comparison and the look-up by hash.
     const digest = sha256(secret);
     if (this.adminDigest !== null && crypto.timingSafeEqual(digest, this.adminDigest)) {
-      return { keyId: null, name: 'ADMIN_API_KEY', role: 'admin', bunitIds: 'all' };
+      return ADMIN_ACTOR;
     }
     const hash = digest.toString('hex');
     const cached = this.byHash.get(hash);
