@@ -13,6 +13,7 @@ import { docsRouter } from './http/docs';
 import { IdempotencyStore, isReplayable, type StoredResponse } from './http/idempotency';
 import { jsonBody, utf8Text } from './http/json-body';
 import { securityHeaders } from './http/security-headers';
+import { requestLineWriter } from './logger';
 import { PROBLEM_CONTENT_TYPE, errorHandler, notFoundHandler, notServed, problemBody } from './http/problem';
 import { negotiate } from './http/negotiation';
 import { RateLimiter } from './http/rate-limit';
@@ -351,15 +352,13 @@ async function sendStream(res: Response, reply: Reply, logger: Logger): Promise<
  * request's duration by method, route template and status (metrics).
  */
 function requestLog(logger: Logger, observe: AppDeps['observeRequest']) {
-  const logging = logger.isLevelEnabled('info');
-  // The request line's fields are fixed and hold no secret: redaction (a third of the line's cost,
-  // on every request) is left to the logger's other lines.
-  const lines = logger.child({}, { redact: [] });
+  // The request line's fields are fixed and hold no secret: no redaction, and not pino's serialiser.
+  const line = requestLineWriter(logger);
   // One listener for every response (no closure per request): what it needs is on the response.
   function finished(this: Response) {
     const ns = Number(process.hrtime.bigint() - (this.locals.startedAt as bigint));
     const req = this.req;
-    if (logging) lines.info({ requestId: this.locals.requestId, method: req.method, url: req.originalUrl, status: this.statusCode, ms: ns / 1e6 }, 'request');
+    if (line) line({ requestId: this.locals.requestId as string, method: req.method, url: req.originalUrl, status: this.statusCode, ms: ns / 1e6 });
     if (observe) observe(req.method, routeLabel(req, this), this.statusCode, ns / 1e9);
   }
   return (req: Request, res: Response, next: NextFunction) => {
@@ -368,7 +367,7 @@ function requestLog(logger: Logger, observe: AppDeps['observeRequest']) {
     res.locals.requestId = requestId;
     res.setHeader('X-Request-Id', requestId);
     // A finish listener on every response costs time even when nothing would be done with it.
-    if (!logging && !observe) return next();
+    if (!line && !observe) return next();
     res.locals.startedAt = process.hrtime.bigint();
     res.on('finish', finished);
     next();

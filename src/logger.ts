@@ -22,3 +22,40 @@ export function createLogger(level: string): Logger {
 export function flushLogs(logger: Logger): Promise<void> {
   return new Promise((resolve) => logger.flush(() => resolve()));
 }
+
+/** The fields of a request's log line. */
+export interface RequestLine {
+  requestId: string;
+  method: string;
+  url: string;
+  status: number;
+  ms: number;
+}
+
+interface PinoInternals {
+  [pino.symbols.streamSym]: { write(line: string): unknown };
+  [pino.symbols.chindingsSym]: string;
+  [pino.symbols.timeSym]: () => string;
+}
+
+/**
+ * Writes the line `logger.info({ requestId, method, url, status, ms }, 'request')` would write, the
+ * same JSON with the same fields in the same order, to the logger's own destination — without
+ * pino's general-purpose serialiser, which was about a third of the line's cost, and there is one
+ * such line per request. Level, time and bindings (pid, hostname) are pino's own, as it has them
+ * ready (`pino.symbols`). Null when the logger does not log at info.
+ */
+export function requestLineWriter(logger: Logger): ((line: RequestLine) => void) | null {
+  if (!logger.isLevelEnabled('info')) return null;
+  const internals = logger as unknown as PinoInternals;
+  const stream = internals[pino.symbols.streamSym];
+  const bindings = internals[pino.symbols.chindingsSym];
+  const time = internals[pino.symbols.timeSym];
+  const level = logger.levels.values.info;
+  return ({ requestId, method, url, status, ms }) => {
+    stream.write(
+      `{"level":${level}${time()}${bindings},"requestId":${JSON.stringify(requestId)},"method":${JSON.stringify(method)},` +
+        `"url":${JSON.stringify(url)},"status":${status},"ms":${ms},"msg":"request"}\n`,
+    );
+  };
+}
