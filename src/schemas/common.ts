@@ -20,12 +20,25 @@ export class JsonNumber {
  */
 const MAX_ID = 2_147_483_647;
 
-/** A positive integer id in the path or the query ("17"). */
+/** An id as text in the path or the query ("17"): its number, or what is wrong with it. */
+export function parseIdText(text: string): number | { message: string } {
+  if (!/^[1-9]\d{0,15}$/.test(text)) return { message: 'must be a positive integer' };
+  const id = Number(text);
+  return id <= MAX_ID ? id : { message: `must be at most ${MAX_ID}` };
+}
+
+/**
+ * A positive integer id in the path or the query ("17"). Path parameters that are all ids are
+ * checked with parseIdText directly, without Zod (src/http/validate.ts): the same rule and words.
+ */
 export const IdParam = z
   .string()
-  .regex(/^[1-9]\d{0,15}$/, 'must be a positive integer')
-  .transform(Number)
-  .pipe(z.number().max(MAX_ID, `must be at most ${MAX_ID}`))
+  .transform((text, ctx) => {
+    const id = parseIdText(text);
+    if (typeof id === 'number') return id;
+    ctx.issues.push({ code: 'custom', message: id.message, input: text });
+    return z.NEVER;
+  })
   .openapi({ type: 'integer', minimum: 1, maximum: MAX_ID, example: 17 });
 
 /** A positive integer id in a JSON body. */
