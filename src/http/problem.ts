@@ -2,6 +2,7 @@ import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
 import { DatabaseUnavailableError, isDatabaseUnavailable } from '../db';
 import { ApiError, methodNotAllowed, notFound, unavailable, validationFailed } from '../domain/errors';
+import { applyAnswerHeaders } from './security-headers';
 
 export const PROBLEM_TYPE_BASE = 'urn:referral-service:problem:';
 
@@ -20,6 +21,7 @@ export function problemBody(err: ApiError, requestId: string | undefined): strin
 }
 
 export function sendProblem(res: Response, err: ApiError, requestId: string | undefined): void {
+  applyAnswerHeaders(res);
   for (const [name, value] of Object.entries(err.headers ?? {})) res.setHeader(name, value);
   res.status(err.status).setHeader('Content-Type', PROBLEM_CONTENT_TYPE);
   res.send(problemBody(err, requestId));

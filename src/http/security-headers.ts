@@ -32,15 +32,48 @@ const DOCUMENTS: HelmetOptions = { contentSecurityPolicy: { directives: { upgrad
 
 export const API_PREFIX = '/v1/';
 
+/**
+ * On /v1 the headers every answer carries (these, and the request id: src/app.ts) are gathered in
+ * `res.locals.answerHeaders` and written with the answer's own in its one `writeHead` (`headOf`),
+ * so that Node formats the head once, instead of validating and storing each header ahead of it
+ * (about 7 µs of a 170 µs GET). Every writer of an API answer goes through `headOf` (src/app.ts:
+ * replies, streams) or `applyAnswerHeaders` (problems, src/http/problem.ts). Everything else gets
+ * its headers set at once, for Express's writers.
+ */
 export function securityHeaders() {
   const api = recorded(API, [['Cache-Control', 'no-store']]);
+  const apiHeaders = Object.fromEntries(api.set);
   const documents = recorded(DOCUMENTS);
   return (req: Request, res: Response, next: NextFunction) => {
-    const headers = req.url.startsWith(API_PREFIX) ? api : documents;
-    for (const [name, value] of headers.set) res.setHeader(name, value);
-    for (const name of headers.removed) res.removeHeader(name);
+    if (req.url.startsWith(API_PREFIX)) {
+      res.locals.answerHeaders = { ...apiHeaders };
+    } else {
+      for (const [name, value] of documents.set) res.setHeader(name, value);
+      for (const name of documents.removed) res.removeHeader(name);
+    }
     next();
   };
+}
+
+type Head = Record<string, string | number>;
+
+/** The headers gathered for this answer (API paths), or undefined once written or elsewhere. */
+export const answerHeadersOf = (res: Response): Record<string, string> | undefined => res.locals.answerHeaders as Record<string, string> | undefined;
+
+/** The head to write: the gathered headers with the answer's own (which win), for one writeHead. */
+export function headOf(res: Response, own: Head): Head {
+  const gathered = answerHeadersOf(res);
+  if (!gathered) return own;
+  res.locals.answerHeaders = undefined;
+  return Object.assign(gathered, own);
+}
+
+/** For a writer that sets its headers one by one (Express's res.send): the gathered ones first. */
+export function applyAnswerHeaders(res: Response): void {
+  const gathered = answerHeadersOf(res);
+  if (!gathered || res.headersSent) return;
+  res.locals.answerHeaders = undefined;
+  for (const [name, value] of Object.entries(gathered)) res.setHeader(name, value);
 }
 
 interface Recorded {

@@ -175,20 +175,36 @@ describeApi('operational behaviour (SPEC §7.3, §8)', (ctx) => {
 
     it('keeps API answers out of every cache and every frame (OWASP REST set); the docs page gets the browser set', async () => {
       const { owner } = await world(ctx);
-      const requests = ['GET one', 'GET without a key', 'GET unknown', 'POST invalid'];
-      const api = [
-        await ctx.get(`/v1/bunits/${owner}`),
-        await ctx.anonymous.get('/v1/bunits'),
-        await ctx.get('/v1/bunits/999999'),
-        await ctx.post('/v1/bunits', { code: '' }),
+      const etag = (await ctx.get(`/v1/bunits/${owner}`)).headers.etag as string;
+      // Every way an API answer is written (src/http/security-headers.ts): replies, 304, HEAD,
+      // an idempotent replay, a streamed answer, and problems from the pipeline, the body parser and routing.
+      const answers: [string, number, request.Test | Promise<request.Response>][] = [
+        ['GET one', 200, ctx.get(`/v1/bunits/${owner}`)],
+        ['HEAD one', 200, ctx.anonymous.head(`/v1/bunits/${owner}`).set('Authorization', `Bearer ${ADMIN_KEY}`)],
+        ['GET not modified', 304, ctx.get(`/v1/bunits/${owner}`).set('If-None-Match', etag)],
+        ['POST created', 201, ctx.post('/v1/bunits', { code: 'HDRS', name: 'Headers' }).set('Idempotency-Key', 'headers-once')],
+        ['POST replayed', 201, ctx.post('/v1/bunits', { code: 'HDRS', name: 'Headers' }).set('Idempotency-Key', 'headers-once')],
+        ['POST dry run (streamed)', 200, ctx.post('/v1/settlement-runs', { through: '2026-10-31', dryRun: true })],
+        ['GET without a key', 401, ctx.anonymous.get('/v1/bunits')],
+        ['GET unknown', 404, ctx.get('/v1/bunits/999999')],
+        ['GET no such path', 404, ctx.get('/v1/no-such-thing')],
+        ['PATCH', 405, ctx.anonymous.patch(`/v1/bunits/${owner}`)],
+        ['POST invalid', 400, ctx.post('/v1/bunits', { code: '' })],
+        ['POST malformed JSON', 400, ctx.anonymous.post('/v1/bunits').set('Authorization', `Bearer ${ADMIN_KEY}`).set('Content-Type', 'application/json').send('{"code":')],
+        ['GET malformed URL', 400, ctx.get('/v1/bunits/%E0%A4%A')],
       ];
-      expect(api.map((r) => r.status)).to.deep.equal([200, 401, 404, 400]);
-      for (const [i, res] of api.entries()) {
-        const where = requests[i];
+      for (const [where, status, pending] of answers) {
+        const res = await pending;
+        expect(res.status, where).to.equal(status);
+        // Each exactly once (a header sent twice would read "a, b" here).
         expect(res.headers['cache-control'], where).to.equal('no-store');
         expect(res.headers['content-security-policy'], where).to.equal("default-src 'none';frame-ancestors 'none'");
         expect(res.headers['x-frame-options'], where).to.equal('DENY');
+        expect(res.headers['x-content-type-options'], where).to.equal('nosniff');
         expect(res.headers['cross-origin-resource-policy'], where).to.equal('same-origin');
+        expect(res.headers['referrer-policy'], where).to.equal('no-referrer');
+        expect(res.headers['strict-transport-security'], where).to.equal('max-age=31536000; includeSubDomains');
+        expect(res.headers['x-request-id'], where).to.match(UUID);
       }
 
       const docs = await ctx.anonymous.get('/docs');
