@@ -1,4 +1,4 @@
-import { Command, InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
 import { BusinessCalendar, systemClock } from '../clock';
 import { loadConfig } from '../config';
 import { ROLES, type Role } from '../domain/access';
@@ -6,7 +6,7 @@ import { createDb, type Db } from '../db';
 import { createServices, type Services } from '../services';
 import { systemActor } from '../services/unit-of-work';
 import { migrateLatest } from '../../migrations';
-import { runCommand } from './run';
+import { commandLine, runCommand, type OptionNames } from './run';
 
 /**
  * npm run api-keys -- create --name billing-nordics --role write --bunit 3
@@ -30,31 +30,36 @@ async function withServices<T>(body: (services: Services) => Promise<T>): Promis
 }
 
 const actor = systemActor('api-keys command');
-const program = new Command().name('api-keys').description('Create, list and revoke API keys.');
+const program = commandLine('api-keys', 'Create, list and revoke API keys (on the database of DATABASE_URL).');
+
+/** The API's names of the fields the options of `create` give. */
+const CREATE_OPTIONS: OptionNames = { 'body.name': '--name', 'body.role': '--role', 'body.bunitIds': '--bunit' };
 
 program
   .command('create')
+  .description('Create a key and print its secret, once (it is stored only as a hash).')
   .requiredOption('--name <name>', 'a name that says who uses the key')
-  .requiredOption('--role <role>', 'read, write, approver or admin')
+  .addOption(new Option('--role <role>', 'what the key may do').choices(ROLES).makeOptionMandatory())
   .option('--bunit <id>', 'a business unit the key may act for (repeat for several; not for admin)', (v, acc: number[]) => [...acc, positiveInt(v)], [])
-  .action((opts: { name: string; role: string; bunit: number[] }) =>
+  .action(function (this: typeof program, opts: { name: string; role: Role; bunit: number[] }) {
+    if (opts.role !== 'admin' && opts.bunit.length === 0) this.error(`error: a ${opts.role} key needs --bunit <id> (the business units it may act for)`);
+    if (opts.role === 'admin' && opts.bunit.length > 0) this.error('error: an admin key acts for every business unit; leave out --bunit');
     runCommand(() =>
       withServices(async (services) => {
-        if (!(ROLES as string[]).includes(opts.role)) throw new InvalidArgumentError(`--role must be one of ${ROLES.join(', ')}`);
-        if (opts.role !== 'admin' && opts.bunit.length === 0) throw new InvalidArgumentError(`a ${opts.role} key needs --bunit`);
         const { key, secret } = await services.apiKeys.create(
-          { name: opts.name, role: opts.role as Role, bunitIds: opts.role === 'admin' ? undefined : opts.bunit },
+          { name: opts.name, role: opts.role, bunitIds: opts.role === 'admin' ? undefined : opts.bunit },
           actor,
         );
         console.log(`created key ${key.id} (${key.name}, ${key.role}${key.bunitIds ? `, business units ${key.bunitIds.join(', ')}` : ''})`);
         console.log('the secret, shown this once:');
         console.log(secret);
       }),
-    ),
-  );
+    CREATE_OPTIONS);
+  });
 
 program
   .command('list')
+  .description('List the keys (never their secrets): id, name, role, business units, when created and revoked.')
   .option('--all', 'include revoked keys')
   .action((opts: { all?: boolean }) =>
     runCommand(() =>
@@ -64,21 +69,27 @@ program
           { field: 'id', descending: false },
           { limit: 10_000, offset: 0 },
         );
-        for (const k of page.rows) {
-          const scope = k.bunitIds === null ? 'all business units' : `business units ${k.bunitIds.join(', ')}`;
-          console.log(`${k.id}\t${k.name}\t${k.role}\t${scope}\tcreated ${k.createdAt}${k.revokedAt ? `\trevoked ${k.revokedAt}` : ''}`);
+        if (page.rows.length === 0) {
+          console.log('no keys');
+          return;
         }
-        if (page.rows.length === 0) console.log('no keys');
+        console.log(['id', 'name', 'role', 'business units', 'created', 'revoked'].join('\t'));
+        for (const k of page.rows) {
+          const scope = k.bunitIds === null ? 'all' : k.bunitIds.join(',');
+          console.log([k.id, k.name, k.role, scope, k.createdAt, k.revokedAt ?? ''].join('\t'));
+        }
       }),
     ),
   );
 
 program
-  .command('revoke <id>')
-  .action((id: string) =>
+  .command('revoke')
+  .description('Revoke a key: it is refused from then on (by every running server within a second).')
+  .argument('<id>', 'the key\'s id (see list)', positiveInt)
+  .action((id: number) =>
     runCommand(() =>
       withServices(async (services) => {
-        await services.apiKeys.revoke(positiveInt(id), actor);
+        await services.apiKeys.revoke(id, actor);
         console.log(`revoked key ${id}`);
       }),
     ),

@@ -1,9 +1,11 @@
 import { loadConfig } from '../config';
 import { createDb } from '../db';
 import { migrateLatest } from '../../migrations';
-import { runCommand } from './run';
+import { commandLine, runCommand } from './run';
 
 /** npm run migrate: applies pending migrations to DATABASE_URL. */
+commandLine('migrate', 'Apply the pending migrations to the database of DATABASE_URL.').parse();
+
 runCommand(async () => {
   const db = createDb(loadConfig().databaseUrl);
   try {

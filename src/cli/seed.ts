@@ -2,9 +2,11 @@ import { loadConfig } from '../config';
 import { createDb } from '../db';
 import { migrateLatest } from '../../migrations';
 import { seed } from '../../seeds/demo';
-import { runCommand } from './run';
+import { commandLine, runCommand } from './run';
 
 /** npm run seed: demo business units, contracts and referrals (skipped when data exists). */
+commandLine('seed', 'Add demo business units, contracts, referrals and revenue to the database of DATABASE_URL (migrated first), if it holds no business unit yet.').parse();
+
 runCommand(async () => {
   const db = createDb(loadConfig().databaseUrl);
   try {

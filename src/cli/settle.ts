@@ -1,9 +1,11 @@
-import { Command, InvalidArgumentError } from 'commander';
+import { InvalidArgumentError } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { BusinessCalendar, systemClock } from '../clock';
 import { loadConfig } from '../config';
 import { createDb } from '../db';
+import { currencyDigits } from '../domain/currency';
 import { isValidIsoDate } from '../domain/dates';
+import { formatMinor } from '../domain/settlement-math';
 import { createLogger } from '../logger';
 import type { RunRecord } from '../repositories/settlement-run.repository';
 import { presentDryRun, presentRun } from '../representations/settlement';
@@ -12,30 +14,33 @@ import type { RunProgress } from '../services/settlement.service';
 import { fillArchiveDays } from '../services/archive-days';
 import { systemActor } from '../services/unit-of-work';
 import { migrateLatest } from '../../migrations';
-import { runCommand } from './run';
+import type { DryRunStatement } from '../services/settlement/dry-run';
+import { commandLine, runCommand } from './run';
+import { formatTable } from './table';
 
 /**
- * The nightly job: npm run settle -- [--through yyyy-MM-dd] [--dry-run] [--workers N] [--join]
+ * The nightly job: npm run settle -- [--through yyyy-MM-dd] [--dry-run] [--json] [--workers N] [--join]
  * The same service as POST /v1/settlement-runs. A run works in partitions that commit one by one:
  * killed at any point, it is resumed by the next settle (this command or the API), which then
  * does its own. While another settle holds a live run this one answers run-in-progress, unless
  * it joins that run (--join) to share its partitions.
  */
-const program = new Command()
-  .name('settle')
-  .description('Settle all revenue that has become billable, and print a summary.')
+const program = commandLine('settle', 'Settle all revenue that has become billable, and print a summary.')
   .option('--through <date>', 'settle revenue lines ending on or before this day (default and latest: yesterday in BUSINESS_TIMEZONE)', (v) => {
     if (!isValidIsoDate(v)) throw new InvalidArgumentError('must be a date in the form yyyy-MM-dd');
     return v;
   })
-  .option('--dry-run', 'compute the run and print its summary (statements, lines, totals) without writing anything')
+  .option('--dry-run', 'compute the run and print what it would settle, without writing anything: a table of the statements (payer → referrer, currency, lines, total) and the totals')
+  .option('--json', 'print the run as JSON (for scripts), as the API answers it: a dry run with its statements and their lines')
   .option('--workers <n>', 'partitions worked on at once by this process (default 1)', (v) => {
     if (!/^[1-9]\d?$/.test(v)) throw new InvalidArgumentError('must be a whole number from 1 to 99');
     return Number(v);
   })
   .option('--join', 'work on the partitions of the run that is running (another process holds and finalizes it)')
   .parse();
-const options = program.opts<{ through?: string; dryRun?: boolean; workers?: number; join?: boolean }>();
+const options = program.opts<{ through?: string; dryRun?: boolean; json?: boolean; workers?: number; join?: boolean }>();
+/** With --json, standard output carries the JSON alone; the messages go to standard error. */
+const say = options.json ? (text: string) => console.error(text) : (text: string) => console.log(text);
 
 runCommand(async () => {
   const config = loadConfig();
@@ -57,33 +62,59 @@ runCommand(async () => {
     if (options.join) {
       const joined = await services.settlement.join(execution);
       progress.stop();
-      if (!joined) console.log('no settlement run is running; nothing to join');
-      else console.log(`joined run ${joined.run.id} (through ${joined.run.through}): settled ${joined.partitions} of its partitions`);
+      if (!joined) say('no settlement run is running; nothing to join');
+      else say(`joined run ${joined.run.id} (through ${joined.run.through}): settled ${joined.partitions} of its partitions`);
       return 0;
     }
     if (options.dryRun) {
       const dry = await services.settlement.dryRun({ through: options.through });
-      console.log(`settling revenue through ${dry.through} (dry run: nothing will be written)`);
+      say(`settling revenue through ${dry.through} (dry run: nothing will be written)`);
+      if (options.json) {
+        for await (const chunk of dry.json()) process.stdout.write(chunk);
+        process.stdout.write('\n');
+        return 0;
+      }
       const summary = await dry.summary(progress.update);
       progress.stop();
       console.log('dry run, nothing written:');
+      printStatements(summary.statements, presentDryRun(summary).totals);
       printSummary(presentDryRun(summary));
       return 0;
     }
     const through = services.settlement.resolveThrough(options.through);
-    console.log(`settling revenue through ${through}`);
+    say(`settling revenue through ${through}`);
     const run = await services.settlement.run({ through }, systemActor('settle command'), {
       ...execution,
-      onResumed: (r) => console.log(`resuming run ${r.id} (through ${r.through}), interrupted after ${r.partitionsDone} of ${r.partitionsTotal} partitions`),
+      onResumed: (r) => say(`resuming run ${r.id} (through ${r.through}), interrupted after ${r.partitionsDone} of ${r.partitionsTotal} partitions`),
     });
     progress.stop();
-    console.log(`run ${run.id}:`);
-    printSummary(presentRun(run));
+    if (options.json) console.log(JSON.stringify(presentRun(run), null, 2));
+    else {
+      console.log(`run ${run.id}:`);
+      printSummary(presentRun(run));
+    }
     return reportFailures(run);
   } finally {
     await db.destroy();
   }
-});
+}, { 'body.through': `--through ${options.through ?? ''}`.trimEnd() });
+
+/** What finance checks before a run: one row per would-be statement, then a total per currency. */
+function printStatements(statements: DryRunStatement[], totals: { currency: string; amount: string }[]): void {
+  if (statements.length === 0) return;
+  const rows = statements.map((s) => [
+    `${s.payer.code} → ${s.referrer.code}`,
+    s.currency,
+    String(s.lines),
+    formatMinor(s.totalMinor, currencyDigits(s.currency)),
+  ]);
+  for (const t of totals) {
+    const lines = statements.filter((s) => s.currency === t.currency).reduce((n, s) => n + s.lines, 0);
+    rows.push([`total ${t.currency}`, t.currency, String(lines), t.amount]);
+  }
+  console.log(formatTable(['payer → referrer', 'currency', 'lines', 'total'], rows, new Set([2, 3])));
+  console.log('');
+}
 
 function printSummary(run: { statementCount: number; lineCount: number; totals: { currency: string; amount: string }[] }): void {
   console.log(`  statements: ${run.statementCount}`);

@@ -32,8 +32,11 @@ export class DryRun {
     this.startedAt = ctx.calendar.nowIso();
   }
 
-  /** The run's figures without its lines: what the settle command prints. */
-  async summary(onProgress?: (p: RunProgress) => void): Promise<DryRunSummary> {
+  /**
+   * The run's figures without its lines, and one row per would-be statement (payer, referrer,
+   * currency, lines, total, in the order of their key): what the settle command prints.
+   */
+  async summary(onProgress?: (p: RunProgress) => void): Promise<DryRunSummary & { statements: DryRunStatement[] }> {
     const statements = new Map<string, { key: StatementKey; sum: ShareSum }>();
     await this.compute((line, split) => {
       const k = keyText(line.key);
@@ -41,7 +44,21 @@ export class DryRun {
       if (!s) statements.set(k, (s = { key: line.key, sum: new ShareSum() }));
       s.sum.add({ num: line.exactNum, periodDays: line.periodDays }, split.floor);
     }, onProgress);
-    return this.summarise([...statements.values()].map((s) => ({ currency: s.key.currency, totalMinor: s.sum.totalMinor(currencyDigits(s.key.currency)), lines: s.sum.count })));
+    const ordered = [...statements.values()].sort((a, b) => compareKeys(a.key, b.key));
+    const parties = await this.parties(ordered.map((s) => s.key));
+    const rows = ordered.map((s) => ({
+      payer: parties.get(s.key.payerId)!,
+      referrer: parties.get(s.key.referrerId)!,
+      currency: s.key.currency,
+      lines: s.sum.count,
+      totalMinor: s.sum.totalMinor(currencyDigits(s.key.currency)),
+    }));
+    return { ...this.summarise(rows), statements: rows };
+  }
+
+  private async parties(keys: StatementKey[]): Promise<Map<number, { id: number; code: string; name: string }>> {
+    const ids = [...new Set(keys.flatMap((k) => [k.payerId, k.referrerId]))];
+    return new Map((await findBunits(this.ctx.db, ids)).map((b) => [b.id, { id: b.id, code: b.code, name: b.name }]));
   }
 
   /** The answer of a dry run through the API, as JSON produced while it is sent. */
@@ -59,12 +76,7 @@ export class DryRun {
       scratch.flush();
 
       const ordered = [...statements.values()].sort((a, b) => compareKeys(a.key, b.key));
-      const parties = new Map(
-        (await findBunits(this.ctx.db, [...new Set(ordered.flatMap((s) => [s.key.payerId, s.key.referrerId]))])).map((b) => [
-          b.id,
-          { id: b.id, code: b.code, name: b.name },
-        ]),
-      );
+      const parties = await this.parties(ordered.map((s) => s.key));
       yield `{"id":null,"through":${JSON.stringify(this.through)},"dryRun":true,"statements":[`;
       const totals: { currency: string; totalMinor: bigint; lines: number }[] = [];
       for (const [i, s] of ordered.entries()) {
@@ -125,6 +137,15 @@ export class DryRun {
       totals: [...totals].sort(([a], [b]) => (a < b ? -1 : 1)).map(([currency, amountMinor]) => ({ currency, amountMinor })),
     };
   }
+}
+
+/** One would-be statement of a dry run, as the settle command shows it. */
+export interface DryRunStatement {
+  payer: { id: number; code: string; name: string };
+  referrer: { id: number; code: string; name: string };
+  currency: string;
+  lines: number;
+  totalMinor: bigint;
 }
 
 const keyText = (k: StatementKey) => `${k.payerId}/${k.referrerId}/${k.currency}`;
