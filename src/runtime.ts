@@ -4,7 +4,7 @@ import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import { createApp, type App } from './app';
 import { BusinessCalendar, systemClock, type Clock } from './clock';
-import type { Config } from './config';
+import { ConfigError, type Config } from './config';
 import { createDb } from './db';
 import { MetricsServer, observeDatabasePool, observeHttpRequest } from './metrics';
 import { createServices } from './services';
@@ -73,13 +73,20 @@ export class Runtime {
       this.metrics = new MetricsServer(config.metricsPort, config.host, logger);
     }
     this.workers = [...(this.metrics ? [this.metrics] : []), ...this.app.workers];
-    for (const worker of this.workers) await worker.start();
+    for (const worker of this.workers) {
+      try {
+        await worker.start();
+      } catch (err) {
+        if (worker !== this.metrics) throw err;
+        throw listenError(err, 'METRICS_PORT', config.metricsPort, '; set METRICS_PORT=0 to turn the metrics listener off');
+      }
+    }
 
     const server = this.app.app.listen(config.port, config.host);
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('listening', resolve);
-      server.once('error', reject);
+      server.once('error', (err) => reject(listenError(err, 'PORT', config.port)));
     });
     const { port } = server.address() as AddressInfo;
     const url = `http://${config.host}:${port}`;
@@ -130,4 +137,16 @@ export class Runtime {
         `Use it as "Authorization: Bearer <key>". Create narrower keys with POST /v1/api-keys or npm run api-keys.\n\n`,
     );
   }
+}
+
+/**
+ * A listener that cannot start is a matter of configuration: one line that names the variable
+ * (`PORT 3000 is in use`), not a stack trace. Other errors pass through as they are.
+ */
+function listenError(err: unknown, variable: string, port: number, hint = ''): unknown {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (code === 'EADDRINUSE') return new ConfigError(`${variable} ${port} is in use${hint}`);
+  if (code === 'EACCES') return new ConfigError(`${variable} ${port} may not be used by this process (permission denied)${hint}`);
+  if (code === 'EADDRNOTAVAIL') return new ConfigError(`${variable} ${port}: HOST names an address this machine does not have`);
+  return err;
 }

@@ -1,9 +1,10 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
-import { ROOT, startServer } from '../helpers/server-process';
+import { freePort, ROOT, startServer } from '../helpers/server-process';
 
 /** The npm scripts of SPEC §8 as an operator runs them, each as its own process, on a SQLite file. */
 function run(script: string, args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -64,6 +65,23 @@ describe('commands on a fresh SQLite database', function () {
     const short = await run('src/server.ts', [], { ...env, ADMIN_API_KEY: 'too-short' });
     expect(short.code).to.equal(1);
     expect(short.stderr).to.match(/ADMIN_API_KEY/);
+  });
+
+  it('stops the start with one line naming a busy port (PORT or METRICS_PORT), exit code non-zero, no stack trace', async () => {
+    const busy = net.createServer();
+    await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+    const taken = (busy.address() as net.AddressInfo).port;
+    try {
+      const api = await run('src/server.ts', [], { ...env, HOST: '127.0.0.1', PORT: String(taken), METRICS_PORT: '0' });
+      expect(api.code).to.not.equal(0);
+      expect(api.stderr.trim()).to.equal(`PORT ${taken} is in use`);
+
+      const metrics = await run('src/server.ts', [], { ...env, HOST: '127.0.0.1', PORT: String(await freePort()), METRICS_PORT: String(taken) });
+      expect(metrics.code).to.not.equal(0);
+      expect(metrics.stderr.trim()).to.equal(`METRICS_PORT ${taken} is in use; set METRICS_PORT=0 to turn the metrics listener off`);
+    } finally {
+      await new Promise<void>((resolve) => busy.close(() => resolve()));
+    }
   });
 
   it('api-keys creates, lists and revokes keys from the shell; the secret is printed once and works until revoked', async () => {
