@@ -193,6 +193,9 @@ export interface StatementLineRecord {
   exactNum: bigint;
   amountMinor: bigint;
   adjusts: { statementId: number; lineId: number } | null;
+  /** For the CSV (SPEC §6.3): what a reader reconciles the line with, without another look-up. */
+  contractNumber: string;
+  externalId: string;
 }
 
 interface StatementRow {
@@ -305,11 +308,14 @@ interface LineRow {
   remainder_key: string;
   adjusts_statement_id: number | null;
   adjusts_line_id: number | null;
+  contract_number: string;
+  external_id: string;
 }
 
-const LINE_SELECT = `id, kind, revenue_line_id, referral_id, contract_id, period_start, period_end, period_days, billable_days,
-  CAST(revenue_amount AS TEXT) AS revenue_amount, CAST(exact_num AS TEXT) AS exact_num, CAST(floor_minor AS TEXT) AS floor_minor,
-  remainder_key, adjusts_statement_id, adjusts_line_id`;
+/** A line's columns, with its contract's number and its revenue line's externalId (never deleted once settled). */
+const LINE_SELECT = `l.id, l.kind, l.revenue_line_id, l.referral_id, l.contract_id, l.period_start, l.period_end, l.period_days, l.billable_days,
+  CAST(l.revenue_amount AS TEXT) AS revenue_amount, CAST(l.exact_num AS TEXT) AS exact_num, CAST(l.floor_minor AS TEXT) AS floor_minor,
+  l.remainder_key, l.adjusts_statement_id, l.adjusts_line_id, c.number AS contract_number, r.external_id AS external_id`;
 
 const toLine = (r: LineRow, roundUpThrough: RankKey | null): StatementLineRecord => ({
   id: r.id,
@@ -325,12 +331,16 @@ const toLine = (r: LineRow, roundUpThrough: RankKey | null): StatementLineRecord
   exactNum: BigInt(r.exact_num),
   amountMinor: roundedAmount(BigInt(r.floor_minor), { remainderKey: r.remainder_key, revenueLineId: r.revenue_line_id, referralId: r.referral_id }, roundUpThrough),
   adjusts: r.adjusts_line_id === null ? null : { statementId: r.adjusts_statement_id!, lineId: r.adjusts_line_id },
+  contractNumber: r.contract_number,
+  externalId: r.external_id,
 });
 
 /** A page of a statement's lines in their order (revenue line, then referral), after the pair (`after`). */
 const LINES_AFTER = preparedSql(
-  `SELECT ${LINE_SELECT} FROM statement_lines WHERE statement_id = ? AND (revenue_line_id > ? OR (revenue_line_id = ? AND referral_id > ?))
-   ORDER BY revenue_line_id, referral_id LIMIT ?`,
+  `SELECT ${LINE_SELECT} FROM statement_lines l
+   JOIN contracts c ON c.id = l.contract_id JOIN revenue_lines r ON r.id = l.revenue_line_id
+   WHERE l.statement_id = ? AND (l.revenue_line_id > ? OR (l.revenue_line_id = ? AND l.referral_id > ?))
+   ORDER BY l.revenue_line_id, l.referral_id LIMIT ?`,
 );
 
 /** The lines of a (final) statement, page by page (memory holds one page), in their order. */

@@ -53,7 +53,7 @@ export function presentDryRun(run: DryRunSummary) {
 }
 
 /** A line as stored (id) or as a dry run computes it (id null). */
-export type LineView = Omit<StatementLineRecord, 'id'> & { id: number | null };
+export type LineView = Omit<StatementLineRecord, 'id' | 'contractNumber' | 'externalId'> & { id: number | null };
 
 export function presentStatementLine(line: LineView, currency: string) {
   const digits = currencyDigits(currency);
@@ -90,12 +90,26 @@ export function presentStatement(s: StatementView, lines?: LineView[]) {
   };
 }
 
-const LINE_COLUMNS = [
-  'id',
+/**
+ * The CSV of statements (SPEC §6.3), one layout for a single statement and for a run's export:
+ * one row per line, each naming its statement (id, payer, referrer, currency) and what a reader
+ * reconciles it with (the contract's number, the revenue line's externalId) before the line's own
+ * fields; amounts exactly as in JSON.
+ */
+export const STATEMENT_CSV_COLUMNS = [
+  'statementId',
+  'payerId',
+  'payerCode',
+  'referrerId',
+  'referrerCode',
+  'currency',
+  'lineId',
   'kind',
-  'revenueLineId',
-  'referralId',
   'contractId',
+  'contractNumber',
+  'revenueLineId',
+  'externalId',
+  'referralId',
   'periodStart',
   'periodEnd',
   'periodDays',
@@ -107,28 +121,47 @@ const LINE_COLUMNS = [
   'adjustsLineId',
 ] as const;
 
-function lineCells(line: StatementLineRecord, currency: string): string[] {
-  const p = presentStatementLine(line, currency);
-  const row = { ...p, adjustsStatementId: p.adjusts?.statementId ?? '', adjustsLineId: p.adjusts?.lineId ?? '' };
-  return LINE_COLUMNS.map((c) => String(row[c]));
-}
+/** The UTF-8 byte-order mark that spreadsheet programs need to read non-ASCII text right (`?bom=true`). */
+export const UTF8_BOM = '\uFEFF';
 
 const csvRow = (cells: string[]) => `${cells.map(csvCell).join(',')}\r\n`;
 /** RFC 4180: a cell with a comma, a quote or a line break is quoted, its quotes doubled. */
 const csvCell = (v: string) => (/[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
 
-/** One statement as CSV: a header row and one row per line, amounts exactly as in JSON. */
-export function statementCsv(s: StatementRecord, lines: StatementLineRecord[]): string {
-  return csvRow([...LINE_COLUMNS]) + lines.map((l) => csvRow(lineCells(l, s.currency))).join('');
+/** The header row of a statement CSV. */
+export const statementCsvHeader = () => csvRow([...STATEMENT_CSV_COLUMNS]);
+
+/** One row of a statement CSV: the statement, then the line. */
+export function statementCsvRow(s: StatementRecord, line: StatementLineRecord): string {
+  const p = presentStatementLine(line, s.currency);
+  const row: Record<(typeof STATEMENT_CSV_COLUMNS)[number], string | number> = {
+    statementId: s.id,
+    payerId: s.payer.id,
+    payerCode: s.payer.code,
+    referrerId: s.referrer.id,
+    referrerCode: s.referrer.code,
+    currency: s.currency,
+    lineId: line.id,
+    kind: p.kind,
+    contractId: p.contractId,
+    contractNumber: line.contractNumber,
+    revenueLineId: p.revenueLineId,
+    externalId: line.externalId,
+    referralId: p.referralId,
+    periodStart: p.periodStart,
+    periodEnd: p.periodEnd,
+    periodDays: p.periodDays,
+    billableDays: p.billableDays,
+    revenueAmount: p.revenueAmount,
+    exactAmount: p.exactAmount,
+    amount: p.amount,
+    adjustsStatementId: p.adjusts?.statementId ?? '',
+    adjustsLineId: p.adjusts?.lineId ?? '',
+  };
+  return csvRow(STATEMENT_CSV_COLUMNS.map((c) => String(row[c])));
 }
 
-const EXPORT_STATEMENT_COLUMNS = ['statementId', 'payerId', 'payerCode', 'referrerId', 'referrerCode', 'currency'] as const;
-
-/** The run export (SPEC §6.3): the header row of the file the invoicing job hands to the ERP. */
-export const runExportHeader = () =>
-  csvRow([...EXPORT_STATEMENT_COLUMNS, ...LINE_COLUMNS.map((c) => (c === 'id' ? 'lineId' : c))]);
-
-/** One row of the run export: the statement's id, payer, referrer and currency, then the line. */
-export function runExportRow(s: StatementRecord, line: StatementLineRecord): string {
-  return csvRow([String(s.id), String(s.payer.id), s.payer.code, String(s.referrer.id), s.referrer.code, s.currency, ...lineCells(line, s.currency)]);
+/** One statement as CSV: a header row and one row per line. */
+export function statementCsv(s: StatementRecord, lines: StatementLineRecord[], bom = false): string {
+  return (bom ? UTF8_BOM : '') + statementCsvHeader() + lines.map((l) => statementCsvRow(s, l)).join('');
 }

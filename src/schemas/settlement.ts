@@ -163,7 +163,20 @@ export const RunListQuery = z.strictObject({
 
 export const RunParams = z.strictObject({ runId: IdParam.openapi({ description: 'Id of a settlement run.', example: 12 }) });
 
+/** `?bom=true`: a CSV answer begins with the UTF-8 byte-order mark (SPEC §6.3). */
+const Bom = z
+  .enum(['true', 'false'], 'must be true or false')
+  .optional()
+  .transform((v) => v === 'true')
+  .openapi({
+    type: 'string',
+    enum: ['true', 'false'],
+    description:
+      'With `Accept: text/csv`: `true` begins the file with the UTF-8 byte-order mark (EF BB BF), which spreadsheet programs need to read non-ASCII text (names, codes) right. Default `false`. Ignored for JSON.',
+  });
+
 export const RunStatementsQuery = z.strictObject({
+  bom: Bom,
   currency: CurrencyCode.optional().openapi({ description: 'Only the statements in this currency (ISO 4217).' }),
   limit: Limit,
   offset: Offset,
@@ -185,6 +198,8 @@ export const StatementListQuery = z.strictObject({
   sort: SortParam(['id', 'runId', 'createdDate']),
 });
 export type StatementListQuery = z.infer<typeof StatementListQuery>;
+
+export const StatementQuery = z.strictObject({ bom: Bom });
 
 export const StatementParams = z.strictObject({
   bunitId: BunitIdParam,

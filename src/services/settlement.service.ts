@@ -11,7 +11,7 @@ import {
   type RunRecord,
 } from '../repositories/settlement-run.repository';
 import { listStatements, statementLines, statementsOfRun } from '../repositories/statement.repository';
-import { runExportHeader, runExportRow } from '../representations/settlement';
+import { statementCsvHeader, statementCsvRow, UTF8_BOM } from '../representations/settlement';
 import type { Actor, ServiceContext } from './context';
 import { DryRun } from './settlement/dry-run';
 import { LEASE_MS, leaseIsLive, newLeaseOwner } from './settlement/lease';
@@ -166,14 +166,14 @@ export class SettlementService {
    * Every line of a completed run as CSV rows, produced while they are sent (SPEC §6.3: the file
    * for the ERP): the statements in the order of their key, each one's lines in theirs.
    */
-  async exportRun(runId: number): Promise<AsyncIterable<string>> {
+  async exportRun(runId: number, options: { bom?: boolean } = {}): Promise<AsyncIterable<string>> {
     await this.completedRun(runId);
     const { db } = this.ctx;
     return (async function* () {
-      yield runExportHeader();
+      yield (options.bom ? UTF8_BOM : '') + statementCsvHeader();
       for await (const statements of statementsOfRun(db, runId)) {
         for (const statement of statements) {
-          for await (const lines of statementLines(db, statement)) yield lines.map((l) => runExportRow(statement, l)).join('');
+          for await (const lines of statementLines(db, statement)) yield lines.map((l) => statementCsvRow(statement, l)).join('');
         }
       }
     })();

@@ -54,7 +54,10 @@ describeApi('settlement: the worked example of SPEC §10', (ctx) => {
     const csv = await ctx.get(`/v1/bunits/${bu1}/statements/${byReferrer.get(bu2)}`).set('Accept', 'text/csv');
     expect(csv.headers['content-type']).to.match(/^text\/csv/);
     const rows = csv.text.trim().split('\r\n');
-    expect(rows[0]).to.equal('id,kind,revenueLineId,referralId,contractId,periodStart,periodEnd,periodDays,billableDays,revenueAmount,exactAmount,amount,adjustsStatementId,adjustsLineId');
+    expect(rows[0]).to.equal(
+      'statementId,payerId,payerCode,referrerId,referrerCode,currency,lineId,kind,contractId,contractNumber,revenueLineId,externalId,referralId,' +
+        'periodStart,periodEnd,periodDays,billableDays,revenueAmount,exactAmount,amount,adjustsStatementId,adjustsLineId',
+    );
     expect(rows).to.have.length(3);
     expect(rows.slice(1).some((r) => r.endsWith(',241.93548387096774193548,241.94,,'))).to.equal(true);
 

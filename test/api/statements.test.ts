@@ -414,7 +414,7 @@ describeApi('statements and settlement runs (SPEC §6.3)', (ctx) => {
       expectProblem(await ctx.get(statementAt(owner, 99999)), 404, 'not-found');
     });
 
-    it('answers a statement as CSV with Accept: text/csv: a header row and one row per line, amounts as in JSON', async () => {
+    it('answers a statement as CSV with Accept: text/csv: a header row and one row per line, amounts as in JSON, each row naming what reconciles it (SPEC §6.3)', async () => {
       const { owner, alice, carol, run1 } = await twoRuns();
       const listed = (await listStatements(ctx, owner, `?role=payer&currency=EUR&runId=${run1.id}`)).data.find((s) => s.referrer.id === alice)!;
       const json = await readStatement(ctx, owner, listed.id);
@@ -423,15 +423,62 @@ describeApi('statements and settlement runs (SPEC §6.3)', (ctx) => {
       expect(csv.status).to.equal(200);
       expect(csv.headers['content-type']).to.match(/^text\/csv/);
       expect(csv.headers['content-disposition']).to.equal(`attachment; filename="statement-${listed.id}.csv"`);
-      const columns = ['id', 'kind', 'revenueLineId', 'referralId', 'contractId', 'periodStart', 'periodEnd', 'periodDays', 'billableDays', 'revenueAmount', 'exactAmount', 'amount'] as const;
+      expect(csv.text.startsWith('\uFEFF'), 'no byte-order mark unless asked').to.equal(false);
       expect(csv.text.endsWith('\r\n')).to.equal(true);
       const rows = csv.text.slice(0, -2).split('\r\n');
-      expect(rows[0]).to.equal([...columns, 'adjustsStatementId', 'adjustsLineId'].join(','));
+      expect(rows[0]).to.equal(
+        'statementId,payerId,payerCode,referrerId,referrerCode,currency,lineId,kind,contractId,contractNumber,revenueLineId,externalId,referralId,' +
+          'periodStart,periodEnd,periodDays,billableDays,revenueAmount,exactAmount,amount,adjustsStatementId,adjustsLineId',
+      );
+      const numbers = new Map<number, string>();
+      const externalIds = new Map<number, string>();
+      for (const l of json.lines) {
+        const contract = await ctx.get(`/v1/bunits/${owner}/contracts/${l.contractId}`);
+        numbers.set(l.contractId, contract.body.number);
+        const revenue = await ctx.get(`/v1/bunits/${owner}/contracts/${l.contractId}/revenue?limit=200`);
+        for (const r of revenue.body.data as { id: number; externalId: string }[]) externalIds.set(r.id, r.externalId);
+      }
       // A share adjusts nothing: its last two cells are empty.
-      expect(rows.slice(1)).to.deep.equal(json.lines.map((l) => `${columns.map((c) => String(l[c])).join(',')},,`));
+      expect(rows.slice(1)).to.deep.equal(
+        json.lines.map((l) =>
+          [
+            json.id, json.payer.id, json.payer.code, json.referrer.id, json.referrer.code, json.currency,
+            l.id, l.kind, l.contractId, numbers.get(l.contractId), l.revenueLineId, externalIds.get(l.revenueLineId), l.referralId,
+            l.periodStart, l.periodEnd, l.periodDays, l.billableDays, l.revenueAmount, l.exactAmount, l.amount, '', '',
+          ].join(','),
+        ),
+      );
+      expect(rows.slice(1).map((r) => r.split(',').slice(9, 12).join(','))).to.have.members([
+        `C-1,${json.lines.find((l) => externalIds.get(l.revenueLineId) === 'C1-OCT')!.revenueLineId},C1-OCT`,
+        `C-2,${json.lines.find((l) => externalIds.get(l.revenueLineId) === 'C2-OCT')!.revenueLineId},C2-OCT`,
+      ]);
 
       expectProblem(await ctx.get(statementAt(9999, listed.id)).set('Accept', 'text/csv'), 404, 'not-found');
       expectProblem(await ctx.get(statementAt(carol, listed.id)).set('Accept', 'text/csv'), 404, 'not-found');
+    });
+
+    it('begins the CSV with the UTF-8 byte-order mark with ?bom=true, for spreadsheets reading non-ASCII text (the statement and the run export)', async () => {
+      const { owner, alice, c1, run1 } = await twoRuns();
+      await ingest(ctx, owner, c1, [day('FAKTURA-Å-1', '100.00', '2026-10-21')]);
+      const run = await settle(ctx, { through: '2026-10-31' });
+      const listed = (await listStatements(ctx, owner, `?role=payer&runId=${run.id}`)).data.find((s) => s.referrer.id === alice)!;
+
+      const plain = await ctx.get(statementAt(alice, listed.id)).set('Accept', 'text/csv');
+      const marked = await ctx.get(`${statementAt(alice, listed.id)}?bom=true`).set('Accept', 'text/csv');
+      expect(marked.status).to.equal(200);
+      expect([...Buffer.from(marked.text, 'utf8').subarray(0, 3)]).to.deep.equal([0xef, 0xbb, 0xbf]);
+      expect(marked.text.slice(1)).to.equal(plain.text);
+      expect(plain.text).to.include(',FAKTURA-Å-1,');
+      expect((await ctx.get(`${statementAt(alice, listed.id)}?bom=false`).set('Accept', 'text/csv')).text).to.equal(plain.text);
+      // JSON ignores it; a value other than true or false is refused.
+      expect((await ctx.get(`${statementAt(alice, listed.id)}?bom=true`)).body.id).to.equal(listed.id);
+      expectProblem(await ctx.get(`${statementAt(alice, listed.id)}?bom=yes`).set('Accept', 'text/csv'), 400, 'validation-failed');
+
+      const exported = await ctx.get(`/v1/settlement-runs/${run1.id}/statements?bom=true`).set('Accept', 'text/csv');
+      expect(exported.status).to.equal(200);
+      expect(exported.text.startsWith('\uFEFFstatementId,payerId,payerCode,')).to.equal(true);
+      const unmarked = await ctx.get(`/v1/settlement-runs/${run1.id}/statements`).set('Accept', 'text/csv');
+      expect(exported.text.slice(1)).to.equal(unmarked.text);
     });
 
     it('keeps the CSV amounts exactly as in JSON for JPY and for long exact shares', async () => {

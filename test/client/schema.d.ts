@@ -446,7 +446,27 @@ export interface paths {
          * Every statement of a run, or all its lines as CSV
          * @description Needs an admin key. The statements of a completed run, paged, without their lines.
          *
-         *     With `Accept: text/csv`: every line of the run, streamed, one row per line with the statement’s id, payer, referrer and currency before the line’s fields, the statements in the order of payer, referrer and currency, the lines of each in the order of revenue line and referral; amounts exactly as in JSON. This is the file the invoicing job hands to the ERP. `limit`, `offset` and `sort` apply to the JSON list only.
+         *     With `Accept: text/csv`: every line of the run, streamed, the statements in the order of payer, referrer and currency, the lines of each in the order of revenue line and referral. This is the file the invoicing job hands to the ERP. `limit`, `offset` and `sort` apply to the JSON list only.
+         *
+         *     The CSV has a header row and one row per line; every row names its statement and what a reader reconciles it with, so that a spreadsheet needs no other look-up. Columns, in this order:
+         *
+         *     | column | what |
+         *     | --- | --- |
+         *     | `statementId` | the statement |
+         *     | `payerId`, `payerCode` | the business unit that pays (it owns the contract) |
+         *     | `referrerId`, `referrerCode` | the business unit that earns |
+         *     | `currency` | the statement's currency (ISO 4217); every amount of the row is in it |
+         *     | `lineId`, `kind` | the line; `share`, or `adjustment` (a correction of an earlier line, SPEC §12) |
+         *     | `contractId`, `contractNumber` | the contract, by id and by its number |
+         *     | `revenueLineId`, `externalId` | the revenue line, by id and by the billing system's `externalId` |
+         *     | `referralId` | the referral that earns the share |
+         *     | `periodStart`, `periodEnd`, `periodDays`, `billableDays` | the revenue line's period, its days, and the days of it the referral was billable |
+         *     | `revenueAmount` | the revenue line's amount |
+         *     | `exactAmount` | the exact share: up to 20 decimals (rounded half to even at the 20th when it has more), trailing zeros dropped |
+         *     | `amount` | the share rounded for the statement; a statement's amounts add up to its total |
+         *     | `adjustsStatementId`, `adjustsLineId` | for an adjustment, the line it corrects (else empty) |
+         *
+         *     Amounts are exactly as in JSON (a dot as the decimal separator, no thousands separator). Text is UTF-8; `?bom=true` begins the file with the byte-order mark that spreadsheet programs need to read non-ASCII text right. Rows end with CRLF; a cell with a comma, a quote or a line break is quoted (RFC 4180).
          *
          *     A run that is still running has no statements to show yet: 409 run-in-progress.
          */
@@ -490,7 +510,27 @@ export interface paths {
          * Read a statement with its lines
          * @description Visible to the payer and to the referrer. Each line is the share of one revenue line earned through one referral: `exactAmount` is the exact share (amount / periodDays × the percentage of each billable day / 100, summed), `amount` that share rounded for the statement. The total is the exact sum rounded once, half to even, to the currency’s minor unit; the lines are rounded down and the ones with the largest remainders get one more minor unit, so they always add up to the total.
          *
-         *     With `Accept: text/csv`: a header row and one row per line, amounts exactly as in JSON.
+         *     With `Accept: text/csv`: the statement as CSV, in the layout of the run export (`GET /v1/settlement-runs/{runId}/statements`).
+         *
+         *     The CSV has a header row and one row per line; every row names its statement and what a reader reconciles it with, so that a spreadsheet needs no other look-up. Columns, in this order:
+         *
+         *     | column | what |
+         *     | --- | --- |
+         *     | `statementId` | the statement |
+         *     | `payerId`, `payerCode` | the business unit that pays (it owns the contract) |
+         *     | `referrerId`, `referrerCode` | the business unit that earns |
+         *     | `currency` | the statement's currency (ISO 4217); every amount of the row is in it |
+         *     | `lineId`, `kind` | the line; `share`, or `adjustment` (a correction of an earlier line, SPEC §12) |
+         *     | `contractId`, `contractNumber` | the contract, by id and by its number |
+         *     | `revenueLineId`, `externalId` | the revenue line, by id and by the billing system's `externalId` |
+         *     | `referralId` | the referral that earns the share |
+         *     | `periodStart`, `periodEnd`, `periodDays`, `billableDays` | the revenue line's period, its days, and the days of it the referral was billable |
+         *     | `revenueAmount` | the revenue line's amount |
+         *     | `exactAmount` | the exact share: up to 20 decimals (rounded half to even at the 20th when it has more), trailing zeros dropped |
+         *     | `amount` | the share rounded for the statement; a statement's amounts add up to its total |
+         *     | `adjustsStatementId`, `adjustsLineId` | for an adjustment, the line it corrects (else empty) |
+         *
+         *     Amounts are exactly as in JSON (a dot as the decimal separator, no thousands separator). Text is UTF-8; `?bom=true` begins the file with the byte-order mark that spreadsheet programs need to read non-ASCII text right. Rows end with CRLF; a cell with a comma, a quote or a line break is quoted (RFC 4180).
          */
         get: operations["getStatement"];
         put?: never;
@@ -10278,6 +10318,8 @@ export interface operations {
     listRunStatements: {
         parameters: {
             query?: {
+                /** @description With `Accept: text/csv`: `true` begins the file with the UTF-8 byte-order mark (EF BB BF), which spreadsheet programs need to read non-ASCII text (names, codes) right. Default `false`. Ignored for JSON. */
+                bom?: "true" | "false";
                 /** @description Only the statements in this currency (ISO 4217). */
                 currency?: string;
                 /** @description Page size. */
@@ -10359,11 +10401,11 @@ export interface operations {
                      */
                     "application/json": components["schemas"]["StatementList"];
                     /**
-                     * @example statementId,payerId,payerCode,referrerId,referrerCode,currency,lineId,kind,revenueLineId,referralId,contractId,periodStart,periodEnd,periodDays,billableDays,revenueAmount,exactAmount,amount,adjustsStatementId,adjustsLineId
-                     *     88,1,DACH,2,NORDICS,EUR,5001,share,901,17,42,2026-10-01,2026-10-31,31,20,3000.00,241.93548387096774193548,241.94,,
-                     *     88,1,DACH,2,NORDICS,EUR,5002,share,902,17,42,2026-10-15,2026-10-15,1,1,-100.00,-12.5,-12.50,,
-                     *     89,1,DACH,3,BENELUX,EUR,5003,share,901,18,42,2026-10-01,2026-10-31,31,31,3000.00,300,300.00,,
-                     *     89,1,DACH,3,BENELUX,EUR,5004,share,902,18,42,2026-10-15,2026-10-15,1,1,-100.00,-10,-10.00,,
+                     * @example statementId,payerId,payerCode,referrerId,referrerCode,currency,lineId,kind,contractId,contractNumber,revenueLineId,externalId,referralId,periodStart,periodEnd,periodDays,billableDays,revenueAmount,exactAmount,amount,adjustsStatementId,adjustsLineId
+                     *     88,1,DACH,2,NORDICS,EUR,5001,share,42,C-2026-001,901,INV-2026-10-001,17,2026-10-01,2026-10-31,31,20,3000.00,241.93548387096774193548,241.94,,
+                     *     88,1,DACH,2,NORDICS,EUR,5002,share,42,C-2026-001,902,CN-2026-10-001,17,2026-10-15,2026-10-15,1,1,-100.00,-12.5,-12.50,,
+                     *     89,1,DACH,3,BENELUX,EUR,5003,share,42,C-2026-001,901,INV-2026-10-001,18,2026-10-01,2026-10-31,31,31,3000.00,300,300.00,,
+                     *     89,1,DACH,3,BENELUX,EUR,5004,share,42,C-2026-001,902,CN-2026-10-001,18,2026-10-15,2026-10-15,1,1,-100.00,-10,-10.00,,
                      */
                     "text/csv": string;
                 };
@@ -10791,7 +10833,10 @@ export interface operations {
     };
     getStatement: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description With `Accept: text/csv`: `true` begins the file with the UTF-8 byte-order mark (EF BB BF), which spreadsheet programs need to read non-ASCII text (names, codes) right. Default `false`. Ignored for JSON. */
+                bom?: "true" | "false";
+            };
             header?: {
                 /**
                  * @description Your correlation id for this request (1-128 letters, digits, `_`, `.` or `-`). It is logged and returned in the `X-Request-Id` response header; without it (or with another form) the service makes one.
@@ -10871,9 +10916,9 @@ export interface operations {
                      */
                     "application/json": components["schemas"]["StatementWithLines"];
                     /**
-                     * @example id,kind,revenueLineId,referralId,contractId,periodStart,periodEnd,periodDays,billableDays,revenueAmount,exactAmount,amount,adjustsStatementId,adjustsLineId
-                     *     5001,share,901,17,42,2026-10-01,2026-10-31,31,20,3000.00,241.93548387096774193548,241.94,,
-                     *     5002,share,902,17,42,2026-10-15,2026-10-15,1,1,-100.00,-12.5,-12.50,,
+                     * @example statementId,payerId,payerCode,referrerId,referrerCode,currency,lineId,kind,contractId,contractNumber,revenueLineId,externalId,referralId,periodStart,periodEnd,periodDays,billableDays,revenueAmount,exactAmount,amount,adjustsStatementId,adjustsLineId
+                     *     88,1,DACH,2,NORDICS,EUR,5001,share,42,C-2026-001,901,INV-2026-10-001,17,2026-10-01,2026-10-31,31,20,3000.00,241.93548387096774193548,241.94,,
+                     *     88,1,DACH,2,NORDICS,EUR,5002,share,42,C-2026-001,902,CN-2026-10-001,17,2026-10-15,2026-10-15,1,1,-100.00,-12.5,-12.50,,
                      */
                     "text/csv": string;
                 };

@@ -11,22 +11,42 @@ import {
   StatementList,
   StatementListQuery,
   StatementParams,
+  StatementQuery,
   StatementWithLines,
 } from '../../schemas/settlement';
 import { presentPage } from '../pages';
 import { defineRoute } from '../route';
-import { presentRun, presentStatement, statementCsv } from '../../representations/settlement';
+import { presentRun, presentStatement, STATEMENT_CSV_COLUMNS, statementCsv } from '../../representations/settlement';
 
+const CSV_HEADER = `${STATEMENT_CSV_COLUMNS.join(',')}\r\n`;
 const CSV_EXAMPLE =
-  'id,kind,revenueLineId,referralId,contractId,periodStart,periodEnd,periodDays,billableDays,revenueAmount,exactAmount,amount,adjustsStatementId,adjustsLineId\r\n' +
-  '5001,share,901,17,42,2026-10-01,2026-10-31,31,20,3000.00,241.93548387096774193548,241.94,,\r\n' +
-  '5002,share,902,17,42,2026-10-15,2026-10-15,1,1,-100.00,-12.5,-12.50,,\r\n';
+  CSV_HEADER +
+  '88,1,DACH,2,NORDICS,EUR,5001,share,42,C-2026-001,901,INV-2026-10-001,17,2026-10-01,2026-10-31,31,20,3000.00,241.93548387096774193548,241.94,,\r\n' +
+  '88,1,DACH,2,NORDICS,EUR,5002,share,42,C-2026-001,902,CN-2026-10-001,17,2026-10-15,2026-10-15,1,1,-100.00,-12.5,-12.50,,\r\n';
 const EXPORT_EXAMPLE =
-  'statementId,payerId,payerCode,referrerId,referrerCode,currency,lineId,kind,revenueLineId,referralId,contractId,periodStart,periodEnd,periodDays,billableDays,revenueAmount,exactAmount,amount,adjustsStatementId,adjustsLineId\r\n' +
-  '88,1,DACH,2,NORDICS,EUR,5001,share,901,17,42,2026-10-01,2026-10-31,31,20,3000.00,241.93548387096774193548,241.94,,\r\n' +
-  '88,1,DACH,2,NORDICS,EUR,5002,share,902,17,42,2026-10-15,2026-10-15,1,1,-100.00,-12.5,-12.50,,\r\n' +
-  '89,1,DACH,3,BENELUX,EUR,5003,share,901,18,42,2026-10-01,2026-10-31,31,31,3000.00,300,300.00,,\r\n' +
-  '89,1,DACH,3,BENELUX,EUR,5004,share,902,18,42,2026-10-15,2026-10-15,1,1,-100.00,-10,-10.00,,\r\n';
+  CSV_EXAMPLE +
+  '89,1,DACH,3,BENELUX,EUR,5003,share,42,C-2026-001,901,INV-2026-10-001,18,2026-10-01,2026-10-31,31,31,3000.00,300,300.00,,\r\n' +
+  '89,1,DACH,3,BENELUX,EUR,5004,share,42,C-2026-001,902,CN-2026-10-001,18,2026-10-15,2026-10-15,1,1,-100.00,-10,-10.00,,\r\n';
+/** The columns of the statement CSV, for the operations' descriptions (SPEC §6.3). */
+const CSV_COLUMNS_DOC = `The CSV has a header row and one row per line; every row names its statement and what a reader reconciles it with, so that a spreadsheet needs no other look-up. Columns, in this order:
+
+| column | what |
+| --- | --- |
+| \`statementId\` | the statement |
+| \`payerId\`, \`payerCode\` | the business unit that pays (it owns the contract) |
+| \`referrerId\`, \`referrerCode\` | the business unit that earns |
+| \`currency\` | the statement's currency (ISO 4217); every amount of the row is in it |
+| \`lineId\`, \`kind\` | the line; \`share\`, or \`adjustment\` (a correction of an earlier line, SPEC §12) |
+| \`contractId\`, \`contractNumber\` | the contract, by id and by its number |
+| \`revenueLineId\`, \`externalId\` | the revenue line, by id and by the billing system's \`externalId\` |
+| \`referralId\` | the referral that earns the share |
+| \`periodStart\`, \`periodEnd\`, \`periodDays\`, \`billableDays\` | the revenue line's period, its days, and the days of it the referral was billable |
+| \`revenueAmount\` | the revenue line's amount |
+| \`exactAmount\` | the exact share: up to 20 decimals (rounded half to even at the 20th when it has more), trailing zeros dropped |
+| \`amount\` | the share rounded for the statement; a statement's amounts add up to its total |
+| \`adjustsStatementId\`, \`adjustsLineId\` | for an adjustment, the line it corrects (else empty) |
+
+Amounts are exactly as in JSON (a dot as the decimal separator, no thousands separator). Text is UTF-8; \`?bom=true\` begins the file with the byte-order mark that spreadsheet programs need to read non-ASCII text right. Rows end with CRLF; a cell with a comma, a quote or a line break is quoted (RFC 4180).`;
 
 /** The worked example of the spec (§10): one EUR contract, two referrals, a 3000.00 line and a -100.00 credit note. */
 const party = {
@@ -222,7 +242,7 @@ With \`dryRun: true\` the run is computed and returned (200, \`id: null\`, with 
     operationId: 'listRunStatements',
     summary: 'Every statement of a run, or all its lines as CSV',
     description:
-      'Needs an admin key. The statements of a completed run, paged, without their lines.\n\nWith `Accept: text/csv`: every line of the run, streamed, one row per line with the statement’s id, payer, referrer and currency before the line’s fields, the statements in the order of payer, referrer and currency, the lines of each in the order of revenue line and referral; amounts exactly as in JSON. This is the file the invoicing job hands to the ERP. `limit`, `offset` and `sort` apply to the JSON list only.\n\nA run that is still running has no statements to show yet: 409 run-in-progress.',
+      `Needs an admin key. The statements of a completed run, paged, without their lines.\n\nWith \`Accept: text/csv\`: every line of the run, streamed, the statements in the order of payer, referrer and currency, the lines of each in the order of revenue line and referral. This is the file the invoicing job hands to the ERP. \`limit\`, \`offset\` and \`sort\` apply to the JSON list only.\n\n${CSV_COLUMNS_DOC}\n\nA run that is still running has no statements to show yet: 409 run-in-progress.`,
     tags: ['Settlement'],
     access: 'admin',
     params: RunParams,
@@ -241,7 +261,7 @@ With \`dryRun: true\` the run is computed and returned (200, \`id: null\`, with 
       if (mediaType === 'text/csv') {
         return {
           status: 200,
-          stream: await services.settlement.exportRun(params.runId),
+          stream: await services.settlement.exportRun(params.runId, { bom: query.bom }),
           contentType: 'text/csv; charset=utf-8',
           headers: { 'Content-Disposition': `attachment; filename="settlement-run-${params.runId}.csv"` },
         };
@@ -281,10 +301,11 @@ With \`dryRun: true\` the run is computed and returned (200, \`id: null\`, with 
     operationId: 'getStatement',
     summary: 'Read a statement with its lines',
     description:
-      'Visible to the payer and to the referrer. Each line is the share of one revenue line earned through one referral: `exactAmount` is the exact share (amount / periodDays × the percentage of each billable day / 100, summed), `amount` that share rounded for the statement. The total is the exact sum rounded once, half to even, to the currency’s minor unit; the lines are rounded down and the ones with the largest remainders get one more minor unit, so they always add up to the total.\n\nWith `Accept: text/csv`: a header row and one row per line, amounts exactly as in JSON.',
+      'Visible to the payer and to the referrer. Each line is the share of one revenue line earned through one referral: `exactAmount` is the exact share (amount / periodDays × the percentage of each billable day / 100, summed), `amount` that share rounded for the statement. The total is the exact sum rounded once, half to even, to the currency’s minor unit; the lines are rounded down and the ones with the largest remainders get one more minor unit, so they always add up to the total.\n\nWith `Accept: text/csv`: the statement as CSV, in the layout of the run export (`GET /v1/settlement-runs/{runId}/statements`).\n\n' + CSV_COLUMNS_DOC,
     tags: ['Statements'],
     access: 'read',
     params: StatementParams,
+    query: StatementQuery,
     responses: {
       200: {
         description: 'The statement with its lines.',
@@ -295,12 +316,12 @@ With \`dryRun: true\` the run is computed and returned (200, \`id: null\`, with 
       },
     },
     problems: [],
-    async handler({ params, services, mediaType }) {
+    async handler({ params, query, services, mediaType }) {
       const { statement, lines } = await services.statements.get(params.bunitId, params.statementId);
       if (mediaType === 'text/csv') {
         return {
           status: 200,
-          body: statementCsv(statement, lines),
+          body: statementCsv(statement, lines, query.bom),
           contentType: 'text/csv; charset=utf-8',
           headers: { 'Content-Disposition': `attachment; filename="statement-${statement.id}.csv"` },
         };
