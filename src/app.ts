@@ -16,6 +16,7 @@ import { answerHeadersOf, headOf, securityHeaders } from './http/security-header
 import { requestLineWriter } from './logger';
 import { PROBLEM_CONTENT_TYPE, errorHandler, notFoundHandler, notServed, problemBody } from './http/problem';
 import { negotiate } from './http/negotiation';
+import { textJson } from './http/text-json';
 import { RateLimiter } from './http/rate-limit';
 import { mayAnswerWithoutBody, representationsOf, type Reply, type RouteDef } from './http/route';
 import { RouteTable, type Match } from './http/route-table';
@@ -88,6 +89,7 @@ export function createApp(deps: AppDeps): App {
   app.set('query parser', 'simple');
   app.use(securityHeaders());
   app.use(requestLog(deps.logger, deps.observeRequest));
+  app.use(textJson);
   app.use(jsonBody);
 
   const context: MountContext = { logger: deps.logger, services, keys, idempotency, limiter };

@@ -34,7 +34,8 @@ const TAKES_NO_BODY = new Set(['GET', 'HEAD', 'DELETE']);
 
 function isJson(req: Request): boolean {
   const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-  return type === 'application/json' || /^application\/[a-z0-9.+-]+\+json$/.test(type);
+  // text/json: the seed's second media type (SPEC §2), read as JSON.
+  return type === 'application/json' || type === 'text/json' || /^application\/[a-z0-9.+-]+\+json$/.test(type);
 }
 
 /** A charset other than UTF-8 named in Content-Type, or null. */
@@ -69,7 +70,7 @@ export function jsonBody(req: Request, res: Response, next: NextFunction): void 
     return;
   }
   if (!isJson(req)) {
-    next(unsupportedMediaType(`Request bodies must be application/json, not ${req.headers['content-type'] ?? 'untyped'}.`));
+    next(unsupportedMediaType(`Request bodies must be application/json (or text/json), not ${req.headers['content-type'] ?? 'untyped'}.`));
     return;
   }
   const charset = otherCharset(req);

@@ -2,6 +2,8 @@ import type { Request } from 'express';
 import { notAcceptable } from '../domain/errors';
 
 const PROBLEM_JSON = 'application/problem+json';
+/** The seed's second name for JSON (SPEC §2): wherever an operation answers JSON, it answers text/json. */
+const TEXT_JSON = 'text/json';
 
 /**
  * The representation to answer with, chosen by the Accept header among `types` (the operation's
@@ -18,8 +20,11 @@ export function negotiate(req: Request, types: readonly string[], bodiless = fal
   const accept = req.headers.accept;
   // The common cases first: no header, or anything at all (most HTTP clients).
   if (accept === undefined || accept === '*/*' || accept.trim() === '') return types[0];
-  const chosen = preferred(accept, [...types, PROBLEM_JSON]);
+  // text/json last, so that it never wins a tie against the operation's own types (text/* → CSV).
+  const chosen = preferred(accept, [...types, ...(types.includes('application/json') ? [TEXT_JSON] : []), PROBLEM_JSON]);
   if (chosen === PROBLEM_JSON) return types[0];
+  // The same JSON, labelled text/json on its way out (src/http/text-json.ts).
+  if (chosen === TEXT_JSON) return 'application/json';
   if (chosen !== undefined) return chosen;
   if (bodiless) return types[0];
   throw notAcceptable(`This operation answers ${types.join(' or ')}, which the Accept header (${accept.slice(0, 200)}) does not name.`);
@@ -36,7 +41,7 @@ interface Range {
  * highest quality above 0 wins, ties in the order given. Parameters other than q (a charset, say)
  * are not held against a type: `application/json; charset=utf-8` asks for what we send.
  */
-function preferred(accept: string, types: readonly string[]): string | undefined {
+export function preferred(accept: string, types: readonly string[]): string | undefined {
   const ranges: Range[] = [];
   for (const part of accept.split(',')) {
     const [range, ...params] = part.split(';');

@@ -157,6 +157,8 @@ function problemResponse(route: RouteDef, status: number, codes: ProblemCode[]) 
         },
         examples: Object.fromEntries(codes.map((code) => [code, { summary: code, value: problemExample(code) }])),
       },
+      // For a client whose Accept prefers text/json (SPEC §2): the same problem under that name.
+      'text/json': { schema: { $ref: '#/components/schemas/Problem' } },
     },
   };
 }
@@ -170,6 +172,8 @@ function registerRoute(registry: OpenAPIRegistry, route: RouteDef): void {
     const content: Record<string, unknown> = {};
     if (doc.schema) content['application/json'] = { schema: doc.schema, ...(doc.example !== undefined ? { example: doc.example } : {}) };
     for (const [type, alt] of Object.entries(doc.alternatives ?? {})) content[type] = alt;
+    // The seed's second name for JSON (SPEC §2): the same body, for a client whose Accept prefers it.
+    if (doc.schema) content['text/json'] = { schema: doc.schema };
     const headers: Record<string, unknown> = { 'X-Request-Id': headerRef('X-Request-Id') };
     for (const name of doc.headers ?? []) headers[name] = headerRef(name);
     if (route.method === 'post') headers['Idempotent-Replayed'] = headerRef('Idempotent-Replayed');
@@ -221,6 +225,8 @@ function registerRoute(registry: OpenAPIRegistry, route: RouteDef): void {
                   schema: route.body as never,
                   ...(route.bodyExample !== undefined ? { example: route.bodyExample } : {}),
                 },
+                // SPEC §2: a body sent as text/json is read as JSON.
+                'text/json': { schema: route.body as never },
               },
             },
           }
@@ -448,6 +454,10 @@ of 229.44, and the lines 241.94 and −12.50.
   honour \`If-Match\` with the \`ETag\` you read.
 - Errors are RFC 9457 \`application/problem+json\` with a stable \`code\` and every invalid field listed in
   \`errors\`. Each operation lists the codes it can answer with.
+- \`text/json\`, the second media type of the service this one replaces, works as \`application/json\` does:
+  a request body sent as \`text/json\` is read as JSON, and an \`Accept\` that prefers \`text/json\` (alone,
+  or with a higher quality than \`application/json\`) gets the same JSON labelled \`text/json\`, problems
+  included. A tie goes to \`application/json\`; CSV is answered only to an \`Accept\` that names it or \`text/*\`.
 - A method a path does not serve (a PATCH, an OPTIONS, a PUT on a list) answers 405 \`method-not-allowed\`
   with an \`Allow\` header naming the methods it does serve (GET implies HEAD); a path that does not
   exist answers 404. An \`Accept\` header that names no media type the operation answers with is 406

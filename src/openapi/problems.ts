@@ -207,7 +207,7 @@ export const PROBLEMS: Record<ProblemCode, ProblemDoc> = {
     status: 406,
     title: 'Not acceptable',
     meaning:
-      'The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*/*` or no Accept at all. Problems such as this one are always `application/problem+json`.',
+      'The `Accept` header names no media type this operation answers with: `application/json` or `text/json` (statements also `text/csv`). Send `Accept: application/json`, `*/*` or no Accept at all. Problems such as this one are `application/problem+json` (`text/json` for a client that prefers it).',
     example: { detail: 'This operation answers application/json or text/csv, which the Accept header (application/xml) does not name.' },
   },
   'precondition-failed': {
@@ -228,8 +228,8 @@ export const PROBLEMS: Record<ProblemCode, ProblemDoc> = {
   'unsupported-media-type': {
     status: 415,
     title: 'Unsupported media type',
-    meaning: 'Bodies must be UTF-8 JSON sent as `Content-Type: application/json`.',
-    example: { detail: 'Request bodies must be application/json, not text/plain.' },
+    meaning: 'Bodies must be UTF-8 JSON sent as `Content-Type: application/json` (or `text/json`).',
+    example: { detail: 'Request bodies must be application/json (or text/json), not text/plain.' },
   },
   'invalid-reference': {
     status: 422,

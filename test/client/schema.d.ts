@@ -2654,6 +2654,7 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["BusinessUnitList"];
+                    "text/json": components["schemas"]["BusinessUnitList"];
                 };
             };
             /**
@@ -2673,6 +2674,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "validation-failed";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -2693,6 +2695,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unauthenticated";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -2712,12 +2715,13 @@ export interface operations {
                         /** @enum {string} */
                         code?: "forbidden";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
              * @description Not acceptable. Code:
              *
-             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` or `text/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are `application/problem+json` (`text/json` for a client that prefers it).
              */
             406: {
                 headers: {
@@ -2731,6 +2735,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "not-acceptable";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -2751,6 +2756,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "rate-limited";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -2770,6 +2776,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "internal";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -2790,6 +2797,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unavailable";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -2826,6 +2834,7 @@ export interface operations {
                  *     }
                  */
                 "application/json": components["schemas"]["BusinessUnitCreate"];
+                "text/json": components["schemas"]["BusinessUnitCreate"];
             };
         };
         responses: {
@@ -2849,6 +2858,7 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["BusinessUnit"];
+                    "text/json": components["schemas"]["BusinessUnit"];
                 };
             };
             /**
@@ -2870,6 +2880,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "validation-failed" | "malformed-json";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -2890,6 +2901,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unauthenticated";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -2909,12 +2921,13 @@ export interface operations {
                         /** @enum {string} */
                         code?: "forbidden";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
              * @description Not acceptable. Code:
              *
-             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` or `text/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are `application/problem+json` (`text/json` for a client that prefers it).
              */
             406: {
                 headers: {
@@ -2928,6 +2941,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "not-acceptable";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -2949,6 +2963,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "idempotency-key-in-use" | "duplicate-code";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -2968,12 +2983,13 @@ export interface operations {
                         /** @enum {string} */
                         code?: "payload-too-large";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
              * @description Unsupported media type. Code:
              *
-             *     - `unsupported-media-type`: Bodies must be UTF-8 JSON sent as `Content-Type: application/json`.
+             *     - `unsupported-media-type`: Bodies must be UTF-8 JSON sent as `Content-Type: application/json` (or `text/json`).
              */
             415: {
                 headers: {
@@ -2987,6 +3003,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unsupported-media-type";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -3007,6 +3024,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "idempotency-key-mismatch";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -3027,6 +3045,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "rate-limited";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -3046,6 +3065,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "internal";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -3066,6 +3086,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unavailable";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -3111,6 +3132,7 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["BusinessUnit"];
+                    "text/json": components["schemas"]["BusinessUnit"];
                 };
             };
             /** @description Not Modified: the object is still at the version `If-None-Match` names. No body. */
@@ -3139,6 +3161,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "validation-failed";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -3159,6 +3182,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unauthenticated";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -3178,6 +3202,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "forbidden";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -3197,12 +3222,13 @@ export interface operations {
                         /** @enum {string} */
                         code?: "not-found";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
              * @description Not acceptable. Code:
              *
-             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` or `text/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are `application/problem+json` (`text/json` for a client that prefers it).
              */
             406: {
                 headers: {
@@ -3216,6 +3242,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "not-acceptable";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -3236,6 +3263,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "rate-limited";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -3255,6 +3283,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "internal";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -3275,6 +3304,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unavailable";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -3314,6 +3344,7 @@ export interface operations {
                  *     }
                  */
                 "application/json": components["schemas"]["BusinessUnitUpdate"];
+                "text/json": components["schemas"]["BusinessUnitUpdate"];
             };
         };
         responses: {
@@ -3335,6 +3366,7 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["BusinessUnit"];
+                    "text/json": components["schemas"]["BusinessUnit"];
                 };
             };
             /**
@@ -3355,6 +3387,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "validation-failed" | "malformed-json";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -3375,6 +3408,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unauthenticated";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -3394,6 +3428,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "forbidden";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -3413,12 +3448,13 @@ export interface operations {
                         /** @enum {string} */
                         code?: "not-found";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
              * @description Not acceptable. Code:
              *
-             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` or `text/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are `application/problem+json` (`text/json` for a client that prefers it).
              */
             406: {
                 headers: {
@@ -3432,6 +3468,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "not-acceptable";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -3452,6 +3489,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "duplicate-code" | "archived";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -3471,6 +3509,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "precondition-failed";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -3490,12 +3529,13 @@ export interface operations {
                         /** @enum {string} */
                         code?: "payload-too-large";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
              * @description Unsupported media type. Code:
              *
-             *     - `unsupported-media-type`: Bodies must be UTF-8 JSON sent as `Content-Type: application/json`.
+             *     - `unsupported-media-type`: Bodies must be UTF-8 JSON sent as `Content-Type: application/json` (or `text/json`).
              */
             415: {
                 headers: {
@@ -3509,6 +3549,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unsupported-media-type";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -3529,6 +3570,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "rate-limited";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -3548,6 +3590,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "internal";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -3568,6 +3611,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unavailable";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -3625,6 +3669,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "validation-failed";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -3645,6 +3690,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unauthenticated";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -3664,6 +3710,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "forbidden";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -3683,6 +3730,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "not-found";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -3702,6 +3750,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "precondition-failed";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -3722,6 +3771,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "rate-limited";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -3741,6 +3791,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "internal";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -3761,6 +3812,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unavailable";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -3823,6 +3875,7 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["ContractList"];
+                    "text/json": components["schemas"]["ContractList"];
                 };
             };
             /**
@@ -3842,6 +3895,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "validation-failed";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -3862,6 +3916,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unauthenticated";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -3881,6 +3936,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "forbidden";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -3900,12 +3956,13 @@ export interface operations {
                         /** @enum {string} */
                         code?: "not-found";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
              * @description Not acceptable. Code:
              *
-             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` or `text/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are `application/problem+json` (`text/json` for a client that prefers it).
              */
             406: {
                 headers: {
@@ -3919,6 +3976,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "not-acceptable";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -3939,6 +3997,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "rate-limited";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -3958,6 +4017,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "internal";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -3978,6 +4038,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unavailable";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -4021,6 +4082,7 @@ export interface operations {
                  *     }
                  */
                 "application/json": components["schemas"]["ContractCreate"];
+                "text/json": components["schemas"]["ContractCreate"];
             };
         };
         responses: {
@@ -4049,6 +4111,7 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Contract"];
+                    "text/json": components["schemas"]["Contract"];
                 };
             };
             /**
@@ -4070,6 +4133,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "validation-failed" | "malformed-json";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -4090,6 +4154,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unauthenticated";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -4109,6 +4174,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "forbidden";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -4129,12 +4195,13 @@ export interface operations {
                         /** @enum {string} */
                         code?: "not-found";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
              * @description Not acceptable. Code:
              *
-             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` or `text/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are `application/problem+json` (`text/json` for a client that prefers it).
              */
             406: {
                 headers: {
@@ -4148,6 +4215,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "not-acceptable";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -4170,6 +4238,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "idempotency-key-in-use" | "duplicate-contract-number" | "archived";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -4189,12 +4258,13 @@ export interface operations {
                         /** @enum {string} */
                         code?: "payload-too-large";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
              * @description Unsupported media type. Code:
              *
-             *     - `unsupported-media-type`: Bodies must be UTF-8 JSON sent as `Content-Type: application/json`.
+             *     - `unsupported-media-type`: Bodies must be UTF-8 JSON sent as `Content-Type: application/json` (or `text/json`).
              */
             415: {
                 headers: {
@@ -4208,6 +4278,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unsupported-media-type";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -4228,6 +4299,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "idempotency-key-mismatch";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -4248,6 +4320,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "rate-limited";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -4267,6 +4340,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "internal";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -4287,6 +4361,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unavailable";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -4339,6 +4414,7 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Contract"];
+                    "text/json": components["schemas"]["Contract"];
                 };
             };
             /** @description Not Modified: the object is still at the version `If-None-Match` names. No body. */
@@ -4367,6 +4443,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "validation-failed";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -4387,6 +4464,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unauthenticated";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -4406,6 +4484,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "forbidden";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -4425,12 +4504,13 @@ export interface operations {
                         /** @enum {string} */
                         code?: "not-found";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
              * @description Not acceptable. Code:
              *
-             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` or `text/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are `application/problem+json` (`text/json` for a client that prefers it).
              */
             406: {
                 headers: {
@@ -4444,6 +4524,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "not-acceptable";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -4464,6 +4545,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "rate-limited";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -4483,6 +4565,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "internal";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -4503,6 +4586,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unavailable";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -4548,6 +4632,7 @@ export interface operations {
                  *     }
                  */
                 "application/json": components["schemas"]["ContractUpdate"];
+                "text/json": components["schemas"]["ContractUpdate"];
             };
         };
         responses: {
@@ -4574,6 +4659,7 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Contract"];
+                    "text/json": components["schemas"]["Contract"];
                 };
             };
             /**
@@ -4594,6 +4680,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "validation-failed" | "malformed-json";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -4614,6 +4701,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unauthenticated";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -4633,6 +4721,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "forbidden";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -4652,12 +4741,13 @@ export interface operations {
                         /** @enum {string} */
                         code?: "not-found";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
              * @description Not acceptable. Code:
              *
-             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` or `text/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are `application/problem+json` (`text/json` for a client that prefers it).
              */
             406: {
                 headers: {
@@ -4671,6 +4761,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "not-acceptable";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -4692,6 +4783,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "archived" | "immutable-relation" | "duplicate-contract-number";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -4711,6 +4803,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "precondition-failed";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -4730,12 +4823,13 @@ export interface operations {
                         /** @enum {string} */
                         code?: "payload-too-large";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
              * @description Unsupported media type. Code:
              *
-             *     - `unsupported-media-type`: Bodies must be UTF-8 JSON sent as `Content-Type: application/json`.
+             *     - `unsupported-media-type`: Bodies must be UTF-8 JSON sent as `Content-Type: application/json` (or `text/json`).
              */
             415: {
                 headers: {
@@ -4749,6 +4843,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unsupported-media-type";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -4769,6 +4864,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "rate-limited";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -4788,6 +4884,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "internal";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -4808,6 +4905,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unavailable";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -4867,6 +4965,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "validation-failed";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -4887,6 +4986,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unauthenticated";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -4906,6 +5006,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "forbidden";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -4925,6 +5026,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "not-found";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -4944,6 +5046,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "precondition-failed";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -4964,6 +5067,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "rate-limited";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -4983,6 +5087,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "internal";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -5003,6 +5108,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unavailable";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -5097,6 +5203,7 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["ReferralList"];
+                    "text/json": components["schemas"]["ReferralList"];
                 };
             };
             /**
@@ -5116,6 +5223,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "validation-failed";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -5136,6 +5244,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unauthenticated";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -5155,6 +5264,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "forbidden";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -5174,12 +5284,13 @@ export interface operations {
                         /** @enum {string} */
                         code?: "not-found";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
              * @description Not acceptable. Code:
              *
-             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` or `text/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are `application/problem+json` (`text/json` for a client that prefers it).
              */
             406: {
                 headers: {
@@ -5193,6 +5304,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "not-acceptable";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -5213,6 +5325,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "rate-limited";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -5232,6 +5345,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "internal";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -5252,6 +5366,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unavailable";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -5298,6 +5413,7 @@ export interface operations {
                  *     }
                  */
                 "application/json": components["schemas"]["ReferralCreate"];
+                "text/json": components["schemas"]["ReferralCreate"];
             };
         };
         responses: {
@@ -5342,6 +5458,7 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Referral"];
+                    "text/json": components["schemas"]["Referral"];
                 };
             };
             /**
@@ -5363,6 +5480,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "validation-failed" | "malformed-json";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -5383,6 +5501,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unauthenticated";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -5402,6 +5521,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "forbidden";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -5422,12 +5542,13 @@ export interface operations {
                         /** @enum {string} */
                         code?: "not-found";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
              * @description Not acceptable. Code:
              *
-             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` or `text/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are `application/problem+json` (`text/json` for a client that prefers it).
              */
             406: {
                 headers: {
@@ -5441,6 +5562,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "not-acceptable";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -5463,6 +5585,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "idempotency-key-in-use" | "overlapping-referral" | "over-allocated";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -5482,12 +5605,13 @@ export interface operations {
                         /** @enum {string} */
                         code?: "payload-too-large";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
              * @description Unsupported media type. Code:
              *
-             *     - `unsupported-media-type`: Bodies must be UTF-8 JSON sent as `Content-Type: application/json`.
+             *     - `unsupported-media-type`: Bodies must be UTF-8 JSON sent as `Content-Type: application/json` (or `text/json`).
              */
             415: {
                 headers: {
@@ -5501,6 +5625,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unsupported-media-type";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -5523,6 +5648,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "idempotency-key-mismatch" | "invalid-reference" | "self-referral";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -5543,6 +5669,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "rate-limited";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -5562,6 +5689,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "internal";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -5582,6 +5710,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unavailable";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -5650,6 +5779,7 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Referral"];
+                    "text/json": components["schemas"]["Referral"];
                 };
             };
             /** @description Not Modified: the object is still at the version `If-None-Match` names. No body. */
@@ -5678,6 +5808,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "validation-failed";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -5698,6 +5829,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unauthenticated";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -5717,6 +5849,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "forbidden";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -5736,12 +5869,13 @@ export interface operations {
                         /** @enum {string} */
                         code?: "not-found";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
              * @description Not acceptable. Code:
              *
-             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` or `text/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are `application/problem+json` (`text/json` for a client that prefers it).
              */
             406: {
                 headers: {
@@ -5755,6 +5889,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "not-acceptable";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -5775,6 +5910,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "rate-limited";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -5794,6 +5930,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "internal";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -5814,6 +5951,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unavailable";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -5866,6 +6004,7 @@ export interface operations {
                  *     }
                  */
                 "application/json": components["schemas"]["ReferralUpdate"];
+                "text/json": components["schemas"]["ReferralUpdate"];
             };
         };
         responses: {
@@ -5913,6 +6052,7 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Referral"];
+                    "text/json": components["schemas"]["Referral"];
                 };
             };
             /** @description APPROVAL_MODE maker-checker: the change is a change request now, checked against the rules as if made now; another key approves it (it applies then, as if made at that instant) or denies it. The referral is unchanged and shows it as `pendingChange`. */
@@ -5944,6 +6084,7 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["ChangeRequest"];
+                    "text/json": components["schemas"]["ChangeRequest"];
                 };
             };
             /**
@@ -5964,6 +6105,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "validation-failed" | "malformed-json";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -5984,6 +6126,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unauthenticated";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -6003,6 +6146,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "forbidden";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -6022,12 +6166,13 @@ export interface operations {
                         /** @enum {string} */
                         code?: "not-found";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
              * @description Not acceptable. Code:
              *
-             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` or `text/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are `application/problem+json` (`text/json` for a client that prefers it).
              */
             406: {
                 headers: {
@@ -6041,6 +6186,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "not-acceptable";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -6066,6 +6212,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "archived" | "change-pending" | "immutable-relation" | "start-date-locked" | "settled-period-locked" | "overlapping-referral" | "over-allocated";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -6085,6 +6232,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "precondition-failed";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -6104,12 +6252,13 @@ export interface operations {
                         /** @enum {string} */
                         code?: "payload-too-large";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
              * @description Unsupported media type. Code:
              *
-             *     - `unsupported-media-type`: Bodies must be UTF-8 JSON sent as `Content-Type: application/json`.
+             *     - `unsupported-media-type`: Bodies must be UTF-8 JSON sent as `Content-Type: application/json` (or `text/json`).
              */
             415: {
                 headers: {
@@ -6123,6 +6272,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unsupported-media-type";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -6143,6 +6293,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "rate-limited";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -6162,6 +6313,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "internal";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -6182,6 +6334,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unavailable";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -6246,6 +6399,7 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["ChangeRequest"];
+                    "text/json": components["schemas"]["ChangeRequest"];
                 };
             };
             /** @description Archived, scheduled, or already archived. */
@@ -6273,6 +6427,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "validation-failed";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -6293,6 +6448,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unauthenticated";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -6312,6 +6468,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "forbidden";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -6331,6 +6488,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "not-found";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -6352,6 +6510,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "change-pending" | "overlapping-referral" | "over-allocated";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -6371,6 +6530,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "precondition-failed";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -6391,6 +6551,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "rate-limited";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -6410,6 +6571,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "internal";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -6430,6 +6592,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unavailable";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -6472,6 +6635,7 @@ export interface operations {
                  *     }
                  */
                 "application/json": components["schemas"]["AmendmentCreate"];
+                "text/json": components["schemas"]["AmendmentCreate"];
             };
         };
         responses: {
@@ -6504,6 +6668,7 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["ChangeRequest"];
+                    "text/json": components["schemas"]["ChangeRequest"];
                 };
             };
             /**
@@ -6525,6 +6690,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "validation-failed" | "malformed-json";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -6545,6 +6711,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unauthenticated";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -6564,6 +6731,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "forbidden";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -6584,12 +6752,13 @@ export interface operations {
                         /** @enum {string} */
                         code?: "not-found";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
              * @description Not acceptable. Code:
              *
-             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` or `text/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are `application/problem+json` (`text/json` for a client that prefers it).
              */
             406: {
                 headers: {
@@ -6603,6 +6772,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "not-acceptable";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -6627,6 +6797,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "idempotency-key-in-use" | "archived" | "change-pending" | "overlapping-referral" | "over-allocated";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -6646,12 +6817,13 @@ export interface operations {
                         /** @enum {string} */
                         code?: "payload-too-large";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
              * @description Unsupported media type. Code:
              *
-             *     - `unsupported-media-type`: Bodies must be UTF-8 JSON sent as `Content-Type: application/json`.
+             *     - `unsupported-media-type`: Bodies must be UTF-8 JSON sent as `Content-Type: application/json` (or `text/json`).
              */
             415: {
                 headers: {
@@ -6665,6 +6837,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unsupported-media-type";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -6685,6 +6858,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "idempotency-key-mismatch";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -6705,6 +6879,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "rate-limited";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -6724,6 +6899,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "internal";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -6744,6 +6920,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unavailable";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -6868,6 +7045,7 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["AuditEntryList"];
+                    "text/json": components["schemas"]["AuditEntryList"];
                 };
             };
             /**
@@ -6887,6 +7065,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "validation-failed";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -6907,6 +7086,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unauthenticated";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -6926,6 +7106,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "forbidden";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -6945,12 +7126,13 @@ export interface operations {
                         /** @enum {string} */
                         code?: "not-found";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
              * @description Not acceptable. Code:
              *
-             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` or `text/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are `application/problem+json` (`text/json` for a client that prefers it).
              */
             406: {
                 headers: {
@@ -6964,6 +7146,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "not-acceptable";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -6984,6 +7167,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "rate-limited";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -7003,6 +7187,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "internal";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -7023,6 +7208,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unavailable";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -7095,6 +7281,7 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["ChangeRequestList"];
+                    "text/json": components["schemas"]["ChangeRequestList"];
                 };
             };
             /**
@@ -7114,6 +7301,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "validation-failed";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -7134,6 +7322,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unauthenticated";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -7153,6 +7342,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "forbidden";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -7172,12 +7362,13 @@ export interface operations {
                         /** @enum {string} */
                         code?: "not-found";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
              * @description Not acceptable. Code:
              *
-             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` or `text/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are `application/problem+json` (`text/json` for a client that prefers it).
              */
             406: {
                 headers: {
@@ -7191,6 +7382,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "not-acceptable";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -7211,6 +7403,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "rate-limited";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -7230,6 +7423,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "internal";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -7250,6 +7444,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unavailable";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -7302,6 +7497,7 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["ChangeRequest"];
+                    "text/json": components["schemas"]["ChangeRequest"];
                 };
             };
             /**
@@ -7321,6 +7517,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "validation-failed";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -7341,6 +7538,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unauthenticated";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -7360,6 +7558,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "forbidden";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -7379,12 +7578,13 @@ export interface operations {
                         /** @enum {string} */
                         code?: "not-found";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
              * @description Not acceptable. Code:
              *
-             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` or `text/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are `application/problem+json` (`text/json` for a client that prefers it).
              */
             406: {
                 headers: {
@@ -7398,6 +7598,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "not-acceptable";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -7418,6 +7619,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "rate-limited";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -7437,6 +7639,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "internal";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -7457,6 +7660,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unavailable";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -7497,6 +7701,7 @@ export interface operations {
                  *     }
                  */
                 "application/json": components["schemas"]["ChangeRequestApproval"];
+                "text/json": components["schemas"]["ChangeRequestApproval"];
             };
         };
         responses: {
@@ -7529,6 +7734,7 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["ChangeRequest"];
+                    "text/json": components["schemas"]["ChangeRequest"];
                 };
             };
             /**
@@ -7550,6 +7756,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "validation-failed" | "malformed-json";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -7570,6 +7777,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unauthenticated";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -7590,6 +7798,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "forbidden" | "four-eyes";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -7610,12 +7819,13 @@ export interface operations {
                         /** @enum {string} */
                         code?: "not-found";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
              * @description Not acceptable. Code:
              *
-             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` or `text/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are `application/problem+json` (`text/json` for a client that prefers it).
              */
             406: {
                 headers: {
@@ -7629,6 +7839,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "not-acceptable";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -7655,6 +7866,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "idempotency-key-in-use" | "not-pending" | "archived" | "start-date-locked" | "settled-period-locked" | "overlapping-referral" | "over-allocated";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -7674,12 +7886,13 @@ export interface operations {
                         /** @enum {string} */
                         code?: "payload-too-large";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
              * @description Unsupported media type. Code:
              *
-             *     - `unsupported-media-type`: Bodies must be UTF-8 JSON sent as `Content-Type: application/json`.
+             *     - `unsupported-media-type`: Bodies must be UTF-8 JSON sent as `Content-Type: application/json` (or `text/json`).
              */
             415: {
                 headers: {
@@ -7693,6 +7906,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unsupported-media-type";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -7713,6 +7927,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "idempotency-key-mismatch";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -7733,6 +7948,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "rate-limited";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -7752,6 +7968,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "internal";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -7772,6 +7989,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unavailable";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -7812,6 +8030,7 @@ export interface operations {
                  *     }
                  */
                 "application/json": components["schemas"]["ChangeRequestDenial"];
+                "text/json": components["schemas"]["ChangeRequestDenial"];
             };
         };
         responses: {
@@ -7844,6 +8063,7 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["ChangeRequest"];
+                    "text/json": components["schemas"]["ChangeRequest"];
                 };
             };
             /**
@@ -7865,6 +8085,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "validation-failed" | "malformed-json";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -7885,6 +8106,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unauthenticated";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -7905,6 +8127,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "forbidden" | "four-eyes";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -7925,12 +8148,13 @@ export interface operations {
                         /** @enum {string} */
                         code?: "not-found";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
              * @description Not acceptable. Code:
              *
-             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` or `text/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are `application/problem+json` (`text/json` for a client that prefers it).
              */
             406: {
                 headers: {
@@ -7944,6 +8168,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "not-acceptable";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -7965,6 +8190,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "idempotency-key-in-use" | "not-pending";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -7984,12 +8210,13 @@ export interface operations {
                         /** @enum {string} */
                         code?: "payload-too-large";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
              * @description Unsupported media type. Code:
              *
-             *     - `unsupported-media-type`: Bodies must be UTF-8 JSON sent as `Content-Type: application/json`.
+             *     - `unsupported-media-type`: Bodies must be UTF-8 JSON sent as `Content-Type: application/json` (or `text/json`).
              */
             415: {
                 headers: {
@@ -8003,6 +8230,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unsupported-media-type";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -8023,6 +8251,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "idempotency-key-mismatch";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -8043,6 +8272,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "rate-limited";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -8062,6 +8292,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "internal";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -8082,6 +8313,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unavailable";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -8145,6 +8377,7 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["ChangeRequest"];
+                    "text/json": components["schemas"]["ChangeRequest"];
                 };
             };
             /**
@@ -8165,6 +8398,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "validation-failed";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -8185,6 +8419,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unauthenticated";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -8204,6 +8439,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "forbidden";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -8224,12 +8460,13 @@ export interface operations {
                         /** @enum {string} */
                         code?: "not-found";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
              * @description Not acceptable. Code:
              *
-             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` or `text/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are `application/problem+json` (`text/json` for a client that prefers it).
              */
             406: {
                 headers: {
@@ -8243,6 +8480,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "not-acceptable";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -8264,6 +8502,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "idempotency-key-in-use" | "not-pending";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -8284,6 +8523,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "idempotency-key-mismatch";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -8304,6 +8544,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "rate-limited";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -8323,6 +8564,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "internal";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -8343,6 +8585,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unavailable";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -8388,6 +8631,7 @@ export interface operations {
                  *     }
                  */
                 "application/json": components["schemas"]["ChangeRequestModeration"];
+                "text/json": components["schemas"]["ChangeRequestModeration"];
             };
         };
         responses: {
@@ -8460,6 +8704,7 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["ChangeRequestModerationResult"];
+                    "text/json": components["schemas"]["ChangeRequestModerationResult"];
                 };
             };
             /**
@@ -8481,6 +8726,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "validation-failed" | "malformed-json";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -8501,6 +8747,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unauthenticated";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -8521,6 +8768,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "forbidden" | "four-eyes";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -8541,12 +8789,13 @@ export interface operations {
                         /** @enum {string} */
                         code?: "not-found";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
              * @description Not acceptable. Code:
              *
-             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` or `text/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are `application/problem+json` (`text/json` for a client that prefers it).
              */
             406: {
                 headers: {
@@ -8560,6 +8809,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "not-acceptable";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -8586,6 +8836,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "idempotency-key-in-use" | "not-pending" | "archived" | "start-date-locked" | "settled-period-locked" | "overlapping-referral" | "over-allocated";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -8605,12 +8856,13 @@ export interface operations {
                         /** @enum {string} */
                         code?: "payload-too-large";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
              * @description Unsupported media type. Code:
              *
-             *     - `unsupported-media-type`: Bodies must be UTF-8 JSON sent as `Content-Type: application/json`.
+             *     - `unsupported-media-type`: Bodies must be UTF-8 JSON sent as `Content-Type: application/json` (or `text/json`).
              */
             415: {
                 headers: {
@@ -8624,6 +8876,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unsupported-media-type";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -8644,6 +8897,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "idempotency-key-mismatch";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -8664,6 +8918,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "rate-limited";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -8683,6 +8938,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "internal";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -8703,6 +8959,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unavailable";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -8777,6 +9034,7 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["RevenueLineList"];
+                    "text/json": components["schemas"]["RevenueLineList"];
                 };
             };
             /**
@@ -8796,6 +9054,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "validation-failed";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -8816,6 +9075,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unauthenticated";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -8835,6 +9095,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "forbidden";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -8854,12 +9115,13 @@ export interface operations {
                         /** @enum {string} */
                         code?: "not-found";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
              * @description Not acceptable. Code:
              *
-             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` or `text/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are `application/problem+json` (`text/json` for a client that prefers it).
              */
             406: {
                 headers: {
@@ -8873,6 +9135,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "not-acceptable";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -8893,6 +9156,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "rate-limited";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -8912,6 +9176,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "internal";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -8932,6 +9197,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unavailable";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -8984,6 +9250,7 @@ export interface operations {
                  *     }
                  */
                 "application/json": components["schemas"]["RevenueIngest"];
+                "text/json": components["schemas"]["RevenueIngest"];
             };
         };
         responses: {
@@ -9027,6 +9294,7 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["RevenueIngestResult"];
+                    "text/json": components["schemas"]["RevenueIngestResult"];
                 };
             };
             /**
@@ -9048,6 +9316,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "validation-failed" | "malformed-json";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -9068,6 +9337,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unauthenticated";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -9087,6 +9357,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "forbidden";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -9107,12 +9378,13 @@ export interface operations {
                         /** @enum {string} */
                         code?: "not-found";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
              * @description Not acceptable. Code:
              *
-             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` or `text/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are `application/problem+json` (`text/json` for a client that prefers it).
              */
             406: {
                 headers: {
@@ -9126,6 +9398,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "not-acceptable";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -9147,6 +9420,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "idempotency-key-in-use" | "duplicate-external-id";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -9166,12 +9440,13 @@ export interface operations {
                         /** @enum {string} */
                         code?: "payload-too-large";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
              * @description Unsupported media type. Code:
              *
-             *     - `unsupported-media-type`: Bodies must be UTF-8 JSON sent as `Content-Type: application/json`.
+             *     - `unsupported-media-type`: Bodies must be UTF-8 JSON sent as `Content-Type: application/json` (or `text/json`).
              */
             415: {
                 headers: {
@@ -9185,6 +9460,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unsupported-media-type";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -9205,6 +9481,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "idempotency-key-mismatch";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -9225,6 +9502,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "rate-limited";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -9244,6 +9522,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "internal";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -9264,6 +9543,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unavailable";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -9320,6 +9600,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "validation-failed";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -9340,6 +9621,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unauthenticated";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -9359,6 +9641,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "forbidden";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -9378,6 +9661,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "not-found";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -9397,6 +9681,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "already-settled";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -9417,6 +9702,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "rate-limited";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -9436,6 +9722,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "internal";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -9456,6 +9743,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unavailable";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -9540,6 +9828,7 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["SettlementRunList"];
+                    "text/json": components["schemas"]["SettlementRunList"];
                 };
             };
             /**
@@ -9559,6 +9848,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "validation-failed";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -9579,6 +9869,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unauthenticated";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -9598,12 +9889,13 @@ export interface operations {
                         /** @enum {string} */
                         code?: "forbidden";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
              * @description Not acceptable. Code:
              *
-             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` or `text/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are `application/problem+json` (`text/json` for a client that prefers it).
              */
             406: {
                 headers: {
@@ -9617,6 +9909,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "not-acceptable";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -9637,6 +9930,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "rate-limited";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -9656,6 +9950,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "internal";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -9676,6 +9971,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unavailable";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -9711,6 +10007,7 @@ export interface operations {
                  *     }
                  */
                 "application/json": components["schemas"]["SettlementRunCreate"];
+                "text/json": components["schemas"]["SettlementRunCreate"];
             };
         };
         responses: {
@@ -9849,6 +10146,7 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["SettlementDryRun"];
+                    "text/json": components["schemas"]["SettlementDryRun"];
                 };
             };
             /** @description The run, completed. */
@@ -9885,6 +10183,7 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["SettlementRun"];
+                    "text/json": components["schemas"]["SettlementRun"];
                 };
             };
             /**
@@ -9906,6 +10205,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "validation-failed" | "malformed-json";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -9926,6 +10226,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unauthenticated";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -9945,12 +10246,13 @@ export interface operations {
                         /** @enum {string} */
                         code?: "forbidden";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
              * @description Not acceptable. Code:
              *
-             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` or `text/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are `application/problem+json` (`text/json` for a client that prefers it).
              */
             406: {
                 headers: {
@@ -9964,6 +10266,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "not-acceptable";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -9985,6 +10288,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "idempotency-key-in-use" | "run-in-progress";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -10004,12 +10308,13 @@ export interface operations {
                         /** @enum {string} */
                         code?: "payload-too-large";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
              * @description Unsupported media type. Code:
              *
-             *     - `unsupported-media-type`: Bodies must be UTF-8 JSON sent as `Content-Type: application/json`.
+             *     - `unsupported-media-type`: Bodies must be UTF-8 JSON sent as `Content-Type: application/json` (or `text/json`).
              */
             415: {
                 headers: {
@@ -10023,6 +10328,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unsupported-media-type";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -10043,6 +10349,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "idempotency-key-mismatch";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -10063,6 +10370,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "rate-limited";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -10082,6 +10390,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "internal";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -10102,6 +10411,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unavailable";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -10156,6 +10466,7 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["SettlementRun"];
+                    "text/json": components["schemas"]["SettlementRun"];
                 };
             };
             /**
@@ -10175,6 +10486,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "validation-failed";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -10195,6 +10507,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unauthenticated";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -10214,6 +10527,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "forbidden";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -10233,12 +10547,13 @@ export interface operations {
                         /** @enum {string} */
                         code?: "not-found";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
              * @description Not acceptable. Code:
              *
-             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` or `text/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are `application/problem+json` (`text/json` for a client that prefers it).
              */
             406: {
                 headers: {
@@ -10252,6 +10567,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "not-acceptable";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -10272,6 +10588,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "rate-limited";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -10291,6 +10608,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "internal";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -10311,6 +10629,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unavailable";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -10408,6 +10727,7 @@ export interface operations {
                      *     89,1,DACH,3,BENELUX,EUR,5004,share,42,C-2026-001,902,CN-2026-10-001,18,2026-10-15,2026-10-15,1,1,-100.00,-10,-10.00,,
                      */
                     "text/csv": string;
+                    "text/json": components["schemas"]["StatementList"];
                 };
             };
             /**
@@ -10427,6 +10747,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "validation-failed";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -10447,6 +10768,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unauthenticated";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -10466,6 +10788,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "forbidden";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -10485,12 +10808,13 @@ export interface operations {
                         /** @enum {string} */
                         code?: "not-found";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
              * @description Not acceptable. Code:
              *
-             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` or `text/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are `application/problem+json` (`text/json` for a client that prefers it).
              */
             406: {
                 headers: {
@@ -10504,6 +10828,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "not-acceptable";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -10523,6 +10848,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "run-in-progress";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -10543,6 +10869,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "rate-limited";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -10562,6 +10889,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "internal";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -10582,6 +10910,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unavailable";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -10672,6 +11001,7 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["StatementList"];
+                    "text/json": components["schemas"]["StatementList"];
                 };
             };
             /**
@@ -10691,6 +11021,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "validation-failed";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -10711,6 +11042,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unauthenticated";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -10730,6 +11062,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "forbidden";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -10749,12 +11082,13 @@ export interface operations {
                         /** @enum {string} */
                         code?: "not-found";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
              * @description Not acceptable. Code:
              *
-             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` or `text/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are `application/problem+json` (`text/json` for a client that prefers it).
              */
             406: {
                 headers: {
@@ -10768,6 +11102,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "not-acceptable";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -10788,6 +11123,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "rate-limited";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -10807,6 +11143,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "internal";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -10827,6 +11164,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unavailable";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -10921,6 +11259,7 @@ export interface operations {
                      *     88,1,DACH,2,NORDICS,EUR,5002,share,42,C-2026-001,902,CN-2026-10-001,17,2026-10-15,2026-10-15,1,1,-100.00,-12.5,-12.50,,
                      */
                     "text/csv": string;
+                    "text/json": components["schemas"]["StatementWithLines"];
                 };
             };
             /**
@@ -10940,6 +11279,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "validation-failed";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -10960,6 +11300,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unauthenticated";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -10979,6 +11320,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "forbidden";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -10998,12 +11340,13 @@ export interface operations {
                         /** @enum {string} */
                         code?: "not-found";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
              * @description Not acceptable. Code:
              *
-             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` or `text/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are `application/problem+json` (`text/json` for a client that prefers it).
              */
             406: {
                 headers: {
@@ -11017,6 +11360,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "not-acceptable";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -11037,6 +11381,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "rate-limited";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -11056,6 +11401,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "internal";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -11076,6 +11422,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unavailable";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -11156,6 +11503,7 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["BillingWindowList"];
+                    "text/json": components["schemas"]["BillingWindowList"];
                 };
             };
             /**
@@ -11175,6 +11523,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "validation-failed";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -11195,6 +11544,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unauthenticated";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -11214,6 +11564,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "forbidden";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -11233,12 +11584,13 @@ export interface operations {
                         /** @enum {string} */
                         code?: "not-found";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
              * @description Not acceptable. Code:
              *
-             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` or `text/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are `application/problem+json` (`text/json` for a client that prefers it).
              */
             406: {
                 headers: {
@@ -11252,6 +11604,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "not-acceptable";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -11272,6 +11625,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "rate-limited";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -11291,6 +11645,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "internal";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -11311,6 +11666,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unavailable";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -11376,6 +11732,7 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["ApiKeyList"];
+                    "text/json": components["schemas"]["ApiKeyList"];
                 };
             };
             /**
@@ -11395,6 +11752,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "validation-failed";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -11415,6 +11773,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unauthenticated";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -11434,12 +11793,13 @@ export interface operations {
                         /** @enum {string} */
                         code?: "forbidden";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
              * @description Not acceptable. Code:
              *
-             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` or `text/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are `application/problem+json` (`text/json` for a client that prefers it).
              */
             406: {
                 headers: {
@@ -11453,6 +11813,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "not-acceptable";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -11473,6 +11834,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "rate-limited";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -11492,6 +11854,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "internal";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -11512,6 +11875,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unavailable";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -11551,6 +11915,7 @@ export interface operations {
                  *     }
                  */
                 "application/json": components["schemas"]["ApiKeyCreate"];
+                "text/json": components["schemas"]["ApiKeyCreate"];
             };
         };
         responses: {
@@ -11577,6 +11942,7 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["ApiKeyCreated"];
+                    "text/json": components["schemas"]["ApiKeyCreated"];
                 };
             };
             /**
@@ -11598,6 +11964,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "validation-failed" | "malformed-json";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -11618,6 +11985,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unauthenticated";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -11637,12 +12005,13 @@ export interface operations {
                         /** @enum {string} */
                         code?: "forbidden";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
              * @description Not acceptable. Code:
              *
-             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` or `text/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are `application/problem+json` (`text/json` for a client that prefers it).
              */
             406: {
                 headers: {
@@ -11656,6 +12025,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "not-acceptable";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -11676,6 +12046,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "idempotency-key-in-use";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -11695,12 +12066,13 @@ export interface operations {
                         /** @enum {string} */
                         code?: "payload-too-large";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
              * @description Unsupported media type. Code:
              *
-             *     - `unsupported-media-type`: Bodies must be UTF-8 JSON sent as `Content-Type: application/json`.
+             *     - `unsupported-media-type`: Bodies must be UTF-8 JSON sent as `Content-Type: application/json` (or `text/json`).
              */
             415: {
                 headers: {
@@ -11714,6 +12086,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unsupported-media-type";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -11735,6 +12108,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "idempotency-key-mismatch" | "invalid-reference";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -11755,6 +12129,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "rate-limited";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -11774,6 +12149,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "internal";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -11794,6 +12170,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unavailable";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -11836,6 +12213,7 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["ApiKey"];
+                    "text/json": components["schemas"]["ApiKey"];
                 };
             };
             /**
@@ -11855,6 +12233,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "validation-failed";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -11875,6 +12254,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unauthenticated";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -11894,6 +12274,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "forbidden";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -11913,12 +12294,13 @@ export interface operations {
                         /** @enum {string} */
                         code?: "not-found";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
              * @description Not acceptable. Code:
              *
-             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` or `text/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are `application/problem+json` (`text/json` for a client that prefers it).
              */
             406: {
                 headers: {
@@ -11932,6 +12314,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "not-acceptable";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -11952,6 +12335,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "rate-limited";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -11971,6 +12355,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "internal";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -11991,6 +12376,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unavailable";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -12043,6 +12429,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "validation-failed";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -12063,6 +12450,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unauthenticated";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -12082,6 +12470,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "forbidden";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -12101,6 +12490,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "not-found";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -12121,6 +12511,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "rate-limited";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -12140,6 +12531,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "internal";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -12160,6 +12552,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unavailable";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -12221,6 +12614,7 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["EventList"];
+                    "text/json": components["schemas"]["EventList"];
                 };
             };
             /**
@@ -12240,6 +12634,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "validation-failed";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -12260,6 +12655,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unauthenticated";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -12279,12 +12675,13 @@ export interface operations {
                         /** @enum {string} */
                         code?: "forbidden";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
              * @description Not acceptable. Code:
              *
-             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` or `text/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are `application/problem+json` (`text/json` for a client that prefers it).
              */
             406: {
                 headers: {
@@ -12298,6 +12695,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "not-acceptable";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -12318,6 +12716,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "rate-limited";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -12337,6 +12736,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "internal";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -12357,6 +12757,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unavailable";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -12417,6 +12818,7 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["WebhookEndpointList"];
+                    "text/json": components["schemas"]["WebhookEndpointList"];
                 };
             };
             /**
@@ -12436,6 +12838,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "validation-failed";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -12456,6 +12859,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unauthenticated";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -12475,12 +12879,13 @@ export interface operations {
                         /** @enum {string} */
                         code?: "forbidden";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
              * @description Not acceptable. Code:
              *
-             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` or `text/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are `application/problem+json` (`text/json` for a client that prefers it).
              */
             406: {
                 headers: {
@@ -12494,6 +12899,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "not-acceptable";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -12514,6 +12920,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "rate-limited";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -12533,6 +12940,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "internal";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -12553,6 +12961,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unavailable";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -12593,6 +13002,7 @@ export interface operations {
                  *     }
                  */
                 "application/json": components["schemas"]["WebhookEndpointCreate"];
+                "text/json": components["schemas"]["WebhookEndpointCreate"];
             };
         };
         responses: {
@@ -12626,6 +13036,7 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["WebhookEndpointWithSecret"];
+                    "text/json": components["schemas"]["WebhookEndpointWithSecret"];
                 };
             };
             /**
@@ -12647,6 +13058,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "validation-failed" | "malformed-json";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -12667,6 +13079,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unauthenticated";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -12686,12 +13099,13 @@ export interface operations {
                         /** @enum {string} */
                         code?: "forbidden";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
              * @description Not acceptable. Code:
              *
-             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` or `text/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are `application/problem+json` (`text/json` for a client that prefers it).
              */
             406: {
                 headers: {
@@ -12705,6 +13119,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "not-acceptable";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -12725,6 +13140,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "idempotency-key-in-use";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -12744,12 +13160,13 @@ export interface operations {
                         /** @enum {string} */
                         code?: "payload-too-large";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
              * @description Unsupported media type. Code:
              *
-             *     - `unsupported-media-type`: Bodies must be UTF-8 JSON sent as `Content-Type: application/json`.
+             *     - `unsupported-media-type`: Bodies must be UTF-8 JSON sent as `Content-Type: application/json` (or `text/json`).
              */
             415: {
                 headers: {
@@ -12763,6 +13180,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unsupported-media-type";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -12785,6 +13203,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "idempotency-key-mismatch" | "invalid-webhook-url" | "invalid-reference";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -12805,6 +13224,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "rate-limited";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -12824,6 +13244,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "internal";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -12844,6 +13265,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unavailable";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -12893,6 +13315,7 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["WebhookEndpoint"];
+                    "text/json": components["schemas"]["WebhookEndpoint"];
                 };
             };
             /**
@@ -12912,6 +13335,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "validation-failed";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -12932,6 +13356,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unauthenticated";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -12951,6 +13376,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "forbidden";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -12970,12 +13396,13 @@ export interface operations {
                         /** @enum {string} */
                         code?: "not-found";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
              * @description Not acceptable. Code:
              *
-             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` or `text/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are `application/problem+json` (`text/json` for a client that prefers it).
              */
             406: {
                 headers: {
@@ -12989,6 +13416,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "not-acceptable";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -13009,6 +13437,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "rate-limited";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -13028,6 +13457,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "internal";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -13048,6 +13478,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unavailable";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -13085,6 +13516,7 @@ export interface operations {
                  *     }
                  */
                 "application/json": components["schemas"]["WebhookEndpointUpdate"];
+                "text/json": components["schemas"]["WebhookEndpointUpdate"];
             };
         };
         responses: {
@@ -13115,6 +13547,7 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["WebhookEndpoint"];
+                    "text/json": components["schemas"]["WebhookEndpoint"];
                 };
             };
             /**
@@ -13135,6 +13568,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "validation-failed" | "malformed-json";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -13155,6 +13589,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unauthenticated";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -13174,6 +13609,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "forbidden";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -13193,12 +13629,13 @@ export interface operations {
                         /** @enum {string} */
                         code?: "not-found";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
              * @description Not acceptable. Code:
              *
-             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` or `text/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are `application/problem+json` (`text/json` for a client that prefers it).
              */
             406: {
                 headers: {
@@ -13212,6 +13649,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "not-acceptable";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -13231,12 +13669,13 @@ export interface operations {
                         /** @enum {string} */
                         code?: "payload-too-large";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
              * @description Unsupported media type. Code:
              *
-             *     - `unsupported-media-type`: Bodies must be UTF-8 JSON sent as `Content-Type: application/json`.
+             *     - `unsupported-media-type`: Bodies must be UTF-8 JSON sent as `Content-Type: application/json` (or `text/json`).
              */
             415: {
                 headers: {
@@ -13250,6 +13689,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unsupported-media-type";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -13270,6 +13710,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "invalid-webhook-url" | "invalid-reference";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -13290,6 +13731,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "rate-limited";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -13309,6 +13751,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "internal";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -13329,6 +13772,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unavailable";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -13381,6 +13825,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "validation-failed";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -13401,6 +13846,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unauthenticated";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -13420,6 +13866,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "forbidden";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -13439,6 +13886,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "not-found";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -13459,6 +13907,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "rate-limited";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -13478,6 +13927,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "internal";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -13498,6 +13948,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unavailable";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -13559,6 +14010,7 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["WebhookEndpointWithSecret"];
+                    "text/json": components["schemas"]["WebhookEndpointWithSecret"];
                 };
             };
             /**
@@ -13579,6 +14031,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "validation-failed";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -13599,6 +14052,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unauthenticated";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -13618,6 +14072,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "forbidden";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -13638,12 +14093,13 @@ export interface operations {
                         /** @enum {string} */
                         code?: "not-found";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
              * @description Not acceptable. Code:
              *
-             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` or `text/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are `application/problem+json` (`text/json` for a client that prefers it).
              */
             406: {
                 headers: {
@@ -13657,6 +14113,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "not-acceptable";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -13677,6 +14134,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "idempotency-key-in-use";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -13697,6 +14155,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "idempotency-key-mismatch";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -13717,6 +14176,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "rate-limited";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -13736,6 +14196,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "internal";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -13756,6 +14217,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unavailable";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -13826,6 +14288,7 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["WebhookDeliveryList"];
+                    "text/json": components["schemas"]["WebhookDeliveryList"];
                 };
             };
             /**
@@ -13845,6 +14308,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "validation-failed";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -13865,6 +14329,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unauthenticated";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -13884,6 +14349,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "forbidden";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -13903,12 +14369,13 @@ export interface operations {
                         /** @enum {string} */
                         code?: "not-found";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
              * @description Not acceptable. Code:
              *
-             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` or `text/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are `application/problem+json` (`text/json` for a client that prefers it).
              */
             406: {
                 headers: {
@@ -13922,6 +14389,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "not-acceptable";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -13942,6 +14410,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "rate-limited";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -13961,6 +14430,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "internal";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -13981,6 +14451,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unavailable";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -14046,6 +14517,7 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["WebhookDelivery"];
+                    "text/json": components["schemas"]["WebhookDelivery"];
                 };
             };
             /**
@@ -14066,6 +14538,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "validation-failed";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -14086,6 +14559,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unauthenticated";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -14105,6 +14579,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "forbidden";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -14125,12 +14600,13 @@ export interface operations {
                         /** @enum {string} */
                         code?: "not-found";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
              * @description Not acceptable. Code:
              *
-             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` or `text/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are `application/problem+json` (`text/json` for a client that prefers it).
              */
             406: {
                 headers: {
@@ -14144,6 +14620,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "not-acceptable";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -14164,6 +14641,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "idempotency-key-in-use";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -14184,6 +14662,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "idempotency-key-mismatch";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -14204,6 +14683,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "rate-limited";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -14223,6 +14703,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "internal";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -14243,6 +14724,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unavailable";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -14281,6 +14763,7 @@ export interface operations {
                  *     }
                  */
                 "application/json": components["schemas"]["WebhookRecover"];
+                "text/json": components["schemas"]["WebhookRecover"];
             };
         };
         responses: {
@@ -14298,6 +14781,7 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["WebhookRecoverResult"];
+                    "text/json": components["schemas"]["WebhookRecoverResult"];
                 };
             };
             /**
@@ -14319,6 +14803,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "validation-failed" | "malformed-json";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -14339,6 +14824,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unauthenticated";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -14358,6 +14844,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "forbidden";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -14378,12 +14865,13 @@ export interface operations {
                         /** @enum {string} */
                         code?: "not-found";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
              * @description Not acceptable. Code:
              *
-             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` or `text/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are `application/problem+json` (`text/json` for a client that prefers it).
              */
             406: {
                 headers: {
@@ -14397,6 +14885,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "not-acceptable";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -14417,6 +14906,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "idempotency-key-in-use";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -14436,12 +14926,13 @@ export interface operations {
                         /** @enum {string} */
                         code?: "payload-too-large";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
              * @description Unsupported media type. Code:
              *
-             *     - `unsupported-media-type`: Bodies must be UTF-8 JSON sent as `Content-Type: application/json`.
+             *     - `unsupported-media-type`: Bodies must be UTF-8 JSON sent as `Content-Type: application/json` (or `text/json`).
              */
             415: {
                 headers: {
@@ -14455,6 +14946,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unsupported-media-type";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -14475,6 +14967,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "idempotency-key-mismatch";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -14495,6 +14988,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "rate-limited";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -14514,6 +15008,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "internal";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /**
@@ -14534,6 +15029,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "unavailable";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -14582,6 +15078,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "internal";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -14614,6 +15111,7 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Health"];
+                    "text/json": components["schemas"]["Health"];
                 };
             };
             /**
@@ -14633,6 +15131,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "internal";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -14665,6 +15164,7 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Ready"];
+                    "text/json": components["schemas"]["Ready"];
                 };
             };
             /**
@@ -14684,6 +15184,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "internal";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
             /** @description Not ready: the database does not answer. */
@@ -14699,6 +15200,7 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Unavailable"];
+                    "text/json": components["schemas"]["Unavailable"];
                 };
             };
         };
@@ -14745,6 +15247,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "internal";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -14791,6 +15294,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "internal";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -14837,6 +15341,7 @@ export interface operations {
                         /** @enum {string} */
                         code?: "internal";
                     };
+                    "text/json": components["schemas"]["Problem"];
                 };
             };
         };

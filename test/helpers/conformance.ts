@@ -70,7 +70,7 @@ interface Operation {
 const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;
 
 function isJsonMediaType(type: string): boolean {
-  return type === 'application/json' || /^application\/[\w.-]+\+json$/.test(type);
+  return type === 'application/json' || type === 'text/json' || /^application\/[\w.-]+\+json$/.test(type);
 }
 
 /**
@@ -150,7 +150,8 @@ export class Conformance {
         const sent = String(res.headers.allow ?? '').split(',').map((m) => m.trim()).filter(Boolean);
         if ([...sent].sort().join() !== [...allow].sort().join()) issues.push(`405 must carry Allow: ${allow.join(', ')}; it carried ${sent.join(', ') || 'none'}`);
       }
-      if (contentType !== 'application/problem+json') issues.push(`expected application/problem+json, got ${contentType || 'no content type'}`);
+      // text/json: the same problem for a client whose Accept prefers it (SPEC §2).
+      if (contentType !== 'application/problem+json' && contentType !== 'text/json') issues.push(`expected application/problem+json, got ${contentType || 'no content type'}`);
       else if (!head) issues.push(...this.validate(this.problem, res.text, 'body'));
       return issues;
     }
