@@ -38,6 +38,12 @@ const ConfigSchema = z.object({
   EVENT_RETENTION_DAYS: z.coerce.number().int().min(1).max(36_500).default(30),
 });
 
+/** The environment variables the service reads, with their defaults (undefined: none), as documented in the README. */
+export const CONFIG_VARIABLES: ReadonlyMap<string, unknown> = (() => {
+  const defaults: Record<string, unknown> = ConfigSchema.parse({});
+  return new Map(Object.keys(ConfigSchema.shape).map((name) => [name, defaults[name]]));
+})();
+
 export interface Config {
   readonly port: number;
   readonly host: string;
