@@ -71,12 +71,12 @@ describeApi('the README walk through with curl, run as written against a started
   }
 
   it('works on a fresh database', async function () {
-    this.timeout(60_000);
+    this.timeout(180_000);
     expectSettled(await walk(script, base));
   });
 
   it('works after npm run seed (the demo data takes none of its codes or numbers)', async function () {
-    this.timeout(60_000);
+    this.timeout(180_000);
     await seed(ctx.db);
     expectSettled(await walk(script, base));
   });

@@ -84,7 +84,9 @@ describe('commands on a fresh SQLite database', function () {
     }
   });
 
-  it('api-keys creates, lists and revokes keys from the shell; the secret is printed once and works until revoked', async () => {
+  it('api-keys creates, lists and revokes keys from the shell; the secret is printed once and works until revoked', async function () {
+    // It waits for the server to see the revocation, however loaded the machine: the suite's timeout is the only bound.
+    this.timeout(300_000);
     const created = await run('src/cli/api-keys.ts', ['create', '--name', 'ops', '--role', 'admin'], env);
     expect(created.code, created.stderr).to.equal(0);
     const secret = /(rsk_[A-Za-z0-9_-]{43})/.exec(created.stdout)![1]!;
@@ -174,7 +176,9 @@ describe('commands on a fresh SQLite database', function () {
     expect(again.stdout).to.match(/nothing new to settle/);
   });
 
-  it('every command honours --help (its usage, exit 0, nothing touched) and refuses an unknown option with exit 2', async () => {
+  it('every command honours --help (its usage, exit 0, nothing touched) and refuses an unknown option with exit 2', async function () {
+    // Sixteen processes, each loading TypeScript: minutes on a loaded machine, and no bound on speed here.
+    this.timeout(600_000);
     const database = path.join(dir, 'referrals.db');
     const spec = path.join(ROOT, 'openapi.yaml');
     const before = fs.statSync(spec).mtimeMs;

@@ -21,7 +21,7 @@ function mocha(args: string[], env: Record<string, string | undefined>): Promise
 }
 
 describe('npm test on a fresh machine (npm ci alone, no Chromium)', function () {
-  this.timeout(120_000);
+  this.timeout(300_000);
   const missing = '/nonexistent/chromium';
 
   it('reports the docs browser test as skipped, with the reason and the install command, and passes', async () => {
