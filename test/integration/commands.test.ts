@@ -23,7 +23,8 @@ function run(script: string, args: string[], env: Record<string, string>): Promi
 }
 
 describe('commands on a fresh SQLite database', function () {
-  this.timeout(90_000);
+  // Each test spawns commands and servers through tsx: generous, for a loaded 2-core machine.
+  this.timeout(300_000);
   let dir: string;
   let env: Record<string, string>;
 
