@@ -54,12 +54,15 @@ export interface ClaimSpec {
   leaseSeconds: number;
   /** Rows claimed at most (default 1). */
   limit?: number;
-  /** What is due, besides a free lease: conditions on the candidates' select (columns of `table`, unqualified or `table.column`). */
-  where?: (candidates: Knex.QueryBuilder) => void;
+  /**
+   * What is due, besides a free lease: conditions on the candidates' select (columns of `table`,
+   * unqualified or `table.column`); `trx` is the claim's transaction (for dbNow(trx)).
+   */
+  where?: (candidates: Knex.QueryBuilder, trx: Knex) => void;
   /** Which candidates first (raw ORDER BY of the candidates' select). */
   orderBy?: string;
-  /** More columns set with the claim (dbNow(db) for "when it was claimed"). */
-  set?: Record<string, unknown>;
+  /** More columns set with the claim (`(trx) => ({ claimed_at: dbNow(trx) })` for "when it was claimed"). */
+  set?: Record<string, unknown> | ((trx: Knex) => Record<string, unknown>);
   /** Columns of the claimed rows to return (default all). */
   returning?: readonly string[];
   columns?: ClaimColumns;
@@ -79,13 +82,13 @@ export async function claim<Row = Record<string, unknown>>(db: Knex, spec: Claim
       const candidates = trx(spec.table)
         .select(col.id)
         .where((q) => q.whereNull(col.until).orWhere(col.until, '<', dbNow(trx)));
-      spec.where?.(candidates);
+      spec.where?.(candidates, trx);
       if (spec.orderBy) candidates.orderByRaw(spec.orderBy);
       candidates.limit(spec.limit ?? 1);
       if (dialectOf(trx) === 'postgres') candidates.forUpdate().skipLocked();
       const rows = await trx(spec.table)
         .whereIn(col.id, candidates)
-        .update({ ...spec.set, [col.owner]: spec.owner, [col.until]: dbNowPlus(trx, spec.leaseSeconds) })
+        .update({ ...(typeof spec.set === 'function' ? spec.set(trx) : spec.set), [col.owner]: spec.owner, [col.until]: dbNowPlus(trx, spec.leaseSeconds) })
         .returning((spec.returning ?? ['*']) as string[]);
       return rows as Row[];
     },
@@ -221,7 +224,7 @@ export async function runClaimedJob<T>(
         leaseSeconds,
         columns,
         returning: ['name'],
-        set: { last_started_at: dbNow(trx) },
+        set: (t) => ({ last_started_at: dbNow(t) }),
         where: (q) => {
           q.where({ name });
           const every = options.everySeconds;
