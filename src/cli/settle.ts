@@ -50,6 +50,7 @@ runCommand(async () => {
       calendar,
       logger,
       partitionLines: config.settlementPartitionLines,
+      settlementLeaseSeconds: config.settlementLeaseSeconds,
     });
     const progress = progressReporter();
     const execution = { workers: options.workers, onProgress: progress.update, onFinalizing: progress.finalizing };
