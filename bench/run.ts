@@ -302,7 +302,7 @@ async function main(): Promise<void> {
         })),
       );
     }
-    if (!ONLY || ONLY.has(9) || ONLY.has(10)) {
+    if (!ONLY || ONLY.has(9) || ONLY.has(10) || ONLY.has(14) || ONLY.has(15)) {
       const settings = { seconds: SECONDS, warmupSeconds: WARMUP, rounds: ROUNDS, connections: CONNECTIONS };
       scenarios.push(...(await runWebhookScenarios({ ...settings, baseUrl: env.DATABASE_URL, size: SIZE, adminKey: ADMIN_KEY, only: ONLY, log })));
     }

@@ -16,6 +16,13 @@ import type { ScenarioResult } from './lib/report';
  *   rate) to a local receiver: target p99 ≤ 1 s. The lag is measured from the event's
  *   `createdDate`, the instant its unit of work began, so it includes the request's own
  *   transaction: an upper bound of the lag from the commit.
+ * - 14. Duplicates (issue 22): two instances with default settings deliver 25 events to two
+ *   endpoints whose receiver answers after 1.6 s (40 s of sending each, longer than the 30 s
+ *   lease): target 0 duplicate requests and every endpoint's events in sequence order.
+ * - 15. Hanging receivers (issue 22): 20 endpoints whose receiver never answers (each attempt
+ *   lasts the 15 s timeout) and one healthy endpoint, one instance, 4 events/s for 40 s: target
+ *   the healthy endpoint's p99 lag ≤ 3 s, every event delivered to it once.
+ * 13 is left to the moderation scenario of issue 22.
  */
 export interface WebhookBenchSettings {
   baseUrl: string | undefined;
@@ -60,6 +67,52 @@ async function startSink(): Promise<{ url: string; lags: number[]; received: num
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks`,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   } as never;
+}
+
+/** What a recording receiver saw: each request's path, webhook-id, arrival and the event's createdDate. */
+interface Recorded {
+  path: string;
+  id: string;
+  at: number;
+  createdMs: number;
+}
+
+/** A receiver that records every request and answers after `delayMs`, or never (`hang`: it holds the request until closed). */
+async function startRecorder(options: { delayMs?: number; hang?: boolean }): Promise<{ url: string; requests: Recorded[]; close(): Promise<void> }> {
+  const requests: Recorded[] = [];
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const created = /"createdDate":"([^"]+)"/.exec(Buffer.concat(chunks).toString('utf8'))?.[1];
+      requests.push({ path: req.url ?? '', id: String(req.headers['webhook-id']), at: Date.now(), createdMs: created ? Date.parse(created) : NaN });
+      if (options.hang) return;
+      setTimeout(() => res.writeHead(204).end(), options.delayMs ?? 0);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    requests,
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+async function createUnits(server: HttpProcess, adminKey: string, prefix: string, n: number, perSecond?: number): Promise<void> {
+  const headers = { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' };
+  const started = Date.now();
+  for (let i = 0; i < n; i++) {
+    if (perSecond) {
+      const wait = started + (i * 1000) / perSecond - Date.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    }
+    const res = await fetch(`${server.url}/v1/bunits`, { method: 'POST', headers, body: JSON.stringify({ code: `${prefix}-${i}`, name: `${prefix} ${i}` }) });
+    if (res.status !== 201) throw new Error(`creating a unit failed: ${res.status} ${await res.text()}`);
+  }
 }
 
 async function subscribe(server: HttpProcess, adminKey: string, url: string): Promise<void> {
@@ -196,10 +249,108 @@ export async function runWebhookScenarios(s: WebhookBenchSettings): Promise<Scen
         },
       });
     }
+    if (!s.only || s.only.has(14)) results.push(await duplicatesScenario(s, databases, servers));
+    if (!s.only || s.only.has(15)) results.push(await hangingScenario(s, databases, servers));
   } finally {
     for (const server of servers) await server.stop();
     await sink.close();
     for (const db of databases) await db.drop();
   }
   return results;
+}
+
+type Databases = Awaited<ReturnType<typeof createBenchDatabase>>[];
+
+/** Scenario 14: two instances, a receiver that answers after 1.6 s; every request counted. */
+async function duplicatesScenario(s: WebhookBenchSettings, databases: Databases, servers: HttpProcess[]): Promise<ScenarioResult> {
+  const events = 25;
+  s.log(`scenario 14: ${events} events to 2 endpoints whose receiver answers after 1.6 s, 2 instances with default settings`);
+  const db = await createBenchDatabase(s.baseUrl);
+  databases.push(db);
+  const receiver = await startRecorder({ delayMs: 1600 });
+  try {
+    const env = { DATABASE_URL: db.url, ADMIN_API_KEY: s.adminKey, WEBHOOK_DELIVERY: 'on' };
+    const a = await startHttpProcess(SERVER, await serverEnv(env), '/readyz', 'server-dup-a');
+    servers.push(a);
+    const b = await startHttpProcess(SERVER, await serverEnv(env), '/readyz', 'server-dup-b');
+    servers.push(b);
+    for (const path of ['a', 'b']) await subscribe(a, s.adminKey, `${receiver.url}/${path}`);
+    const started = Date.now();
+    await createUnits(a, s.adminKey, 'DUP', events);
+    const expected = 2 * events;
+    const distinct = () => new Set(receiver.requests.map((r) => `${r.path} ${r.id}`)).size;
+    const deadline = Date.now() + 5 * 60_000;
+    while (distinct() < expected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    const seconds = (Date.now() - started) / 1000;
+    // Long enough for an attempt made twice to show.
+    await new Promise((r) => setTimeout(r, 5000));
+    const duplicates = receiver.requests.length - distinct();
+    let outOfOrder = 0;
+    for (const path of ['/hooks/a', '/hooks/b']) {
+      const ids = receiver.requests.filter((r) => r.path === path).map((r) => Number(r.id));
+      for (let i = 1; i < ids.length; i++) if (ids[i]! < ids[i - 1]!) outOfOrder += 1;
+    }
+    for (const server of servers.splice(0)) await server.stop();
+    return {
+      id: 14,
+      name: 'webhook duplicates: 2 instances, a receiver answering after 1.6 s',
+      unit: 'duplicates',
+      ours: duplicates,
+      baseline: 0,
+      ratio: 0,
+      target: 'duplicates = 0, order kept, all delivered',
+      met: duplicates === 0 && outOfOrder === 0 && distinct() === expected,
+      binding: true,
+      details: { events: expected, requests: receiver.requests.length, delivered: distinct(), 'out of order': outOfOrder, 'seconds to deliver': seconds },
+    };
+  } finally {
+    await receiver.close();
+  }
+}
+
+/** Scenario 15: 20 endpoints that hang and a healthy one; the healthy one's lag. */
+async function hangingScenario(s: WebhookBenchSettings, databases: Databases, servers: HttpProcess[]): Promise<ScenarioResult> {
+  const rate = 4;
+  const seconds = 40;
+  s.log(`scenario 15: 20 endpoints whose receiver never answers and a healthy one, ${rate} events/s for ${seconds} s, one instance`);
+  const db = await createBenchDatabase(s.baseUrl);
+  databases.push(db);
+  const hanging = await startRecorder({ hang: true });
+  const healthy = await startRecorder({});
+  try {
+    const server = await startHttpProcess(SERVER, await serverEnv({ DATABASE_URL: db.url, ADMIN_API_KEY: s.adminKey, WEBHOOK_DELIVERY: 'on' }), '/readyz', 'server-hanging');
+    servers.push(server);
+    for (let i = 0; i < 20; i++) await subscribe(server, s.adminKey, `${hanging.url}/${i}`);
+    // Created last: claimed by id, it would come last.
+    await subscribe(server, s.adminKey, healthy.url);
+    const events = rate * seconds;
+    await createUnits(server, s.adminKey, 'HANG', events, rate);
+    const deadline = Date.now() + 60_000;
+    while (new Set(healthy.requests.map((r) => r.id)).size < events && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    const lags = healthy.requests.map((r) => r.at - r.createdMs);
+    const p99 = percentile(lags, 99);
+    const received = new Set(healthy.requests.map((r) => r.id)).size;
+    for (const srv of servers.splice(0)) await srv.stop();
+    return {
+      id: 15,
+      name: 'healthy endpoint lag beside 20 hanging endpoints (p99)',
+      unit: 'ms',
+      ours: p99,
+      baseline: 3000,
+      ratio: p99 / 3000,
+      target: 'p99 ≤ 3000 ms, every event once',
+      met: p99 <= 3000 && received === events && healthy.requests.length === events,
+      binding: true,
+      details: {
+        'p50 lag ms': percentile(lags, 50),
+        'max lag ms': Math.max(...lags),
+        events,
+        'healthy requests': healthy.requests.length,
+        'attempts to hanging endpoints': hanging.requests.length,
+      },
+    };
+  } finally {
+    await hanging.close();
+    await healthy.close();
+  }
 }

@@ -40,6 +40,8 @@ export interface AppDeps {
   keyPollMs?: number;
   /** About how many revenue lines a settlement partition holds. */
   settlementPartitionLines?: number;
+  /** SETTLEMENT_LEASE_SECONDS (default 30). */
+  settlementLeaseSeconds?: number;
   approvalMode?: ApprovalMode;
   /**
    * Told of every answered request, with the route's template (`/v1/bunits/{bunitId}`, never the
@@ -77,7 +79,7 @@ export function createApp(deps: AppDeps): App {
   const webhooks = { ...DEFAULT_WEBHOOK_SETTINGS, ...deps.webhooks };
   const webhookUrlPolicy = { allowHttp: webhooks.allowHttp, allowPrivate: webhooks.allowPrivate };
   const services = createServices(
-    { db: deps.db, calendar, logger: deps.logger, partitionLines: deps.settlementPartitionLines, approvalMode: deps.approvalMode, webhookUrlPolicy },
+    { db: deps.db, calendar, logger: deps.logger, partitionLines: deps.settlementPartitionLines, settlementLeaseSeconds: deps.settlementLeaseSeconds, approvalMode: deps.approvalMode, webhookUrlPolicy },
     { onKeyRevoked: () => keys.clear() },
   );
   const idempotency = new IdempotencyStore(deps.db, calendar);

@@ -23,6 +23,7 @@ const ConfigSchema = z.object({
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(0),
   SQLITE_LOCK_WAIT_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
   SETTLEMENT_PARTITION_LINES: z.coerce.number().int().min(1).max(1_000_000).default(2000),
+  SETTLEMENT_LEASE_SECONDS: z.coerce.number().int().min(1).max(3600).default(30),
   APPROVAL_MODE: z.enum(['none', 'maker-checker'], 'must be none or maker-checker').default('none'),
   METRICS_PORT: z.coerce.number().int('must be a port number (0 = off)').min(0).max(65535).default(9464),
   WEBHOOK_DELIVERY: z.enum(['on', 'off'], 'must be on or off').default('on'),
@@ -56,6 +57,8 @@ export interface Config {
   readonly sqliteLockWaitMs: number;
   /** About how many revenue lines a settlement partition holds (one short transaction each). */
   readonly settlementPartitionLines: number;
+  /** How long a settle's lease on the running run (and a partition) lasts without renewal: a killed settle's run is resumed after this. */
+  readonly settlementLeaseSeconds: number;
   /** none: referral changes apply at once; maker-checker: they wait for another key's approval (SPEC §11). */
   readonly approvalMode: ApprovalMode;
   /** The port of the Prometheus listener (/metrics); 0 = no listener. */
@@ -120,6 +123,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     rateLimitPerMinute: c.RATE_LIMIT_PER_MINUTE,
     sqliteLockWaitMs: c.SQLITE_LOCK_WAIT_MS,
     settlementPartitionLines: c.SETTLEMENT_PARTITION_LINES,
+    settlementLeaseSeconds: c.SETTLEMENT_LEASE_SECONDS,
     approvalMode: c.APPROVAL_MODE,
     metricsPort: c.METRICS_PORT,
     webhooks: Object.freeze({

@@ -63,6 +63,7 @@ export class Runtime {
       logger,
       rateLimitPerMinute: config.rateLimitPerMinute,
       settlementPartitionLines: config.settlementPartitionLines,
+      settlementLeaseSeconds: config.settlementLeaseSeconds,
       approvalMode: config.approvalMode,
       ...(config.metricsPort > 0 ? { observeRequest: observeHttpRequest } : {}),
       webhooks: config.webhooks,

@@ -55,6 +55,7 @@ runCommand(async () => {
       calendar,
       logger,
       partitionLines: config.settlementPartitionLines,
+      settlementLeaseSeconds: config.settlementLeaseSeconds,
     });
     const progress = progressReporter();
     const execution = { workers: options.workers, onProgress: progress.update, onFinalizing: progress.finalizing };

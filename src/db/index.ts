@@ -9,8 +9,10 @@
  * - prepared.ts    fixed SQL prepared once per connection, for the hot paths
  * - bulk.ts        many rows in few statements
  * - locks.ts       row locks that serialise changes to one aggregate
+ * - claim.ts       claiming work with leases (jobs, partitions, deliveries), the one way to do it
  */
 export * from './bulk';
+export * from './claim';
 export * from './connection';
 export * from './dialect';
 export * from './locks';

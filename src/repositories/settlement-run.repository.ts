@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { dialectOf, exactIntegerText, insertRows, preparedSql, queryPrepared, executePrepared, toIsoTimestamp } from '../db';
+import { claim, dbNowPlus, executePrepared, exactIntegerText, insertRows, preparedSql, queryPrepared, releaseClaims, renewClaims, toIsoTimestamp } from '../db';
 import type { Page, PageResult, Sort } from './paging';
 
 /**
@@ -59,7 +59,7 @@ export interface NewRun {
   createdBy: string;
   createdAt: string;
   leaseOwner: string;
-  leaseUntil: string;
+  leaseSeconds: number;
   partitions: PartitionRange[];
 }
 
@@ -77,7 +77,7 @@ export async function insertRun(trx: Knex, run: NewRun): Promise<number> {
       started_at: run.createdAt,
       partitions_total: run.partitions.length,
       lease_owner: run.leaseOwner,
-      lease_until: run.leaseUntil,
+      lease_until: dbNowPlus(trx, run.leaseSeconds),
     })
     .returning('id');
   const id = (row as { id: number }).id;
@@ -147,35 +147,26 @@ export async function listRuns(db: Knex, sort: Sort<keyof typeof RUN_SORT>, page
   return { rows: await withProgressAndTotals(db, rows), total: Number((counted as { n: number | string }).n) };
 }
 
+// ---- the run's lease and its partitions, claimed through src/db/claim.ts ----------------------
+
 /**
- * Moves the lease from its holder to `owner` if it is still the one the caller saw (`expected`):
- * of two settles that find the same expired lease, one takes it.
+ * Takes over the running run if its lease has run out (by the database's clock) or was handed
+ * back: of two settles that find it so, one gets it. False while its holder renews it.
  */
-export async function takeOverLease(
-  db: Knex,
-  runId: number,
-  expected: { owner: string | null; until: string | null },
-  next: { owner: string; until: string },
-): Promise<boolean> {
-  const query = db('settlement_runs').where({ id: runId, status: 'running' });
-  if (expected.owner === null) query.whereNull('lease_owner');
-  else query.where({ lease_owner: expected.owner });
-  if (expected.until === null) query.whereNull('lease_until');
-  else query.where({ lease_until: expected.until });
-  return (await query.update({ lease_owner: next.owner, lease_until: next.until })) === 1;
+export async function claimRunningRun(db: Knex, runId: number, owner: string, leaseSeconds: number): Promise<boolean> {
+  const rows = await claim(db, { table: 'settlement_runs', owner, leaseSeconds, returning: ['id'], where: (q) => q.where({ id: runId, status: 'running' }) });
+  return rows.length === 1;
 }
 
 /** Extends the lease while its owner still holds it; false when someone else took it over. */
-export async function renewLease(db: Knex, runId: number, owner: string, until: string): Promise<boolean> {
-  return (await executePrepared(db, RENEW_LEASE, [until, runId, owner])) === 1;
+export async function renewRunLease(db: Knex, runId: number, owner: string, leaseSeconds: number): Promise<boolean> {
+  return (await renewClaims(db, { table: 'settlement_runs', ids: [runId], owner, leaseSeconds })) === 1;
 }
-const RENEW_LEASE = preparedSql("UPDATE settlement_runs SET lease_until = ? WHERE id = ? AND lease_owner = ? AND status = 'running'");
 
-/** Hands the lease back (a process that stops in the middle of a run): the next settle resumes at once. */
-export async function releaseLease(db: Knex, runId: number, owner: string, nowIso: string): Promise<void> {
-  await executePrepared(db, RELEASE_LEASE, [nowIso, runId, owner]);
+/** Hands the lease back (a settle that stops in the middle of a run): the next settle resumes at once. */
+export async function releaseRunLease(db: Knex, runId: number, owner: string): Promise<void> {
+  await releaseClaims(db, { table: 'settlement_runs', ids: [runId], owner });
 }
-const RELEASE_LEASE = preparedSql("UPDATE settlement_runs SET lease_until = ? WHERE id = ? AND lease_owner = ? AND status = 'running'");
 
 export interface PartitionRecord {
   id: number;
@@ -186,23 +177,22 @@ export interface PartitionRecord {
 }
 
 /**
- * Claims the next pending partition for the caller's transaction: its row stays locked until the
- * transaction ends, so no other worker takes it, and a worker that dies gives it back with its
- * connection. PostgreSQL: FOR UPDATE SKIP LOCKED, so workers never wait for each other. SQLite:
- * the transaction holds the database's write lock, so there is only ever one claimant.
+ * Claims the next pending partition in the caller's transaction, which settles it and commits it
+ * done: no other worker takes it meanwhile (PostgreSQL: the claim's row lock, which the others'
+ * FOR UPDATE SKIP LOCKED skips; SQLite: the transaction holds the write lock), and a worker that
+ * dies gives it back with its transaction. The claim names the worker (lease_owner) for the record.
  */
-export async function claimPartition(trx: Knex.Transaction, runId: number): Promise<PartitionRecord | undefined> {
-  const sql = dialectOf(trx) === 'postgres' ? CLAIM_PARTITION_PG : CLAIM_PARTITION;
-  const [row] = await queryPrepared<{ id: number; run_id: number; seq: number; first_contract_id: number; last_contract_id: number }>(
-    trx,
-    sql,
-    [runId],
-  );
+export async function claimPartition(trx: Knex.Transaction, runId: number, owner: string, leaseSeconds: number): Promise<PartitionRecord | undefined> {
+  const [row] = await claim<{ id: number; run_id: number; seq: number; first_contract_id: number; last_contract_id: number }>(trx, {
+    table: 'settlement_partitions',
+    owner,
+    leaseSeconds,
+    returning: ['id', 'run_id', 'seq', 'first_contract_id', 'last_contract_id'],
+    where: (q) => q.where({ run_id: runId, status: 'pending' }),
+    orderBy: 'seq',
+  });
   return row && { id: row.id, runId: row.run_id, seq: row.seq, first: row.first_contract_id, last: row.last_contract_id };
 }
-const CLAIM = "SELECT id, run_id, seq, first_contract_id, last_contract_id FROM settlement_partitions WHERE run_id = ? AND status = 'pending' ORDER BY seq LIMIT 1";
-const CLAIM_PARTITION = preparedSql(CLAIM);
-const CLAIM_PARTITION_PG = preparedSql(`${CLAIM} FOR UPDATE SKIP LOCKED`);
 
 export async function finishPartition(trx: Knex, partitionId: number, lines: { total: number; adjustments: number }): Promise<void> {
   await executePrepared(trx, FINISH_PARTITION, [lines.total, lines.adjustments, partitionId]);

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { dialectOf, insertRows, skipLocked, toIsoTimestamp } from '../db';
+import { claim, dbNow, dialectOf, insertRows, releaseClaims, renewClaims, skipLocked, toIsoTimestamp, transaction } from '../db';
 import { fetchPage, type Page, type PageResult } from './paging';
 
 /**
@@ -209,35 +209,82 @@ export async function insertDeliveries(trx: Knex, rows: { endpointId: number; ev
   );
 }
 
-// ---- claims and attempts -------------------------------------------------------------------------
+// ---- claims and attempts (src/db/claim.ts) -------------------------------------------------------
 
-/**
- * Claims endpoints that have deliveries due and that no live lease holds: from now on this owner
- * alone sends to them, until `until` (renewed with each attempt), so events leave in order.
- */
-export async function claimEndpoints(trx: Knex.Transaction, owner: string, nowIso: string, until: string, limit: number): Promise<WebhookEndpointRecord[]> {
-  const due = trx('webhook_deliveries as d')
-    .select(trx.raw('1'))
-    .whereRaw('d.endpoint_id = e.id')
+const ENDPOINTS = 'webhook_endpoints';
+const DELIVERIES = 'webhook_deliveries';
+
+/** Deliveries of the endpoint in the outer select that are due at `nowIso` and whose lease is free. */
+function dueDeliveries(db: Knex, nowIso: string) {
+  return db(`${DELIVERIES} as d`)
+    .select(db.raw('1'))
+    .whereRaw('d.endpoint_id = webhook_endpoints.id')
     .where('d.status', 'pending')
     .where('d.next_attempt_at', '<=', nowIso)
-    .where((q) => q.whereNull('d.lease_until').orWhere('d.lease_until', '<', nowIso));
-  const picked: { id: number }[] = await skipLocked(
-    trx,
-    trx('webhook_endpoints as e')
-      .select('e.id')
-      .where('e.enabled', true)
-      .whereNull('e.deleted_at')
-      .where((q) => q.whereNull('e.lease_until').orWhere('e.lease_until', '<', nowIso))
-      .whereExists(due)
-      .orderBy('e.id')
-      .limit(limit),
-  );
-  if (picked.length === 0) return [];
-  const ids = picked.map((p) => p.id);
-  await trx('webhook_endpoints').whereIn('id', ids).update({ lease_owner: owner, lease_until: until });
-  const rows: EndpointRow[] = await trx('webhook_endpoints').select(ENDPOINT_COLUMNS).whereIn('id', ids).orderBy('id');
-  return rows.map(toEndpoint);
+    .where((q) => q.whereNull('d.lease_until').orWhere('d.lease_until', '<', dbNow(db)));
+}
+
+export interface EndpointClaim {
+  owner: string;
+  leaseSeconds: number;
+  /** Instant deliveries are due by (the dispatcher's clock: retries are scheduled on it). */
+  nowIso: string;
+  limit: number;
+  /** Endpoints this instance is serving already: never claimed twice. */
+  exclude: number[];
+  /** Endpoints failing since their last success (true), or those that are not (false). */
+  failing: boolean;
+}
+
+function endpointsDue(q: Knex.QueryBuilder, db: Knex, c: Pick<EndpointClaim, 'nowIso' | 'exclude' | 'failing'>) {
+  q.where('enabled', true).whereNull('deleted_at').whereExists(dueDeliveries(db, c.nowIso));
+  if (c.exclude.length > 0) q.whereNotIn('id', c.exclude);
+  if (c.failing) q.whereNotNull('failing_since');
+  else q.whereNull('failing_since');
+}
+
+/** Whether some endpoint (of those not excluded) could be claimed now: a read, so that an idle poll writes nothing. */
+export async function claimableEndpoints(db: Knex, c: Pick<EndpointClaim, 'nowIso' | 'exclude'>): Promise<{ healthy: boolean; failing: boolean }> {
+  const q = db(ENDPOINTS)
+    .select(db.raw('CASE WHEN failing_since IS NULL THEN 0 ELSE 1 END AS failing'))
+    .where('enabled', true)
+    .whereNull('deleted_at')
+    .where((w) => w.whereNull('lease_until').orWhere('lease_until', '<', dbNow(db)))
+    .whereExists(dueDeliveries(db, c.nowIso))
+    .groupByRaw('CASE WHEN failing_since IS NULL THEN 0 ELSE 1 END');
+  if (c.exclude.length > 0) q.whereNotIn('id', c.exclude);
+  const rows: { failing: number | string }[] = await q;
+  return { healthy: rows.some((r) => Number(r.failing) === 0), failing: rows.some((r) => Number(r.failing) === 1) };
+}
+
+/**
+ * Claims endpoints that have deliveries due and that no live lease holds, least recently claimed
+ * first (so that none waits behind the others): from now on this owner alone sends to them, while
+ * it renews the lease, so that their events leave in order.
+ */
+export async function claimEndpoints(db: Knex, c: EndpointClaim): Promise<WebhookEndpointRecord[]> {
+  if (c.limit <= 0) return [];
+  const rows = await claim<EndpointRow>(db, {
+    table: ENDPOINTS,
+    owner: c.owner,
+    leaseSeconds: c.leaseSeconds,
+    limit: c.limit,
+    where: (q, trx) => endpointsDue(q, trx, c),
+    orderBy: 'claimed_at IS NOT NULL, claimed_at, id',
+    set: (trx) => ({ claimed_at: dbNow(trx) }),
+    returning: ENDPOINT_COLUMNS,
+  });
+  return rows.map(toEndpoint).sort((a, b) => a.id - b.id);
+}
+
+/** Extends the endpoint's lease; false when this owner no longer holds it (another instance took it over). */
+export async function renewEndpointClaim(db: Knex, endpointId: number, owner: string, leaseSeconds: number): Promise<boolean> {
+  return (await renewClaims(db, { table: ENDPOINTS, ids: [endpointId], owner, leaseSeconds })) === 1;
+}
+
+/** Extends the lease of a delivery being sent; false when this owner no longer holds it. */
+export async function renewDeliveryClaim(db: Knex, deliveryId: number, owner: string, leaseSeconds: number): Promise<boolean> {
+  return (await renewClaims(db, { table: DELIVERIES, ids: [deliveryId], owner, leaseSeconds })) === 1;
 }
 
 export interface ClaimedDelivery {
@@ -247,32 +294,36 @@ export interface ClaimedDelivery {
   scheduleStep: number;
 }
 
-/** Claims an endpoint's due deliveries, in sequence order, with a lease. */
-export async function claimDeliveries(trx: Knex.Transaction, endpointId: number, owner: string, nowIso: string, until: string, limit: number): Promise<ClaimedDelivery[]> {
-  const rows: { id: number; event_id: number | string; attempt_count: number; schedule_step: number }[] = await skipLocked(
-    trx,
-    trx('webhook_deliveries')
-      .select('id', 'event_id', 'attempt_count', 'schedule_step')
-      .where({ endpoint_id: endpointId, status: 'pending' })
-      .where('next_attempt_at', '<=', nowIso)
-      .where((q) => q.whereNull('lease_until').orWhere('lease_until', '<', nowIso))
-      .orderBy('event_id')
-      .limit(limit),
-  );
-  if (rows.length === 0) return [];
-  await trx('webhook_deliveries').whereIn('id', rows.map((r) => r.id)).update({ lease_owner: owner, lease_until: until });
-  return rows.map((r) => ({ id: r.id, eventId: Number(r.event_id), attemptCount: r.attempt_count, scheduleStep: r.schedule_step }));
+/**
+ * Claims the endpoint's next delivery: the due one with the lowest sequence, and only if its lease
+ * is free (a delivery an earlier holder still holds is waited for, never overtaken: events leave
+ * in order). Undefined when there is none to send now.
+ */
+export async function claimNextDelivery(db: Knex, endpointId: number, owner: string, leaseSeconds: number, nowIso: string): Promise<ClaimedDelivery | undefined> {
+  const [row] = await claim<{ id: number; event_id: number | string; attempt_count: number; schedule_step: number }>(db, {
+    table: DELIVERIES,
+    owner,
+    leaseSeconds,
+    limit: 1,
+    returning: ['id', 'event_id', 'attempt_count', 'schedule_step'],
+    where: (q) => {
+      q.where({ endpoint_id: endpointId, status: 'pending' })
+        .where('next_attempt_at', '<=', nowIso)
+        .whereRaw(`event_id = (SELECT min(h.event_id) FROM ${DELIVERIES} h WHERE h.endpoint_id = ? AND h.status = 'pending' AND h.next_attempt_at <= ?)`, [
+          endpointId,
+          nowIso,
+        ]);
+    },
+  });
+  return row && { id: row.id, eventId: Number(row.event_id), attemptCount: row.attempt_count, scheduleStep: row.schedule_step };
 }
 
-/** Extends an endpoint's lease; false when this owner no longer holds it. */
-export async function renewEndpointLease(db: Knex, endpointId: number, owner: string, until: string): Promise<boolean> {
-  return (await db('webhook_endpoints').where({ id: endpointId, lease_owner: owner }).update({ lease_until: until })) > 0;
-}
-
-/** Hands back what an owner holds: the endpoint's lease and those of its deliveries not sent. */
-export async function releaseLeases(db: Knex, endpointId: number, owner: string): Promise<void> {
-  await db('webhook_deliveries').where({ endpoint_id: endpointId, lease_owner: owner }).update({ lease_owner: null, lease_until: null });
-  await db('webhook_endpoints').where({ id: endpointId, lease_owner: owner }).update({ lease_owner: null, lease_until: null });
+/** Hands back what an owner holds of an endpoint: the delivery not sent (if any), then the endpoint. */
+export async function releaseEndpointClaims(db: Knex, endpointId: number, owner: string, deliveryId: number | null): Promise<void> {
+  await transaction(db, async (trx) => {
+    if (deliveryId !== null) await releaseClaims(trx, { table: DELIVERIES, ids: [deliveryId], owner });
+    await releaseClaims(trx, { table: ENDPOINTS, ids: [endpointId], owner });
+  });
 }
 
 export interface AttemptRecord {

@@ -12,6 +12,8 @@ export interface ServiceContext {
   logger?: Logger | undefined;
   /** Revenue lines a settlement partition holds, about (SETTLEMENT_PARTITION_LINES, default 2000). */
   partitionLines?: number | undefined;
+  /** How long a settle's lease on the running run lasts without renewal (SETTLEMENT_LEASE_SECONDS, default 30). */
+  settlementLeaseSeconds?: number | undefined;
   /** APPROVAL_MODE (SPEC §11); default none. */
   approvalMode?: ApprovalMode | undefined;
   /** Where webhooks may be sent (WEBHOOK_ALLOW_HTTP, WEBHOOK_ALLOW_PRIVATE); default: public https only. */

@@ -1,4 +1,4 @@
-import { transaction } from '../db';
+import { runClaimedJob, transaction } from '../db';
 import type { EventType } from '../domain/events';
 import { findApiKey } from '../repositories/api-key.repository';
 import { findBunit } from '../repositories/bunit.repository';
@@ -141,6 +141,9 @@ export async function sequenceNow(trx: Knex.Transaction): Promise<number> {
   return lastSequence(trx);
 }
 
+/** The retention sweep's lease (renewed while it deletes). */
+const SWEEP_LEASE_SECONDS = 300;
+
 export class EventService {
   constructor(private readonly ctx: ServiceContext) {}
 
@@ -154,15 +157,23 @@ export class EventService {
     return listEvents(this.ctx.db, { after: query.after, limit: query.limit, types: query.type, scope: actor.bunitIds });
   }
 
-  /** Deletes the events older than the retention, in short batches; how many. */
+  /**
+   * Deletes the events older than the retention, in short batches; how many. A singleton job
+   * (background_jobs 'event-retention'): while one instance sweeps, the others' sweeps do
+   * nothing and answer 0.
+   */
   async sweep(retentionDays: number): Promise<number> {
     const before = new Date(this.ctx.calendar.now().getTime() - retentionDays * 24 * 60 * 60 * 1000).toISOString();
-    await publishEvents(this.ctx.db);
-    let deleted = 0;
-    for (;;) {
-      const n = await deleteEventsBefore(this.ctx.db, before, 1000);
-      deleted += n;
-      if (n < 1000) return deleted;
-    }
+    const job = await runClaimedJob(this.ctx.db, 'event-retention', SWEEP_LEASE_SECONDS, async (claim) => {
+      await publishEvents(this.ctx.db);
+      let deleted = 0;
+      while (!claim.lost) {
+        const n = await deleteEventsBefore(this.ctx.db, before, 1000);
+        deleted += n;
+        if (n < 1000) break;
+      }
+      return deleted;
+    });
+    return job.ran ? job.result : 0;
   }
 }

@@ -1,4 +1,4 @@
-import { isUniqueViolation } from '../db';
+import { isUniqueViolation, newClaimOwner } from '../db';
 import { addDays } from '../domain/dates';
 import { conflict, notFound, validationFailed } from '../domain/errors';
 import { contractsToAdjust, contractsToSettle } from '../repositories/settlement.repository';
@@ -7,14 +7,14 @@ import {
   findRunningRun,
   insertRun,
   listRuns,
-  takeOverLease,
+  claimRunningRun,
   type RunRecord,
 } from '../repositories/settlement-run.repository';
 import { listStatements, statementLines, statementsOfRun } from '../repositories/statement.repository';
 import { statementCsvHeader, statementCsvRow, UTF8_BOM } from '../representations/settlement';
 import type { Actor, ServiceContext } from './context';
 import { DryRun } from './settlement/dry-run';
-import { LEASE_MS, leaseIsLive, newLeaseOwner } from './settlement/lease';
+import { leaseSecondsOf } from './settlement/lease';
 import { cutPartitions } from './settlement/partition-work';
 import { RunExecutor, type ExecutionOptions, type RunProgress } from './settlement/run-executor';
 import { withUnitOfWork } from './unit-of-work';
@@ -68,7 +68,7 @@ export class SettlementService {
     }
     // The work is planned by reading, outside any transaction; the run and its partitions are then written at once.
     const partitions = cutPartitions(await this.contractsWithWork(through), this.ctx.partitionLines);
-    const owner = newLeaseOwner();
+    const owner = newClaimOwner();
     let runId: number;
     try {
       runId = await withUnitOfWork(this.ctx, actor, async (uow) => {
@@ -77,7 +77,7 @@ export class SettlementService {
           createdBy: actor.name,
           createdAt: uow.nowIso,
           leaseOwner: owner,
-          leaseUntil: new Date(Date.now() + LEASE_MS).toISOString(),
+          leaseSeconds: leaseSecondsOf(this.ctx),
           partitions,
         });
         uow.record({
@@ -101,19 +101,15 @@ export class SettlementService {
     return new RunExecutor(this.ctx, run, options).execute(owner, actor);
   }
 
-  /** The run that was interrupted (its lease expired or its holder is gone), resumed to completion; null when there is none. */
+  /**
+   * The run that was interrupted (its lease ran out by the database's clock, or was handed back),
+   * resumed to completion; null when there is none. 409 while its holder renews the lease.
+   */
   private async resumeInterrupted(actor: Actor, options: RunOptions): Promise<RunRecord | null> {
     const running = await findRunningRun(this.ctx.db);
     if (!running) return null;
-    if (leaseIsLive(running.leaseOwner, running.leaseUntil, Date.now())) throw runInProgress(running);
-    const owner = newLeaseOwner();
-    const taken = await takeOverLease(
-      this.ctx.db,
-      running.id,
-      { owner: running.leaseOwner, until: running.leaseUntil },
-      { owner, until: new Date(Date.now() + LEASE_MS).toISOString() },
-    );
-    if (!taken) throw runInProgress(running);
+    const owner = newClaimOwner();
+    if (!(await claimRunningRun(this.ctx.db, running.id, owner, leaseSecondsOf(this.ctx)))) throw runInProgress(running);
     options.onResumed?.(running);
     return new RunExecutor(this.ctx, running, options).execute(owner, actor);
   }

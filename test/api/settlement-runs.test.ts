@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import { IdempotencyStore } from '../../src/http/idempotency';
 import { BusinessCalendar } from '../../src/clock';
 import { describeApi } from '../helpers/api';
-import { seedPortfolio, settleCommand } from '../helpers/portfolio';
+import { seedPortfolio, settleCommand, untilRunLeaseRunsOut } from '../helpers/portfolio';
 
 /** The settlement run resource of SPEC §6.5 through the API: dry runs, failed partitions, retries. */
 describeApi('settlement runs through the API (SPEC §6.3, §6.5)', (ctx) => {
@@ -69,12 +69,13 @@ describeApi('settlement runs through the API (SPEC §6.3, §6.5)', (ctx) => {
     this.timeout(60_000);
     await seedPortfolio(ctx.db, { owners: 8, referrers: 4, linesPerContract: 100 });
     // The first attempt: it began run N and died (a killed process) after some partitions.
-    const killed = await settleCommand(ctx.url, ['--through', '2026-10-31'], { SETTLEMENT_PARTITION_LINES: '100' }, (stderr, child) => {
+    const killed = await settleCommand(ctx.url, ['--through', '2026-10-31'], { SETTLEMENT_PARTITION_LINES: '100', SETTLEMENT_LEASE_SECONDS: '2' }, (stderr, child) => {
       if (/progress: [2-9]\/\d+ partitions/.test(stderr)) child.kill('SIGKILL');
     });
     expect(killed.signal, killed.output).to.equal('SIGKILL');
     const [begun] = await ctx.db('settlement_runs').select('id', 'status');
     expect(begun.status).to.equal('running');
+    await untilRunLeaseRunsOut(ctx.db, begun.id);
     const body = { through: '2026-10-31' };
     const [record] = await ctx
       .db('idempotency_keys')

@@ -168,3 +168,13 @@ export async function ledgerOrphans(db: Knex): Promise<Record<string, number>> {
   };
   return Object.fromEntries(Object.entries(counts).filter(([, n]) => n > 0));
 }
+
+/**
+ * Waits until the lease of a killed settle's run has run out (SETTLEMENT_LEASE_SECONDS of that
+ * command): a run is taken over on expiry only, never because its process is gone.
+ */
+export async function untilRunLeaseRunsOut(db: Knex, runId: number): Promise<void> {
+  const row = await db('settlement_runs').select('lease_until').where({ id: runId }).first();
+  const until = row?.lease_until ? new Date(row.lease_until).getTime() : 0;
+  while (until + 50 > Date.now()) await new Promise((r) => setTimeout(r, 50));
+}

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { describeApi, type ApiContext } from '../helpers/api';
 import { expectProblem } from '../helpers/fixtures';
-import { forgetRuns, ledgerOrphans, normalizedExport, seedPortfolio, settleCommand } from '../helpers/portfolio';
+import { forgetRuns, ledgerOrphans, normalizedExport, seedPortfolio, settleCommand, untilRunLeaseRunsOut } from '../helpers/portfolio';
 import { publishEvents } from '../../src/services/event.service';
 
 /**
@@ -9,9 +9,11 @@ import { publishEvents } from '../../src/services/event.service';
  * next settle resumes an interrupted run before its own, and the result is identical, line for
  * line, to a run that was never interrupted. Small partitions (SETTLEMENT_PARTITION_LINES=200)
  * make a run of 1,920 revenue lines eight partitions and a finalize of many transactions; the
- * uninterrupted run it is compared with has one partition (the default size).
+ * uninterrupted run it is compared with has one partition (the default size). The killed command's
+ * lease (SETTLEMENT_LEASE_SECONDS=4) is only ever taken over once it has run out: nothing probes
+ * whether its process is alive.
  */
-const SMALL = { SETTLEMENT_PARTITION_LINES: '200' };
+const SMALL = { SETTLEMENT_PARTITION_LINES: '200', SETTLEMENT_LEASE_SECONDS: '4' };
 const THROUGH = ['--through', '2026-10-31'];
 
 describeApi('a settlement run killed and resumed (SPEC §6.5)', (ctx) => {
@@ -44,6 +46,10 @@ describeApi('a settlement run killed and resumed (SPEC §6.5)', (ctx) => {
     expect(killed.signal, `the command finished before it could be killed:\n${killed.output}`).to.equal('SIGKILL');
     const [run] = await ctx.db('settlement_runs').select('id', 'status');
     expect(run.status).to.equal('running');
+    // Its lease still runs: another settle is refused, and changes nothing.
+    expectProblem(await ctx.post('/v1/settlement-runs', { through: '2026-10-31' }), 409, 'run-in-progress');
+    expect((await ctx.db('settlement_runs').where({ id: run.id }).first()).status).to.equal('running');
+    await untilRunLeaseRunsOut(ctx.db, run.id);
     return run.id as number;
   }
 

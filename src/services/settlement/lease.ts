@@ -1,44 +1,12 @@
-import crypto from 'node:crypto';
-import os from 'node:os';
+import type { ServiceContext } from '../context';
 
 /**
- * Who holds a running run (SPEC §6.5): `host:pid:nonce`. A lease is renewed while its holder
- * works; an expired one may be taken over. A holder on this machine whose process is gone, or an
- * executor of this process that ended, has given its lease up already: the next settle need not
- * wait for it to expire (a killed settle command is resumed at once).
+ * Who holds a running run (SPEC §6.5): a claim through src/db/claim.ts, `host:pid:nonce`, with a
+ * lease renewed while its holder works (every third of it). Expiry only: a run whose holder was
+ * killed is resumed once its lease has run out by the database's clock (SETTLEMENT_LEASE_SECONDS,
+ * 30 by default); a holder that stops or fails hands its lease back, so that the next settle
+ * resumes at once.
  */
-export const LEASE_MS = 30_000;
-export const RENEW_EVERY_MS = 5_000;
+export const DEFAULT_LEASE_SECONDS = 30;
 
-const host = os.hostname().replace(/:/g, '_');
-const liveInThisProcess = new Set<string>();
-
-export function newLeaseOwner(): string {
-  const owner = `${host}:${process.pid}:${crypto.randomBytes(4).toString('hex')}`;
-  liveInThisProcess.add(owner);
-  return owner;
-}
-
-/** The owner's work ended (finished or failed) in this process. */
-export function leaseOwnerGone(owner: string): void {
-  liveInThisProcess.delete(owner);
-}
-
-/** Whether a lease still stands: not expired, and its holder is not known to be gone. */
-export function leaseIsLive(owner: string | null, until: string | null, nowMs: number): boolean {
-  if (owner === null || until === null || Date.parse(until) <= nowMs) return false;
-  const [ownerHost, pidText] = owner.split(':');
-  if (ownerHost !== host) return true;
-  const pid = Number(pidText);
-  if (pid === process.pid) return liveInThisProcess.has(owner);
-  return processAlive(pid);
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+export const leaseSecondsOf = (ctx: ServiceContext) => ctx.settlementLeaseSeconds ?? DEFAULT_LEASE_SECONDS;

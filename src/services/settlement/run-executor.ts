@@ -1,6 +1,9 @@
 import type { Knex } from 'knex';
 import {
+  Heartbeat,
   independently,
+  newClaimOwner,
+  renewEveryMs,
   isDatabaseUnavailable,
   lockRangeShared,
   refreshStatistics,
@@ -24,7 +27,8 @@ import {
   insertSums,
   partitionsWithStaleSums,
   linesOfRun,
-  renewLease,
+  releaseRunLease,
+  renewRunLease,
   sumsOfStatements,
   type PartitionRecord,
   type RunRecord,
@@ -47,7 +51,7 @@ import type { Actor, ServiceContext } from '../context';
 import { runEventsBatch, settlementRunCompletedEvent, stageEventDrafts, statementCreatedEvent } from '../event.service';
 import { withUnitOfWork } from '../unit-of-work';
 import { DEFAULT_PARTITION_LINES, computePartition } from './partition-work';
-import { LEASE_MS, RENEW_EVERY_MS, leaseOwnerGone } from './lease';
+import { leaseSecondsOf } from './lease';
 
 export interface RunProgress {
   partitionsDone: number;
@@ -62,7 +66,7 @@ export interface ExecutionOptions {
   onFinalizing?: (done: number, total: number) => void;
   /** Called with every renewal of the run's lease while it works (an API request renews its idempotency lease). */
   heartbeat?: () => Promise<unknown>;
-  /** How often the lease is renewed (default every 5 s of a 30 s lease). */
+  /** How often the lease is renewed (default every third of the lease: 10 s of 30 s). */
   renewEveryMs?: number;
 }
 
@@ -89,6 +93,8 @@ export class RunExecutor {
   private readonly statementIds = new Map<string, number>();
   private readonly attempts = new Map<number, number>();
   private lost = false;
+  /** Who claims partitions: this executor's workers. */
+  private readonly worker = newClaimOwner();
   /** Statements this executor opened, and how many there were when their table was last analyzed. */
   private opened = 0;
   private analyzedAt = 16;
@@ -121,7 +127,14 @@ export class RunExecutor {
    * waiting for partitions other processes are working on, then finalize.
    */
   async execute(owner: string, actor: Actor): Promise<RunRecord> {
-    const renewal = setInterval(() => void this.renew(owner), this.options.renewEveryMs ?? RENEW_EVERY_MS);
+    const leaseSeconds = leaseSecondsOf(this.ctx);
+    const beat = new Heartbeat(
+      () => this.renew(owner, leaseSeconds),
+      this.options.renewEveryMs ?? renewEveryMs(leaseSeconds),
+      // The database is away for a moment: the lease is renewed at the next turn, or expires.
+      (err) => this.ctx.logger?.warn({ err, runId: this.run.id }, 'settlement run lease not renewed'),
+    );
+    let completed = false;
     try {
       const workers = Math.max(1, this.options.workers ?? 1);
       await Promise.all(Array.from({ length: workers }, () => this.settlePartitions()));
@@ -132,14 +145,16 @@ export class RunExecutor {
         await this.settlePartitions();
       }
       await this.finalize(actor);
+      completed = true;
       await dropStaleSums(this.db);
       return (await findRun(this.db, this.run.id))!;
     } catch (err) {
       if (err instanceof LeaseLost) throw conflict('run-in-progress', err.message);
       throw err;
     } finally {
-      clearInterval(renewal);
-      leaseOwnerGone(owner);
+      await beat.stop();
+      // Stopped before the end by an error (not by losing the lease): handed back, so that the next settle resumes at once.
+      if (!completed && !this.lost) await releaseRunLease(this.db, this.run.id, owner).catch(() => undefined);
     }
   }
 
@@ -148,15 +163,11 @@ export class RunExecutor {
     return Number((row as { n: number | string }).n);
   }
 
-  private async renew(owner: string): Promise<void> {
-    try {
-      const held = await renewLease(this.db, this.run.id, owner, new Date(Date.now() + LEASE_MS).toISOString());
-      if (!held) this.lost = true;
-      await this.options.heartbeat?.();
-    } catch (err) {
-      // The database is away for a moment: the lease is renewed at the next turn, or expires.
-      this.ctx.logger?.warn({ err, runId: this.run.id }, 'settlement run lease not renewed');
-    }
+  private async renew(owner: string, leaseSeconds: number): Promise<boolean> {
+    const held = await renewRunLease(this.db, this.run.id, owner, leaseSeconds);
+    if (!held) this.lost = true;
+    await this.options.heartbeat?.();
+    return held;
   }
 
   private async reportProgress(): Promise<void> {
@@ -179,7 +190,7 @@ export class RunExecutor {
       const result = await transaction(
         this.db,
         async (trx) => {
-          const partition = await claimPartition(trx, this.run.id);
+          const partition = await claimPartition(trx, this.run.id, this.worker, leaseSecondsOf(this.ctx));
           if (!partition) return null;
           claimed = partition;
           const opened = await this.settlePartition(trx, partition);

@@ -1,22 +1,23 @@
-import crypto from 'node:crypto';
 import type { Knex } from 'knex';
-import os from 'node:os';
 import type { Logger } from 'pino';
 import { systemClock, type Clock } from '../../clock';
-import { transaction } from '../../db';
+import { Heartbeat, newClaimOwner, renewEveryMs, transaction } from '../../db';
 import { DISABLE_AFTER_MS, retryDelaySeconds, subscribes } from '../../domain/events';
 import { findEvents, type EventRecord } from '../../repositories/event.repository';
 import {
-  claimDeliveries,
+  claimableEndpoints,
   claimEndpoints,
+  claimNextDelivery,
   eventsAfter,
   fanoutCursor,
+  findWebhookEndpoint,
   insertAttempt,
   insertDeliveries,
   lockFanoutCursor,
   lockWebhookEndpoint,
-  releaseLeases,
-  renewEndpointLease,
+  releaseEndpointClaims,
+  renewDeliveryClaim,
+  renewEndpointClaim,
   setFanoutCursor,
   settleDelivery,
   subscribers,
@@ -42,49 +43,86 @@ export interface DeliveryOptions {
   pollMs: number;
   /** A 2xx within this is a success (15 s). */
   timeoutMs?: number;
-  /** A claim is taken over by another instance once it has not been renewed for this long (30 s). */
+  /** A claim is taken over by another instance once it has not been renewed for this long (30 s); renewed every third of it. */
   leaseMs?: number;
-  /** Endpoints this worker sends to at once, at most. */
+  /** Endpoints served at once whose attempt in flight is not slow (default 16). */
   concurrency?: number;
-  /** Deliveries of one endpoint claimed at a time. */
+  /** An attempt in flight this long is slow: its endpoint no longer counts against `concurrency` (default 1 s). */
+  slowAfterMs?: number;
+  /** Endpoints served at once, slow ones included (default 4 × concurrency); at most half of them failing ones. */
+  maxInFlight?: number;
+  /** Deliveries sent to an endpoint per claim; then it is handed back and waits its turn (default 100). */
   batch?: number;
   /** An endpoint that failed every delivery for this long is disabled (5 days). */
   disableAfterMs?: number;
   /**
-   * The clock of the outside world: webhook-timestamp, retries and leases are real instants,
-   * which receivers and other instances compare with their own clocks.
+   * The clock of the outside world: webhook-timestamp and retries are real instants, which
+   * receivers compare with their own clocks. (Leases are judged by the database's clock.)
    */
   clock?: Clock;
 }
 
+/** What this instance is doing for one endpoint it holds. */
+interface EndpointLoop {
+  work: Promise<void>;
+  /** It failed since its last success when claimed. */
+  failing: boolean;
+  /** When the attempt in flight began (Date.now()), or null between attempts. */
+  sendingSince: number | null;
+}
+
+/** One delivery ready to send: what prepare() gathered. */
+interface PreparedDelivery {
+  endpoint: WebhookEndpointRecord;
+  delivery: ClaimedDelivery;
+  event: EventRecord | undefined;
+}
+
+/** An attempt made and not yet recorded. */
+interface Attempt {
+  result: SendResult;
+  startedIso: string;
+  done: { at: Date; iso: string; plus: (ms: number) => string };
+}
+
 /**
  * The webhook delivery of one server instance (SPEC §13), a background worker. Every instance
- * runs one; they share the work through the database:
+ * runs one; they share the work through the database (src/db/claim.ts):
  *
  * 1. **Fan-out.** Committed events are numbered into the feed (publishEvents), then those past
  *    a cursor become delivery rows, one per subscribed endpoint, in a short transaction that holds
  *    the cursor (FOR UPDATE SKIP LOCKED: one instance at a time; the others skip it). An event
  *    that commits later always gets a higher number, so the cursor never passes an event not yet
  *    numbered: no committed event is lost, whatever process dies when.
- * 2. **Claim.** An endpoint with deliveries due is claimed with a lease (30 s, renewed with each
- *    attempt), and so are its due deliveries, in sequence order: one instance sends to an
- *    endpoint at a time, so its events leave in order; what a killed instance held is free again
- *    when its lease runs out.
- * 3. **Send**, outside any transaction, then **record** the attempt in a short transaction of its
- *    own: success, or the next retry of the schedule, or failed. An event waiting for its retry
- *    does not hold back later ones.
+ * 2. **Claim.** An endpoint with deliveries due is claimed with a lease, least recently claimed
+ *    first, never one this instance serves already; it is then served by a loop of its own, one
+ *    delivery at a time, while a heartbeat renews the endpoint's lease and the delivery's. One
+ *    instance sends to an endpoint at a time, so its events leave in order; what a killed
+ *    instance held is free again when its lease runs out (the database's clock decides).
+ * 3. Each delivery in three steps, as Svix does: **prepare** (claim the endpoint's next due
+ *    delivery, read the endpoint and the event), **send** (outside any transaction, signed),
+ *    **record** (the attempt, the outcome — success, the next retry of the schedule, or failed —
+ *    and the endpoint's failing streak, in a short transaction, after each attempt).
+ *
+ * Fairness: an endpoint is handed back after a failed attempt and after `batch` deliveries, and
+ * waits behind those claimed less recently. An attempt in flight for longer than `slowAfterMs`
+ * frees its slot of `concurrency`, so receivers that hang (up to the 15 s timeout) never hold
+ * the slots a healthy endpoint needs; endpoints in a failing streak take at most half of
+ * `maxInFlight`.
  */
 export class WebhookDispatcher implements BackgroundWorker {
   readonly name = 'webhook-delivery';
-  readonly owner = `${os.hostname().slice(0, 30)}:${process.pid}:${crypto.randomBytes(4).toString('hex')}`;
+  readonly owner = newClaimOwner();
   private stopped = true;
   private loop: Promise<void> | null = null;
-  private readonly serving = new Map<number, Promise<void>>();
+  private readonly serving = new Map<number, EndpointLoop>();
   private wake: (() => void) | null = null;
   private readonly clock: Clock;
   private readonly timeoutMs: number;
-  private readonly leaseMs: number;
+  private readonly leaseSeconds: number;
   private readonly concurrency: number;
+  private readonly slowAfterMs: number;
+  private readonly maxInFlight: number;
   private readonly batch: number;
   private readonly disableAfterMs: number;
 
@@ -95,9 +133,11 @@ export class WebhookDispatcher implements BackgroundWorker {
   ) {
     this.clock = options.clock ?? systemClock;
     this.timeoutMs = options.timeoutMs ?? 15_000;
-    this.leaseMs = options.leaseMs ?? 30_000;
-    this.concurrency = options.concurrency ?? 8;
-    this.batch = options.batch ?? 50;
+    this.leaseSeconds = (options.leaseMs ?? 30_000) / 1000;
+    this.concurrency = options.concurrency ?? 16;
+    this.slowAfterMs = options.slowAfterMs ?? 1000;
+    this.maxInFlight = options.maxInFlight ?? 4 * this.concurrency;
+    this.batch = options.batch ?? 100;
     this.disableAfterMs = options.disableAfterMs ?? DISABLE_AFTER_MS;
   }
 
@@ -112,7 +152,7 @@ export class WebhookDispatcher implements BackgroundWorker {
     this.stopped = true;
     this.wake?.();
     await this.loop;
-    await Promise.all(this.serving.values());
+    await Promise.all([...this.serving.values()].map((l) => l.work));
   }
 
   private async run(): Promise<void> {
@@ -169,61 +209,109 @@ export class WebhookDispatcher implements BackgroundWorker {
     }, { durable: false });
   }
 
-  /** Claims endpoints with deliveries due (as many as there is room for) and serves each on its own; whether it claimed any. */
+  /**
+   * Claims endpoints with deliveries due, as many as there is room for (healthy ones first, those
+   * in a failing streak within their share), and serves each in a loop of its own; whether it
+   * claimed any.
+   */
   private async claimAndServe(): Promise<boolean> {
-    const room = this.concurrency - this.serving.size;
-    if (room <= 0 || this.stopped) return false;
-    const now = this.now();
-    const claimed = await transaction(this.ctx.db, (trx) => claimEndpoints(trx, this.owner, now.iso, now.plus(this.leaseMs), room), { durable: false });
-    for (const endpoint of claimed) {
-      const work = this.serve(endpoint)
+    if (this.stopped) return false;
+    const loops = [...this.serving.values()];
+    const nowMs = Date.now();
+    const fast = loops.filter((l) => l.sendingSince === null || nowMs - l.sendingSince < this.slowAfterMs).length;
+    let room = Math.min(this.concurrency - fast, this.maxInFlight - loops.length);
+    if (room <= 0) return false;
+    const { db } = this.ctx;
+    const nowIso = this.now().iso;
+    const exclude = [...this.serving.keys()];
+    // A read first: an idle poll writes nothing.
+    const due = await claimableEndpoints(db, { nowIso, exclude });
+    const base = { owner: this.owner, leaseSeconds: this.leaseSeconds, nowIso, exclude };
+    const claimed: { endpoint: WebhookEndpointRecord; failing: boolean }[] = [];
+    if (due.healthy) {
+      for (const endpoint of await claimEndpoints(db, { ...base, limit: room, failing: false })) claimed.push({ endpoint, failing: false });
+      room -= claimed.length;
+    }
+    const failingRoom = Math.min(room, Math.floor(this.maxInFlight / 2) - loops.filter((l) => l.failing).length);
+    if (due.failing && failingRoom > 0) {
+      for (const endpoint of await claimEndpoints(db, { ...base, limit: failingRoom, failing: true })) claimed.push({ endpoint, failing: true });
+    }
+    for (const { endpoint, failing } of claimed) {
+      const loop: EndpointLoop = { work: Promise.resolve(), failing, sendingSince: null };
+      loop.work = this.serve(endpoint.id, loop)
         .catch((err: unknown) => this.logger?.warn({ err, endpointId: endpoint.id }, 'webhook delivery to an endpoint failed; its lease runs out and it is taken up again'))
         .finally(() => this.serving.delete(endpoint.id));
-      this.serving.set(endpoint.id, work);
+      this.serving.set(endpoint.id, loop);
     }
     return claimed.length > 0;
   }
 
   /**
-   * Sends an endpoint's due deliveries in sequence order, batch after batch, while it holds the
-   * lease; then hands the lease back. Attempts are recorded after they were made, a few successes
-   * together (a failure at once), each time in a short transaction that also renews the lease.
+   * Serves one claimed endpoint: its due deliveries one at a time, in sequence order, each
+   * prepared, sent and recorded; a heartbeat renews the endpoint's lease and the delivery's
+   * meanwhile (a receiver may take 15 s). Ends when nothing is due, after a failed attempt, after
+   * `batch` deliveries, when the claim was lost or the worker stops; then hands the claim back.
    */
-  private async serve(endpoint: WebhookEndpointRecord): Promise<void> {
+  private async serve(endpointId: number, loop: EndpointLoop): Promise<void> {
     const { db } = this.ctx;
-    try {
-      for (;;) {
-        const now = this.now();
-        // The endpoint's lease is renewed with the deliveries' own: it never runs out before
-        // theirs, so an instance that takes the endpoint over finds every delivery a dead holder
-        // had claimed free again, and sends them in order.
-        const until = now.plus(this.leaseMs);
-        const deliveries = await transaction(
+    let current: number | null = null;
+    const beat = new Heartbeat(
+      () =>
+        transaction(
           db,
-          async (trx) => ((await renewEndpointLease(trx, endpoint.id, this.owner, until)) ? claimDeliveries(trx, endpoint.id, this.owner, now.iso, until, this.batch) : []),
+          async (trx) => {
+            const endpoint = await renewEndpointClaim(trx, endpointId, this.owner, this.leaseSeconds);
+            const delivery = current === null || (await renewDeliveryClaim(trx, current, this.owner, this.leaseSeconds));
+            return endpoint && delivery;
+          },
           { durable: false },
-        );
-        if (deliveries.length === 0) return;
-        const events = await findEvents(db, deliveries.map((d) => d.eventId));
-        let made: Attempt[] = [];
-        for (const [i, delivery] of deliveries.entries()) {
-          if (!this.stopped) made.push(await this.send(endpoint, delivery, events.get(delivery.eventId)));
-          const last = this.stopped || i === deliveries.length - 1;
-          if (made.length > 0 && (last || !made[made.length - 1]!.result.ok || made.length >= RECORD_EVERY)) {
-            const state = await this.record(endpoint, made);
-            made = [];
-            if (state !== 'held') return;
-          }
-          if (this.stopped) return;
-        }
+        ),
+      renewEveryMs(this.leaseSeconds),
+      (err) => this.logger?.warn({ err, endpointId }, 'webhook delivery: a lease was not renewed; it is tried again at the next turn'),
+    );
+    try {
+      for (let sent = 0; sent < this.batch && !this.stopped && !beat.lost; sent++) {
+        const prepared = await this.prepare(endpointId);
+        if (!prepared) return;
+        current = prepared.delivery.id;
+        loop.sendingSince = Date.now();
+        const attempt = await this.send(prepared);
+        loop.sendingSince = null;
+        const state = await this.record(prepared, attempt);
+        current = null;
+        if (state !== 'held' || !attempt.result.ok) return;
       }
     } finally {
-      await releaseLeases(db, endpoint.id, this.owner);
+      await beat.stop();
+      await releaseEndpointClaims(db, endpointId, this.owner, current);
     }
   }
 
-  /** One POST of one delivery, signed; nothing is written. */
-  private async send(endpoint: WebhookEndpointRecord, delivery: ClaimedDelivery, event: EventRecord | undefined): Promise<Attempt> {
+  /**
+   * Prepare: while this instance still holds the endpoint, claims its next due delivery and reads
+   * what sending needs (the endpoint as it is now, the event). Null when there is nothing to send.
+   */
+  private async prepare(endpointId: number): Promise<PreparedDelivery | null> {
+    const { db } = this.ctx;
+    const nowIso = this.now().iso;
+    const claimed = await transaction(
+      db,
+      async (trx) => {
+        if (!(await renewEndpointClaim(trx, endpointId, this.owner, this.leaseSeconds))) return null;
+        const endpoint = await findWebhookEndpoint(trx, endpointId);
+        if (!endpoint?.enabled) return null;
+        const delivery = await claimNextDelivery(trx, endpointId, this.owner, this.leaseSeconds, nowIso);
+        return delivery ? { endpoint, delivery } : null;
+      },
+      { durable: false },
+    );
+    if (!claimed) return null;
+    const event = (await findEvents(db, [claimed.delivery.eventId])).get(claimed.delivery.eventId);
+    return { ...claimed, event };
+  }
+
+  /** Send: one POST of one delivery, signed; nothing is written. */
+  private async send({ endpoint, event }: PreparedDelivery): Promise<Attempt> {
     const started = this.now();
     let result: SendResult;
     if (!event) {
@@ -238,44 +326,38 @@ export class WebhookDispatcher implements BackgroundWorker {
       };
       result = await postWebhook(endpoint.url, headers, body, { timeoutMs: this.timeoutMs, policy: this.options.policy });
     }
-    return { delivery, event, result, startedIso: started.iso, done: this.now() };
+    return { result, startedIso: started.iso, done: this.now() };
   }
 
   /**
-   * Records attempts made (in order; only the last may be a failure): the log, each delivery's
-   * outcome — succeeded, the next retry of the schedule, or failed —, the endpoint's failing
-   * streak and its lease. Not durable on its own: an attempt whose record a power cut loses is
-   * only made again (at least once; receivers deduplicate by webhook-id).
+   * Record, right after the attempt: the log, the delivery's outcome — succeeded, the next retry
+   * of the schedule, or failed —, the endpoint's failing streak and its lease. Not durable on its
+   * own: an attempt whose record a power cut loses is only made again (at least once; receivers
+   * deduplicate by webhook-id). 'lost' when another instance took the endpoint over meanwhile.
    */
-  private async record(endpoint: WebhookEndpointRecord, made: Attempt[]): Promise<'held' | 'lost' | 'disabled'> {
-    const last = made[made.length - 1]!;
-    let held = false;
-    const failingFor = await transaction(
+  private async record({ endpoint, delivery, event }: PreparedDelivery, { result, startedIso, done }: Attempt): Promise<'held' | 'lost' | 'disabled'> {
+    const failures = result.ok ? delivery.scheduleStep : delivery.scheduleStep + 1;
+    const delay = result.ok || !event ? null : retryDelaySeconds(this.options.retrySchedule, failures);
+    const status = result.ok ? 'succeeded' : delay === null ? 'failed' : 'pending';
+    const { held, failingFor } = await transaction(
       this.ctx.db,
       async (trx) => {
-        for (const { delivery, event, result, startedIso, done } of made) {
-          const failures = result.ok ? delivery.scheduleStep : delivery.scheduleStep + 1;
-          const delay = result.ok || !event ? null : retryDelaySeconds(this.options.retrySchedule, failures);
-          const status = result.ok ? 'succeeded' : delay === null ? 'failed' : 'pending';
-          await insertAttempt(trx, delivery.id, { attemptedAt: startedIso, httpStatus: result.httpStatus, error: result.error, durationMs: result.durationMs, response: result.response });
-          const settled = await settleDelivery(trx, delivery.id, this.owner, {
-            status,
-            attemptCount: delivery.attemptCount + 1,
-            scheduleStep: failures,
-            nextAttemptAt: delay === null ? null : done.plus(delay * 1000),
-            attemptedAt: startedIso,
-          });
-          if (!settled) this.logger?.warn({ deliveryId: delivery.id }, 'webhook delivery: the lease was taken over meanwhile; the attempt is logged, its outcome left to the new holder');
-          recordWebhookDelivery(status === 'pending' ? 'retrying' : status, result.ok && event ? (done.at.getTime() - Date.parse(event.createdAt)) / 1000 : undefined);
-        }
-        // The endpoint's lease, renewed with each record (lost: another instance took the endpoint over).
-        held = await renewEndpointLease(trx, endpoint.id, this.owner, last.done.plus(this.leaseMs));
-        if (made.some((m) => m.result.ok)) await this.noteStreak(trx, endpoint.id, true, last.startedIso, last.done.at);
-        return last.result.ok ? null : this.noteStreak(trx, endpoint.id, false, last.startedIso, last.done.at);
+        await insertAttempt(trx, delivery.id, { attemptedAt: startedIso, httpStatus: result.httpStatus, error: result.error, durationMs: result.durationMs, response: result.response });
+        const settled = await settleDelivery(trx, delivery.id, this.owner, {
+          status,
+          attemptCount: delivery.attemptCount + 1,
+          scheduleStep: failures,
+          nextAttemptAt: delay === null ? null : done.plus(delay * 1000),
+          attemptedAt: startedIso,
+        });
+        if (!settled) this.logger?.warn({ deliveryId: delivery.id }, 'webhook delivery: the lease was taken over meanwhile; the attempt is logged, its outcome left to the new holder');
+        const held = settled && (await renewEndpointClaim(trx, endpoint.id, this.owner, this.leaseSeconds));
+        return { held, failingFor: await this.noteStreak(trx, endpoint.id, result.ok, startedIso, done.at) };
       },
       { durable: false },
     );
-    if (failingFor !== null && (await this.disable(endpoint.id, failingFor, last.done.iso))) return 'disabled';
+    recordWebhookDelivery(status === 'pending' ? 'retrying' : status, result.ok && event ? (done.at.getTime() - Date.parse(event.createdAt)) / 1000 : undefined);
+    if (failingFor !== null && (await this.disable(endpoint.id, failingFor, done.iso))) return 'disabled';
     return held ? 'held' : 'lost';
   }
 
@@ -318,15 +400,3 @@ export class WebhookDispatcher implements BackgroundWorker {
     });
   }
 }
-
-/** An attempt made and not yet recorded. */
-interface Attempt {
-  delivery: ClaimedDelivery;
-  event: EventRecord | undefined;
-  result: SendResult;
-  startedIso: string;
-  done: { at: Date; iso: string; plus: (ms: number) => string };
-}
-
-/** Successes recorded together, at most (a failure is recorded at once). */
-const RECORD_EVERY = 20;
