@@ -181,6 +181,10 @@ export class ApprovalService {
       if (!self && uow.actor.role !== 'admin') throw forbidden(`Only the key that asked for change request ${cr.id}, or an admin, may withdraw it.`);
     } else if (bunitId !== cr.bunitId) {
       throw forbidden(`Change request ${cr.id} is decided by the business unit that owns the contract (${cr.bunitId}), not by the referrer.`);
+    } else if (mayActFor(uow.actor, cr.referrerId) && uow.actor.role !== 'admin') {
+      // Four eyes between the units: the referrer is the party that gains, so a key that may act
+      // for it never decides, whatever else it may act for (the owner too).
+      throw forbidden(`Change request ${cr.id} concerns a referral to business unit ${cr.referrerId}, which this key may act for; a key of the owner alone (${cr.bunitId}) or an admin key decides it.`);
     }
     if (cr.status !== 'pending') throw notPending(cr);
     if (outcome !== 'withdrawn' && self) throw new ApiError(403, 'four-eyes', 'Forbidden', `Change request ${cr.id} was asked for by this key; another key must decide it.`);
@@ -225,6 +229,8 @@ export class ApprovalService {
     }
   }
 }
+
+const mayActFor = (actor: Pick<Actor, 'bunitIds'>, bunitId: number) => actor.bunitIds === 'all' || actor.bunitIds.includes(bunitId);
 
 const notPending = (cr: ChangeRequestRecord) => conflict('not-pending', `Change request ${cr.id} is ${cr.status}, no longer pending.`);
 

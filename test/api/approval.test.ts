@@ -275,6 +275,22 @@ describeApi('approval in maker-checker mode (SPEC §11)', (ctx) => {
       expectProblem(await w.checker.post(referralsOf(w.hq), referralBody(w.contract, w.dach)), 403, 'forbidden');
     });
 
+    it('a key that may act for the referrer never decides, even when it may act for the owner too: 403 forbidden, the request stays pending', async () => {
+      const created = await requestCreation(ctx, w);
+      const id = created.pendingChange!.id;
+      const both = ctx.as((await ctx.key('hq-and-nordics-approver', 'approver', [w.hq, w.nordics])).secret);
+      const refused = await both.post(crPath(w.hq, id, '/approve'), {});
+      expectProblem(refused, 403, 'forbidden');
+      expect(refused.body.detail).to.match(/may act for/);
+      expectProblem(await both.post(crPath(w.hq, id, '/deny'), { reason: 'no' }), 403, 'forbidden');
+      expectProblem(await both.post(`/v1/bunits/${w.hq}/change-requests/moderate`, { approve: [id] }), 403, 'forbidden');
+      expectProblem(await both.post(crPath(w.nordics, id, '/approve'), {}), 403, 'forbidden');
+      expect((await w.checker.get(crPath(w.hq, id))).body.status).to.equal('pending');
+      expect((await w.checker.get(`${referralsOf(w.hq)}/${created.id}`)).body.status).to.equal('pending');
+      // A key of the owner alone decides it.
+      expect((await w.checker.post(crPath(w.hq, id, '/approve'), {})).status).to.equal(200);
+    });
+
     it('deciding a request that is no longer pending answers 409 not-pending', async () => {
       const created = await requestCreation(ctx, w);
       const id = created.pendingChange!.id;
