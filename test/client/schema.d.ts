@@ -260,7 +260,7 @@ export interface paths {
          * Approve a change request
          * @description Applies the change now, as if it were made at this instant: a percentage change takes effect today (R8), a start date may change only while both dates are after today (R7), and R4, R5, R9 and R10 are checked again. A rule the change breaks now answers 409 with that rule's code, and the request stays pending (deny or withdraw it). An approved creation makes the referral `approved`: it earns from its billingStartDate, past days not yet settled included, at the next settlement run.
          *
-         *     Decided by an `approver` key of the business unit that owns the referral’s contract (the path’s), or an admin key; never by the key that asked (403 four-eyes); the referrer’s keys see the request but cannot decide it (403 forbidden).
+         *     Decided by an `approver` key of the business unit that owns the referral’s contract (the path’s), or an admin key; never by the key that asked (403 four-eyes); a key that may act for the referrer sees the request but never decides it (403 forbidden), whatever other business units it may act for (the owner’s too).
          */
         post: operations["approveChangeRequest"];
         delete?: never;
@@ -282,7 +282,7 @@ export interface paths {
          * Deny a change request
          * @description The referral stays as it was. A denied creation leaves the referral `denied`: final, read-only, it counts for nothing. A denial says why (`reason`, required).
          *
-         *     Decided by an `approver` key of the business unit that owns the referral’s contract (the path’s), or an admin key; never by the key that asked (403 four-eyes); the referrer’s keys see the request but cannot decide it (403 forbidden).
+         *     Decided by an `approver` key of the business unit that owns the referral’s contract (the path’s), or an admin key; never by the key that asked (403 four-eyes); a key that may act for the referrer sees the request but never decides it (403 forbidden), whatever other business units it may act for (the owner’s too).
          */
         post: operations["denyChangeRequest"];
         delete?: never;
@@ -324,7 +324,7 @@ export interface paths {
          * Approve and deny several change requests at once
          * @description 1 to 1000 change requests in all, each approved or denied as an approval or a denial of it alone would be; all or nothing: the first that cannot be decided answers for all (its detail names it) and nothing is decided. `reason` is every decision's reason, and required when any is denied.
          *
-         *     Decided by an `approver` key of the business unit that owns the referral’s contract (the path’s), or an admin key; never by the key that asked (403 four-eyes); the referrer’s keys see the request but cannot decide it (403 forbidden).
+         *     Decided by an `approver` key of the business unit that owns the referral’s contract (the path’s), or an admin key; never by the key that asked (403 four-eyes); a key that may act for the referrer sees the request but never decides it (403 forbidden), whatever other business units it may act for (the owner’s too).
          */
         post: operations["moderateChangeRequests"];
         delete?: never;
