@@ -1377,6 +1377,8 @@ export interface components {
             /** @example Checked against the signed agreement. */
             reason: string;
         };
+        /** @description No fields: send `{}` or no body at all; any field is refused (400). */
+        EmptyBody: Record<string, never>;
         /** @description Every request named, as decided. */
         ChangeRequestModerationResult: {
             data: components["schemas"]["ChangeRequest"][];
@@ -8074,7 +8076,12 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                /** @example {} */
+                "application/json": components["schemas"]["EmptyBody"];
+            };
+        };
         responses: {
             /** @description The request, withdrawn. */
             200: {
@@ -8108,9 +8115,10 @@ export interface operations {
                 };
             };
             /**
-             * @description Bad request. Code:
+             * @description Bad request. One of these codes:
              *
              *     - `validation-failed`: A parameter, header or body field is invalid: a missing or unknown field, a date that is not a real calendar date, a decimal with more places than allowed (never rounded), a range that ends before it starts. `errors` lists every invalid field, not just the first; fix them and send again.
+             *     - `malformed-json`: The body is not valid JSON. Nothing was read from it.
              */
             400: {
                 headers: {
@@ -8123,7 +8131,7 @@ export interface operations {
                         /** @constant */
                         status?: 400;
                         /** @enum {string} */
-                        code?: "validation-failed";
+                        code?: "validation-failed" | "malformed-json";
                     };
                 };
             };
@@ -8223,6 +8231,44 @@ export interface operations {
                         status?: 409;
                         /** @enum {string} */
                         code?: "idempotency-key-in-use" | "not-pending";
+                    };
+                };
+            };
+            /**
+             * @description Payload too large. Code:
+             *
+             *     - `payload-too-large`: The body is larger than 1 MB. Split revenue into several requests of at most 1000 lines.
+             */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 413;
+                        /** @enum {string} */
+                        code?: "payload-too-large";
+                    };
+                };
+            };
+            /**
+             * @description Unsupported media type. Code:
+             *
+             *     - `unsupported-media-type`: Bodies must be UTF-8 JSON sent as `Content-Type: application/json`.
+             */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 415;
+                        /** @enum {string} */
+                        code?: "unsupported-media-type";
                     };
                 };
             };
@@ -13483,7 +13529,12 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                /** @example {} */
+                "application/json": components["schemas"]["EmptyBody"];
+            };
+        };
         responses: {
             /** @description The endpoint with its new secret (absent from an idempotent replay). */
             200: {
@@ -13517,9 +13568,10 @@ export interface operations {
                 };
             };
             /**
-             * @description Bad request. Code:
+             * @description Bad request. One of these codes:
              *
              *     - `validation-failed`: A parameter, header or body field is invalid: a missing or unknown field, a date that is not a real calendar date, a decimal with more places than allowed (never rounded), a range that ends before it starts. `errors` lists every invalid field, not just the first; fix them and send again.
+             *     - `malformed-json`: The body is not valid JSON. Nothing was read from it.
              */
             400: {
                 headers: {
@@ -13532,7 +13584,7 @@ export interface operations {
                         /** @constant */
                         status?: 400;
                         /** @enum {string} */
-                        code?: "validation-failed";
+                        code?: "validation-failed" | "malformed-json";
                     };
                 };
             };
@@ -13631,6 +13683,44 @@ export interface operations {
                         status?: 409;
                         /** @enum {string} */
                         code?: "idempotency-key-in-use";
+                    };
+                };
+            };
+            /**
+             * @description Payload too large. Code:
+             *
+             *     - `payload-too-large`: The body is larger than 1 MB. Split revenue into several requests of at most 1000 lines.
+             */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 413;
+                        /** @enum {string} */
+                        code?: "payload-too-large";
+                    };
+                };
+            };
+            /**
+             * @description Unsupported media type. Code:
+             *
+             *     - `unsupported-media-type`: Bodies must be UTF-8 JSON sent as `Content-Type: application/json`.
+             */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 415;
+                        /** @enum {string} */
+                        code?: "unsupported-media-type";
                     };
                 };
             };
@@ -13968,7 +14058,12 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                /** @example {} */
+                "application/json": components["schemas"]["EmptyBody"];
+            };
+        };
         responses: {
             /** @description Accepted: the delivery is pending, due now. */
             202: {
@@ -14004,9 +14099,10 @@ export interface operations {
                 };
             };
             /**
-             * @description Bad request. Code:
+             * @description Bad request. One of these codes:
              *
              *     - `validation-failed`: A parameter, header or body field is invalid: a missing or unknown field, a date that is not a real calendar date, a decimal with more places than allowed (never rounded), a range that ends before it starts. `errors` lists every invalid field, not just the first; fix them and send again.
+             *     - `malformed-json`: The body is not valid JSON. Nothing was read from it.
              */
             400: {
                 headers: {
@@ -14019,7 +14115,7 @@ export interface operations {
                         /** @constant */
                         status?: 400;
                         /** @enum {string} */
-                        code?: "validation-failed";
+                        code?: "validation-failed" | "malformed-json";
                     };
                 };
             };
@@ -14118,6 +14214,44 @@ export interface operations {
                         status?: 409;
                         /** @enum {string} */
                         code?: "idempotency-key-in-use";
+                    };
+                };
+            };
+            /**
+             * @description Payload too large. Code:
+             *
+             *     - `payload-too-large`: The body is larger than 1 MB. Split revenue into several requests of at most 1000 lines.
+             */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 413;
+                        /** @enum {string} */
+                        code?: "payload-too-large";
+                    };
+                };
+            };
+            /**
+             * @description Unsupported media type. Code:
+             *
+             *     - `unsupported-media-type`: Bodies must be UTF-8 JSON sent as `Content-Type: application/json`.
+             */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 415;
+                        /** @enum {string} */
+                        code?: "unsupported-media-type";
                     };
                 };
             };

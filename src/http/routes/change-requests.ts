@@ -1,5 +1,5 @@
 import { presentChangeRequest } from '../../representations/change-request';
-import { BunitIdParams } from '../../schemas/common';
+import { BunitIdParams, EmptyBody } from '../../schemas/common';
 import {
   ApproveBody,
   ChangeRequest,
@@ -132,6 +132,9 @@ ${FOUR_EYES}`,
     tags,
     access: 'write',
     params: ChangeRequestParams,
+    body: EmptyBody,
+    bodyOptional: true,
+    bodyExample: {},
     responses: {
       200: { description: 'The request, withdrawn.', schema: ChangeRequest, example: { ...approved, status: 'withdrawn', decidedBy: 'billing-hq', decisionReason: null } },
     },
