@@ -70,7 +70,7 @@ export async function openChangeRequest(
     entity: 'referral',
     id: referral.id,
     action: `request-${kind}`,
-    reason,
+    reason: uow.actor.reason ?? reason,
     changes: [{ field: 'pendingChange', from: null, to: { id, kind, proposed } }],
     events: [changeRequestEvent('change_request.created', { id }, referral)],
   });
@@ -95,8 +95,9 @@ export class ApprovalService {
     return listChangeRequests(this.ctx.db, { bunitId, status: query.status, kind: query.kind, referralId: query.referralId }, query.sort, query);
   }
 
+  /** The decision's reason is the body's, or else the request's X-Change-Reason. */
   approve(bunitId: number, id: number, reason: string | undefined, by: Acting): Promise<ChangeRequestRecord> {
-    return withUnitOfWork(this.ctx, by, (uow) => this.decide(uow, bunitId, id, { status: 'approved', reason: reason ?? null }));
+    return withUnitOfWork(this.ctx, by, (uow) => this.decide(uow, bunitId, id, { status: 'approved', reason: reason ?? uow.actor.reason ?? null }));
   }
 
   deny(bunitId: number, id: number, reason: string, by: Acting): Promise<ChangeRequestRecord> {
@@ -128,7 +129,7 @@ export class ApprovalService {
       }
       for (const contractId of [...contracts].sort((a, b) => a - b)) await lockRow(uow.trx, 'contracts', contractId);
       const decided: ChangeRequestRecord[] = [];
-      for (const id of approve) decided.push(await this.decide(uow, bunitId, id, { status: 'approved', reason: body.reason ?? null }).catch((err: unknown) => Promise.reject(about(id, err))));
+      for (const id of approve) decided.push(await this.decide(uow, bunitId, id, { status: 'approved', reason: body.reason ?? uow.actor.reason ?? null }).catch((err: unknown) => Promise.reject(about(id, err))));
       for (const id of deny) decided.push(await this.decide(uow, bunitId, id, { status: 'denied', reason: body.reason! }).catch((err: unknown) => Promise.reject(about(id, err))));
       return decided;
     });
@@ -159,7 +160,8 @@ export class ApprovalService {
       entity: 'referral',
       id: referral.id,
       action: decision.status === 'approved' ? 'approve' : decision.status === 'denied' ? 'deny' : 'withdraw',
-      reason: decision.reason,
+      // The audit trail's reason is the request's X-Change-Reason (SPEC §7.4), else the decision's.
+      reason: uow.actor.reason ?? decision.reason,
       changes: [
         { field: 'pendingChange', from: { id: cr.id, kind: cr.kind }, to: null },
         ...(status !== current.status ? [{ field: 'status', from: current.status, to: status }] : []),

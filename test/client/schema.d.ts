@@ -1252,7 +1252,10 @@ export interface components {
              * @example 2026-11-23T10:15:00.000Z
              */
             decidedDate: string | null;
-            /** @example Checked against the signed agreement. */
+            /**
+             * @description The decision’s `reason` (its body’s); for an approval without one, the X-Change-Reason header of the approving request.
+             * @example Checked against the signed agreement.
+             */
             decisionReason: string | null;
         };
         /** @description Replaces the content (R6): `percentage` required; `billingEndDate` absent or null = open-ended; `billingStartDate` absent = unchanged. `contract` and `referrer` must name the stored ones. Read-only fields are ignored. */
@@ -2512,7 +2515,7 @@ export interface components {
          */
         "If-None-Match": string;
         /**
-         * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name.
+         * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name. Its bytes are read as UTF-8 (as curl sends `grün – ✓`) and stored exactly; bytes that are not UTF-8 answer 400 naming `header.X-Change-Reason`.
          * @example Renegotiated referral terms, Q4 2026
          */
         "X-Change-Reason": string;
@@ -2771,7 +2774,7 @@ export interface operations {
                  */
                 "Idempotency-Key"?: components["parameters"]["Idempotency-Key"];
                 /**
-                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name.
+                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name. Its bytes are read as UTF-8 (as curl sends `grün – ✓`) and stored exactly; bytes that are not UTF-8 answer 400 naming `header.X-Change-Reason`.
                  * @example Renegotiated referral terms, Q4 2026
                  */
                 "X-Change-Reason"?: components["parameters"]["X-Change-Reason"];
@@ -3256,7 +3259,7 @@ export interface operations {
                  */
                 "If-Match"?: components["parameters"]["If-Match"];
                 /**
-                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name.
+                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name. Its bytes are read as UTF-8 (as curl sends `grün – ✓`) and stored exactly; bytes that are not UTF-8 answer 400 naming `header.X-Change-Reason`.
                  * @example Renegotiated referral terms, Q4 2026
                  */
                 "X-Change-Reason"?: components["parameters"]["X-Change-Reason"];
@@ -3549,7 +3552,7 @@ export interface operations {
                  */
                 "If-Match"?: components["parameters"]["If-Match"];
                 /**
-                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name.
+                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name. Its bytes are read as UTF-8 (as curl sends `grün – ✓`) and stored exactly; bytes that are not UTF-8 answer 400 naming `header.X-Change-Reason`.
                  * @example Renegotiated referral terms, Q4 2026
                  */
                 "X-Change-Reason"?: components["parameters"]["X-Change-Reason"];
@@ -3959,7 +3962,7 @@ export interface operations {
                  */
                 "Idempotency-Key"?: components["parameters"]["Idempotency-Key"];
                 /**
-                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name.
+                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name. Its bytes are read as UTF-8 (as curl sends `grün – ✓`) and stored exactly; bytes that are not UTF-8 answer 400 naming `header.X-Change-Reason`.
                  * @example Renegotiated referral terms, Q4 2026
                  */
                 "X-Change-Reason"?: components["parameters"]["X-Change-Reason"];
@@ -4484,7 +4487,7 @@ export interface operations {
                  */
                 "If-Match"?: components["parameters"]["If-Match"];
                 /**
-                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name.
+                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name. Its bytes are read as UTF-8 (as curl sends `grün – ✓`) and stored exactly; bytes that are not UTF-8 answer 400 naming `header.X-Change-Reason`.
                  * @example Renegotiated referral terms, Q4 2026
                  */
                 "X-Change-Reason"?: components["parameters"]["X-Change-Reason"];
@@ -4789,7 +4792,7 @@ export interface operations {
                  */
                 "If-Match"?: components["parameters"]["If-Match"];
                 /**
-                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name.
+                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name. Its bytes are read as UTF-8 (as curl sends `grün – ✓`) and stored exactly; bytes that are not UTF-8 answer 400 naming `header.X-Change-Reason`.
                  * @example Renegotiated referral terms, Q4 2026
                  */
                 "X-Change-Reason"?: components["parameters"]["X-Change-Reason"];
@@ -5233,7 +5236,7 @@ export interface operations {
                  */
                 "Idempotency-Key"?: components["parameters"]["Idempotency-Key"];
                 /**
-                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name.
+                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name. Its bytes are read as UTF-8 (as curl sends `grün – ✓`) and stored exactly; bytes that are not UTF-8 answer 400 naming `header.X-Change-Reason`.
                  * @example Renegotiated referral terms, Q4 2026
                  */
                 "X-Change-Reason"?: components["parameters"]["X-Change-Reason"];
@@ -5795,7 +5798,7 @@ export interface operations {
                  */
                 "If-Match"?: components["parameters"]["If-Match"];
                 /**
-                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name.
+                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name. Its bytes are read as UTF-8 (as curl sends `grün – ✓`) and stored exactly; bytes that are not UTF-8 answer 400 naming `header.X-Change-Reason`.
                  * @example Renegotiated referral terms, Q4 2026
                  */
                 "X-Change-Reason"?: components["parameters"]["X-Change-Reason"];
@@ -6166,7 +6169,7 @@ export interface operations {
                  */
                 "If-Match"?: components["parameters"]["If-Match"];
                 /**
-                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name.
+                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name. Its bytes are read as UTF-8 (as curl sends `grün – ✓`) and stored exactly; bytes that are not UTF-8 answer 400 naming `header.X-Change-Reason`.
                  * @example Renegotiated referral terms, Q4 2026
                  */
                 "X-Change-Reason"?: components["parameters"]["X-Change-Reason"];
@@ -6411,7 +6414,7 @@ export interface operations {
                  */
                 "Idempotency-Key"?: components["parameters"]["Idempotency-Key"];
                 /**
-                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name.
+                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name. Its bytes are read as UTF-8 (as curl sends `grün – ✓`) and stored exactly; bytes that are not UTF-8 answer 400 naming `header.X-Change-Reason`.
                  * @example Renegotiated referral terms, Q4 2026
                  */
                 "X-Change-Reason"?: components["parameters"]["X-Change-Reason"];
@@ -7438,7 +7441,7 @@ export interface operations {
                  */
                 "Idempotency-Key"?: components["parameters"]["Idempotency-Key"];
                 /**
-                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name.
+                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name. Its bytes are read as UTF-8 (as curl sends `grün – ✓`) and stored exactly; bytes that are not UTF-8 answer 400 naming `header.X-Change-Reason`.
                  * @example Renegotiated referral terms, Q4 2026
                  */
                 "X-Change-Reason"?: components["parameters"]["X-Change-Reason"];
@@ -7753,7 +7756,7 @@ export interface operations {
                  */
                 "Idempotency-Key"?: components["parameters"]["Idempotency-Key"];
                 /**
-                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name.
+                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name. Its bytes are read as UTF-8 (as curl sends `grün – ✓`) and stored exactly; bytes that are not UTF-8 answer 400 naming `header.X-Change-Reason`.
                  * @example Renegotiated referral terms, Q4 2026
                  */
                 "X-Change-Reason"?: components["parameters"]["X-Change-Reason"];
@@ -8063,7 +8066,7 @@ export interface operations {
                  */
                 "Idempotency-Key"?: components["parameters"]["Idempotency-Key"];
                 /**
-                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name.
+                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name. Its bytes are read as UTF-8 (as curl sends `grün – ✓`) and stored exactly; bytes that are not UTF-8 answer 400 naming `header.X-Change-Reason`.
                  * @example Renegotiated referral terms, Q4 2026
                  */
                 "X-Change-Reason"?: components["parameters"]["X-Change-Reason"];
@@ -8368,7 +8371,7 @@ export interface operations {
                  */
                 "Idempotency-Key"?: components["parameters"]["Idempotency-Key"];
                 /**
-                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name.
+                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name. Its bytes are read as UTF-8 (as curl sends `grün – ✓`) and stored exactly; bytes that are not UTF-8 answer 400 naming `header.X-Change-Reason`.
                  * @example Renegotiated referral terms, Q4 2026
                  */
                 "X-Change-Reason"?: components["parameters"]["X-Change-Reason"];
@@ -8957,7 +8960,7 @@ export interface operations {
                  */
                 "Idempotency-Key"?: components["parameters"]["Idempotency-Key"];
                 /**
-                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name.
+                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name. Its bytes are read as UTF-8 (as curl sends `grün – ✓`) and stored exactly; bytes that are not UTF-8 answer 400 naming `header.X-Change-Reason`.
                  * @example Renegotiated referral terms, Q4 2026
                  */
                 "X-Change-Reason"?: components["parameters"]["X-Change-Reason"];
@@ -9284,7 +9287,7 @@ export interface operations {
                  */
                 "X-Request-Id"?: components["parameters"]["X-Request-Id"];
                 /**
-                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name.
+                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name. Its bytes are read as UTF-8 (as curl sends `grün – ✓`) and stored exactly; bytes that are not UTF-8 answer 400 naming `header.X-Change-Reason`.
                  * @example Renegotiated referral terms, Q4 2026
                  */
                 "X-Change-Reason"?: components["parameters"]["X-Change-Reason"];
@@ -9701,7 +9704,7 @@ export interface operations {
                  */
                 "Idempotency-Key"?: components["parameters"]["Idempotency-Key"];
                 /**
-                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name.
+                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name. Its bytes are read as UTF-8 (as curl sends `grün – ✓`) and stored exactly; bytes that are not UTF-8 answer 400 naming `header.X-Change-Reason`.
                  * @example Renegotiated referral terms, Q4 2026
                  */
                 "X-Change-Reason"?: components["parameters"]["X-Change-Reason"];
@@ -11532,7 +11535,7 @@ export interface operations {
                  */
                 "Idempotency-Key"?: components["parameters"]["Idempotency-Key"];
                 /**
-                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name.
+                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name. Its bytes are read as UTF-8 (as curl sends `grün – ✓`) and stored exactly; bytes that are not UTF-8 answer 400 naming `header.X-Change-Reason`.
                  * @example Renegotiated referral terms, Q4 2026
                  */
                 "X-Change-Reason"?: components["parameters"]["X-Change-Reason"];
@@ -12006,7 +12009,7 @@ export interface operations {
                  */
                 "X-Request-Id"?: components["parameters"]["X-Request-Id"];
                 /**
-                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name.
+                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name. Its bytes are read as UTF-8 (as curl sends `grün – ✓`) and stored exactly; bytes that are not UTF-8 answer 400 naming `header.X-Change-Reason`.
                  * @example Renegotiated referral terms, Q4 2026
                  */
                 "X-Change-Reason"?: components["parameters"]["X-Change-Reason"];
@@ -12573,7 +12576,7 @@ export interface operations {
                  */
                 "Idempotency-Key"?: components["parameters"]["Idempotency-Key"];
                 /**
-                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name.
+                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name. Its bytes are read as UTF-8 (as curl sends `grün – ✓`) and stored exactly; bytes that are not UTF-8 answer 400 naming `header.X-Change-Reason`.
                  * @example Renegotiated referral terms, Q4 2026
                  */
                 "X-Change-Reason"?: components["parameters"]["X-Change-Reason"];
@@ -13063,7 +13066,7 @@ export interface operations {
                  */
                 "X-Request-Id"?: components["parameters"]["X-Request-Id"];
                 /**
-                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name.
+                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name. Its bytes are read as UTF-8 (as curl sends `grün – ✓`) and stored exactly; bytes that are not UTF-8 answer 400 naming `header.X-Change-Reason`.
                  * @example Renegotiated referral terms, Q4 2026
                  */
                 "X-Change-Reason"?: components["parameters"]["X-Change-Reason"];
@@ -13344,7 +13347,7 @@ export interface operations {
                  */
                 "X-Request-Id"?: components["parameters"]["X-Request-Id"];
                 /**
-                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name.
+                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name. Its bytes are read as UTF-8 (as curl sends `grün – ✓`) and stored exactly; bytes that are not UTF-8 answer 400 naming `header.X-Change-Reason`.
                  * @example Renegotiated referral terms, Q4 2026
                  */
                 "X-Change-Reason"?: components["parameters"]["X-Change-Reason"];
@@ -13518,7 +13521,7 @@ export interface operations {
                  */
                 "Idempotency-Key"?: components["parameters"]["Idempotency-Key"];
                 /**
-                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name.
+                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name. Its bytes are read as UTF-8 (as curl sends `grün – ✓`) and stored exactly; bytes that are not UTF-8 answer 400 naming `header.X-Change-Reason`.
                  * @example Renegotiated referral terms, Q4 2026
                  */
                 "X-Change-Reason"?: components["parameters"]["X-Change-Reason"];
@@ -14045,7 +14048,7 @@ export interface operations {
                  */
                 "Idempotency-Key"?: components["parameters"]["Idempotency-Key"];
                 /**
-                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name.
+                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name. Its bytes are read as UTF-8 (as curl sends `grün – ✓`) and stored exactly; bytes that are not UTF-8 answer 400 naming `header.X-Change-Reason`.
                  * @example Renegotiated referral terms, Q4 2026
                  */
                 "X-Change-Reason"?: components["parameters"]["X-Change-Reason"];
@@ -14351,7 +14354,7 @@ export interface operations {
                  */
                 "Idempotency-Key"?: components["parameters"]["Idempotency-Key"];
                 /**
-                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name.
+                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name. Its bytes are read as UTF-8 (as curl sends `grün – ✓`) and stored exactly; bytes that are not UTF-8 answer 400 naming `header.X-Change-Reason`.
                  * @example Renegotiated referral terms, Q4 2026
                  */
                 "X-Change-Reason"?: components["parameters"]["X-Change-Reason"];
