@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { stringify } from 'yaml';
 import { BusinessCalendar, type Clock } from './clock';
 import { DEFAULT_WEBHOOK_SETTINGS, type ApprovalMode, type WebhookSettings } from './config';
-import { validationFailed } from './domain/errors';
+import { ApiError, validationFailed, type FieldError } from './domain/errors';
 import { authorise } from './http/auth';
 import { ifNoneMatchNames } from './http/conditional';
 import { docsRouter } from './http/docs';
@@ -228,8 +228,8 @@ function operation(route: RouteDef, ctx: MountContext) {
       const actor = (await authorise(req, route.access, (secret) => ctx.keys.resolve(secret), bunitId)) as Actor;
       ctx.limiter.hit(actor.keyId === null ? `env:${actor.name}` : `key:${actor.keyId}`);
       const mediaType = negotiate(req, representations, bodiless) ?? 'application/json';
-      const valid = validateRequest(route, { params: req.params, query: req.query, body: req.body });
       const reason = changeReason(req);
+      const valid = validateWithHeaders(route, req, reason);
 
       const idempotencyKey = route.method === 'post' ? IdempotencyStore.keyOf(req) : undefined;
       if (idempotencyKey !== undefined) {
@@ -245,7 +245,7 @@ function operation(route: RouteDef, ctx: MountContext) {
         params: valid.params,
         query: valid.query,
         body: valid.body,
-        actor: { ...actor, reason },
+        actor: { ...actor, reason: reason.value },
         services: ctx.services,
         req,
         res,
@@ -293,17 +293,32 @@ function operation(route: RouteDef, ctx: MountContext) {
   };
 }
 
-/** Header bytes reach Node as Latin-1 characters; a reason sent as UTF-8 (the usual) is read as UTF-8. */
-const headerText = (raw: string): string => utf8Text(Buffer.from(raw, 'latin1')) ?? raw;
-
-function changeReason(req: Request): string | undefined {
+/**
+ * X-Change-Reason (SPEC §7.4), as UTF-8 text. Header bytes reach Node as Latin-1 characters, one a
+ * byte; they are read back as the bytes they were and decoded as UTF-8 (what curl and browsers
+ * send), so `grün – ✓` is stored as sent. Bytes that are not UTF-8 are refused rather than
+ * guessed at (a Latin-1 reading would store other text than the client meant).
+ */
+function changeReason(req: Request): { value: string | undefined; error?: FieldError } {
   const raw = req.headers['x-change-reason'];
-  if (raw === undefined) return undefined;
-  const value = typeof raw === 'string' ? headerText(raw) : raw;
-  if (typeof value !== 'string' || value.length > MAX_REASON_LENGTH) {
-    throw validationFailed([{ path: 'header.X-Change-Reason', message: `must be at most ${MAX_REASON_LENGTH} characters` }]);
+  if (raw === undefined) return { value: undefined };
+  const value = typeof raw === 'string' ? utf8Text(Buffer.from(raw, 'latin1')) : undefined;
+  if (value === undefined) return { value, error: { path: 'header.X-Change-Reason', message: 'must be UTF-8 text' } };
+  if (value.length > MAX_REASON_LENGTH) return { value, error: { path: 'header.X-Change-Reason', message: `must be at most ${MAX_REASON_LENGTH} characters` } };
+  return { value };
+}
+
+/** The route's validation, with a bad X-Change-Reason named among the other bad fields (one 400 for all). */
+function validateWithHeaders(route: RouteDef, req: Request, reason: { error?: FieldError }): ReturnType<typeof validateRequest> {
+  let valid: ReturnType<typeof validateRequest>;
+  try {
+    valid = validateRequest(route, { params: req.params, query: req.query, body: req.body });
+  } catch (err) {
+    if (!reason.error || !(err instanceof ApiError) || err.code !== 'validation-failed') throw err;
+    throw validationFailed([...(err.errors ?? []), reason.error]);
   }
-  return value;
+  if (reason.error) throw validationFailed([reason.error]);
+  return valid;
 }
 
 function storable(response: StoredResponse): StoredResponse {

@@ -16,6 +16,15 @@ export async function lockRow(trx: Knex.Transaction, table: LockableTable, id: n
 }
 
 /**
+ * lockRow for many rows in one statement, in id order (so two lockers never deadlock): PostgreSQL
+ * `FOR UPDATE`; SQLite: a no-op, the transaction already holds the database's write lock.
+ */
+export async function lockRows(trx: Knex.Transaction, table: LockableTable, ids: readonly number[]): Promise<void> {
+  if (dialectOf(trx) !== 'postgres' || ids.length === 0) return;
+  await trx(table).select('id').whereIn('id', [...new Set(ids)].sort((a, b) => a - b)).orderBy('id').forUpdate();
+}
+
+/**
  * Share-lock rows (ordered by id, so two lockers never deadlock): writers that take lockRow on
  * one of them wait until this transaction ends. SQLite: a no-op, the transaction already holds
  * the database's write lock.

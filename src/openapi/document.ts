@@ -106,7 +106,7 @@ const REQUEST_HEADERS = {
     name: 'X-Change-Reason',
     required: false,
     description:
-      'Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name.',
+      'Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name. Its bytes are read as UTF-8 (as curl sends `grün – ✓`) and stored exactly; bytes that are not UTF-8 answer 400 naming `header.X-Change-Reason`.',
     schema: { type: 'string', maxLength: 500 },
     example: 'Renegotiated referral terms, Q4 2026',
   },

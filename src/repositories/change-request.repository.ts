@@ -10,6 +10,8 @@ export type ChangeStatus = 'pending' | 'approved' | 'denied' | 'withdrawn';
 export interface ChangeRequestRecord {
   id: number;
   referralId: number;
+  /** The referral's contract. */
+  contractId: number;
   /** The business unit that owns the referral's contract (the one that asks and decides). */
   bunitId: number;
   /** The referrer, which sees the request too (R11). */
@@ -31,6 +33,7 @@ export interface ChangeRequestRecord {
 interface Row {
   id: number;
   referral_id: number;
+  contract_id: number;
   bunit_id: number;
   referrer_id: number;
   kind: ChangeKind;
@@ -46,13 +49,14 @@ interface Row {
   decision_reason: string | null;
 }
 
-const SELECT = `SELECT cr.id, cr.referral_id, c.bunit_id, r.referrer_id, cr.kind, cr.status, cr.proposed, cr.reason, cr.requested_by,
+const SELECT = `SELECT cr.id, cr.referral_id, r.contract_id, c.bunit_id, r.referrer_id, cr.kind, cr.status, cr.proposed, cr.reason, cr.requested_by,
   cr.requested_by_key, cr.requested_at, cr.decided_by, cr.decided_by_key, cr.decided_at, cr.decision_reason
   FROM change_requests cr JOIN referrals r ON r.id = cr.referral_id JOIN contracts c ON c.id = r.contract_id`;
 
 const toRecord = (r: Row): ChangeRequestRecord => ({
   id: r.id,
   referralId: r.referral_id,
+  contractId: r.contract_id,
   bunitId: r.bunit_id,
   referrerId: r.referrer_id,
   kind: r.kind,
@@ -73,6 +77,17 @@ export async function findChangeRequest(db: Knex, id: number): Promise<ChangeReq
   return row && toRecord(row);
 }
 const BY_ID = preparedSql(`${SELECT} WHERE cr.id = ?`);
+
+/** Several change requests in one read (chunked under SQLite's parameter limit), by id; ids that do not exist are absent. */
+export async function findChangeRequests(db: Knex, ids: readonly number[]): Promise<Map<number, ChangeRequestRecord>> {
+  const out = new Map<number, ChangeRequestRecord>();
+  for (let i = 0; i < ids.length; i += 500) {
+    const chunk = ids.slice(i, i + 500);
+    const rows = await queryPrepared<Row>(db, preparedSql(`${SELECT} WHERE cr.id IN (${chunk.map(() => '?').join(', ')})`), chunk);
+    for (const row of rows) out.set(row.id, toRecord(row));
+  }
+  return out;
+}
 
 export async function insertChangeRequest(
   trx: Knex,
@@ -107,6 +122,28 @@ export async function decideChangeRequest(
     decision_reason: values.decisionReason,
   });
   return changed === 1;
+}
+
+/** Records one decision on many pending requests in one statement per chunk; how many were still pending. */
+export async function decideChangeRequests(
+  trx: Knex,
+  ids: readonly number[],
+  values: { status: Exclude<ChangeStatus, 'pending'>; decidedBy: string; decidedByKey: string; decidedAt: string; decisionReason: string | null },
+): Promise<number> {
+  let changed = 0;
+  for (let i = 0; i < ids.length; i += 500) {
+    changed += await trx('change_requests')
+      .whereIn('id', ids.slice(i, i + 500))
+      .where({ status: 'pending' })
+      .update({
+        status: values.status,
+        decided_by: values.decidedBy,
+        decided_by_key: values.decidedByKey,
+        decided_at: values.decidedAt,
+        decision_reason: values.decisionReason,
+      });
+  }
+  return changed;
 }
 
 export interface ChangeRequestFilter {

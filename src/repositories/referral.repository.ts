@@ -372,6 +372,16 @@ export async function saveReferralApproval(
   const p = values.pendingChange;
   await executePrepared(trx, SAVE_APPROVAL, [values.status, p?.id ?? null, p?.kind ?? null, p?.requestedAt ?? null, values.at, id]);
 }
+/** saveReferralApproval for many referrals at once, none left with a pending change: one statement per status and chunk. */
+export async function saveReferralApprovals(trx: Knex, byStatus: ReadonlyMap<ReferralStatus, readonly number[]>, at: string): Promise<void> {
+  for (const [status, ids] of byStatus) {
+    for (let i = 0; i < ids.length; i += 500) {
+      await trx('referrals')
+        .whereIn('id', ids.slice(i, i + 500))
+        .update({ status, pending_change_id: null, pending_change_kind: null, pending_change_at: null, updated_at: at, version: trx.raw('version + 1') });
+    }
+  }
+}
 const SAVE_APPROVAL = preparedSql(
   'UPDATE referrals SET status = ?, pending_change_id = ?, pending_change_kind = ?, pending_change_at = ?, updated_at = ?, version = version + 1 WHERE id = ?',
 );

@@ -26,7 +26,7 @@ export const ChangeRequest = z
     requestedDate: Timestamp,
     decidedBy: z.string().nullable().openapi({ example: 'finance-approver', description: 'Name of the key that approved, denied or withdrew it.' }),
     decidedDate: Timestamp.nullable(),
-    decisionReason: z.string().nullable().openapi({ example: 'Checked against the signed agreement.' }),
+    decisionReason: z.string().nullable().openapi({ example: 'Checked against the signed agreement.', description: 'The decision’s `reason` (its body’s); for an approval without one, the X-Change-Reason header of the approving request.' }),
   })
   .openapi('ChangeRequest', { description: 'A change to a referral that waits for another key’s decision (four eyes).' });
 

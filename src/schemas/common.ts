@@ -295,3 +295,10 @@ export const InstantRange = z
     return { from: parsed[0], to: parsed[1] };
   })
   .openapi({ type: 'string' });
+
+/**
+ * The body of an operation that takes no fields (rotate a secret, withdraw a request, retry a
+ * delivery): none at all, or `{}`. Declared all the same, so that a field sent to it is refused
+ * (400, SPEC §2) rather than ignored, and so that the OpenAPI document says what may be sent.
+ */
+export const EmptyBody = z.strictObject({}).openapi('EmptyBody', { description: 'No fields: send `{}` or no body at all; any field is refused (400).' });

@@ -1,21 +1,25 @@
-import { isUniqueViolation, lockRow } from '../db';
+import { isUniqueViolation, lockRows } from '../db';
 import { Dec } from '../domain/decimal';
 import { ApiError, conflict, forbidden, notFound } from '../domain/errors';
 import {
   decideChangeRequest,
+  decideChangeRequests,
   findChangeRequest,
+  findChangeRequests,
   insertChangeRequest,
   listChangeRequests,
   type ChangeKind,
   type ChangeRequestRecord,
   type ChangeStatus,
 } from '../repositories/change-request.repository';
-import { findReferral, saveReferralApproval, type ReferralRecord } from '../repositories/referral.repository';
+import { findReferralsOfContracts, saveReferralApproval, saveReferralApprovals, type ReferralRecord } from '../repositories/referral.repository';
+import { presentChangeRequest } from '../representations/change-request';
+import { presentReferral } from '../representations/referral';
 import type { ChangeRequestListQuery, ModerateBody } from '../schemas/change-request';
 import type { Actor, ServiceContext } from './context';
 import { changeRequestEvent, referralEvent } from './event.service';
 import { applyAmendment, applyArchive, applyReplacement, assertFitsAmong, lockReferral } from './referral-changes';
-import { withUnitOfWork, type Acting, type UnitOfWork } from './unit-of-work';
+import { withUnitOfWork, type Acting, type EventDraft, type UnitOfWork } from './unit-of-work';
 
 /**
  * Maker-checker approval (SPEC §11). In APPROVAL_MODE maker-checker, creating a referral, a PUT
@@ -70,7 +74,7 @@ export async function openChangeRequest(
     entity: 'referral',
     id: referral.id,
     action: `request-${kind}`,
-    reason,
+    reason: uow.actor.reason ?? reason,
     changes: [{ field: 'pendingChange', from: null, to: { id, kind, proposed } }],
     events: [changeRequestEvent('change_request.created', { id }, referral)],
   });
@@ -95,8 +99,9 @@ export class ApprovalService {
     return listChangeRequests(this.ctx.db, { bunitId, status: query.status, kind: query.kind, referralId: query.referralId }, query.sort, query);
   }
 
+  /** The decision's reason is the body's, or else the request's X-Change-Reason. */
   approve(bunitId: number, id: number, reason: string | undefined, by: Acting): Promise<ChangeRequestRecord> {
-    return withUnitOfWork(this.ctx, by, (uow) => this.decide(uow, bunitId, id, { status: 'approved', reason: reason ?? null }));
+    return withUnitOfWork(this.ctx, by, (uow) => this.decide(uow, bunitId, id, { status: 'approved', reason: reason ?? uow.actor.reason ?? null }));
   }
 
   deny(bunitId: number, id: number, reason: string, by: Acting): Promise<ChangeRequestRecord> {
@@ -110,27 +115,79 @@ export class ApprovalService {
 
   /**
    * Several decisions, all or nothing: the first one that cannot be made answers for all (its
-   * detail names the request) and nothing is decided. The contracts are locked in id order first,
-   * so that two moderations of overlapping requests never deadlock.
+   * detail names the request) and nothing is decided. Set-based, so that 1,000 decisions take
+   * a handful of statements rather than ten round trips each: the requests are read in one
+   * statement, their contracts locked in one (in id order, so two moderations of overlapping
+   * requests never deadlock), the contracts' referrals read in one; each decision is checked
+   * in memory (four eyes, still pending, R4/R5 for a creation); then one UPDATE per outcome
+   * decides the requests and one per status clears the referrals' pending changes, and the audit
+   * entries and events are written in bulk (their data read once, after every change). An
+   * approved update, archive or amendment is applied with the PUT's and the amendment's own rules
+   * and writer, as a single approval would be (those change terms; a creation changes none).
    */
   moderate(bunitId: number, body: ModerateBody, by: Acting): Promise<ChangeRequestRecord[]> {
     return withUnitOfWork(this.ctx, by, async (uow) => {
-      const approve = body.approve ?? [];
-      const deny = body.deny ?? [];
-      const ids = [...approve, ...deny];
-      const contracts = new Set<number>();
+      const decisions: [number, Decision][] = [
+        ...(body.approve ?? []).map((id): [number, Decision] => [id, { status: 'approved', reason: body.reason ?? uow.actor.reason ?? null }]),
+        ...(body.deny ?? []).map((id): [number, Decision] => [id, { status: 'denied', reason: body.reason! }]),
+      ];
+      const ids = decisions.map(([id]) => id);
+      const seen = await findChangeRequests(uow.trx, ids);
       for (const id of ids) {
-        const cr = await this.get(bunitId, id, uow.trx).catch((err: unknown) => {
-          throw about(id, err);
-        });
-        const referral = await findReferral(uow.trx, cr.referralId);
-        if (referral) contracts.add(referral.contractId);
+        const cr = seen.get(id);
+        if (!cr || (cr.bunitId !== bunitId && cr.referrerId !== bunitId)) throw about(id, notFound(`Change request ${id} does not exist under business unit ${bunitId}.`));
       }
-      for (const contractId of [...contracts].sort((a, b) => a - b)) await lockRow(uow.trx, 'contracts', contractId);
-      const decided: ChangeRequestRecord[] = [];
-      for (const id of approve) decided.push(await this.decide(uow, bunitId, id, { status: 'approved', reason: body.reason ?? null }).catch((err: unknown) => Promise.reject(about(id, err))));
-      for (const id of deny) decided.push(await this.decide(uow, bunitId, id, { status: 'denied', reason: body.reason! }).catch((err: unknown) => Promise.reject(about(id, err))));
-      return decided;
+      const contractIds = [...new Set([...seen.values()].map((cr) => cr.contractId))].sort((a, b) => a - b);
+      await lockRows(uow.trx, 'contracts', contractIds);
+      // Read again under the contracts' locks: a decision made meanwhile is seen here.
+      const requests = await findChangeRequests(uow.trx, ids);
+      const referralsOf = await findReferralsOfContracts(uow.trx, contractIds);
+      // The requests and referrals after every change, read once for the answer and every event's data.
+      let loaded: Promise<AfterModeration> | undefined;
+      const after = () =>
+        (loaded ??= (async () => {
+          const byContract = await findReferralsOfContracts(uow.trx, contractIds);
+          return { requests: await findChangeRequests(uow.trx, ids), referrals: new Map([...byContract.values()].flat().map((r) => [r.id, r])) };
+        })());
+
+      const decided = new Map<Decision['status'], number[]>();
+      const referralStatus = new Map<ReferralRecord['status'], number[]>();
+      for (const [id, decision] of decisions) {
+        const cr = requests.get(id)!;
+        try {
+          this.assertMayDecide(uow, bunitId, cr, decision.status);
+          const referrals = referralsOf.get(cr.contractId)!;
+          const at = referrals.findIndex((r) => r.id === cr.referralId);
+          const current = referrals[at]!;
+          let status = current.status;
+          if (decision.status === 'approved') {
+            const applied = await this.apply(uow, cr, current, referrals);
+            status = applied.status;
+            // What later decisions of the same contract are checked against.
+            referrals[at] = { ...applied.referral, status };
+          } else if (cr.kind === 'create') {
+            status = 'denied';
+            referrals[at] = { ...current, status };
+          }
+          push(decided, decision.status, id);
+          push(referralStatus, status, current.id);
+          this.recordDecision(uow, cr, current, status, decision, after);
+        } catch (err) {
+          throw about(id, err);
+        }
+      }
+
+      const values = { decidedBy: uow.actor.name, decidedByKey: actorKeyOf(uow.actor), decidedAt: uow.nowIso };
+      for (const [status, batch] of decided) {
+        const reason = decisions.find(([, d]) => d.status === status)![1].reason;
+        if ((await decideChangeRequests(uow.trx, batch, { ...values, status, decisionReason: reason })) !== batch.length) {
+          // Cannot happen under the contracts' locks; if it did, nothing is decided.
+          throw conflict('not-pending', 'A change request of the moderation was decided meanwhile. Nothing was decided.');
+        }
+      }
+      await saveReferralApprovals(uow.trx, referralStatus, uow.nowIso);
+      const result = await after();
+      return ids.map((id) => result.requests.get(id)!);
     });
   }
 
@@ -155,23 +212,47 @@ export class ApprovalService {
       throw notPending(cr);
     }
     await saveReferralApproval(uow.trx, referral.id, { status, pendingChange: null, at: uow.nowIso });
+    this.recordDecision(uow, cr, current, status, decision);
+    return (await findChangeRequest(uow.trx, id))!;
+  }
+
+  /**
+   * The decision in the referral's audit trail and the event feed. `after`, when given, reads the
+   * events' data for a whole moderation at once; else each event reads its own.
+   */
+  private recordDecision(
+    uow: UnitOfWork,
+    cr: ChangeRequestRecord,
+    current: ReferralRecord,
+    status: ReferralRecord['status'],
+    decision: Decision,
+    after?: () => Promise<AfterModeration>,
+  ): void {
+    const referralData = (type: 'referral.approved' | 'referral.denied'): EventDraft =>
+      after
+        ? { type, bunitIds: [current.contractBunitId, current.referrerId], data: async (u) => presentReferral((await after()).referrals.get(current.id)!, u.today) }
+        : referralEvent(type, current);
+    const requestData = (type: `change_request.${Decision['status']}`): EventDraft =>
+      after
+        ? { type, bunitIds: [current.contractBunitId, current.referrerId], data: async () => presentChangeRequest((await after()).requests.get(cr.id)!) }
+        : changeRequestEvent(type, cr, current);
     uow.record({
       entity: 'referral',
-      id: referral.id,
+      id: current.id,
       action: decision.status === 'approved' ? 'approve' : decision.status === 'denied' ? 'deny' : 'withdraw',
-      reason: decision.reason,
+      // The audit trail's reason is the request's X-Change-Reason (SPEC §7.4), else the decision's.
+      reason: uow.actor.reason ?? decision.reason,
       changes: [
         { field: 'pendingChange', from: { id: cr.id, kind: cr.kind }, to: null },
         ...(status !== current.status ? [{ field: 'status', from: current.status, to: status }] : []),
       ],
       events: [
         // A creation approved, denied or withdrawn: the referral's status changed.
-        ...(status === 'approved' && current.status !== 'approved' ? [referralEvent('referral.approved', referral)] : []),
-        ...(status === 'denied' && current.status !== 'denied' ? [referralEvent('referral.denied', referral)] : []),
-        changeRequestEvent(`change_request.${decision.status}`, cr, referral),
+        ...(status === 'approved' && current.status !== 'approved' ? [referralData('referral.approved')] : []),
+        ...(status === 'denied' && current.status !== 'denied' ? [referralData('referral.denied')] : []),
+        requestData(`change_request.${decision.status}`),
       ],
     });
-    return (await findChangeRequest(uow.trx, id))!;
   }
 
   /** Four eyes (SPEC §11): who may decide this request, and whether it still can be decided. */
@@ -181,6 +262,10 @@ export class ApprovalService {
       if (!self && uow.actor.role !== 'admin') throw forbidden(`Only the key that asked for change request ${cr.id}, or an admin, may withdraw it.`);
     } else if (bunitId !== cr.bunitId) {
       throw forbidden(`Change request ${cr.id} is decided by the business unit that owns the contract (${cr.bunitId}), not by the referrer.`);
+    } else if (mayActFor(uow.actor, cr.referrerId) && uow.actor.role !== 'admin') {
+      // Four eyes between the units: the referrer is the party that gains, so a key that may act
+      // for it never decides, whatever else it may act for (the owner too).
+      throw forbidden(`Change request ${cr.id} concerns a referral to business unit ${cr.referrerId}, which this key may act for; a key of the owner alone (${cr.bunitId}) or an admin key decides it.`);
     }
     if (cr.status !== 'pending') throw notPending(cr);
     if (outcome !== 'withdrawn' && self) throw new ApiError(403, 'four-eyes', 'Forbidden', `Change request ${cr.id} was asked for by this key; another key must decide it.`);
@@ -224,6 +309,19 @@ export class ApprovalService {
       }
     }
   }
+}
+
+const mayActFor = (actor: Pick<Actor, 'bunitIds'>, bunitId: number) => actor.bunitIds === 'all' || actor.bunitIds.includes(bunitId);
+
+interface AfterModeration {
+  requests: Map<number, ChangeRequestRecord>;
+  referrals: Map<number, ReferralRecord>;
+}
+
+function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
 }
 
 const notPending = (cr: ChangeRequestRecord) => conflict('not-pending', `Change request ${cr.id} is ${cr.status}, no longer pending.`);

@@ -275,6 +275,22 @@ describeApi('approval in maker-checker mode (SPEC §11)', (ctx) => {
       expectProblem(await w.checker.post(referralsOf(w.hq), referralBody(w.contract, w.dach)), 403, 'forbidden');
     });
 
+    it('a key that may act for the referrer never decides, even when it may act for the owner too: 403 forbidden, the request stays pending', async () => {
+      const created = await requestCreation(ctx, w);
+      const id = created.pendingChange!.id;
+      const both = ctx.as((await ctx.key('hq-and-nordics-approver', 'approver', [w.hq, w.nordics])).secret);
+      const refused = await both.post(crPath(w.hq, id, '/approve'), {});
+      expectProblem(refused, 403, 'forbidden');
+      expect(refused.body.detail).to.match(/may act for/);
+      expectProblem(await both.post(crPath(w.hq, id, '/deny'), { reason: 'no' }), 403, 'forbidden');
+      expectProblem(await both.post(`/v1/bunits/${w.hq}/change-requests/moderate`, { approve: [id] }), 403, 'forbidden');
+      expectProblem(await both.post(crPath(w.nordics, id, '/approve'), {}), 403, 'forbidden');
+      expect((await w.checker.get(crPath(w.hq, id))).body.status).to.equal('pending');
+      expect((await w.checker.get(`${referralsOf(w.hq)}/${created.id}`)).body.status).to.equal('pending');
+      // A key of the owner alone decides it.
+      expect((await w.checker.post(crPath(w.hq, id, '/approve'), {})).status).to.equal(200);
+    });
+
     it('deciding a request that is no longer pending answers 409 not-pending', async () => {
       const created = await requestCreation(ctx, w);
       const id = created.pendingChange!.id;
@@ -347,6 +363,90 @@ describeApi('approval in maker-checker mode (SPEC §11)', (ctx) => {
       expectProblem(res, 409, 'not-pending');
       expect(res.body.detail).to.include(`Change request ${b.pendingChange!.id}:`);
       expect((await w.checker.get(crPath(w.hq, a.pendingChange!.id))).body.status).to.equal('pending');
+    });
+
+    /** What a moderation that fails must leave as it was: every row it could have written. */
+    const snapshot = async () => ({
+      requests: await ctx.db('change_requests').select('id', 'status', 'decided_by', 'decision_reason').orderBy('id'),
+      referrals: await ctx.db('referrals').select('id', 'status', 'version', 'percentage', 'billing_start_date', 'pending_change_id').orderBy('id'),
+      audit: Number((await ctx.db('audit_events').count({ n: '*' }))[0]!.n),
+      events: Number((await ctx.db('events').count({ n: '*' }))[0]!.n) + Number((await ctx.db('pending_events').count({ n: '*' }))[0]!.n),
+    });
+
+    it('all or nothing: a rule that the last of many approvals breaks leaves every request pending and writes nothing', async () => {
+      const creations = [];
+      for (let i = 0; i < 25; i++) {
+        const referrer = await createBunit(ctx, `R${i}`);
+        creations.push((await requestCreation(ctx, w, { percentage: '1' }, referrer)).pendingChange!.id);
+      }
+      // Its start date may move while both dates are after today (R7): they are not, by the approval.
+      const late = await approvedReferral(ctx, w, { billingStartDate: '2026-12-10' });
+      const move = await put(w, late, { billingStartDate: '2026-12-15' });
+      expect(move.status, JSON.stringify(move.body)).to.equal(202);
+      const denial = (await requestCreation(ctx, w, { percentage: '1' }, w.dach)).pendingChange!.id;
+      ctx.clock.set('2026-12-12T12:00:00.000Z');
+      const before = await snapshot();
+      const res = await w.checker.post(`/v1/bunits/${w.hq}/change-requests/moderate`, { approve: [...creations, move.body.id], deny: [denial], reason: 'Weekly review' });
+      expectProblem(res, 409, 'start-date-locked');
+      expect(res.body.detail).to.include(`Change request ${move.body.id}:`).and.to.include('Nothing was decided.');
+      expect(await snapshot()).to.deep.equal(before);
+      expect(before.requests.filter((r: { status: string }) => r.status === 'pending')).to.have.length(27);
+    });
+
+    it('all or nothing: a request of the checker’s own (four eyes), one of another business unit, or one unknown, anywhere in the list, decides nothing', async () => {
+      const a = (await requestCreation(ctx, w)).pendingChange!.id;
+      const b = (await requestCreation(ctx, w, {}, w.dach)).pendingChange!.id;
+      const ownReferrer = await createBunit(ctx, 'OWN');
+      const ownReferral = await approvedReferral(ctx, w, { billingStartDate: '2026-12-01' }, ownReferrer);
+      const own = await w.admin.put(`${referralsOf(w.hq)}/${ownReferral}`, referralBody(w.contract, ownReferrer, { billingStartDate: '2026-12-01', percentage: '11' }));
+      expect(own.status).to.equal(202);
+      const elsewhere = await createContract(ctx, w.dach, { number: 'C-DACH', startDate: '2026-01-01' });
+      const foreign = await ctx.key('dach-billing', 'write', [w.dach]);
+      const other = await ctx.as(foreign.secret).post(referralsOf(w.dach), referralBody(elsewhere, w.nordics));
+      const before = await snapshot();
+      const moderate = (approve: number[]) => w.admin.post(`/v1/bunits/${w.hq}/change-requests/moderate`, { approve });
+      expectProblem(await moderate([a, own.body.id, b]), 403, 'four-eyes');
+      expectProblem(await moderate([a, b, other.body.pendingChange?.id ?? 999999]), 404, 'not-found');
+      expectProblem(await moderate([a, b, 999999]), 404, 'not-found');
+      expect(await snapshot()).to.deep.equal(before);
+    });
+
+    it('decides many at once as each would be decided alone: statuses, history entries and events', async () => {
+      const ids: { referral: number; request: number }[] = [];
+      for (let i = 0; i < 40; i++) {
+        const created = await requestCreation(ctx, w, { percentage: '1' }, await createBunit(ctx, `M${i}`));
+        ids.push({ referral: created.id, request: created.pendingChange!.id });
+      }
+      const [approve, deny] = [ids.slice(0, 30), ids.slice(30)];
+      const res = await w.checker
+        .post(`/v1/bunits/${w.hq}/change-requests/moderate`, { approve: approve.map((x) => x.request), deny: deny.map((x) => x.request), reason: 'Quarterly review' })
+        .set('X-Change-Reason', 'Q4 moderation');
+      expect(res.status, JSON.stringify(res.body)).to.equal(200);
+      expect(res.body.data.map((cr: { id: number; status: string }) => [cr.id, cr.status])).to.deep.equal([
+        ...approve.map((x) => [x.request, 'approved']),
+        ...deny.map((x) => [x.request, 'denied']),
+      ]);
+      for (const [group, status] of [[approve, 'approved'], [deny, 'denied']] as const) {
+        for (const x of group) {
+          const referral = (await w.checker.get(`${referralsOf(w.hq)}/${x.referral}`)).body;
+          expect(referral).to.deep.include({ status, pendingChange: null });
+          const history = (await w.checker.get(`${referralsOf(w.hq)}/${x.referral}/history`)).body.data as { action: string; reason: string }[];
+          expect(history.map((e) => [e.action, e.reason]).slice(-2)).to.deep.equal([
+            ['request-create', 'New partner deal'],
+            [status === 'approved' ? 'approve' : 'deny', 'Q4 moderation'],
+          ]);
+        }
+      }
+      // Written to the outbox (pending_events) and numbered into the feed after the commit: either table.
+      const events = [
+        ...((await ctx.db('events').select('type', 'data')) as { type: string; data: string }[]),
+        ...((await ctx.db('pending_events').select('type', 'data')) as { type: string; data: string }[]),
+      ];
+      const count = (type: string) => events.filter((e) => e.type === type).length;
+      expect([count('referral.approved'), count('change_request.approved'), count('referral.denied'), count('change_request.denied')]).to.deep.equal([30, 30, 10, 10]);
+      // Each event carries its resource as its GET shows it after the moderation.
+      for (const e of events.filter((x) => x.type === 'referral.approved')) expect(JSON.parse(e.data)).to.deep.include({ status: 'approved', pendingChange: null });
+      for (const e of events.filter((x) => x.type === 'change_request.denied')) expect(JSON.parse(e.data)).to.deep.include({ status: 'denied', decisionReason: 'Quarterly review', decidedBy: 'hq-approver' });
     });
 
     it('takes 1 to 1000 ids in all, each once, with a reason when any is denied', async () => {

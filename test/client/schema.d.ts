@@ -260,7 +260,7 @@ export interface paths {
          * Approve a change request
          * @description Applies the change now, as if it were made at this instant: a percentage change takes effect today (R8), a start date may change only while both dates are after today (R7), and R4, R5, R9 and R10 are checked again. A rule the change breaks now answers 409 with that rule's code, and the request stays pending (deny or withdraw it). An approved creation makes the referral `approved`: it earns from its billingStartDate, past days not yet settled included, at the next settlement run.
          *
-         *     Decided by an `approver` key of the business unit that owns the referral’s contract (the path’s), or an admin key; never by the key that asked (403 four-eyes); the referrer’s keys see the request but cannot decide it (403 forbidden).
+         *     Decided by an `approver` key of the business unit that owns the referral’s contract (the path’s), or an admin key; never by the key that asked (403 four-eyes); a key that may act for the referrer sees the request but never decides it (403 forbidden), whatever other business units it may act for (the owner’s too).
          */
         post: operations["approveChangeRequest"];
         delete?: never;
@@ -282,7 +282,7 @@ export interface paths {
          * Deny a change request
          * @description The referral stays as it was. A denied creation leaves the referral `denied`: final, read-only, it counts for nothing. A denial says why (`reason`, required).
          *
-         *     Decided by an `approver` key of the business unit that owns the referral’s contract (the path’s), or an admin key; never by the key that asked (403 four-eyes); the referrer’s keys see the request but cannot decide it (403 forbidden).
+         *     Decided by an `approver` key of the business unit that owns the referral’s contract (the path’s), or an admin key; never by the key that asked (403 four-eyes); a key that may act for the referrer sees the request but never decides it (403 forbidden), whatever other business units it may act for (the owner’s too).
          */
         post: operations["denyChangeRequest"];
         delete?: never;
@@ -324,7 +324,7 @@ export interface paths {
          * Approve and deny several change requests at once
          * @description 1 to 1000 change requests in all, each approved or denied as an approval or a denial of it alone would be; all or nothing: the first that cannot be decided answers for all (its detail names it) and nothing is decided. `reason` is every decision's reason, and required when any is denied.
          *
-         *     Decided by an `approver` key of the business unit that owns the referral’s contract (the path’s), or an admin key; never by the key that asked (403 four-eyes); the referrer’s keys see the request but cannot decide it (403 forbidden).
+         *     Decided by an `approver` key of the business unit that owns the referral’s contract (the path’s), or an admin key; never by the key that asked (403 four-eyes); a key that may act for the referrer sees the request but never decides it (403 forbidden), whatever other business units it may act for (the owner’s too).
          */
         post: operations["moderateChangeRequests"];
         delete?: never;
@@ -1292,7 +1292,10 @@ export interface components {
              * @example 2026-11-23T10:15:00.000Z
              */
             decidedDate: string | null;
-            /** @example Checked against the signed agreement. */
+            /**
+             * @description The decision’s `reason` (its body’s); for an approval without one, the X-Change-Reason header of the approving request.
+             * @example Checked against the signed agreement.
+             */
             decisionReason: string | null;
         };
         /** @description Replaces the content (R6): `percentage` required; `billingEndDate` absent or null = open-ended; `billingStartDate` absent = unchanged. `contract` and `referrer` must name the stored ones. Read-only fields are ignored. */
@@ -1417,6 +1420,8 @@ export interface components {
             /** @example Checked against the signed agreement. */
             reason: string;
         };
+        /** @description No fields: send `{}` or no body at all; any field is refused (400). */
+        EmptyBody: Record<string, never>;
         /** @description Every request named, as decided. */
         ChangeRequestModerationResult: {
             data: components["schemas"]["ChangeRequest"][];
@@ -2550,7 +2555,7 @@ export interface components {
          */
         "If-None-Match": string;
         /**
-         * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name.
+         * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name. Its bytes are read as UTF-8 (as curl sends `grün – ✓`) and stored exactly; bytes that are not UTF-8 answer 400 naming `header.X-Change-Reason`.
          * @example Renegotiated referral terms, Q4 2026
          */
         "X-Change-Reason": string;
@@ -2817,7 +2822,7 @@ export interface operations {
                  */
                 "Idempotency-Key"?: components["parameters"]["Idempotency-Key"];
                 /**
-                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name.
+                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name. Its bytes are read as UTF-8 (as curl sends `grün – ✓`) and stored exactly; bytes that are not UTF-8 answer 400 naming `header.X-Change-Reason`.
                  * @example Renegotiated referral terms, Q4 2026
                  */
                 "X-Change-Reason"?: components["parameters"]["X-Change-Reason"];
@@ -3324,7 +3329,7 @@ export interface operations {
                  */
                 "If-Match"?: components["parameters"]["If-Match"];
                 /**
-                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name.
+                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name. Its bytes are read as UTF-8 (as curl sends `grün – ✓`) and stored exactly; bytes that are not UTF-8 answer 400 naming `header.X-Change-Reason`.
                  * @example Renegotiated referral terms, Q4 2026
                  */
                 "X-Change-Reason"?: components["parameters"]["X-Change-Reason"];
@@ -3631,7 +3636,7 @@ export interface operations {
                  */
                 "If-Match"?: components["parameters"]["If-Match"];
                 /**
-                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name.
+                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name. Its bytes are read as UTF-8 (as curl sends `grün – ✓`) and stored exactly; bytes that are not UTF-8 answer 400 naming `header.X-Change-Reason`.
                  * @example Renegotiated referral terms, Q4 2026
                  */
                 "X-Change-Reason"?: components["parameters"]["X-Change-Reason"];
@@ -4058,7 +4063,7 @@ export interface operations {
                  */
                 "Idempotency-Key"?: components["parameters"]["Idempotency-Key"];
                 /**
-                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name.
+                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name. Its bytes are read as UTF-8 (as curl sends `grün – ✓`) and stored exactly; bytes that are not UTF-8 answer 400 naming `header.X-Change-Reason`.
                  * @example Renegotiated referral terms, Q4 2026
                  */
                 "X-Change-Reason"?: components["parameters"]["X-Change-Reason"];
@@ -4606,7 +4611,7 @@ export interface operations {
                  */
                 "If-Match"?: components["parameters"]["If-Match"];
                 /**
-                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name.
+                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name. Its bytes are read as UTF-8 (as curl sends `grün – ✓`) and stored exactly; bytes that are not UTF-8 answer 400 naming `header.X-Change-Reason`.
                  * @example Renegotiated referral terms, Q4 2026
                  */
                 "X-Change-Reason"?: components["parameters"]["X-Change-Reason"];
@@ -4925,7 +4930,7 @@ export interface operations {
                  */
                 "If-Match"?: components["parameters"]["If-Match"];
                 /**
-                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name.
+                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name. Its bytes are read as UTF-8 (as curl sends `grün – ✓`) and stored exactly; bytes that are not UTF-8 answer 400 naming `header.X-Change-Reason`.
                  * @example Renegotiated referral terms, Q4 2026
                  */
                 "X-Change-Reason"?: components["parameters"]["X-Change-Reason"];
@@ -5386,7 +5391,7 @@ export interface operations {
                  */
                 "Idempotency-Key"?: components["parameters"]["Idempotency-Key"];
                 /**
-                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name.
+                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name. Its bytes are read as UTF-8 (as curl sends `grün – ✓`) and stored exactly; bytes that are not UTF-8 answer 400 naming `header.X-Change-Reason`.
                  * @example Renegotiated referral terms, Q4 2026
                  */
                 "X-Change-Reason"?: components["parameters"]["X-Change-Reason"];
@@ -5971,7 +5976,7 @@ export interface operations {
                  */
                 "If-Match"?: components["parameters"]["If-Match"];
                 /**
-                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name.
+                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name. Its bytes are read as UTF-8 (as curl sends `grün – ✓`) and stored exactly; bytes that are not UTF-8 answer 400 naming `header.X-Change-Reason`.
                  * @example Renegotiated referral terms, Q4 2026
                  */
                 "X-Change-Reason"?: components["parameters"]["X-Change-Reason"];
@@ -6357,7 +6362,7 @@ export interface operations {
                  */
                 "If-Match"?: components["parameters"]["If-Match"];
                 /**
-                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name.
+                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name. Its bytes are read as UTF-8 (as curl sends `grün – ✓`) and stored exactly; bytes that are not UTF-8 answer 400 naming `header.X-Change-Reason`.
                  * @example Renegotiated referral terms, Q4 2026
                  */
                 "X-Change-Reason"?: components["parameters"]["X-Change-Reason"];
@@ -6612,7 +6617,7 @@ export interface operations {
                  */
                 "Idempotency-Key"?: components["parameters"]["Idempotency-Key"];
                 /**
-                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name.
+                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name. Its bytes are read as UTF-8 (as curl sends `grün – ✓`) and stored exactly; bytes that are not UTF-8 answer 400 naming `header.X-Change-Reason`.
                  * @example Renegotiated referral terms, Q4 2026
                  */
                 "X-Change-Reason"?: components["parameters"]["X-Change-Reason"];
@@ -7680,7 +7685,7 @@ export interface operations {
                  */
                 "Idempotency-Key"?: components["parameters"]["Idempotency-Key"];
                 /**
-                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name.
+                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name. Its bytes are read as UTF-8 (as curl sends `grün – ✓`) and stored exactly; bytes that are not UTF-8 answer 400 naming `header.X-Change-Reason`.
                  * @example Renegotiated referral terms, Q4 2026
                  */
                 "X-Change-Reason"?: components["parameters"]["X-Change-Reason"];
@@ -8009,7 +8014,7 @@ export interface operations {
                  */
                 "Idempotency-Key"?: components["parameters"]["Idempotency-Key"];
                 /**
-                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name.
+                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name. Its bytes are read as UTF-8 (as curl sends `grün – ✓`) and stored exactly; bytes that are not UTF-8 answer 400 naming `header.X-Change-Reason`.
                  * @example Renegotiated referral terms, Q4 2026
                  */
                 "X-Change-Reason"?: components["parameters"]["X-Change-Reason"];
@@ -8333,7 +8338,7 @@ export interface operations {
                  */
                 "Idempotency-Key"?: components["parameters"]["Idempotency-Key"];
                 /**
-                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name.
+                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name. Its bytes are read as UTF-8 (as curl sends `grün – ✓`) and stored exactly; bytes that are not UTF-8 answer 400 naming `header.X-Change-Reason`.
                  * @example Renegotiated referral terms, Q4 2026
                  */
                 "X-Change-Reason"?: components["parameters"]["X-Change-Reason"];
@@ -8346,7 +8351,13 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                /** @example {} */
+                "application/json": components["schemas"]["EmptyBody"];
+                "text/json": components["schemas"]["EmptyBody"];
+            };
+        };
         responses: {
             /** @description The request, withdrawn. */
             200: {
@@ -8381,9 +8392,10 @@ export interface operations {
                 };
             };
             /**
-             * @description Bad request. Code:
+             * @description Bad request. One of these codes:
              *
              *     - `validation-failed`: A parameter, header or body field is invalid: a missing or unknown field, a date that is not a real calendar date, a decimal with more places than allowed (never rounded), a range that ends before it starts. `errors` lists every invalid field, not just the first; fix them and send again.
+             *     - `malformed-json`: The body is not valid JSON. Nothing was read from it.
              */
             400: {
                 headers: {
@@ -8396,7 +8408,7 @@ export interface operations {
                         /** @constant */
                         status?: 400;
                         /** @enum {string} */
-                        code?: "validation-failed";
+                        code?: "validation-failed" | "malformed-json";
                     };
                     "text/json": components["schemas"]["Problem"];
                 };
@@ -8506,6 +8518,46 @@ export interface operations {
                 };
             };
             /**
+             * @description Payload too large. Code:
+             *
+             *     - `payload-too-large`: The body is larger than 1 MB. Split revenue into several requests of at most 1000 lines.
+             */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 413;
+                        /** @enum {string} */
+                        code?: "payload-too-large";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Unsupported media type. Code:
+             *
+             *     - `unsupported-media-type`: Bodies must be UTF-8 JSON sent as `Content-Type: application/json` (or `text/json`).
+             */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 415;
+                        /** @enum {string} */
+                        code?: "unsupported-media-type";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description Unprocessable request. Code:
              *
              *     - `idempotency-key-mismatch`: This `Idempotency-Key` was used in the last 24 hours, by the same API key on the same method and path, with a different body. Use a new key for a new request.
@@ -8605,7 +8657,7 @@ export interface operations {
                  */
                 "Idempotency-Key"?: components["parameters"]["Idempotency-Key"];
                 /**
-                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name.
+                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name. Its bytes are read as UTF-8 (as curl sends `grün – ✓`) and stored exactly; bytes that are not UTF-8 answer 400 naming `header.X-Change-Reason`.
                  * @example Renegotiated referral terms, Q4 2026
                  */
                 "X-Change-Reason"?: components["parameters"]["X-Change-Reason"];
@@ -9217,7 +9269,7 @@ export interface operations {
                  */
                 "Idempotency-Key"?: components["parameters"]["Idempotency-Key"];
                 /**
-                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name.
+                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name. Its bytes are read as UTF-8 (as curl sends `grün – ✓`) and stored exactly; bytes that are not UTF-8 answer 400 naming `header.X-Change-Reason`.
                  * @example Renegotiated referral terms, Q4 2026
                  */
                 "X-Change-Reason"?: components["parameters"]["X-Change-Reason"];
@@ -9558,7 +9610,7 @@ export interface operations {
                  */
                 "X-Request-Id"?: components["parameters"]["X-Request-Id"];
                 /**
-                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name.
+                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name. Its bytes are read as UTF-8 (as curl sends `grün – ✓`) and stored exactly; bytes that are not UTF-8 answer 400 naming `header.X-Change-Reason`.
                  * @example Renegotiated referral terms, Q4 2026
                  */
                 "X-Change-Reason"?: components["parameters"]["X-Change-Reason"];
@@ -9991,7 +10043,7 @@ export interface operations {
                  */
                 "Idempotency-Key"?: components["parameters"]["Idempotency-Key"];
                 /**
-                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name.
+                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name. Its bytes are read as UTF-8 (as curl sends `grün – ✓`) and stored exactly; bytes that are not UTF-8 answer 400 naming `header.X-Change-Reason`.
                  * @example Renegotiated referral terms, Q4 2026
                  */
                 "X-Change-Reason"?: components["parameters"]["X-Change-Reason"];
@@ -11895,7 +11947,7 @@ export interface operations {
                  */
                 "Idempotency-Key"?: components["parameters"]["Idempotency-Key"];
                 /**
-                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name.
+                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name. Its bytes are read as UTF-8 (as curl sends `grün – ✓`) and stored exactly; bytes that are not UTF-8 answer 400 naming `header.X-Change-Reason`.
                  * @example Renegotiated referral terms, Q4 2026
                  */
                 "X-Change-Reason"?: components["parameters"]["X-Change-Reason"];
@@ -12391,7 +12443,7 @@ export interface operations {
                  */
                 "X-Request-Id"?: components["parameters"]["X-Request-Id"];
                 /**
-                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name.
+                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name. Its bytes are read as UTF-8 (as curl sends `grün – ✓`) and stored exactly; bytes that are not UTF-8 answer 400 naming `header.X-Change-Reason`.
                  * @example Renegotiated referral terms, Q4 2026
                  */
                 "X-Change-Reason"?: components["parameters"]["X-Change-Reason"];
@@ -12981,7 +13033,7 @@ export interface operations {
                  */
                 "Idempotency-Key"?: components["parameters"]["Idempotency-Key"];
                 /**
-                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name.
+                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name. Its bytes are read as UTF-8 (as curl sends `grün – ✓`) and stored exactly; bytes that are not UTF-8 answer 400 naming `header.X-Change-Reason`.
                  * @example Renegotiated referral terms, Q4 2026
                  */
                 "X-Change-Reason"?: components["parameters"]["X-Change-Reason"];
@@ -13493,7 +13545,7 @@ export interface operations {
                  */
                 "X-Request-Id"?: components["parameters"]["X-Request-Id"];
                 /**
-                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name.
+                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name. Its bytes are read as UTF-8 (as curl sends `grün – ✓`) and stored exactly; bytes that are not UTF-8 answer 400 naming `header.X-Change-Reason`.
                  * @example Renegotiated referral terms, Q4 2026
                  */
                 "X-Change-Reason"?: components["parameters"]["X-Change-Reason"];
@@ -13787,7 +13839,7 @@ export interface operations {
                  */
                 "X-Request-Id"?: components["parameters"]["X-Request-Id"];
                 /**
-                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name.
+                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name. Its bytes are read as UTF-8 (as curl sends `grün – ✓`) and stored exactly; bytes that are not UTF-8 answer 400 naming `header.X-Change-Reason`.
                  * @example Renegotiated referral terms, Q4 2026
                  */
                 "X-Change-Reason"?: components["parameters"]["X-Change-Reason"];
@@ -13968,7 +14020,7 @@ export interface operations {
                  */
                 "Idempotency-Key"?: components["parameters"]["Idempotency-Key"];
                 /**
-                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name.
+                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name. Its bytes are read as UTF-8 (as curl sends `grün – ✓`) and stored exactly; bytes that are not UTF-8 answer 400 naming `header.X-Change-Reason`.
                  * @example Renegotiated referral terms, Q4 2026
                  */
                 "X-Change-Reason"?: components["parameters"]["X-Change-Reason"];
@@ -13979,7 +14031,13 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                /** @example {} */
+                "application/json": components["schemas"]["EmptyBody"];
+                "text/json": components["schemas"]["EmptyBody"];
+            };
+        };
         responses: {
             /** @description The endpoint with its new secret (absent from an idempotent replay). */
             200: {
@@ -14014,9 +14072,10 @@ export interface operations {
                 };
             };
             /**
-             * @description Bad request. Code:
+             * @description Bad request. One of these codes:
              *
              *     - `validation-failed`: A parameter, header or body field is invalid: a missing or unknown field, a date that is not a real calendar date, a decimal with more places than allowed (never rounded), a range that ends before it starts. `errors` lists every invalid field, not just the first; fix them and send again.
+             *     - `malformed-json`: The body is not valid JSON. Nothing was read from it.
              */
             400: {
                 headers: {
@@ -14029,7 +14088,7 @@ export interface operations {
                         /** @constant */
                         status?: 400;
                         /** @enum {string} */
-                        code?: "validation-failed";
+                        code?: "validation-failed" | "malformed-json";
                     };
                     "text/json": components["schemas"]["Problem"];
                 };
@@ -14133,6 +14192,46 @@ export interface operations {
                         status?: 409;
                         /** @enum {string} */
                         code?: "idempotency-key-in-use";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Payload too large. Code:
+             *
+             *     - `payload-too-large`: The body is larger than 1 MB. Split revenue into several requests of at most 1000 lines.
+             */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 413;
+                        /** @enum {string} */
+                        code?: "payload-too-large";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Unsupported media type. Code:
+             *
+             *     - `unsupported-media-type`: Bodies must be UTF-8 JSON sent as `Content-Type: application/json` (or `text/json`).
+             */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 415;
+                        /** @enum {string} */
+                        code?: "unsupported-media-type";
                     };
                     "text/json": components["schemas"]["Problem"];
                 };
@@ -14471,7 +14570,7 @@ export interface operations {
                  */
                 "Idempotency-Key"?: components["parameters"]["Idempotency-Key"];
                 /**
-                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name.
+                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name. Its bytes are read as UTF-8 (as curl sends `grün – ✓`) and stored exactly; bytes that are not UTF-8 answer 400 naming `header.X-Change-Reason`.
                  * @example Renegotiated referral terms, Q4 2026
                  */
                 "X-Change-Reason"?: components["parameters"]["X-Change-Reason"];
@@ -14484,7 +14583,13 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                /** @example {} */
+                "application/json": components["schemas"]["EmptyBody"];
+                "text/json": components["schemas"]["EmptyBody"];
+            };
+        };
         responses: {
             /** @description Accepted: the delivery is pending, due now. */
             202: {
@@ -14521,9 +14626,10 @@ export interface operations {
                 };
             };
             /**
-             * @description Bad request. Code:
+             * @description Bad request. One of these codes:
              *
              *     - `validation-failed`: A parameter, header or body field is invalid: a missing or unknown field, a date that is not a real calendar date, a decimal with more places than allowed (never rounded), a range that ends before it starts. `errors` lists every invalid field, not just the first; fix them and send again.
+             *     - `malformed-json`: The body is not valid JSON. Nothing was read from it.
              */
             400: {
                 headers: {
@@ -14536,7 +14642,7 @@ export interface operations {
                         /** @constant */
                         status?: 400;
                         /** @enum {string} */
-                        code?: "validation-failed";
+                        code?: "validation-failed" | "malformed-json";
                     };
                     "text/json": components["schemas"]["Problem"];
                 };
@@ -14645,6 +14751,46 @@ export interface operations {
                 };
             };
             /**
+             * @description Payload too large. Code:
+             *
+             *     - `payload-too-large`: The body is larger than 1 MB. Split revenue into several requests of at most 1000 lines.
+             */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 413;
+                        /** @enum {string} */
+                        code?: "payload-too-large";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Unsupported media type. Code:
+             *
+             *     - `unsupported-media-type`: Bodies must be UTF-8 JSON sent as `Content-Type: application/json` (or `text/json`).
+             */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 415;
+                        /** @enum {string} */
+                        code?: "unsupported-media-type";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description Unprocessable request. Code:
              *
              *     - `idempotency-key-mismatch`: This `Idempotency-Key` was used in the last 24 hours, by the same API key on the same method and path, with a different body. Use a new key for a new request.
@@ -14744,7 +14890,7 @@ export interface operations {
                  */
                 "Idempotency-Key"?: components["parameters"]["Idempotency-Key"];
                 /**
-                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name.
+                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name. Its bytes are read as UTF-8 (as curl sends `grün – ✓`) and stored exactly; bytes that are not UTF-8 answer 400 naming `header.X-Change-Reason`.
                  * @example Renegotiated referral terms, Q4 2026
                  */
                 "X-Change-Reason"?: components["parameters"]["X-Change-Reason"];

@@ -6,7 +6,8 @@ import { whyNotPublic, whyUnsafe } from '../../src/services/webhook/url-safety';
 
 describe('webhooks, the pure parts', () => {
   describe('which addresses are public', () => {
-    for (const address of ['93.184.216.34', '8.8.8.8', '2606:4700:4700::1111', '2a00:1450:4001:80b::200e']) {
+    // The embedding forms with a public IPv4 address inside are as public as it (NAT64: an IPv6-only network's way to an IPv4 host).
+    for (const address of ['93.184.216.34', '8.8.8.8', '2606:4700:4700::1111', '2a00:1450:4001:80b::200e', '::ffff:8.8.8.8', '64:ff9b::808:808', '2002:808:808::1', '::808:808']) {
       it(`${address} is public`, () => expect(whyNotPublic(address)).to.equal(null));
     }
     const refused: [string, RegExp][] = [
@@ -27,8 +28,19 @@ describe('webhooks, the pure parts', () => {
       ['224.0.0.1', /multicast/],
       ['100.64.0.1', /carrier-grade NAT/],
       ['2001:db8::1', /not a public one/],
-      ['64:ff9b::7f00:1', /not a public one/],
-      ['2002:7f00:1::1', /not a public one/],
+      // Every IPv6 form that embeds an IPv4 address is judged by the address it embeds.
+      ['::127.0.0.1', /::7f00:1 is IPv4-compatible: 127\.0\.0\.1 is a loopback/],
+      ['::7f00:1', /127\.0\.0\.1 is a loopback/],
+      ['::a9fe:a9fe', /IPv4-compatible: 169\.254\.169\.254 is a link-local/],
+      ['::10.1.2.3', /10\.1\.2\.3 is a private/],
+      ['::ffff:0:7f00:1', /IPv4-translated: 127\.0\.0\.1 is a loopback/],
+      ['64:ff9b::7f00:1', /NAT64: 127\.0\.0\.1 is a loopback/],
+      ['64:ff9b::a9fe:a9fe', /NAT64: 169\.254\.169\.254 is a link-local/],
+      ['64:ff9b:1::a00:1', /not a public one/],
+      ['2002:7f00:1::1', /6to4: 127\.0\.0\.1 is a loopback/],
+      ['2002:a9fe:a9fe::', /6to4: 169\.254\.169\.254 is a link-local/],
+      ['2001:0:808:808::80ff:fffe', /Teredo: 127\.0\.0\.1 is a loopback/],
+      ['2001:0:a00:1::f7f7:f7f7', /Teredo: 10\.0\.0\.1 is a private/],
     ];
     for (const [address, why] of refused) it(`${address} is not`, () => expect(whyNotPublic(address)).to.match(why));
   });
@@ -41,6 +53,10 @@ describe('webhooks, the pure parts', () => {
     expect(await whyUnsafe('https://localhost/x', strict)).to.match(/loopback/);
     expect(await whyUnsafe('https://localhost/x', { ...strict, allowPrivate: true })).to.equal(null);
     expect(await whyUnsafe('https://[::ffff:7f00:1]/x', strict)).to.match(/127\.0\.0\.1 is a loopback/);
+    // A URL spells [::127.0.0.1] as [::7f00:1]: still the loopback address it embeds.
+    expect(new URL('http://[::127.0.0.1]/').hostname).to.equal('[::7f00:1]');
+    expect(await whyUnsafe('http://[::127.0.0.1]/', { ...strict, allowHttp: true })).to.match(/127\.0\.0\.1 is a loopback/);
+    expect(await whyUnsafe('https://[::a9fe:a9fe]/latest/meta-data', strict)).to.match(/169\.254\.169\.254 is a link-local/);
   });
 
   it('retries on the schedule of the spec and then gives up', () => {

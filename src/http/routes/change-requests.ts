@@ -1,5 +1,5 @@
 import { presentChangeRequest } from '../../representations/change-request';
-import { BunitIdParams } from '../../schemas/common';
+import { BunitIdParams, EmptyBody } from '../../schemas/common';
 import {
   ApproveBody,
   ChangeRequest,
@@ -39,7 +39,7 @@ const approved = {
 };
 
 const FOUR_EYES =
-  'Decided by an `approver` key of the business unit that owns the referral’s contract (the path’s), or an admin key; never by the key that asked (403 four-eyes); the referrer’s keys see the request but cannot decide it (403 forbidden).';
+  'Decided by an `approver` key of the business unit that owns the referral’s contract (the path’s), or an admin key; never by the key that asked (403 four-eyes); a key that may act for the referrer sees the request but never decides it (403 forbidden), whatever other business units it may act for (the owner’s too).';
 
 export const changeRequestRoutes = [
   defineRoute({
@@ -132,6 +132,9 @@ ${FOUR_EYES}`,
     tags,
     access: 'write',
     params: ChangeRequestParams,
+    body: EmptyBody,
+    bodyOptional: true,
+    bodyExample: {},
     responses: {
       200: { description: 'The request, withdrawn.', schema: ChangeRequest, example: { ...approved, status: 'withdrawn', decidedBy: 'billing-hq', decisionReason: null } },
     },

@@ -14,6 +14,7 @@ import {
   WebhookEndpointUpdate,
   WebhookEndpointWithSecret,
 } from '../../schemas/webhook';
+import { EmptyBody } from '../../schemas/common';
 import { presentPage } from '../pages';
 import { defineRoute } from '../route';
 import { noContent } from './headers';
@@ -157,6 +158,9 @@ export const webhookRoutes = [
     tags,
     access: 'admin',
     params: WebhookEndpointParams,
+    body: EmptyBody,
+    bodyOptional: true,
+    bodyExample: {},
     responses: {
       200: {
         description: 'The endpoint with its new secret (absent from an idempotent replay).',
@@ -197,6 +201,9 @@ export const webhookRoutes = [
     tags,
     access: 'admin',
     params: DeliveryParams,
+    body: EmptyBody,
+    bodyOptional: true,
+    bodyExample: {},
     responses: { 202: { description: 'Accepted: the delivery is pending, due now.', schema: Delivery, example: { ...deliveryExample, status: 'pending' } } },
     problems: [],
     async handler({ params, services, actor }) {

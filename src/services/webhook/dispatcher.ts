@@ -260,9 +260,11 @@ export class WebhookDispatcher implements BackgroundWorker {
         transaction(
           db,
           async (trx) => {
-            const endpoint = await renewEndpointClaim(trx, endpointId, this.owner, this.leaseSeconds);
-            const delivery = current === null || (await renewDeliveryClaim(trx, current, this.owner, this.leaseSeconds));
-            return endpoint && delivery;
+            // The delivery's row before the endpoint's, in the order record() locks them: the other
+            // order deadlocks with a record in flight on PostgreSQL, and an attempt whose record is
+            // rolled back is sent again. A delivery just settled is no longer held, and need not be.
+            if (current !== null) await renewDeliveryClaim(trx, current, this.owner, this.leaseSeconds);
+            return renewEndpointClaim(trx, endpointId, this.owner, this.leaseSeconds);
           },
           { durable: false },
         ),

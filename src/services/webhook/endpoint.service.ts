@@ -134,6 +134,8 @@ export class WebhookEndpointService {
       const delivery = await findDelivery(uow.trx, deliveryId);
       if (!delivery || delivery.endpointId !== endpoint.id) throw notFound(`Delivery ${deliveryId} does not exist for webhook endpoint ${endpointId}.`);
       await resendDeliveries(uow.trx, { id: deliveryId }, this.clock.now().toISOString());
+      // In the endpoint's audit trail, with the request's X-Change-Reason (an operator's action).
+      uow.record({ entity: 'webhook-endpoint', id: endpoint.id, action: 'retry-delivery', changes: [{ field: 'delivery', from: { id: deliveryId, status: delivery.status }, to: { id: deliveryId, status: 'pending' } }] });
       return (await findDelivery(uow.trx, deliveryId))!;
     });
   }
@@ -142,7 +144,9 @@ export class WebhookEndpointService {
   async recover(endpointId: number, since: Date, by: Acting): Promise<number> {
     return withUnitOfWork(this.ctx, by, async (uow) => {
       await this.lock(uow, endpointId);
-      return resendDeliveries(uow.trx, { endpointId, failedSince: since.toISOString() }, this.clock.now().toISOString());
+      const resent = await resendDeliveries(uow.trx, { endpointId, failedSince: since.toISOString() }, this.clock.now().toISOString());
+      uow.record({ entity: 'webhook-endpoint', id: endpointId, action: 'recover', changes: [{ field: 'failedDeliveriesResent', from: { since: since.toISOString() }, to: resent }] });
+      return resent;
     });
   }
 
