@@ -13,7 +13,6 @@ import { docsRouter } from './http/docs';
 import { IdempotencyStore, isReplayable, type StoredResponse } from './http/idempotency';
 import { jsonBody, utf8Text } from './http/json-body';
 import { answerHeadersOf, headOf, securityHeaders } from './http/security-headers';
-import { requestLineWriter } from './logger';
 import { PROBLEM_CONTENT_TYPE, errorHandler, notFoundHandler, notServed, problemBody } from './http/problem';
 import { negotiate } from './http/negotiation';
 import { RateLimiter } from './http/rate-limit';
@@ -352,13 +351,12 @@ async function sendStream(res: Response, reply: Reply, logger: Logger): Promise<
  * request's duration by method, route template and status (metrics).
  */
 function requestLog(logger: Logger, observe: AppDeps['observeRequest']) {
-  // The request line's fields are fixed and hold no secret: no redaction, and not pino's serialiser.
-  const line = requestLineWriter(logger);
+  const logs = logger.isLevelEnabled('info');
   // One listener for every response (no closure per request): what it needs is on the response.
   function finished(this: Response) {
     const ns = Number(process.hrtime.bigint() - (this.locals.startedAt as bigint));
     const req = this.req;
-    if (line) line({ requestId: this.locals.requestId as string, method: req.method, url: req.originalUrl, status: this.statusCode, ms: ns / 1e6 });
+    if (logs) logger.info({ requestId: this.locals.requestId as string, method: req.method, url: req.originalUrl, status: this.statusCode, ms: ns / 1e6 }, 'request');
     if (observe) observe(req.method, routeLabel(req, this), this.statusCode, ns / 1e9);
   }
   return (req: Request, res: Response, next: NextFunction) => {
@@ -369,7 +367,7 @@ function requestLog(logger: Logger, observe: AppDeps['observeRequest']) {
     if (gathered) gathered['X-Request-Id'] = requestId;
     else res.setHeader('X-Request-Id', requestId);
     // A finish listener on every response costs time even when nothing would be done with it.
-    if (!line && !observe) return next();
+    if (!logs && !observe) return next();
     res.locals.startedAt = process.hrtime.bigint();
     res.on('finish', finished);
     next();
