@@ -12,7 +12,7 @@ import { ifNoneMatchNames } from './http/conditional';
 import { docsRouter } from './http/docs';
 import { IdempotencyStore, isReplayable, type StoredResponse } from './http/idempotency';
 import { jsonBody, utf8Text } from './http/json-body';
-import { answerHeadersOf, headOf, securityHeaders } from './http/security-headers';
+import { securityHeaders } from './http/security-headers';
 import { PROBLEM_CONTENT_TYPE, errorHandler, notFoundHandler, notServed, problemBody } from './http/problem';
 import { negotiate } from './http/negotiation';
 import { RateLimiter } from './http/rate-limit';
@@ -306,24 +306,16 @@ function storable(response: StoredResponse): StoredResponse {
   return { ...response, headers };
 }
 
-/**
- * Writes a reply with Node's own writeHead/end (Express's res.send adds nothing a ready-made body
- * needs). A GET whose If-None-Match names the reply's ETag gets 304 Not Modified with no body.
- */
+/** Sends a reply. A GET whose If-None-Match names the reply's ETag gets 304 Not Modified with no body. */
 function send(req: Request, res: Response, response: StoredResponse): void {
   const etag = response.headers.ETag;
   if (etag !== undefined && (req.method === 'GET' || req.method === 'HEAD') && ifNoneMatchNames(req.headers['if-none-match'], etag)) {
-    res.writeHead(304, headOf(res, { ETag: etag }));
-    res.end();
+    res.status(304).set('ETag', etag).end();
     return;
   }
-  if (response.body === '') {
-    res.writeHead(response.status, headOf(res, response.headers));
-    res.end();
-    return;
-  }
-  res.writeHead(response.status, headOf(res, { ...response.headers, 'Content-Length': Buffer.byteLength(response.body) }));
-  res.end(response.body);
+  res.status(response.status).set(response.headers);
+  if (response.body === '') res.end();
+  else res.send(response.body);
 }
 
 /**
@@ -333,7 +325,7 @@ function send(req: Request, res: Response, response: StoredResponse): void {
  */
 async function sendStream(res: Response, reply: Reply, logger: Logger): Promise<void> {
   const chunks = reply.stream!;
-  res.writeHead(reply.status, headOf(res, { ...(reply.headers ?? {}), 'Content-Type': reply.contentType ?? 'application/json; charset=utf-8' }));
+  res.status(reply.status).set({ ...(reply.headers ?? {}), 'Content-Type': reply.contentType ?? 'application/json; charset=utf-8' });
   try {
     for await (const chunk of chunks) {
       if (res.destroyed) break;
@@ -363,9 +355,7 @@ function requestLog(logger: Logger, observe: AppDeps['observeRequest']) {
     const incoming = req.headers['x-request-id'];
     const requestId = typeof incoming === 'string' && /^[\w.-]{1,128}$/.test(incoming) ? incoming : crypto.randomUUID();
     res.locals.requestId = requestId;
-    const gathered = answerHeadersOf(res);
-    if (gathered) gathered['X-Request-Id'] = requestId;
-    else res.setHeader('X-Request-Id', requestId);
+    res.set('X-Request-Id', requestId);
     // A finish listener on every response costs time even when nothing would be done with it.
     if (!logs && !observe) return next();
     res.locals.startedAt = process.hrtime.bigint();
