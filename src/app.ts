@@ -17,8 +17,8 @@ import { PROBLEM_CONTENT_TYPE, errorHandler, notFoundHandler, notServed, problem
 import { negotiate } from './http/negotiation';
 import { RateLimiter } from './http/rate-limit';
 import { mayAnswerWithoutBody, representationsOf, type Reply, type RouteDef } from './http/route';
-import { RouteTable, type Match } from './http/route-table';
 import { apiRoutes } from './http/routes';
+import { apiRouter } from './http/api-router';
 import { validateRequest } from './http/validate';
 import { buildOpenApiDocument } from './openapi/document';
 import { createServices, type Services } from './services';
@@ -90,7 +90,7 @@ export function createApp(deps: AppDeps): App {
   app.use(jsonBody);
 
   const context: MountContext = { logger: deps.logger, services, keys, idempotency, limiter };
-  mountApi(app, apiRoutes, context);
+  app.use(apiRouter(apiRoutes, (route) => operation(route, context)));
 
   servedOnly(app, '/healthz').get((_req, res) => {
     res.json({ status: 'ok' });
@@ -156,45 +156,6 @@ interface MountContext {
   keys: KeyCache;
   idempotency: IdempotencyStore;
   limiter: RateLimiter;
-}
-
-/** One API path: its operations by method, and the 405 (with Allow) for any other method. */
-interface ApiPath {
-  operations: Map<string, express.RequestHandler>;
-  notServed: express.RequestHandler;
-}
-
-/**
- * The API in one middleware: a request's path is looked up in a table of the routes' paths
- * (src/http/route-table.ts), then its method; a method the path does not serve is 405 with Allow,
- * a path no route has goes on to the public pages and, at last, 404.
- */
-function mountApi(app: Express, routes: readonly RouteDef[], ctx: MountContext): void {
-  const byPath = new Map<string, { operations: Map<string, express.RequestHandler> }>();
-  for (const def of routes) {
-    let path = byPath.get(def.path);
-    if (!path) byPath.set(def.path, (path = { operations: new Map() }));
-    path.operations.set(def.method.toUpperCase(), operation(def, ctx));
-  }
-  const table = new RouteTable<ApiPath>();
-  for (const [template, { operations }] of byPath) table.add(template, { operations, notServed: notServed(template, [...operations.keys()]) });
-  app.use((req: Request, res: Response, next: NextFunction) => {
-    let found: Match<ApiPath> | null;
-    try {
-      found = table.match(req.path);
-    } catch (err) {
-      next(err);
-      return;
-    }
-    if (!found) {
-      next();
-      return;
-    }
-    req.params = found.params;
-    const { operations, notServed: refuse } = found.value;
-    const handle = operations.get(req.method) ?? (req.method === 'HEAD' ? operations.get('GET') : undefined) ?? refuse;
-    (handle(req, res, next) as Promise<void> | undefined)?.catch(next);
-  });
 }
 
 /** A public path that answers GET (and HEAD) only, and 405 to any other method. Add its handler with .get(). */
