@@ -129,7 +129,7 @@ interface HttpScenario {
 }
 
 const HTTP_SCENARIOS: HttpScenario[] = [
-  { id: 1, name: 'GET one referral', connections: CONNECTIONS, next: getReferral, perRequest: 1, unit: 'req/s', target: { ratio: 0.8 } },
+  { id: 1, name: 'GET one referral', connections: CONNECTIONS, next: getReferral, perRequest: 1, unit: 'req/s', target: { ratio: 0.7 } },
   { id: 2, name: 'GET a list page of 50 with total', connections: CONNECTIONS, next: listReferrals, perRequest: 1, unit: 'req/s', target: { ratio: 0.6 } },
   { id: 3, name: 'POST a referral', connections: CONNECTIONS, next: postReferral, perRequest: 1, unit: 'req/s', target: { ratio: 0.5 } },
   { id: 4, name: 'POST revenue, 1000 lines a request', connections: 4, next: postRevenue, perRequest: INGEST_LINES, unit: 'lines/s', target: { absolute: 20_000 } },

@@ -12,15 +12,14 @@ import { ifNoneMatchNames } from './http/conditional';
 import { docsRouter } from './http/docs';
 import { IdempotencyStore, isReplayable, type StoredResponse } from './http/idempotency';
 import { jsonBody, utf8Text } from './http/json-body';
-import { answerHeadersOf, headOf, securityHeaders } from './http/security-headers';
-import { requestLineWriter } from './logger';
+import { securityHeaders } from './http/security-headers';
 import { PROBLEM_CONTENT_TYPE, errorHandler, notFoundHandler, notServed, problemBody } from './http/problem';
 import { negotiate } from './http/negotiation';
 import { textJson } from './http/text-json';
 import { RateLimiter } from './http/rate-limit';
 import { mayAnswerWithoutBody, representationsOf, type Reply, type RouteDef } from './http/route';
-import { RouteTable, type Match } from './http/route-table';
 import { apiRoutes } from './http/routes';
+import { apiRouter } from './http/api-router';
 import { validateRequest } from './http/validate';
 import { buildOpenApiDocument } from './openapi/document';
 import { createServices, type Services } from './services';
@@ -95,7 +94,7 @@ export function createApp(deps: AppDeps): App {
   app.use(jsonBody);
 
   const context: MountContext = { logger: deps.logger, services, keys, idempotency, limiter };
-  mountApi(app, apiRoutes, context);
+  app.use(apiRouter(apiRoutes, (route) => operation(route, context)));
 
   servedOnly(app, '/healthz').get((_req, res) => {
     res.json({ status: 'ok' });
@@ -161,45 +160,6 @@ interface MountContext {
   keys: KeyCache;
   idempotency: IdempotencyStore;
   limiter: RateLimiter;
-}
-
-/** One API path: its operations by method, and the 405 (with Allow) for any other method. */
-interface ApiPath {
-  operations: Map<string, express.RequestHandler>;
-  notServed: express.RequestHandler;
-}
-
-/**
- * The API in one middleware: a request's path is looked up in a table of the routes' paths
- * (src/http/route-table.ts), then its method; a method the path does not serve is 405 with Allow,
- * a path no route has goes on to the public pages and, at last, 404.
- */
-function mountApi(app: Express, routes: readonly RouteDef[], ctx: MountContext): void {
-  const byPath = new Map<string, { operations: Map<string, express.RequestHandler> }>();
-  for (const def of routes) {
-    let path = byPath.get(def.path);
-    if (!path) byPath.set(def.path, (path = { operations: new Map() }));
-    path.operations.set(def.method.toUpperCase(), operation(def, ctx));
-  }
-  const table = new RouteTable<ApiPath>();
-  for (const [template, { operations }] of byPath) table.add(template, { operations, notServed: notServed(template, [...operations.keys()]) });
-  app.use((req: Request, res: Response, next: NextFunction) => {
-    let found: Match<ApiPath> | null;
-    try {
-      found = table.match(req.path);
-    } catch (err) {
-      next(err);
-      return;
-    }
-    if (!found) {
-      next();
-      return;
-    }
-    req.params = found.params;
-    const { operations, notServed: refuse } = found.value;
-    const handle = operations.get(req.method) ?? (req.method === 'HEAD' ? operations.get('GET') : undefined) ?? refuse;
-    (handle(req, res, next) as Promise<void> | undefined)?.catch(next);
-  });
 }
 
 /** A public path that answers GET (and HEAD) only, and 405 to any other method. Add its handler with .get(). */
@@ -326,24 +286,16 @@ function storable(response: StoredResponse): StoredResponse {
   return { ...response, headers };
 }
 
-/**
- * Writes a reply with Node's own writeHead/end (Express's res.send adds nothing a ready-made body
- * needs). A GET whose If-None-Match names the reply's ETag gets 304 Not Modified with no body.
- */
+/** Sends a reply. A GET whose If-None-Match names the reply's ETag gets 304 Not Modified with no body. */
 function send(req: Request, res: Response, response: StoredResponse): void {
   const etag = response.headers.ETag;
   if (etag !== undefined && (req.method === 'GET' || req.method === 'HEAD') && ifNoneMatchNames(req.headers['if-none-match'], etag)) {
-    res.writeHead(304, headOf(res, { ETag: etag }));
-    res.end();
+    res.status(304).set('ETag', etag).end();
     return;
   }
-  if (response.body === '') {
-    res.writeHead(response.status, headOf(res, response.headers));
-    res.end();
-    return;
-  }
-  res.writeHead(response.status, headOf(res, { ...response.headers, 'Content-Length': Buffer.byteLength(response.body) }));
-  res.end(response.body);
+  res.status(response.status).set(response.headers);
+  if (response.body === '') res.end();
+  else res.send(response.body);
 }
 
 /**
@@ -353,7 +305,7 @@ function send(req: Request, res: Response, response: StoredResponse): void {
  */
 async function sendStream(res: Response, reply: Reply, logger: Logger): Promise<void> {
   const chunks = reply.stream!;
-  res.writeHead(reply.status, headOf(res, { ...(reply.headers ?? {}), 'Content-Type': reply.contentType ?? 'application/json; charset=utf-8' }));
+  res.status(reply.status).set({ ...(reply.headers ?? {}), 'Content-Type': reply.contentType ?? 'application/json; charset=utf-8' });
   try {
     for await (const chunk of chunks) {
       if (res.destroyed) break;
@@ -371,24 +323,21 @@ async function sendStream(res: Response, reply: Reply, logger: Logger): Promise<
  * request's duration by method, route template and status (metrics).
  */
 function requestLog(logger: Logger, observe: AppDeps['observeRequest']) {
-  // The request line's fields are fixed and hold no secret: no redaction, and not pino's serialiser.
-  const line = requestLineWriter(logger);
+  const logs = logger.isLevelEnabled('info');
   // One listener for every response (no closure per request): what it needs is on the response.
   function finished(this: Response) {
     const ns = Number(process.hrtime.bigint() - (this.locals.startedAt as bigint));
     const req = this.req;
-    if (line) line({ requestId: this.locals.requestId as string, method: req.method, url: req.originalUrl, status: this.statusCode, ms: ns / 1e6 });
+    if (logs) logger.info({ requestId: this.locals.requestId as string, method: req.method, url: req.originalUrl, status: this.statusCode, ms: ns / 1e6 }, 'request');
     if (observe) observe(req.method, routeLabel(req, this), this.statusCode, ns / 1e9);
   }
   return (req: Request, res: Response, next: NextFunction) => {
     const incoming = req.headers['x-request-id'];
     const requestId = typeof incoming === 'string' && /^[\w.-]{1,128}$/.test(incoming) ? incoming : crypto.randomUUID();
     res.locals.requestId = requestId;
-    const gathered = answerHeadersOf(res);
-    if (gathered) gathered['X-Request-Id'] = requestId;
-    else res.setHeader('X-Request-Id', requestId);
+    res.set('X-Request-Id', requestId);
     // A finish listener on every response costs time even when nothing would be done with it.
-    if (!line && !observe) return next();
+    if (!logs && !observe) return next();
     res.locals.startedAt = process.hrtime.bigint();
     res.on('finish', finished);
     next();

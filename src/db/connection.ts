@@ -3,7 +3,8 @@ import path from 'node:path';
 import knexFactory, { type Knex } from 'knex';
 import pg from 'pg';
 import { dialectOfUrl, sqliteFilename, type Db } from './dialect';
-import { registerSqlite, retryWhileBusy, type SqliteConnection, type SqliteState } from './sqlite';
+import { registerSqlite, type SqliteConnection, type SqliteState } from './sqlite';
+import { SqliteClient } from './sqlite-client';
 
 // PostgreSQL: keep DATE as the 'yyyy-MM-dd' string it is, NUMERIC as an exact string (pg's
 // default), and turn 64-bit counts into numbers (they are row counts, far below 2^53).
@@ -58,7 +59,9 @@ export function createDb(url: string, options: DbOptions = {}): Db {
     ...(filename !== ':memory:' ? { filename: path.resolve(filename) } : {}),
   };
   const db = knexFactory({
-    client: 'better-sqlite3',
+    // Knex's better-sqlite3 dialect, with transactions that begin IMMEDIATE and an asynchronous
+    // wait for a busy database (./sqlite-client.ts).
+    client: SqliteClient as unknown as typeof Knex.Client,
     connection: { filename },
     useNullAsDefault: true,
     ...(options.logger ? { log: knexLog(options.logger) } : {}),
@@ -87,9 +90,5 @@ export function createDb(url: string, options: DbOptions = {}): Db {
     },
   });
   registerSqlite(db.client, state);
-  // Statements Knex runs itself (migrations, the query builder) wait for a busy database the same way.
-  const client = db.client as Knex.Client & { _query(conn: unknown, obj: unknown): Promise<unknown> };
-  const query = client._query.bind(client);
-  client._query = (conn, obj) => retryWhileBusy(client, () => query(conn, obj));
   return db;
 }

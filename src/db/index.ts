@@ -5,8 +5,9 @@
  * - connection.ts  createDb(url): pool, pragmas, type parsers
  * - dialect.ts     how values and errors come back (unique violations, unreachable servers, timestamps)
  * - sqlite.ts      one connection per process, and waiting for the write lock without blocking
- * - transaction.ts transactions that compose; SQLite's BEGIN IMMEDIATE on a pinned connection
- * - prepared.ts    fixed SQL prepared once per connection, for the hot paths
+ * - sqlite-client.ts Knex's better-sqlite3 dialect, beginning IMMEDIATE and waiting for a busy database asynchronously
+ * - transaction.ts transactions that compose (Knex's transaction(), begun again while SQLite is busy)
+ * - prepared.ts    fixed SQL prepared once per connection, for the hot paths; rows are objects
  * - bulk.ts        many rows in few statements
  * - locks.ts       row locks that serialise changes to one aggregate
  * - claim.ts       claiming work with leases (jobs, partitions, deliveries), the one way to do it

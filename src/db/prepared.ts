@@ -95,22 +95,6 @@ export function queryPrepared<T>(db: Knex, sql: PreparedSql, params: readonly un
 }
 
 /**
- * The rows as arrays of their values, in the order the statement names its columns (T: a tuple
- * type in that order). For the hottest reads: building an object per row, property by property,
- * costs a wide row more than the query does.
- */
-export function queryPreparedArrays<T extends unknown[]>(db: Knex, sql: PreparedSql, params: readonly unknown[]): Promise<T[]> {
-  const client = db.client;
-  if (isPgClient(client)) {
-    return onConnection(
-      client,
-      async (conn) => (await (conn as PgConnection).query({ name: sql.name, text: sql.pgText, values: [...params], rowMode: 'array' })).rows as T[],
-    );
-  }
-  return onConnection(client, (conn) => sqliteStatement(conn as SqliteConnection, sql.text, 'arrays').all(params.map(sqliteValue)) as T[]);
-}
-
-/**
  * The rows of a select built with Knex (dynamic filters, sorts and pages): Knex only compiles it,
  * and the SQL runs as a prepared statement, reused for every query of the same shape.
  */

@@ -19,8 +19,6 @@ export interface SqliteStatement {
   reader: boolean;
   all(params: unknown[]): unknown[];
   run(params: unknown[]): { changes: number };
-  /** From now on rows come as arrays of the columns' values, in the statement's order. */
-  raw(on: boolean): SqliteStatement;
 }
 
 export interface SqliteConnection {
@@ -53,16 +51,14 @@ export function sqliteState(client: Knex.Client | object): SqliteState | undefin
 const MAX_STATEMENTS = 2000;
 const statements = new WeakMap<SqliteConnection, Map<string, SqliteStatement>>();
 
-/** `rows: 'arrays'`: a statement of its own, whose rows are arrays (SqliteStatement.raw). */
-export function sqliteStatement(conn: SqliteConnection, text: string, rows: 'objects' | 'arrays' = 'objects'): SqliteStatement {
+export function sqliteStatement(conn: SqliteConnection, text: string): SqliteStatement {
   let cache = statements.get(conn);
   if (!cache) statements.set(conn, (cache = new Map()));
-  const key = rows === 'arrays' ? `arrays:${text}` : text;
-  let stmt = cache.get(key);
+  let stmt = cache.get(text);
   if (!stmt) {
     if (cache.size >= MAX_STATEMENTS) cache.clear();
     stmt = conn.prepare(text);
-    cache.set(key, rows === 'arrays' ? stmt.raw(true) : stmt);
+    cache.set(text, stmt);
   }
   return stmt;
 }

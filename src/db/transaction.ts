@@ -1,13 +1,11 @@
 import type { Knex } from 'knex';
 import { dialectOf } from './dialect';
-import { retryWhileBusy, sqliteStatement, type SqliteConnection } from './sqlite';
+import type { SqliteTransactionConfig } from './sqlite-client';
+import { retryWhileBusy } from './sqlite';
 
-/** The pinned SQLite Knexes, which are transactions while their connection is set. */
-const pinnedKnexes = new WeakSet<object>();
-
-/** True for a Knex that is an open transaction (Knex's own, or SQLite's pinned one). */
+/** True for a Knex that is an open transaction. */
 export function isTransaction(db: Knex): boolean {
-  return (db as { isTransaction?: boolean }).isTransaction === true || pinnedKnexes.has(db);
+  return (db as { isTransaction?: boolean }).isTransaction === true;
 }
 
 /**
@@ -18,14 +16,12 @@ export function isTransaction(db: Knex): boolean {
  * it (as Directus' transaction() does with knex.isTransaction), so a service can be called from
  * inside another service's transaction and everything commits or rolls back together.
  *
- * PostgreSQL: Knex's db.transaction(). SQLite: Knex builds a whole new Knex instance for each
- * transaction (some 60 µs and a lot of garbage, more than a small write costs), while SQLite's
- * single connection can only ever hold one transaction at a time. So one Knex instance pinned to
- * that connection serves every transaction in turn: the pool's connection is taken (other queries
- * and transactions wait for it, as with Knex's), BEGIN IMMEDIATE, work, COMMIT or ROLLBACK, given
- * back. BEGIN IMMEDIATE takes the write lock before anything is read, so no other process can
- * commit between this transaction's reads and its writes; while another process holds the lock,
- * the begin is tried again asynchronously, with the connection given back in between.
+ * Knex's db.transaction() on both databases. On SQLite it begins IMMEDIATE (./sqlite-client.ts):
+ * the write lock is taken before anything is read, so no other process can commit between this
+ * transaction's reads and its writes. While another process holds the lock the begin fails at
+ * once (busy_timeout = 0), and the transaction is begun again after an asynchronous pause, with
+ * the connection given back in between (other queries of this process go on meanwhile), for at
+ * most the lock wait (./sqlite.ts retryWhileBusy). Only a begin is tried again, never `work`.
  */
 export async function transaction<T>(db: Knex, work: (trx: Knex.Transaction) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
   if (isTransaction(db)) return work(db as Knex.Transaction);
@@ -50,62 +46,30 @@ export interface TransactionOptions {
   durable?: boolean;
 }
 
+/** An error of a transaction's work (after its begin): passed on as it is, never a reason to begin again. */
+class AfterBegin {
+  constructor(readonly err: unknown) {}
+}
+
 async function sqliteTransaction<T>(db: Knex, work: (trx: Knex.Transaction) => Promise<T>, options: TransactionOptions): Promise<T> {
-  const pinned = pinnedSqlite(db);
-  const relaxed = options.durable === false;
-  const conn = await retryWhileBusy(db.client, async () => {
-    const conn = (await db.client.acquireConnection()) as SqliteConnection;
-    try {
-      if (relaxed) conn.pragma('synchronous = NORMAL');
-      sqliteStatement(conn, 'BEGIN IMMEDIATE').run([]);
-      return conn;
-    } catch (err) {
-      if (relaxed) conn.pragma('synchronous = FULL');
-      await db.client.releaseConnection(conn);
-      throw err;
-    }
-  });
+  const config: SqliteTransactionConfig = { durable: options.durable !== false };
   try {
-    pinned.conn = conn;
-    let result: T;
-    try {
-      result = await work(pinned.knex as Knex.Transaction);
-      pinned.conn = null;
-      await retryWhileBusy(db.client, () => sqliteStatement(conn, 'COMMIT').run([]));
-    } catch (err) {
-      pinned.conn = null;
-      if (conn.inTransaction) sqliteStatement(conn, 'ROLLBACK').run([]);
-      throw err;
-    }
-    return result;
-  } finally {
-    pinned.conn = null;
-    if (relaxed) conn.pragma('synchronous = FULL');
-    await db.client.releaseConnection(conn);
+    return await retryWhileBusy(db.client, async () => {
+      let begun = false;
+      try {
+        return await db.transaction(async (trx) => {
+          // Knex calls the work even when its BEGIN failed, and rejects with the begin's error.
+          if (trx.isCompleted()) return undefined as T;
+          begun = true;
+          return work(trx);
+        }, config);
+      } catch (err) {
+        throw begun ? new AfterBegin(err) : err;
+      }
+    });
+  } catch (err) {
+    throw err instanceof AfterBegin ? err.err : err;
   }
-}
-
-interface PinnedSqlite {
-  knex: Knex;
-  /** The connection while a transaction is open on it, else null. */
-  conn: SqliteConnection | null;
-}
-const pinnedByClient = new WeakMap<object, PinnedSqlite>();
-
-function pinnedSqlite(db: Knex): PinnedSqlite {
-  let pinned = pinnedByClient.get(db.client);
-  if (!pinned) {
-    const knex = db.withUserParams({});
-    const state: PinnedSqlite = { knex, conn: null };
-    knex.client.acquireConnection = async () => {
-      if (!state.conn) throw new Error('the transaction has ended; its queries can no longer run');
-      return state.conn;
-    };
-    knex.client.releaseConnection = async () => undefined;
-    pinnedKnexes.add(knex);
-    pinnedByClient.set(db.client, (pinned = state));
-  }
-  return pinned;
 }
 
 /**

@@ -2,7 +2,6 @@ import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
 import { DatabaseUnavailableError, isDatabaseUnavailable } from '../db';
 import { ApiError, methodNotAllowed, notFound, unavailable, validationFailed } from '../domain/errors';
-import { applyAnswerHeaders } from './security-headers';
 
 export const PROBLEM_TYPE_BASE = 'urn:referral-service:problem:';
 
@@ -21,10 +20,10 @@ export function problemBody(err: ApiError, requestId: string | undefined): strin
 }
 
 export function sendProblem(res: Response, err: ApiError, requestId: string | undefined): void {
-  applyAnswerHeaders(res);
-  for (const [name, value] of Object.entries(err.headers ?? {})) res.setHeader(name, value);
-  res.status(err.status).setHeader('Content-Type', PROBLEM_CONTENT_TYPE);
-  res.send(problemBody(err, requestId));
+  res
+    .status(err.status)
+    .set({ ...(err.headers ?? {}), 'Content-Type': PROBLEM_CONTENT_TYPE })
+    .send(problemBody(err, requestId));
 }
 
 export function notFoundHandler(req: Request, _res: Response, next: NextFunction): void {

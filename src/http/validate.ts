@@ -1,7 +1,6 @@
 import type { z } from 'zod';
 import type { FieldError } from '../domain/errors';
 import { validationFailed } from '../domain/errors';
-import { IdParam, parseIdText } from '../schemas/common';
 import { BODY_NOT_ALLOWED } from './json-body';
 
 type Where = 'params' | 'query' | 'body';
@@ -60,45 +59,6 @@ export interface RawRequest {
 }
 
 /**
- * The field names of a params schema whose fields are all IdParam (as most paths' are: ids only),
- * or null. A copy made by `.openapi()` keeps IdParam's definition, so that is what is compared.
- */
-const idFieldsBySchema = new WeakMap<z.ZodType, string[] | null>();
-
-export function idFieldsOf(schema: z.ZodType): string[] | null {
-  let fields = idFieldsBySchema.get(schema);
-  if (fields === undefined) {
-    const def = schema._zod.def as { type: string; shape?: Record<string, z.ZodType>; catchall?: z.ZodType };
-    const shape = def.type === 'object' && def.catchall?._zod.def.type === 'never' ? def.shape : undefined;
-    const all = shape && Object.entries(shape);
-    fields = all && all.length > 0 && all.every(([, field]) => field._zod.def === IdParam._zod.def) ? all.map(([name]) => name) : null;
-    idFieldsBySchema.set(schema, fields);
-  }
-  return fields;
-}
-
-/**
- * Path parameters that are all ids, checked with IdParam's own rule (parseIdText) without a Zod
- * parse: the same result and the same messages, for the parameters of almost every request. Null
- * when the values are not exactly those fields, as strings (never from a route's path, whose
- * parameters are its template's): then Zod decides.
- */
-function parseIdParams(fields: string[], raw: unknown, errors: FieldError[]): Record<string, number> | null {
-  if (raw === null || typeof raw !== 'object' || Object.keys(raw).length !== fields.length) return null;
-  const out: Record<string, number> = {};
-  const found: FieldError[] = [];
-  for (const field of fields) {
-    const text = (raw as Record<string, unknown>)[field];
-    if (typeof text !== 'string') return null;
-    const id = parseIdText(text);
-    if (typeof id === 'number') out[field] = id;
-    else found.push({ path: `params.${field}`, message: id.message });
-  }
-  errors.push(...found);
-  return out;
-}
-
-/**
  * Parses params, query and body with the route's schemas (the same ones the OpenAPI document
  * shows) and reports every invalid field of all three at once.
  */
@@ -123,12 +83,6 @@ export function validateRequest(schemas: RequestSchemas, raw: RawRequest): { par
     }
     if (where === 'body' && value === undefined) {
       errors.push({ path: 'body', message: 'a JSON body is required' });
-      continue;
-    }
-    const ids = where === 'params' ? idFieldsOf(schema) : null;
-    const parsedIds = ids && parseIdParams(ids, value, errors);
-    if (parsedIds) {
-      out.params = parsedIds;
       continue;
     }
     const result = schema.safeParse(value);

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { decimalOrderSql, executePrepared, insertRows, preparedSql, queryPrepared, queryPreparedArrays, toIsoTimestamp } from '../db';
+import { decimalOrderSql, executePrepared, insertRows, preparedSql, queryPrepared, toIsoTimestamp } from '../db';
 import { toDec } from '../domain/decimal';
 import type { ReferralTerms } from '../domain/referral-rules';
 import type { PercentageSegment } from '../domain/referral-timeline';
@@ -44,35 +44,32 @@ export interface ReferralRecord {
   history: PercentageSegment[];
 }
 
-/**
- * A row of SELECT_REFERRALS: its columns' values in the order the statement names them (rows are
- * read as arrays, src/db/prepared.ts queryPreparedArrays: a referral is the hottest read).
- */
-type Row = [
-  id: number,
-  contractId: number,
-  contractBunitId: number,
-  contractNumber: string,
-  contractCurrency: string,
-  referrerId: number,
-  referrerCode: string,
-  referrerName: string,
-  billingStartDate: string,
-  billingEndDate: string | null,
-  createdAt: Date | string,
-  archivedAt: Date | string | null,
-  archiveDay: string | null,
-  termsRevision: number,
-  adjustedRevision: number,
-  status: ReferralStatus,
-  updatedAt: Date | string,
-  pendingChangeId: number | null,
-  pendingChangeKind: PendingChange['kind'] | null,
-  pendingChangeAt: Date | string | null,
-  version: number,
-  contractVersion: number,
-  referrerVersion: number,
-];
+/** A row of SELECT_REFERRALS, by the names its columns are selected under. */
+interface Row {
+  id: number;
+  contract_id: number;
+  contract_bunit_id: number;
+  contract_number: string;
+  contract_currency: string;
+  referrer_id: number;
+  referrer_code: string;
+  referrer_name: string;
+  billing_start_date: string;
+  billing_end_date: string | null;
+  created_at: Date | string;
+  archived_at: Date | string | null;
+  archive_day: string | null;
+  terms_revision: number;
+  adjusted_revision: number;
+  status: ReferralStatus;
+  updated_at: Date | string;
+  pending_change_id: number | null;
+  pending_change_kind: PendingChange['kind'] | null;
+  pending_change_at: Date | string | null;
+  version: number;
+  contract_version: number;
+  referrer_version: number;
+}
 
 const SORT_COLUMNS = {
   id: 'r.id',
@@ -82,7 +79,7 @@ const SORT_COLUMNS = {
   percentage: 'r.percentage',
 } as const;
 
-/** A referral with its contract and referrer (no history): the columns of Row, in its order. */
+/** A referral with its contract and referrer (no history): the columns of Row. */
 const SELECT_REFERRALS = `SELECT r.id, r.contract_id, c.bunit_id AS contract_bunit_id, c.number AS contract_number,
   c.currency AS contract_currency, r.referrer_id, b.code AS referrer_code, b.name AS referrer_name, r.billing_start_date,
   r.billing_end_date, r.created_at, r.archived_at, r.archive_day, r.terms_revision, r.adjusted_revision, r.status, r.updated_at, r.pending_change_id, r.pending_change_kind, r.pending_change_at,
@@ -106,80 +103,60 @@ interface HistoryRow {
 }
 
 /** A row of SELECT_WITH_HISTORY: the referral's columns, then one segment's (all null when it has none). */
-type RowWithSegment = [...Row, segmentFrom: string | null, segmentTo: string | null, segmentPercentage: string | null];
+interface RowWithSegment extends Row {
+  segment_from: string | null;
+  segment_to: string | null;
+  segment_percentage: string | null;
+}
 
 /** Rows of referral × history segment, ordered by referral, as records. */
 function foldSegments(rows: RowWithSegment[]): ReferralRecord[] {
   const out: ReferralRecord[] = [];
   let last: ReferralRecord | undefined;
   for (const row of rows) {
-    if (last?.id !== row[0]) out.push((last = toRecord(row, [])));
-    // The segment's columns follow the referral's 23.
-    const from = row[23];
-    if (from !== null) last.history.push({ from, to: row[24], percentage: toDec(row[25]!) });
+    if (last?.id !== row.id) out.push((last = toRecord(row, [])));
+    if (row.segment_from !== null) last.history.push({ from: row.segment_from, to: row.segment_to, percentage: toDec(row.segment_percentage!) });
   }
   return out;
 }
 
-function toRecord(row: Row | RowWithSegment, history: PercentageSegment[]): ReferralRecord {
-  const [
-    id,
-    contractId,
-    contractBunitId,
-    contractNumber,
-    contractCurrency,
-    referrerId,
-    referrerCode,
-    referrerName,
-    billingStartDate,
-    billingEndDate,
-    createdAt,
-    archivedAt,
-    archiveDay,
-    termsRevision,
-    adjustedRevision,
-    status,
-    updatedAt,
-    pendingChangeId,
-    pendingChangeKind,
-    pendingChangeAt,
-    version,
-    contractVersion,
-    referrerVersion,
-  ] = row;
+function toRecord(row: Row, history: PercentageSegment[]): ReferralRecord {
   return {
-    id,
-    contractId,
-    contractBunitId,
-    contractNumber,
-    contractCurrency,
-    referrerId,
-    referrerCode,
-    referrerName,
-    billingStartDate,
-    billingEndDate,
-    createdAt: toIsoTimestamp(createdAt)!,
-    archivedAt: toIsoTimestamp(archivedAt),
-    archiveDay,
-    termsRevision,
-    adjustedRevision,
-    status,
-    updatedAt: toIsoTimestamp(updatedAt)!,
-    pendingChange: pendingChangeId === null ? null : { id: pendingChangeId, kind: pendingChangeKind!, requestedAt: toIsoTimestamp(pendingChangeAt)! },
-    version,
-    contractVersion,
-    referrerVersion,
+    id: row.id,
+    contractId: row.contract_id,
+    contractBunitId: row.contract_bunit_id,
+    contractNumber: row.contract_number,
+    contractCurrency: row.contract_currency,
+    referrerId: row.referrer_id,
+    referrerCode: row.referrer_code,
+    referrerName: row.referrer_name,
+    billingStartDate: row.billing_start_date,
+    billingEndDate: row.billing_end_date,
+    createdAt: toIsoTimestamp(row.created_at)!,
+    archivedAt: toIsoTimestamp(row.archived_at),
+    archiveDay: row.archive_day,
+    termsRevision: row.terms_revision,
+    adjustedRevision: row.adjusted_revision,
+    status: row.status,
+    updatedAt: toIsoTimestamp(row.updated_at)!,
+    pendingChange:
+      row.pending_change_id === null
+        ? null
+        : { id: row.pending_change_id, kind: row.pending_change_kind!, requestedAt: toIsoTimestamp(row.pending_change_at)! },
+    version: row.version,
+    contractVersion: row.contract_version,
+    referrerVersion: row.referrer_version,
     history,
   };
 }
 
 export async function findReferral(db: Knex, id: number): Promise<ReferralRecord | undefined> {
-  return foldSegments(await queryPreparedArrays<RowWithSegment>(db, REFERRAL_BY_ID, [id]))[0];
+  return foldSegments(await queryPrepared<RowWithSegment>(db, REFERRAL_BY_ID, [id]))[0];
 }
 
 /** Every referral of a contract, archived ones included (they were billable before their archive day). */
 export async function findReferralsOfContract(db: Knex, contractId: number): Promise<ReferralRecord[]> {
-  return foldSegments(await queryPreparedArrays<RowWithSegment>(db, REFERRALS_OF_CONTRACT, [contractId]));
+  return foldSegments(await queryPrepared<RowWithSegment>(db, REFERRALS_OF_CONTRACT, [contractId]));
 }
 
 /** The referrals of several contracts (as findReferralsOfContract), by contract id; every id is a key. */
@@ -189,7 +166,7 @@ export async function findReferralsOfContracts(db: Knex, contractIds: number[]):
   for (let i = 0; i < contractIds.length; i += 500) {
     const chunk = contractIds.slice(i, i + 500);
     const sql = preparedSql(`${SELECT_WITH_HISTORY} WHERE r.contract_id IN (${chunk.map(() => '?').join(', ')}) ORDER BY r.id, p.from_date`);
-    for (const referral of foldSegments(await queryPreparedArrays<RowWithSegment>(db, sql, chunk))) out.get(referral.contractId)!.push(referral);
+    for (const referral of foldSegments(await queryPrepared<RowWithSegment>(db, sql, chunk))) out.get(referral.contractId)!.push(referral);
   }
   return out;
 }
@@ -233,13 +210,13 @@ export async function listReferrals(
   const direction = sort.descending ? 'DESC' : 'ASC';
   const sortKey = sort.field === 'percentage' ? decimalOrderSql(db, SORT_COLUMNS.percentage) : SORT_COLUMNS[sort.field];
   const order = sort.field === 'id' ? `r.id ${direction}` : `${sortKey} ${direction}, r.id ${direction}`;
-  const rows = await queryPreparedArrays<Row>(
+  const rows = await queryPrepared<Row>(
     db,
     preparedSql(`${SELECT_REFERRALS} ${FROM_REFERRALS} WHERE ${where} ORDER BY ${order} LIMIT ? OFFSET ?`),
     [...params, page.limit, page.offset],
   );
-  const histories = await historiesOf(db, rows.map((r) => r[0]));
-  return { rows: rows.map((r) => toRecord(r, histories.get(r[0]) ?? [])), total: Number(count?.total ?? 0) };
+  const histories = await historiesOf(db, rows.map((r) => r.id));
+  return { rows: rows.map((r) => toRecord(r, histories.get(r.id) ?? [])), total: Number(count?.total ?? 0) };
 }
 
 /** The filter as SQL conditions on referrals r (and, for the owner, their contracts c). */

@@ -27,10 +27,7 @@ export function parseIdText(text: string): number | { message: string } {
   return id <= MAX_ID ? id : { message: `must be at most ${MAX_ID}` };
 }
 
-/**
- * A positive integer id in the path or the query ("17"). Path parameters that are all ids are
- * checked with parseIdText directly, without Zod (src/http/validate.ts): the same rule and words.
- */
+/** A positive integer id in the path or the query ("17"). */
 export const IdParam = z
   .string()
   .transform((text, ctx) => {

@@ -1,0 +1,66 @@
+import type { Knex } from 'knex';
+// Knex's own better-sqlite3 dialect and its transaction, extended the way Knex's dialects extend
+// one another (a Client class passed as `client`, Knex.Config['client']).
+import ClientBetterSqlite3 from 'knex/lib/dialects/better-sqlite3/index.js';
+import SqliteTransaction from 'knex/lib/dialects/sqlite3/execution/sqlite-transaction.js';
+import { retryWhileBusy, sqliteState, type SqliteConnection } from './sqlite';
+
+/** What our transaction() passes to Knex's `transaction(work, config)` beyond Knex's own options. */
+export interface SqliteTransactionConfig extends Knex.TransactionConfig {
+  /** false: the commit returns before it is on disk (synchronous=NORMAL for this transaction only). */
+  durable?: boolean;
+}
+
+/**
+ * Knex's transaction for SQLite with two differences:
+ *
+ * - `BEGIN IMMEDIATE` instead of `BEGIN`: the transaction takes the write lock before it reads,
+ *   so no other process can commit between its reads and its writes (a deferred transaction that
+ *   read and then writes fails with SQLITE_BUSY_SNAPSHOT when one did).
+ * - `durable: false`: synchronous=NORMAL from before BEGIN until the connection is given back
+ *   (SQLite refuses to change it inside a transaction).
+ */
+class ImmediateTransaction extends SqliteTransaction {
+  private readonly relaxed: boolean;
+
+  constructor(client: unknown, container: unknown, config: SqliteTransactionConfig | undefined, outerTx: unknown) {
+    super(client, container, config, outerTx);
+    // Set before Knex starts the transaction, which it does on a later tick.
+    this.relaxed = config?.durable === false;
+  }
+
+  begin(conn: SqliteConnection): Promise<unknown> {
+    return this.query(conn, 'BEGIN IMMEDIATE;');
+  }
+
+  override async acquireConnection(config: unknown, cb: (conn: SqliteConnection) => Promise<unknown>): Promise<unknown> {
+    if (!this.relaxed) return super.acquireConnection(config, cb);
+    return super.acquireConnection(config, async (conn: SqliteConnection) => {
+      conn.pragma('synchronous = NORMAL');
+      try {
+        return await cb(conn);
+      } finally {
+        if (conn.open) conn.pragma('synchronous = FULL');
+      }
+    });
+  }
+}
+
+/**
+ * Knex's better-sqlite3 client, with our transactions and the asynchronous wait for a busy
+ * database: the connection runs with busy_timeout = 0 (better-sqlite3 would sleep inside the
+ * statement, blocking the event loop), and a statement that finds the database locked by another
+ * process is tried again after a short asynchronous pause (./sqlite.ts retryWhileBusy).
+ */
+export class SqliteClient extends ClientBetterSqlite3 {
+  override transaction(container: unknown, config: SqliteTransactionConfig | undefined, outerTx: unknown): unknown {
+    return new ImmediateTransaction(this, container, config, outerTx);
+  }
+
+  override _query(conn: unknown, obj: unknown): Promise<unknown> {
+    // A transaction's statements (its client is a copy, with no state) are not tried again: the
+    // transaction holds the write lock, and its begin is what waits (./transaction.ts).
+    if (!sqliteState(this)) return super._query(conn, obj);
+    return retryWhileBusy(this, () => super._query(conn, obj));
+  }
+}
