@@ -1,4 +1,5 @@
-import { Dec } from './decimal';
+import { currencyDigits } from './currency';
+import { Dec, formatMoney } from './decimal';
 import { addDays, type IsoDate } from './dates';
 
 /**
@@ -66,11 +67,12 @@ export function amendmentMisfit(
  */
 export function creditNoteMisfit(
   lines: DisputedLines,
-  line: { id: number; amount: string; contractId: number; createdAt: string } | undefined,
+  line: { id: number; amount: string; currency: string; contractId: number; createdAt: string } | undefined,
   id: number,
 ): string | null {
   if (!line) return `revenue line ${id} does not exist`;
-  if (!new Dec(line.amount).lt(0)) return `revenue line ${id} is not a credit note (its amount ${line.amount} is not negative)`;
+  const amount = new Dec(line.amount);
+  if (!amount.lt(0)) return `revenue line ${id} is not a credit note (its amount ${formatMoney(amount, currencyDigits(line.currency))} is not negative)`;
   if (!lines.contractIds.has(line.contractId)) return `revenue line ${id} is on contract ${line.contractId}, which none of the disputed lines is on`;
   if (line.createdAt < lines.createdAt) return `revenue line ${id} was created before the dispute was opened`;
   return null;
