@@ -56,6 +56,7 @@ runCommand(async () => {
       logger,
       partitionLines: config.settlementPartitionLines,
       settlementLeaseSeconds: config.settlementLeaseSeconds,
+      statementAcceptDays: config.statements.acceptDays,
     });
     const progress = progressReporter();
     const execution = { workers: options.workers, onProgress: progress.update, onFinalizing: progress.finalizing };
@@ -94,6 +95,9 @@ runCommand(async () => {
       console.log(`run ${run.id}:`);
       printSummary(presentRun(run));
     }
+    // Statements issued STATEMENT_ACCEPT_DAYS days ago are accepted here too, should no server be running (SPEC §15).
+    const accepted = await services.statementAcceptance.acceptDue();
+    if (accepted > 0) say(`  statements accepted automatically (issued ${config.statements.acceptDays} days ago): ${accepted}`);
     return reportFailures(run);
   } finally {
     await db.destroy();

@@ -52,8 +52,8 @@ export function presentDryRun(run: DryRunSummary) {
   };
 }
 
-/** A line as stored (id) or as a dry run computes it (id null). */
-export type LineView = Omit<StatementLineRecord, 'id' | 'contractNumber' | 'externalId'> & { id: number | null };
+/** A line as stored (id) or as a dry run computes it (id null; no dispute). */
+export type LineView = Omit<StatementLineRecord, 'id' | 'contractNumber' | 'externalId' | 'disputeId' | 'held'> & { id: number | null };
 
 export function presentStatementLine(line: LineView, currency: string) {
   const digits = currencyDigits(currency);
@@ -74,7 +74,16 @@ export function presentStatementLine(line: LineView, currency: string) {
   };
 }
 
-export type StatementView = Omit<StatementRecord, 'id' | 'runId' | 'roundUpThrough'> & { id: number | null; runId: number | null };
+/** A line of a statement as stored, with its dispute (SPEC §15). */
+export function presentIssuedLine(line: StatementLineRecord, currency: string) {
+  return { ...presentStatementLine(line, currency), disputeId: line.disputeId, held: line.held };
+}
+
+/** A statement as stored or as a dry run computes it (ids null), without what §15 adds. */
+export type StatementView = Omit<StatementRecord, 'id' | 'runId' | 'roundUpThrough' | 'period' | 'status' | 'acceptedBy' | 'acceptedDate' | 'heldMinor'> & {
+  id: number | null;
+  runId: number | null;
+};
 
 export function presentStatement(s: StatementView, lines?: LineView[]) {
   return {
@@ -91,10 +100,26 @@ export function presentStatement(s: StatementView, lines?: LineView[]) {
 }
 
 /**
+ * A statement of a completed run as the API shows it: with its period, where it is in its
+ * lifecycle (SPEC §15) and what open disputes hold of it; with its lines, each with its dispute.
+ */
+export function presentIssuedStatement(s: StatementRecord, lines?: StatementLineRecord[]) {
+  return {
+    ...presentStatement(s),
+    period: s.period,
+    status: s.status,
+    acceptedBy: s.acceptedBy,
+    acceptedDate: s.acceptedDate,
+    heldAmount: formatMinor(s.heldMinor, currencyDigits(s.currency)),
+    ...(lines ? { lines: lines.map((l) => presentIssuedLine(l, s.currency)) } : {}),
+  };
+}
+
+/**
  * The CSV of statements (SPEC §6.3), one layout for a single statement and for a run's export:
  * one row per line, each naming its statement (id, payer, referrer, currency) and what a reader
  * reconciles it with (the contract's number, the revenue line's externalId) before the line's own
- * fields; amounts exactly as in JSON.
+ * fields; amounts exactly as in JSON; last, the dispute that holds the line, if any (SPEC §15).
  */
 export const STATEMENT_CSV_COLUMNS = [
   'statementId',
@@ -119,6 +144,8 @@ export const STATEMENT_CSV_COLUMNS = [
   'amount',
   'adjustsStatementId',
   'adjustsLineId',
+  'disputeId',
+  'held',
 ] as const;
 
 /** The UTF-8 byte-order mark that spreadsheet programs need to read non-ASCII text right (`?bom=true`). */
@@ -157,6 +184,8 @@ export function statementCsvRow(s: StatementRecord, line: StatementLineRecord): 
     amount: p.amount,
     adjustsStatementId: p.adjusts?.statementId ?? '',
     adjustsLineId: p.adjusts?.lineId ?? '',
+    disputeId: line.disputeId ?? '',
+    held: String(line.held),
   };
   return csvRow(STATEMENT_CSV_COLUMNS.map((c) => String(row[c])));
 }

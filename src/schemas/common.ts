@@ -299,3 +299,10 @@ export const InstantRange = z
  * (400, SPEC §2) rather than ignored, and so that the OpenAPI document says what may be sent.
  */
 export const EmptyBody = z.strictObject({}).openapi('EmptyBody', { description: 'No fields: send `{}` or no body at all; any field is refused (400).' });
+
+/** A period (SPEC §15): a calendar month, yyyy-MM. */
+export const Period = z
+  .string('must be a month in the form yyyy-MM')
+  .regex(/^\d{4}-(0[1-9]|1[0-2])$/, 'must be a month in the form yyyy-MM')
+  .refine((v) => v >= '0001-01', 'must be a month in the form yyyy-MM')
+  .openapi({ example: '2026-10', pattern: '^\\d{4}-(0[1-9]|1[0-2])$', description: 'A calendar month, yyyy-MM.' });

@@ -6,7 +6,8 @@ import { eventRoutes } from './events';
 import { referralRoutes } from './referrals';
 import { revenueRoutes } from './revenue';
 import { settlementRoutes } from './settlement';
+import { statementDisputeRoutes } from './statement-disputes';
 import { webhookRoutes } from './webhooks';
 
 /** Every /v1 operation, in the order the docs show them. */
-export const apiRoutes = [...bunitRoutes, ...contractRoutes, ...referralRoutes, ...changeRequestRoutes, ...revenueRoutes, ...settlementRoutes, ...apiKeyRoutes, ...eventRoutes, ...webhookRoutes];
+export const apiRoutes = [...bunitRoutes, ...contractRoutes, ...referralRoutes, ...changeRequestRoutes, ...revenueRoutes, ...settlementRoutes, ...statementDisputeRoutes, ...apiKeyRoutes, ...eventRoutes, ...webhookRoutes];

@@ -16,17 +16,17 @@ import {
 } from '../../schemas/settlement';
 import { presentPage } from '../pages';
 import { defineRoute } from '../route';
-import { presentRun, presentStatement, STATEMENT_CSV_COLUMNS, statementCsv } from '../../representations/settlement';
+import { presentIssuedStatement, presentRun, STATEMENT_CSV_COLUMNS, statementCsv } from '../../representations/settlement';
 
 const CSV_HEADER = `${STATEMENT_CSV_COLUMNS.join(',')}\r\n`;
 const CSV_EXAMPLE =
   CSV_HEADER +
-  '88,1,DACH,2,NORDICS,EUR,5001,share,42,C-2026-001,901,INV-2026-10-001,17,2026-10-01,2026-10-31,31,20,3000.00,241.93548387096774193548,241.94,,\r\n' +
-  '88,1,DACH,2,NORDICS,EUR,5002,share,42,C-2026-001,902,CN-2026-10-001,17,2026-10-15,2026-10-15,1,1,-100.00,-12.5,-12.50,,\r\n';
+  '88,1,DACH,2,NORDICS,EUR,5001,share,42,C-2026-001,901,INV-2026-10-001,17,2026-10-01,2026-10-31,31,20,3000.00,241.93548387096774193548,241.94,,,,false\r\n' +
+  '88,1,DACH,2,NORDICS,EUR,5002,share,42,C-2026-001,902,CN-2026-10-001,17,2026-10-15,2026-10-15,1,1,-100.00,-12.5,-12.50,,,,false\r\n';
 const EXPORT_EXAMPLE =
   CSV_EXAMPLE +
-  '89,1,DACH,3,BENELUX,EUR,5003,share,42,C-2026-001,901,INV-2026-10-001,18,2026-10-01,2026-10-31,31,31,3000.00,300,300.00,,\r\n' +
-  '89,1,DACH,3,BENELUX,EUR,5004,share,42,C-2026-001,902,CN-2026-10-001,18,2026-10-15,2026-10-15,1,1,-100.00,-10,-10.00,,\r\n';
+  '89,1,DACH,3,BENELUX,EUR,5003,share,42,C-2026-001,901,INV-2026-10-001,18,2026-10-01,2026-10-31,31,31,3000.00,300,300.00,,,,false\r\n' +
+  '89,1,DACH,3,BENELUX,EUR,5004,share,42,C-2026-001,902,CN-2026-10-001,18,2026-10-15,2026-10-15,1,1,-100.00,-10,-10.00,,,7,true\r\n';
 /** The columns of the statement CSV, for the operations' descriptions (SPEC §6.3). */
 const CSV_COLUMNS_DOC = `The CSV has a header row and one row per line; every row names its statement and what a reader reconciles it with, so that a spreadsheet needs no other look-up. Columns, in this order:
 
@@ -47,6 +47,9 @@ const CSV_COLUMNS_DOC = `The CSV has a header row and one row per line; every ro
 | \`adjustsStatementId\`, \`adjustsLineId\` | for an adjustment, the line it corrects (else empty) |
 
 Amounts are exactly as in JSON (a dot as the decimal separator, no thousands separator). Text is UTF-8; \`?bom=true\` begins the file with the byte-order mark that spreadsheet programs need to read non-ASCII text right. Rows end with CRLF; a cell with a comma, a quote or a line break is quoted (RFC 4180).`;
+
+/** Where a statement stands after the run (SPEC §15), for its operations' descriptions. */
+const STATUS_DOC = '\n\nThe statement’s `status` says where it stands after the run: `issued`, `accepted` by the payer (acceptStatement, or automatically after STATEMENT_ACCEPT_DAYS days), `closed` with its period. `heldAmount` is what open disputes hold of it (openDispute).';
 
 /** The worked example of the spec (§10): one EUR contract, two referrals, a 3000.00 line and a -100.00 credit note. */
 const party = {
@@ -102,6 +105,12 @@ const statementToBenelux = {
   referrer: party.benelux,
   total: '290.00',
 };
+/** What SPEC §15 adds to a stored statement and its lines: the statement to NORDICS is accepted, one line of the other is disputed. */
+const issued = {
+  toNordics: { ...statementToNordics, period: '2026-10', status: 'accepted', acceptedBy: 'dach-finance', acceptedDate: '2026-11-03', heldAmount: '0.00' },
+  toBenelux: { ...statementToBenelux, period: '2026-10', status: 'issued', acceptedBy: null, acceptedDate: null, heldAmount: '-10.00' },
+};
+const issuedLines = linesToNordics.map((l) => ({ ...l, disputeId: null, held: false }));
 const runExample = {
   id: 12,
   through: '2026-10-31',
@@ -251,7 +260,7 @@ With \`dryRun: true\` the run is computed and returned (200, \`id: null\`, with 
       200: {
         description: 'A page of the run’s statements (JSON), or every line of the run (CSV).',
         schema: StatementList,
-        example: { data: [statementToNordics, statementToBenelux], meta: { total: 2, limit: 50, offset: 0 } },
+        example: { data: [issued.toNordics, issued.toBenelux], meta: { total: 2, limit: 50, offset: 0 } },
         alternatives: { 'text/csv': { schema: { type: 'string' }, example: EXPORT_EXAMPLE } },
         headers: ['Content-Disposition'],
       },
@@ -267,7 +276,7 @@ With \`dryRun: true\` the run is computed and returned (200, \`id: null\`, with 
         };
       }
       const page = await services.settlement.statementsOfRun(params.runId, query);
-      return { status: 200, body: presentPage(page, query, (s) => presentStatement(s)) };
+      return { status: 200, body: presentPage(page, query, (s) => presentIssuedStatement(s)) };
     },
   }),
   defineRoute({
@@ -285,14 +294,14 @@ With \`dryRun: true\` the run is computed and returned (200, \`id: null\`, with 
       200: {
         description: 'A page of statements.',
         schema: StatementList,
-        example: { data: [statementToNordics, statementToBenelux], meta: { total: 2, limit: 50, offset: 0 } },
+        example: { data: [issued.toNordics, issued.toBenelux], meta: { total: 2, limit: 50, offset: 0 } },
       },
     },
     problems: [],
     async handler({ params, query, services }) {
       await services.bunits.get(params.bunitId);
       const page = await services.statements.list(params.bunitId, query);
-      return { status: 200, body: presentPage(page, query, (s) => presentStatement(s)) };
+      return { status: 200, body: presentPage(page, query, (s) => presentIssuedStatement(s)) };
     },
   }),
   defineRoute({
@@ -301,7 +310,7 @@ With \`dryRun: true\` the run is computed and returned (200, \`id: null\`, with 
     operationId: 'getStatement',
     summary: 'Read a statement with its lines',
     description:
-      'Visible to the payer and to the referrer. Each line is the share of one revenue line earned through one referral: `exactAmount` is the exact share (amount / periodDays × the percentage of each billable day / 100, summed), `amount` that share rounded for the statement. The total is the exact sum rounded once, half to even, to the currency’s minor unit; the lines are rounded down and the ones with the largest remainders get one more minor unit, so they always add up to the total.\n\nWith `Accept: text/csv`: the statement as CSV, in the layout of the run export (`GET /v1/settlement-runs/{runId}/statements`).\n\n' + CSV_COLUMNS_DOC,
+      'Visible to the payer and to the referrer. Each line is the share of one revenue line earned through one referral: `exactAmount` is the exact share (amount / periodDays × the percentage of each billable day / 100, summed), `amount` that share rounded for the statement. The total is the exact sum rounded once, half to even, to the currency’s minor unit; the lines are rounded down and the ones with the largest remainders get one more minor unit, so they always add up to the total.\n\nWith `Accept: text/csv`: the statement as CSV, in the layout of the run export (`GET /v1/settlement-runs/{runId}/statements`).\n\n' + CSV_COLUMNS_DOC + STATUS_DOC,
     tags: ['Statements'],
     access: 'read',
     params: StatementParams,
@@ -310,7 +319,7 @@ With \`dryRun: true\` the run is computed and returned (200, \`id: null\`, with 
       200: {
         description: 'The statement with its lines.',
         schema: StatementWithLines,
-        example: { ...statementToNordics, lines: linesToNordics },
+        example: { ...issued.toNordics, lines: issuedLines },
         alternatives: { 'text/csv': { schema: { type: 'string' }, example: CSV_EXAMPLE } },
         headers: ['Content-Disposition'],
       },
@@ -326,7 +335,7 @@ With \`dryRun: true\` the run is computed and returned (200, \`id: null\`, with 
           headers: { 'Content-Disposition': `attachment; filename="statement-${statement.id}.csv"` },
         };
       }
-      return { status: 200, body: presentStatement(statement, lines) };
+      return { status: 200, body: presentIssuedStatement(statement, lines) };
     },
   }),
   defineRoute({
