@@ -7,6 +7,7 @@ import { Contract } from './contract';
 import { Referral } from './referral';
 import { SettlementRun, Statement } from './settlement';
 import { Timestamp } from './common';
+import { Journal, Netting, Period } from './period';
 import { WebhookEndpoint } from './webhook';
 
 /** The events feed (SPEC §13). */
@@ -58,6 +59,9 @@ export const Event = z
     family('SettlementRunEvent', typesOf('settlement_run'), SettlementRun, 'A settlement run completed; its statements’ events come just before it.'),
     family('StatementEvent', typesOf('statement'), Statement, 'A statement of a completed run (without its lines: read them with getStatement).'),
     family('ApiKeyEvent', typesOf('api_key'), ApiKey, 'An API key was created or revoked (never its secret).'),
+    family('PeriodEvent', typesOf('period'), Period, 'A period was closed (SPEC §16); its nettings’ and journals’ events follow it.'),
+    family('NettingEvent', typesOf('netting'), Netting, 'A netting was written by a close (`created`), or its payments reached its amount (`paid`).'),
+    family('JournalEvent', typesOf('journal'), Journal, 'A journal was written (by a close or a payment), or acknowledged by the ERP (`posted`).'),
     family('WebhookEndpointEvent', typesOf('webhook_endpoint'), WebhookEndpoint, 'A webhook endpoint was disabled after failing every delivery for 5 days.'),
   ])
   .openapi('Event', { description: 'One change, as the feed and the webhooks carry it.' });

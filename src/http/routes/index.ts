@@ -3,10 +3,11 @@ import { changeRequestRoutes } from './change-requests';
 import { bunitRoutes } from './bunits';
 import { contractRoutes } from './contracts';
 import { eventRoutes } from './events';
+import { periodRoutes } from './periods';
 import { referralRoutes } from './referrals';
 import { revenueRoutes } from './revenue';
 import { settlementRoutes } from './settlement';
 import { webhookRoutes } from './webhooks';
 
 /** Every /v1 operation, in the order the docs show them. */
-export const apiRoutes = [...bunitRoutes, ...contractRoutes, ...referralRoutes, ...changeRequestRoutes, ...revenueRoutes, ...settlementRoutes, ...apiKeyRoutes, ...eventRoutes, ...webhookRoutes];
+export const apiRoutes = [...bunitRoutes, ...contractRoutes, ...referralRoutes, ...changeRequestRoutes, ...revenueRoutes, ...settlementRoutes, ...periodRoutes, ...apiKeyRoutes, ...eventRoutes, ...webhookRoutes];
