@@ -15,6 +15,7 @@ import * as m13 from './202612011100_amendments';
 import * as m14 from './202612011200_events';
 import * as m15 from './202612011300_settlement_events';
 import * as m16 from './202612011400_pending_events';
+import * as m17 from './202612061400_statement_disputes';
 import * as m18 from './202612061600_period_close';
 
 /**
@@ -38,6 +39,7 @@ const migrations: Record<string, Knex.Migration> = {
   '202612011200_events': m14,
   '202612011300_settlement_events': m15,
   '202612011400_pending_events': m16,
+  '202612061400_statement_disputes': m17,
   '202612061600_period_close': m18,
 };
 

@@ -20,17 +20,23 @@ export interface StatementKey {
 export const statementKeyOf = (k: StatementKey) => `${k.payerId}/${k.referrerId}/${k.currency}`;
 
 /**
- * The ids of a run's statements for these keys, opening those that do not exist yet. Two workers
- * opening the same statement at once: one inserts it, the other finds it.
+ * The ids of a run's statements for these keys, opening those that do not exist yet (in the run's
+ * period, `yyyy-MM`, SPEC §15). Two workers opening the same statement at once: one inserts it,
+ * the other finds it.
  */
-export async function openStatements(trx: Knex, runId: number, createdAt: string, keys: StatementKey[]): Promise<Map<string, number>> {
+export async function openStatements(
+  trx: Knex,
+  run: { id: number; createdAt: string; period: string },
+  keys: StatementKey[],
+): Promise<Map<string, number>> {
+  const runId = run.id;
   const out = new Map<string, number>();
   if (keys.length === 0) return out;
   const opened = await insertRows<{ id: number; payer_id: number; referrer_id: number; currency: string }>(
     trx,
     'statements',
-    ['run_id', 'payer_id', 'referrer_id', 'currency', 'created_at', 'finalized'],
-    keys.map((k) => [runId, k.payerId, k.referrerId, k.currency, createdAt, false]),
+    ['run_id', 'payer_id', 'referrer_id', 'currency', 'created_at', 'finalized', 'period'],
+    keys.map((k) => [runId, k.payerId, k.referrerId, k.currency, run.createdAt, false, run.period]),
     ['id', 'payer_id', 'referrer_id', 'currency'],
     { ignoreConflictOn: ['run_id', 'payer_id', 'referrer_id', 'currency'] },
   );

@@ -9,6 +9,7 @@ import {
   yieldToWaitingWriters,
 } from '../../db';
 import { currencyDigits } from '../../domain/currency';
+import { periodOf } from '../../domain/statement-lifecycle';
 import { recordSettlementRun } from '../../metrics';
 import { conflict } from '../../domain/errors';
 import { ShareSum, splitMinor } from '../../domain/settlement-math';
@@ -278,7 +279,7 @@ export class RunExecutor {
       if (!this.statementIds.has(key) && !opened.has(key)) missing.set(key, k);
     }
     if (missing.size === 0) return;
-    const ids = await independently(trx, this.db, (writer) => openStatements(writer, this.run.id, this.run.createdAt, [...missing.values()]));
+    const ids = await independently(trx, this.db, (writer) => openStatements(writer, { id: this.run.id, createdAt: this.run.createdAt, period: periodOf(this.run.through) }, [...missing.values()]));
     for (const [key, id] of ids) opened.set(key, id);
   }
 
