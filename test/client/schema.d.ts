@@ -10494,6 +10494,7 @@ export interface operations {
              *
              *     - `idempotency-key-in-use`: A request with the same `Idempotency-Key` is still being processed. Wait and retry with the same key: you will get its answer.
              *     - `run-in-progress`: Another settlement run is running and its holder is alive: one run at a time. Wait until it has completed (GET /v1/settlement-runs shows its progress) and settle again; a run whose holder died is resumed by the next settle instead. For a run’s statements: the run has not completed yet.
+             *     - `period-closed`: The period (month) is closed, or its close is under way: its statements are final, netted and booked, and nothing may change them. A settlement run through a day of it, an acceptance and a dispute are refused. A later correction goes into an open period (an adjustment, §12, or a credit note).
              */
             409: {
                 headers: {
@@ -10506,7 +10507,7 @@ export interface operations {
                         /** @constant */
                         status?: 409;
                         /** @enum {string} */
-                        code?: "idempotency-key-in-use" | "run-in-progress";
+                        code?: "idempotency-key-in-use" | "run-in-progress" | "period-closed";
                     };
                 };
             };
