@@ -25,7 +25,10 @@ export const PeriodListQuery = z.strictObject({ limit: Limit, offset: Offset });
 export const PeriodParams = z.strictObject({ period: PeriodText });
 export const CloseBody = z.strictObject({}).openapi('PeriodCloseRequest', { description: 'No fields: the period is in the path.' });
 
-const BunitRef = z.object({ id: z.number().int(), code: z.string(), name: z.string() }).openapi('NettingParty');
+const bunitRefShape = { id: z.number().int(), code: z.string(), name: z.string() };
+const BunitRef = z.object(bunitRefShape).openapi('NettingParty');
+/** Inline, not a reference: a nullable reference loses its null in the generated document. */
+const OptionalBunitRef = z.object(bunitRefShape).nullable();
 
 export const NettingStatus = z.enum(['open', 'partially-paid', 'paid']);
 
@@ -37,8 +40,8 @@ export const Netting = z
     parties: z
       .array(z.object({ bunit: BunitRef, owes: DecimalString('What this unit owes the other in the period: its statements’ totals less the lines held at the close, plus the lines released into the period.', '229.44') }))
       .openapi({ description: 'The two units, the lower id first.' }),
-    payer: BunitRef.nullable().openapi({ description: 'The unit that owes more and pays the difference; null when both owe the same.' }),
-    payee: BunitRef.nullable(),
+    payer: OptionalBunitRef.openapi({ description: 'The unit that owes more and pays the difference; null when both owe the same.' }),
+    payee: OptionalBunitRef.openapi({ description: 'The unit paid; null when both owe the same.' }),
     amount: DecimalString('|owes of the first − owes of the second|: what the payer pays.', '129.44'),
     paidAmount: DecimalString('Σ of the payments recorded.', '0.00'),
     status: NettingStatus.openapi({ description: '`open`, `partially-paid`, `paid` (from the payments; a zero amount is paid at once).' }),

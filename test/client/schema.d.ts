@@ -2190,8 +2190,18 @@ export interface components {
                  */
                 owes: string;
             }[];
-            payer: components["schemas"]["NettingParty"] & (Record<string, never> | null);
-            payee: components["schemas"]["NettingParty"] & (Record<string, never> | null);
+            /** @description The unit that owes more and pays the difference; null when both owe the same. */
+            payer: {
+                id: number;
+                code: string;
+                name: string;
+            } | null;
+            /** @description The unit paid; null when both owe the same. */
+            payee: {
+                id: number;
+                code: string;
+                name: string;
+            } | null;
             /**
              * @description |owes of the first − owes of the second|: what the payer pays.
              * @example 129.44
