@@ -281,6 +281,8 @@ export async function netLineChunk(
     .where((q) => q.where('l.revenue_line_id', '>', after.line).orWhere((q2) => q2.where('l.revenue_line_id', after.line).where('l.referral_id', '>', after.referral)))
     .where((q) => q.where('l.revenue_line_id', '<', through.line).orWhere((q2) => q2.where('l.revenue_line_id', through.line).where('l.referral_id', '<=', through.referral)))
     .whereNotExists(trx('held_at_close as c').select(trx.raw('1')).whereRaw('c.statement_line_id = l.id'));
-  // The columns in the table's order: statement_line_id, netting_id, released.
-  await trx('netted_lines').insert(lines).onConflict('statement_line_id').ignore();
+  // The columns in the table's order: statement_line_id, netting_id, released. (Knex leaves out
+  // ON CONFLICT from an INSERT … SELECT, hence the clause added to its SQL.)
+  const insert = trx('netted_lines').insert(lines).toSQL();
+  await trx.raw(`${insert.sql} ON CONFLICT (statement_line_id) DO NOTHING`, insert.bindings);
 }

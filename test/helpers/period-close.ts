@@ -1,4 +1,6 @@
+import { spawn } from 'node:child_process';
 import type { Knex } from 'knex';
+import { ROOT } from './server-process';
 
 /**
  * The statement lifecycle of SPEC §15 as a close needs it (accepted statements, lines held by an
@@ -38,4 +40,71 @@ export async function holdLines(db: Knex, statementId: number, bunitId: number, 
 export async function endDispute(db: Knex, disputeId: number, endedDate: string): Promise<void> {
   await db('held_lines').where({ dispute_id: disputeId }).delete();
   await db('disputes').where({ id: disputeId }).update({ status: 'rejected', outcome: 'rejected', resolved_by: 'test', ended_date: endedDate });
+}
+
+/** Runs `npm run close` as its own process on a database; `onStdout` may kill it. */
+export function closeCommand(
+  url: string,
+  args: string[],
+  onStdout?: (text: string, child: ReturnType<typeof spawn>) => void,
+): Promise<{ code: number | null; signal: NodeJS.Signals | null; output: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/close.ts', ...args], {
+      cwd: ROOT,
+      env: { ...process.env, DATABASE_URL: url, LOG_LEVEL: 'silent' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    let stdout = '';
+    child.stdout.on('data', (c: Buffer) => {
+      output += c.toString();
+      stdout += c.toString();
+      onStdout?.(stdout, child);
+    });
+    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+    child.on('exit', (code, signal) => resolve({ code, signal, output }));
+  });
+}
+
+/** Everything a close wrote, undone (statements back to accepted), so that the same period can be closed again. */
+export async function forgetClose(db: Knex): Promise<void> {
+  for (const table of ['journal_postings', 'journal_entries', 'journals', 'payments', 'netted_lines', 'netting_statements', 'nettings', 'held_at_close', 'periods']) {
+    await db(table).delete();
+  }
+  await db('statements').where({ status: 'closed' }).update({ status: 'accepted' });
+}
+
+/**
+ * What a close wrote, without database ids: the nettings by pair and currency, the journals with
+ * their entries (nettings named by their pair), the lines netted and held.
+ */
+export async function closeSnapshot(db: Knex, period: string): Promise<unknown> {
+  const nettings: Record<string, unknown>[] = await db('nettings').where({ period }).orderBy(['bunit_a_id', 'bunit_b_id', 'currency']);
+  const pairOf = new Map(nettings.map((n) => [n.id as number, `${n.bunit_a_id}/${n.bunit_b_id}/${n.currency}`]));
+  const netted: { statement_line_id: number; netting_id: number; released: unknown }[] = await db('netted_lines').orderBy('statement_line_id');
+  const journals: Record<string, unknown>[] = await db('journals').where({ period, kind: 'close' }).orderBy(['bunit_id', 'currency']);
+  const entries: Record<string, unknown>[] = await db('journal_entries').orderBy(['journal_id', 'seq']);
+  return {
+    status: (await db('periods').where({ period }).first())?.status,
+    nettings: nettings.map((n) => ({
+      pair: pairOf.get(n.id as number),
+      owesA: String(n.owes_a_minor),
+      owesB: String(n.owes_b_minor),
+      amount: String(n.amount_minor),
+      payer: n.payer_id,
+    })),
+    nettingStatements: (await db('netting_statements').orderBy('statement_id')).map((r: { statement_id: number; netting_id: number }) => [r.statement_id, pairOf.get(r.netting_id)]),
+    netted: netted.map((l) => [l.statement_line_id, pairOf.get(l.netting_id), Boolean(l.released)]),
+    held: (await db('held_at_close').orderBy('statement_line_id')).map((r: { statement_line_id: number }) => r.statement_line_id),
+    journals: journals.map((j) => ({
+      bunit: j.bunit_id,
+      currency: j.currency,
+      date: String(j.date instanceof Date ? (j.date as Date).toISOString().slice(0, 10) : j.date),
+      total: String(j.total_minor),
+      entries: entries
+        .filter((e) => e.journal_id === j.id)
+        .map((e) => [e.account, e.partner_id, pairOf.get(e.netting_id as number), e.debit_minor === null ? null : String(e.debit_minor), e.credit_minor === null ? null : String(e.credit_minor)]),
+    })),
+    statements: (await db('statements').where({ period }).orderBy('id')).map((s: { id: number; status: string }) => [s.id, s.status]),
+  };
 }
