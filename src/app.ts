@@ -5,7 +5,7 @@ import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import { stringify } from 'yaml';
 import { BusinessCalendar, type Clock } from './clock';
-import { DEFAULT_WEBHOOK_SETTINGS, type ApprovalMode, type WebhookSettings } from './config';
+import { DEFAULT_STATEMENT_SETTINGS, DEFAULT_WEBHOOK_SETTINGS, type ApprovalMode, type StatementSettings, type WebhookSettings } from './config';
 import { validationFailed } from './domain/errors';
 import { authorise } from './http/auth';
 import { ifNoneMatchNames } from './http/conditional';
@@ -47,6 +47,8 @@ export interface AppDeps {
   observeRequest?: (method: string, route: string, status: number, seconds: number) => void;
   /** Events and webhooks (SPEC §13); default: delivery on, public https only, the schedule of the spec. */
   webhooks?: Partial<WebhookSettings>;
+  /** Statements after the run (SPEC §15): auto-acceptance; default 5 days, looked for every minute. */
+  statements?: Partial<StatementSettings>;
 }
 
 /** The route label of a request no route matched (one label for every such path). */
@@ -75,8 +77,17 @@ export function createApp(deps: AppDeps): App {
   const keys = new KeyCache(deps.db, deps.adminApiKey);
   const webhooks = { ...DEFAULT_WEBHOOK_SETTINGS, ...deps.webhooks };
   const webhookUrlPolicy = { allowHttp: webhooks.allowHttp, allowPrivate: webhooks.allowPrivate };
+  const statements = { ...DEFAULT_STATEMENT_SETTINGS, ...deps.statements };
   const services = createServices(
-    { db: deps.db, calendar, logger: deps.logger, partitionLines: deps.settlementPartitionLines, approvalMode: deps.approvalMode, webhookUrlPolicy },
+    {
+      db: deps.db,
+      calendar,
+      logger: deps.logger,
+      partitionLines: deps.settlementPartitionLines,
+      approvalMode: deps.approvalMode,
+      webhookUrlPolicy,
+      statementAcceptDays: statements.acceptDays,
+    },
     { onKeyRevoked: () => keys.clear() },
   );
   const idempotency = new IdempotencyStore(deps.db, calendar);
@@ -141,6 +152,8 @@ export function createApp(deps: AppDeps): App {
       new PeriodicWorker('key-revocations', deps.keyPollMs ?? 1000, () => keys.poll(), deps.logger),
       new PeriodicWorker('idempotency-sweep', 60 * 60 * 1000, () => idempotency.sweep(), deps.logger),
       new PeriodicWorker('event-retention', 60 * 60 * 1000, () => services.events.sweep(webhooks.retentionDays), deps.logger),
+      // Statements issued STATEMENT_ACCEPT_DAYS days ago: whichever instance (or settle command) gets there first accepts them, once.
+      new PeriodicWorker('statement-acceptance', statements.acceptIntervalMs, () => services.statementAcceptance.acceptDue(), deps.logger),
       ...(webhooks.delivery
         ? [new WebhookDispatcher(services.ctx, { retrySchedule: webhooks.retrySchedule, policy: webhookUrlPolicy, pollMs: webhooks.pollMs, leaseMs: webhooks.leaseSeconds * 1000 }, deps.logger)]
         : []),

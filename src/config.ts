@@ -36,6 +36,8 @@ const ConfigSchema = z.object({
   WEBHOOK_POLL_INTERVAL_MS: z.coerce.number().int().min(10).max(60_000).default(250),
   WEBHOOK_LEASE_SECONDS: z.coerce.number().int().min(1).max(3600).default(30),
   EVENT_RETENTION_DAYS: z.coerce.number().int().min(1).max(36_500).default(30),
+  STATEMENT_ACCEPT_DAYS: z.coerce.number().int('must be a whole number of days').min(1, 'must be at least 1').max(366, 'must be at most 366').default(5),
+  STATEMENT_ACCEPT_INTERVAL_MS: z.coerce.number().int().min(10).max(86_400_000).default(60_000),
 });
 
 export interface Config {
@@ -56,7 +58,18 @@ export interface Config {
   readonly metricsPort: number;
   /** Events and webhooks (SPEC §13). */
   readonly webhooks: WebhookSettings;
+  /** Statements after the run (SPEC §15). */
+  readonly statements: StatementSettings;
 }
+
+export interface StatementSettings {
+  /** STATEMENT_ACCEPT_DAYS: a statement still issued this many days after its creation is accepted automatically. */
+  acceptDays: number;
+  /** STATEMENT_ACCEPT_INTERVAL_MS: how often an instance looks for statements due for auto-acceptance (ms). */
+  acceptIntervalMs: number;
+}
+
+export const DEFAULT_STATEMENT_SETTINGS: StatementSettings = Object.freeze({ acceptDays: 5, acceptIntervalMs: 60_000 });
 
 export interface WebhookSettings {
   /** WEBHOOK_DELIVERY: this instance delivers webhooks (every instance does, by default). */
@@ -125,5 +138,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       leaseSeconds: c.WEBHOOK_LEASE_SECONDS,
       retentionDays: c.EVENT_RETENTION_DAYS,
     }),
+    statements: Object.freeze({ acceptDays: c.STATEMENT_ACCEPT_DAYS, acceptIntervalMs: c.STATEMENT_ACCEPT_INTERVAL_MS }),
   });
 }

@@ -66,6 +66,7 @@ export class Runtime {
       approvalMode: config.approvalMode,
       ...(config.metricsPort > 0 ? { observeRequest: observeHttpRequest } : {}),
       webhooks: config.webhooks,
+      statements: config.statements,
     });
     // Metrics first, so that they are stopped last: a scrape during shutdown still answers.
     if (config.metricsPort > 0) {

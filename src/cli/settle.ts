@@ -50,6 +50,7 @@ runCommand(async () => {
       calendar,
       logger,
       partitionLines: config.settlementPartitionLines,
+      statementAcceptDays: config.statements.acceptDays,
     });
     const progress = progressReporter();
     const execution = { workers: options.workers, onProgress: progress.update, onFinalizing: progress.finalizing };
@@ -79,6 +80,9 @@ runCommand(async () => {
     progress.stop();
     console.log(`run ${run.id}:`);
     printSummary(presentRun(run));
+    // Statements issued STATEMENT_ACCEPT_DAYS days ago are accepted here too, should no server be running (SPEC §15).
+    const accepted = await services.statementAcceptance.acceptDue();
+    if (accepted > 0) console.log(`  statements accepted automatically (issued ${config.statements.acceptDays} days ago): ${accepted}`);
     return reportFailures(run);
   } finally {
     await db.destroy();

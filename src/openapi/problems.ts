@@ -25,8 +25,10 @@ export type ProblemCode =
   | 'run-in-progress'
   | 'change-pending'
   | 'not-pending'
-  | 'four-eyes'
+  | 'line-disputed'
+  | 'not-open'
   | 'period-closed'
+  | 'four-eyes'
   | 'period-not-ready'
   | 'duplicate-reference'
   | 'already-posted'
@@ -40,6 +42,7 @@ export type ProblemCode =
   | 'self-referral'
   | 'idempotency-key-mismatch'
   | 'invalid-webhook-url'
+  | 'correction-required'
   | 'rate-limited'
   | 'internal'
   | 'unavailable';
@@ -195,11 +198,24 @@ export const PROBLEMS: Record<ProblemCode, ProblemDoc> = {
     meaning: 'The change request was approved, denied or withdrawn already (perhaps by another key a moment ago): it can no longer be decided.',
     example: { detail: 'Change request 31 is approved, no longer pending.' },
   },
+  'line-disputed': {
+    status: 409,
+    title: 'Conflict',
+    meaning:
+      'A line named is in an open dispute already (a line is in one open dispute at most, SPEC §15). The detail names the lines and their disputes; nothing was disputed. Dispute the other lines, or wait for that dispute to end.',
+    example: { detail: '1 of the lines named are in an open dispute already: line 5004 (dispute 7). A line is in one open dispute at most; nothing was disputed.' },
+  },
+  'not-open': {
+    status: 409,
+    title: 'Conflict',
+    meaning: 'The dispute was resolved or withdrawn already (perhaps by another key a moment ago): it can no longer be resolved or withdrawn.',
+    example: { detail: 'Dispute 7 is upheld, no longer open.' },
+  },
   'period-closed': {
     status: 409,
     title: 'Conflict',
     meaning:
-      'The period (month) is closed, or its close is under way: its statements are final, netted and booked, and nothing may change them. A settlement run through a day of it, an acceptance and a dispute are refused. A later correction goes into an open period (an adjustment, §12, or a credit note).',
+      'The period (month) is closed, or its close is under way: its statements are final, netted and booked, and nothing may change them. A settlement run through a day of it, and an acceptance or dispute of its statements (their status is `closed`), are refused. A later correction goes into an open period (an adjustment, §12, or a credit note).',
     example: { detail: 'Period 2026-10 is closed: no run may settle through 2026-10-31.' },
   },
   'period-not-ready': {
@@ -240,7 +256,8 @@ export const PROBLEMS: Record<ProblemCode, ProblemDoc> = {
   'four-eyes': {
     status: 403,
     title: 'Forbidden',
-    meaning: 'A key cannot decide a change request it asked for itself: another approver (or admin) key must.',
+    meaning:
+      'A key cannot decide a change request it asked for itself, nor resolve a dispute it raised: another approver (or admin) key must (for a dispute, one of the other party).',
     example: { detail: 'Change request 31 was asked for by this key; another key must decide it.' },
   },
   'method-not-allowed': {
@@ -282,10 +299,20 @@ export const PROBLEMS: Record<ProblemCode, ProblemDoc> = {
     status: 422,
     title: 'Unprocessable request',
     meaning:
-      'The body names something that cannot be used: a contract that is not an active contract of the business unit in the path (R1), a referrer that does not exist or is archived (R2), or a business unit that does not exist. `errors` points at the field.',
+      'The body names something that cannot be used: a contract that is not an active contract of the business unit in the path (R1), a referrer that does not exist or is archived (R2), a business unit that does not exist, or a statement line that is not a line of the statement disputed (SPEC §15). `errors` points at the field.',
     example: {
       detail: 'Contract 42 is not an active contract of business unit 3.',
       errors: [{ path: 'body.contract.id', message: 'must name an active contract of the business unit in the path' }],
+    },
+  },
+  'correction-required': {
+    status: 422,
+    title: 'Unprocessable request',
+    meaning:
+      'An upheld dispute must name the correction that fixes its lines, and it must fit them (SPEC §15): `changeRequestId`, an amendment (§12), pending or approved, of a referral of the disputed lines, or `revenueLineId`, a revenue line with a negative amount on a contract of the disputed lines, either created after the dispute was opened. `errors` says what does not fit. Nothing was resolved.',
+    example: {
+      detail: 'The correction named does not fix the lines of dispute 7: revenue line 977 is on contract 43, which none of the disputed lines is on.',
+      errors: [{ path: 'body.revenueLineId', message: 'revenue line 977 is on contract 43, which none of the disputed lines is on' }],
     },
   },
   'self-referral': {

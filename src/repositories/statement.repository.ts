@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
-import { dialectOf, exactIntegerText, insertRows, preparedSql, queryBuilt, queryPrepared, toIsoTimestamp, updateRows } from '../db';
+import { dialectOf, exactIntegerText, insertRows, preparedSql, queryBuilt, queryPrepared, skipLocked, toIsoTimestamp, updateRows } from '../db';
 import { roundedAmount, type RankKey } from '../domain/settlement-math';
+import type { StatementStatus } from '../domain/statement-lifecycle';
 import { fetchPage, type Page, type PageResult, type Sort } from './paging';
 
 /**
@@ -183,6 +184,13 @@ export interface StatementRecord {
   createdAt: string;
   /** The last line that gets one more minor unit (null: none), by which each line's amount is known. */
   roundUpThrough: RankKey | null;
+  /** SPEC §15: the month of the run's through (yyyy-MM), and where the statement is in its lifecycle. */
+  period: string;
+  status: StatementStatus;
+  acceptedBy: string | null;
+  acceptedDate: string | null;
+  /** Σ of the amounts of its lines held by an open dispute (each open dispute's amount). */
+  heldMinor: bigint;
 }
 
 export interface StatementLineRecord {
@@ -199,6 +207,9 @@ export interface StatementLineRecord {
   exactNum: bigint;
   amountMinor: bigint;
   adjusts: { statementId: number; lineId: number } | null;
+  /** The line's open or last dispute (SPEC §15), and whether that dispute holds it now. */
+  disputeId: number | null;
+  held: boolean;
 }
 
 interface StatementRow {
@@ -217,6 +228,11 @@ interface StatementRow {
   round_up_key: string | null;
   round_up_line: number | null;
   round_up_referral: number | null;
+  period: string;
+  status: StatementStatus;
+  accepted_by: string | null;
+  accepted_date: string | null;
+  held_minor: string;
 }
 
 /** Statements with their parties; only final ones (a running run's statements are listed nowhere). */
@@ -238,6 +254,14 @@ function statementQuery(db: Knex) {
       's.round_up_key',
       's.round_up_line',
       's.round_up_referral',
+      's.period',
+      's.status',
+      's.accepted_by',
+      's.accepted_date',
+      // The lines an open dispute holds are its lines, all of them: Σ of the open disputes' amounts.
+      db.raw(
+        "(SELECT CAST(COALESCE(SUM(d.amount_minor), 0) AS TEXT) FROM disputes d WHERE d.statement_id = s.id AND d.status = 'open') AS held_minor",
+      ),
     )
     .where('s.finalized', true);
 }
@@ -253,6 +277,11 @@ const toStatement = (r: StatementRow): StatementRecord => ({
   createdAt: toIsoTimestamp(r.created_at)!,
   roundUpThrough:
     r.round_up_key === null ? null : { remainderKey: r.round_up_key, revenueLineId: r.round_up_line!, referralId: r.round_up_referral! },
+  period: r.period,
+  status: r.status,
+  acceptedBy: r.accepted_by,
+  acceptedDate: r.accepted_date,
+  heldMinor: BigInt(r.held_minor),
 });
 
 export async function findStatement(db: Knex, id: number): Promise<StatementRecord | undefined> {
@@ -272,6 +301,9 @@ export interface StatementFilter {
   role: 'payer' | 'referrer' | 'any';
   runId?: number | undefined;
   currency?: string | undefined;
+  status?: StatementStatus | undefined;
+  /** yyyy-MM */
+  period?: string | undefined;
 }
 
 const STATEMENT_SORT = { id: 's.id', runId: 's.run_id', createdDate: 's.created_at' } as const;
@@ -291,6 +323,8 @@ export async function listStatements(
   }
   if (filter.runId !== undefined) query.where('s.run_id', filter.runId);
   if (filter.currency !== undefined) query.where('s.currency', filter.currency);
+  if (filter.period !== undefined) query.where('s.period', filter.period);
+  if (filter.status !== undefined) query.where('s.status', filter.status);
   const result = await fetchPage<StatementRow>(query, 's.id', STATEMENT_SORT[sort.field], sort, page);
   return { rows: result.rows.map(toStatement), total: result.total };
 }
@@ -311,11 +345,15 @@ interface LineRow {
   remainder_key: string;
   adjusts_statement_id: number | null;
   adjusts_line_id: number | null;
+  dispute_id: number | null;
+  held: number | string;
 }
 
+/** held: a held_lines row exists, looked up only for the few lines that were ever disputed. */
 const LINE_SELECT = `id, kind, revenue_line_id, referral_id, contract_id, period_start, period_end, period_days, billable_days,
   CAST(revenue_amount AS TEXT) AS revenue_amount, CAST(exact_num AS TEXT) AS exact_num, CAST(floor_minor AS TEXT) AS floor_minor,
-  remainder_key, adjusts_statement_id, adjusts_line_id`;
+  remainder_key, adjusts_statement_id, adjusts_line_id, dispute_id,
+  CASE WHEN dispute_id IS NULL THEN 0 ELSE (SELECT COUNT(*) FROM held_lines h WHERE h.statement_line_id = statement_lines.id) END AS held`;
 
 const toLine = (r: LineRow, roundUpThrough: RankKey | null): StatementLineRecord => ({
   id: r.id,
@@ -331,6 +369,8 @@ const toLine = (r: LineRow, roundUpThrough: RankKey | null): StatementLineRecord
   exactNum: BigInt(r.exact_num),
   amountMinor: roundedAmount(BigInt(r.floor_minor), { remainderKey: r.remainder_key, revenueLineId: r.revenue_line_id, referralId: r.referral_id }, roundUpThrough),
   adjusts: r.adjusts_line_id === null ? null : { statementId: r.adjusts_statement_id!, lineId: r.adjusts_line_id },
+  disputeId: r.dispute_id,
+  held: Number(r.held) > 0,
 });
 
 /** A page of a statement's lines in their order (revenue line, then referral), after the pair (`after`). */
@@ -394,4 +434,68 @@ export async function statementTotalsOfRun(db: Knex, runId: number): Promise<{ c
     .select('currency', exactIntegerText(db, 'total_minor', 'total_minor'), 'line_count')
     .where({ run_id: runId, finalized: true });
   return rows.map((r) => ({ currency: r.currency, totalMinor: BigInt(r.total_minor), lineCount: r.line_count }));
+}
+
+// ---- after the run: acceptance and disputes (SPEC §15) -----------------------------------------
+
+/** Of these line ids, the lines of the statement (any other id is left out), in id order. */
+export async function findLinesOfStatement(
+  db: Knex,
+  statement: Pick<StatementRecord, 'id' | 'roundUpThrough'>,
+  ids: readonly number[],
+): Promise<StatementLineRecord[]> {
+  const out: StatementLineRecord[] = [];
+  for (let i = 0; i < ids.length; i += 500) {
+    const chunk = ids.slice(i, i + 500);
+    const rows = await queryBuilt<LineRow>(
+      db
+        .select(db.raw(LINE_SELECT))
+        .from('statement_lines')
+        .where('statement_id', statement.id)
+        .whereIn('id', chunk),
+    );
+    out.push(...rows.map((r) => toLine(r, statement.roundUpThrough)));
+  }
+  return out.sort((a, b) => a.id - b.id);
+}
+
+/**
+ * Locks a final statement until the transaction ends (PostgreSQL: its row, FOR UPDATE; SQLite:
+ * the transaction holds the write lock) and answers its status now: a dispute, an acceptance or
+ * a close (§16) of one statement happen one after the other.
+ */
+export async function lockStatement(trx: Knex.Transaction, id: number): Promise<StatementStatus | undefined> {
+  const query = trx('statements').select('status').where({ id, finalized: true });
+  if (dialectOf(trx) === 'postgres') query.forUpdate();
+  const [row] = await queryBuilt<{ status: StatementStatus }>(query);
+  return row?.status;
+}
+
+/**
+ * Accepts the statements among `ids` that are still issued; the ids it accepted. A conditional
+ * UPDATE: of two acceptances of one statement (a key's and the automatic one, or two instances'),
+ * exactly one changes it.
+ */
+export async function acceptStatements(trx: Knex, ids: readonly number[], by: string, date: string): Promise<number[]> {
+  if (ids.length === 0) return [];
+  const rows: { id: number }[] = await trx('statements')
+    .whereIn('id', [...ids])
+    .where({ status: 'issued', finalized: true })
+    .update({ status: 'accepted', accepted_by: by, accepted_date: date }, ['id']);
+  return rows.map((r) => r.id).sort((a, b) => a - b);
+}
+
+/**
+ * Up to `limit` statements still issued that were created before `before` (an instant), in id
+ * order. PostgreSQL claims them for the transaction (FOR UPDATE SKIP LOCKED): another instance's
+ * batch takes other statements instead of waiting for these.
+ */
+export async function claimDueStatements(trx: Knex.Transaction, before: string, limit: number): Promise<number[]> {
+  const query = trx('statements')
+    .select('id')
+    .where({ status: 'issued', finalized: true })
+    .where('created_at', '<', before)
+    .orderBy('id')
+    .limit(limit);
+  return (await queryBuilt<{ id: number }>(skipLocked(trx, query))).map((r) => r.id);
 }

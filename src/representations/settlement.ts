@@ -52,8 +52,8 @@ export function presentDryRun(run: DryRunSummary) {
   };
 }
 
-/** A line as stored (id) or as a dry run computes it (id null). */
-export type LineView = Omit<StatementLineRecord, 'id'> & { id: number | null };
+/** A line as stored (id) or as a dry run computes it (id null; no dispute). */
+export type LineView = Omit<StatementLineRecord, 'id' | 'disputeId' | 'held'> & { id: number | null };
 
 export function presentStatementLine(line: LineView, currency: string) {
   const digits = currencyDigits(currency);
@@ -74,7 +74,16 @@ export function presentStatementLine(line: LineView, currency: string) {
   };
 }
 
-export type StatementView = Omit<StatementRecord, 'id' | 'runId' | 'roundUpThrough'> & { id: number | null; runId: number | null };
+/** A line of a statement as stored, with its dispute (SPEC §15). */
+export function presentIssuedLine(line: StatementLineRecord, currency: string) {
+  return { ...presentStatementLine(line, currency), disputeId: line.disputeId, held: line.held };
+}
+
+/** A statement as stored or as a dry run computes it (ids null), without what §15 adds. */
+export type StatementView = Omit<StatementRecord, 'id' | 'runId' | 'roundUpThrough' | 'period' | 'status' | 'acceptedBy' | 'acceptedDate' | 'heldMinor'> & {
+  id: number | null;
+  runId: number | null;
+};
 
 export function presentStatement(s: StatementView, lines?: LineView[]) {
   return {
@@ -87,6 +96,22 @@ export function presentStatement(s: StatementView, lines?: LineView[]) {
     lineCount: s.lineCount,
     createdDate: s.createdAt,
     ...(lines ? { lines: lines.map((l) => presentStatementLine(l, s.currency)) } : {}),
+  };
+}
+
+/**
+ * A statement of a completed run as the API shows it: with its period, where it is in its
+ * lifecycle (SPEC §15) and what open disputes hold of it; with its lines, each with its dispute.
+ */
+export function presentIssuedStatement(s: StatementRecord, lines?: StatementLineRecord[]) {
+  return {
+    ...presentStatement(s),
+    period: s.period,
+    status: s.status,
+    acceptedBy: s.acceptedBy,
+    acceptedDate: s.acceptedDate,
+    heldAmount: formatMinor(s.heldMinor, currencyDigits(s.currency)),
+    ...(lines ? { lines: lines.map((l) => presentIssuedLine(l, s.currency)) } : {}),
   };
 }
 
@@ -105,11 +130,13 @@ const LINE_COLUMNS = [
   'amount',
   'adjustsStatementId',
   'adjustsLineId',
+  'disputeId',
+  'held',
 ] as const;
 
 function lineCells(line: StatementLineRecord, currency: string): string[] {
-  const p = presentStatementLine(line, currency);
-  const row = { ...p, adjustsStatementId: p.adjusts?.statementId ?? '', adjustsLineId: p.adjusts?.lineId ?? '' };
+  const p = presentIssuedLine(line, currency);
+  const row = { ...p, adjustsStatementId: p.adjusts?.statementId ?? '', adjustsLineId: p.adjusts?.lineId ?? '', disputeId: p.disputeId ?? '' };
   return LINE_COLUMNS.map((c) => String(row[c]));
 }
 

@@ -295,3 +295,10 @@ export const InstantRange = z
     return { from: parsed[0], to: parsed[1] };
   })
   .openapi({ type: 'string' });
+
+/** A period (SPEC §15): a calendar month, yyyy-MM. */
+export const Period = z
+  .string('must be a month in the form yyyy-MM')
+  .regex(/^\d{4}-(0[1-9]|1[0-2])$/, 'must be a month in the form yyyy-MM')
+  .refine((v) => v >= '0001-01', 'must be a month in the form yyyy-MM')
+  .openapi({ example: '2026-10', pattern: '^\\d{4}-(0[1-9]|1[0-2])$', description: 'A calendar month, yyyy-MM.' });

@@ -4,6 +4,7 @@ import { ApiKey } from './api-key';
 import { BusinessUnit } from './bunit';
 import { ChangeRequest } from './change-request';
 import { Contract } from './contract';
+import { Dispute } from './dispute';
 import { Referral } from './referral';
 import { SettlementRun, Statement } from './settlement';
 import { Timestamp } from './common';
@@ -57,7 +58,13 @@ export const Event = z
     family('ChangeRequestEvent', typesOf('change_request'), ChangeRequest, 'A change request was opened, approved, denied or withdrawn; `data` is the request.'),
     family('RevenueIngestedEvent', typesOf('revenue'), RevenueIngested, 'Revenue lines were created on a contract.'),
     family('SettlementRunEvent', typesOf('settlement_run'), SettlementRun, 'A settlement run completed; its statements’ events come just before it.'),
-    family('StatementEvent', typesOf('statement'), Statement, 'A statement of a completed run (without its lines: read them with getStatement).'),
+    family(
+      'StatementEvent',
+      typesOf('statement'),
+      Statement,
+      'A statement of a completed run was created, or accepted by its payer (or automatically); `data` is the statement without its lines (read them with getStatement).',
+    ),
+    family('DisputeEvent', typesOf('dispute'), Dispute, 'A dispute over statement lines was opened, resolved (rejected or upheld) or withdrawn; `data` is the dispute.'),
     family('ApiKeyEvent', typesOf('api_key'), ApiKey, 'An API key was created or revoked (never its secret).'),
     family('PeriodEvent', typesOf('period'), Period, 'A period was closed (SPEC §16); its nettings’ and journals’ events follow it.'),
     family('NettingEvent', typesOf('netting'), Netting, 'A netting was written by a close (`created`), or its payments reached its amount (`paid`).'),

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { BunitIdParam, DecimalString, IdParam, IsoDate, Limit, ListOf, Offset, SortParam, Timestamp } from './common';
+import { BunitIdParam, DecimalString, IdParam, IsoDate, Limit, ListOf, Offset, Period, SortParam, Timestamp } from './common';
+import { STATEMENT_STATUSES } from '../domain/statement-lifecycle';
 import { CurrencyCode } from './contract';
 
 export const RunCreate = z
@@ -53,7 +54,18 @@ const lineFields = {
 };
 
 export const StatementLine = z
-  .object({ id: z.number().int().openapi({ example: 5001 }), ...lineFields })
+  .object({
+    id: z.number().int().openapi({ example: 5001 }),
+    ...lineFields,
+    disputeId: z.number().int().nullable().openapi({
+      example: null,
+      description: 'The line’s open dispute, or its last one once that has ended (SPEC §15); null when it was never disputed.',
+    }),
+    held: z.boolean().openapi({
+      example: false,
+      description: 'True while the dispute `disputeId` is open: the line is held, counted in the statement’s heldAmount, and netted only once the dispute ends.',
+    }),
+  })
   .openapi('StatementLine', { description: 'The share of one revenue line earned through one referral.' });
 
 const DryRunStatementLine = z
@@ -74,11 +86,27 @@ const statementFields = {
 const statementDescription =
   'What one business unit (payer) owes another (referrer) in one currency for one settlement run. The lines always add up to the total.';
 
+export const StatementStatus = z.enum(STATEMENT_STATUSES, `must be one of ${STATEMENT_STATUSES.join(', ')}`);
+
+/** Where a statement is after the run (SPEC §15). */
+const lifecycleFields = {
+  period: Period.openapi({ description: 'The calendar month (yyyy-MM) of the run’s `through`: the period the statement belongs to.' }),
+  status: StatementStatus.openapi({
+    example: 'issued',
+    description:
+      '`issued` when the run wrote it; `accepted` once the payer confirmed it (or automatically, STATEMENT_ACCEPT_DAYS days after its creation); `closed` once its period is closed (§16).',
+  }),
+  acceptedBy: z.string().nullable().openapi({ example: null, description: 'The name of the key that accepted it, `auto` when it was accepted automatically; null while issued.' }),
+  acceptedDate: IsoDate.nullable().openapi({ example: null, description: 'The day (BUSINESS_TIMEZONE) it was accepted; null while issued.' }),
+  heldAmount: DecimalString('Σ of the amounts of its lines held by an open dispute, in the currency’s minor units; "0.00" (EUR) when none is.', '0.00'),
+};
+
 export const Statement = z
   .object({
     id: z.number().int().openapi({ example: 88 }),
     runId: z.number().int().openapi({ example: 12, description: 'The settlement run that produced the statement.' }),
     ...statementFields,
+    ...lifecycleFields,
   })
   .openapi('Statement', { description: `${statementDescription} Lists leave out the lines.` });
 
@@ -180,6 +208,8 @@ export const StatementListQuery = z.strictObject({
     .openapi({ description: '`payer`: statements this unit pays; `referrer`: statements it earns; `any`: both.' }),
   runId: IdParam.optional().openapi({ description: 'Only the statements of this settlement run.' }),
   currency: CurrencyCode.optional().openapi({ description: 'Only the statements in this currency (ISO 4217).' }),
+  status: StatementStatus.optional().openapi({ description: 'Only the statements in this status (`issued`: still to be confirmed).' }),
+  period: Period.optional().openapi({ description: 'Only the statements of this period (yyyy-MM).' }),
   limit: Limit,
   offset: Offset,
   sort: SortParam(['id', 'runId', 'createdDate']),

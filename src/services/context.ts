@@ -14,6 +14,8 @@ export interface ServiceContext {
   partitionLines?: number | undefined;
   /** APPROVAL_MODE (SPEC §11); default none. */
   approvalMode?: ApprovalMode | undefined;
+  /** STATEMENT_ACCEPT_DAYS (SPEC §15): a statement still issued this many days after its creation is accepted; default 5. */
+  statementAcceptDays?: number | undefined;
   /** Where webhooks may be sent (WEBHOOK_ALLOW_HTTP, WEBHOOK_ALLOW_PRIVATE); default: public https only. */
   webhookUrlPolicy?: UrlPolicy | undefined;
 }

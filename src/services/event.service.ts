@@ -14,7 +14,7 @@ import { presentBunit } from '../representations/bunit';
 import { presentChangeRequest } from '../representations/change-request';
 import { presentContract } from '../representations/contract';
 import { presentReferral } from '../representations/referral';
-import { presentRun, presentStatement } from '../representations/settlement';
+import { presentIssuedStatement, presentRun } from '../representations/settlement';
 import { presentWebhookEndpoint } from '../representations/webhook';
 import type { EventListQuery } from '../schemas/event';
 import type { Actor, ServiceContext } from './context';
@@ -97,7 +97,7 @@ export async function stageEventDrafts(trx: Knex.Transaction, batch: string, dra
 export const statementCreatedEvent = (statement: StatementRecord): EventDraft => ({
   type: 'statement.created',
   bunitIds: [statement.payer.id, statement.referrer.id],
-  data: presentStatement(statement),
+  data: presentIssuedStatement(statement),
 });
 
 /** A key (never its secret); admin keys see it. */

@@ -4,6 +4,7 @@ import { BillingWindowService } from './billing-window.service';
 import { BunitService } from './bunit.service';
 import type { ServiceContext } from './context';
 import { ContractService } from './contract.service';
+import { DisputeService } from './dispute.service';
 import { JournalService } from './journal.service';
 import { NettingService } from './netting.service';
 import { PeriodCloseService } from './period-close.service';
@@ -11,6 +12,7 @@ import { EventService } from './event.service';
 import { ReferralService } from './referral.service';
 import { RevenueService } from './revenue.service';
 import { SettlementService } from './settlement.service';
+import { StatementAcceptanceService } from './statement-acceptance.service';
 import { StatementService } from './statement.service';
 import { WebhookEndpointService } from './webhook/endpoint.service';
 
@@ -24,6 +26,8 @@ export interface Services {
   revenue: RevenueService;
   settlement: SettlementService;
   statements: StatementService;
+  statementAcceptance: StatementAcceptanceService;
+  disputes: DisputeService;
   billingWindows: BillingWindowService;
   events: EventService;
   webhooks: WebhookEndpointService;
@@ -44,6 +48,8 @@ export function createServices(ctx: ServiceContext, hooks: { onKeyRevoked?: () =
     revenue: new RevenueService(ctx, contracts),
     settlement: new SettlementService(ctx),
     statements: new StatementService(ctx),
+    statementAcceptance: new StatementAcceptanceService(ctx),
+    disputes: new DisputeService(ctx),
     billingWindows: new BillingWindowService(ctx),
     events: new EventService(ctx),
     webhooks: new WebhookEndpointService(ctx, ctx.webhookUrlPolicy ?? { allowHttp: false, allowPrivate: false }),

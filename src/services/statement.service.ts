@@ -16,7 +16,7 @@ export class StatementService {
   list(bunitId: number, query: StatementListQuery) {
     return listStatements(
       this.ctx.db,
-      { bunitId, role: query.role, runId: query.runId, currency: query.currency },
+      { bunitId, role: query.role, runId: query.runId, currency: query.currency, status: query.status, period: query.period },
       query.sort,
       query,
     );

@@ -54,9 +54,9 @@ describeApi('settlement: the worked example of SPEC §10', (ctx) => {
     const csv = await ctx.get(`/v1/bunits/${bu1}/statements/${byReferrer.get(bu2)}`).set('Accept', 'text/csv');
     expect(csv.headers['content-type']).to.match(/^text\/csv/);
     const rows = csv.text.trim().split('\r\n');
-    expect(rows[0]).to.equal('id,kind,revenueLineId,referralId,contractId,periodStart,periodEnd,periodDays,billableDays,revenueAmount,exactAmount,amount,adjustsStatementId,adjustsLineId');
+    expect(rows[0]).to.equal('id,kind,revenueLineId,referralId,contractId,periodStart,periodEnd,periodDays,billableDays,revenueAmount,exactAmount,amount,adjustsStatementId,adjustsLineId,disputeId,held');
     expect(rows).to.have.length(3);
-    expect(rows.slice(1).some((r) => r.endsWith(',241.93548387096774193548,241.94,,'))).to.equal(true);
+    expect(rows.slice(1).some((r) => r.endsWith(',241.93548387096774193548,241.94,,,,false'))).to.equal(true);
 
     const rerun = await ctx.post('/v1/settlement-runs', { through: '2026-10-31' });
     expect(rerun.status).to.equal(201);

@@ -41,6 +41,7 @@ interface Statement {
   total: string;
   lineCount: number;
   createdDate: string;
+  period: string;
   lines?: StatementLine[];
 }
 
@@ -324,7 +325,10 @@ describeApi('statements and settlement runs (SPEC §6.3)', (ctx) => {
       expect(referrer.data.every((s) => s.referrer.id === alice)).to.equal(true);
 
       const listed = payer.data.find((s) => s.runId === run1.id && s.currency === 'JPY')!;
-      expect(listed).to.have.all.keys('id', 'runId', 'payer', 'referrer', 'currency', 'total', 'lineCount', 'createdDate');
+      expect(listed).to.have.all.keys(
+        'id', 'runId', 'payer', 'referrer', 'currency', 'total', 'lineCount', 'createdDate',
+        'period', 'status', 'acceptedBy', 'acceptedDate', 'heldAmount',
+      );
       expect(listed).to.deep.include({
         runId: run1.id,
         payer: { id: owner, code: 'OWNER', name: 'OWNER unit' },
@@ -333,7 +337,13 @@ describeApi('statements and settlement runs (SPEC §6.3)', (ctx) => {
         total: '1234',
         lineCount: 1,
         createdDate: '2026-11-23T12:00:00.000Z',
+        // SPEC §15: the month of the run's through; nothing accepted or held yet (in JPY's minor units).
+        status: 'issued',
+        acceptedBy: null,
+        acceptedDate: null,
+        heldAmount: '0',
       });
+      expect(listed.period).to.match(/^2026-\d\d$/);
     });
 
     it('filters by runId and currency, together with role', async () => {
@@ -406,8 +416,12 @@ describeApi('statements and settlement runs (SPEC §6.3)', (ctx) => {
         'revenueAmount',
         'exactAmount',
         'amount',
+        'disputeId',
+        'held',
       );
-      expect(asPayer.lines[0]).to.deep.include({ kind: 'share', adjusts: null, periodStart: '2026-10-15', periodEnd: '2026-10-15', periodDays: 1, billableDays: 1 });
+      expect(asPayer.lines[0]).to.deep.include({
+        kind: 'share', adjusts: null, periodStart: '2026-10-15', periodEnd: '2026-10-15', periodDays: 1, billableDays: 1, disputeId: null, held: false,
+      });
 
       expectProblem(await ctx.get(statementAt(bob, listed.id)), 404, 'not-found');
       expectProblem(await ctx.get(statementAt(carol, listed.id)), 404, 'not-found');
@@ -426,9 +440,9 @@ describeApi('statements and settlement runs (SPEC §6.3)', (ctx) => {
       const columns = ['id', 'kind', 'revenueLineId', 'referralId', 'contractId', 'periodStart', 'periodEnd', 'periodDays', 'billableDays', 'revenueAmount', 'exactAmount', 'amount'] as const;
       expect(csv.text.endsWith('\r\n')).to.equal(true);
       const rows = csv.text.slice(0, -2).split('\r\n');
-      expect(rows[0]).to.equal([...columns, 'adjustsStatementId', 'adjustsLineId'].join(','));
-      // A share adjusts nothing: its last two cells are empty.
-      expect(rows.slice(1)).to.deep.equal(json.lines.map((l) => `${columns.map((c) => String(l[c])).join(',')},,`));
+      expect(rows[0]).to.equal([...columns, 'adjustsStatementId', 'adjustsLineId', 'disputeId', 'held'].join(','));
+      // A share adjusts nothing (two empty cells); no line was disputed (SPEC §15): no dispute, not held.
+      expect(rows.slice(1)).to.deep.equal(json.lines.map((l) => `${columns.map((c) => String(l[c])).join(',')},,,,false`));
 
       expectProblem(await ctx.get(statementAt(9999, listed.id)).set('Accept', 'text/csv'), 404, 'not-found');
       expectProblem(await ctx.get(statementAt(carol, listed.id)).set('Accept', 'text/csv'), 404, 'not-found');
@@ -439,7 +453,7 @@ describeApi('statements and settlement runs (SPEC §6.3)', (ctx) => {
       const csv = await ctx.get(statementAt(statement.payer.id, statement.id)).set('Accept', 'text/csv');
       const rows = csv.text.trim().split('\r\n').slice(1);
       expect(rows).to.have.length(3);
-      const tails = rows.map((r) => r.split(',').slice(-5, -2).join(','));
+      const tails = rows.map((r) => r.split(',').slice(-7, -4).join(','));
       expect(tails).to.have.members(['10,0.33333333333333333333,1', '10,0.33333333333333333333,0', '10,0.33333333333333333333,0']);
     });
   });

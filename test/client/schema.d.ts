@@ -490,7 +490,9 @@ export interface paths {
          * Read a statement with its lines
          * @description Visible to the payer and to the referrer. Each line is the share of one revenue line earned through one referral: `exactAmount` is the exact share (amount / periodDays × the percentage of each billable day / 100, summed), `amount` that share rounded for the statement. The total is the exact sum rounded once, half to even, to the currency’s minor unit; the lines are rounded down and the ones with the largest remainders get one more minor unit, so they always add up to the total.
          *
-         *     With `Accept: text/csv`: a header row and one row per line, amounts exactly as in JSON.
+         *     With `Accept: text/csv`: a header row and one row per line, amounts exactly as in JSON; `disputeId` and `held` say whether a dispute holds the line (SPEC §15).
+         *
+         *     The statement’s `status` says where it stands after the run: `issued`, `accepted` by the payer (acceptStatement, or automatically after STATEMENT_ACCEPT_DAYS days), `closed` with its period. `heldAmount` is what open disputes hold of it (openDispute).
          */
         get: operations["getStatement"];
         put?: never;
@@ -515,6 +517,140 @@ export interface paths {
         get: operations["listBillingWindows"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/bunits/{bunitId}/statements/{statementId}/accept": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Accept a statement (the payer)
+         * @description The payer confirms what it owes: the statement becomes `accepted`, with the key’s name as `acceptedBy` and today (BUSINESS_TIMEZONE) as `acceptedDate`. `bunitId` is the payer; an `approver` key of the payer, or an admin key (the referrer: 403 forbidden). Accepting an accepted statement changes nothing (200, no event); a closed one (its period is closed, §16): 409 period-closed. Open disputes stay open: their lines stay held.
+         *
+         *     A statement nobody accepts is accepted automatically, with `acceptedBy: "auto"`, STATEMENT_ACCEPT_DAYS (default 5) days after the day of its creation.
+         *
+         *     Answers the statement without its lines (read them with getStatement).
+         */
+        post: operations["acceptStatement"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/bunits/{bunitId}/statements/{statementId}/disputes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Dispute lines of a statement
+         * @description Either party (`bunitId`: the payer or the referrer, the one raising it), by a `write` or `approver` key, or an admin, disputes 1 to 1000 lines of a statement that is `issued` or `accepted`, with a reason code and a comment. All or nothing: a line id that is not a line of this statement is 422 invalid-reference (every such id named in `errors`), a line that is in an open dispute already is 409 line-disputed (a line is in one open dispute at most; of two disputes over one line made at once, exactly one is opened). A statement whose period is closed: 409 period-closed.
+         *
+         *     While a dispute is open its lines are **held**: they count in the statement’s `heldAmount` and in no netting (§16). When it ends — rejected, upheld or withdrawn — they are released and netted in the period in which it ended; a settled line never changes, so an upheld dispute is fixed by its correction, which settles as the difference in a later run.
+         *
+         *     The other party resolves the dispute (resolveDispute); the key that raised it may withdraw it.
+         */
+        post: operations["openDispute"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/bunits/{bunitId}/disputes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List disputes
+         * @description The disputes over the statements the business unit pays or earns, whichever party raised them; `status=open` is the work list. Oldest first by default (`sort=-createdDate` for the newest first).
+         */
+        get: operations["listDisputes"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/bunits/{bunitId}/disputes/{disputeId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read a dispute
+         * @description Visible to both parties of its statement.
+         */
+        get: operations["getDispute"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/bunits/{bunitId}/disputes/{disputeId}/resolve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Resolve a dispute (the other party)
+         * @description `bunitId` is the deciding party: the other party of the statement than the one that raised the dispute. An `approver` key of that party, or an admin key; never the key that raised it (403 four-eyes), nor a key that may act for the party that raised it (403 forbidden), whatever else it may act for.
+         *
+         *     `rejected`: the lines were right. `upheld`: they were wrong, and the resolution names the correction that fixes them, else 422 correction-required: `changeRequestId`, an amendment (§12), pending or approved, of a referral of the disputed lines, or `revenueLineId`, a revenue line with a negative amount (a credit note, §6.1) on a contract of the disputed lines, either created after the dispute was opened. The correction settles as the difference in a later run; the statement itself never changes.
+         *
+         *     While a dispute is open its lines are **held**: they count in the statement’s `heldAmount` and in no netting (§16). When it ends — rejected, upheld or withdrawn — they are released and netted in the period in which it ended; a settled line never changes, so an upheld dispute is fixed by its correction, which settles as the difference in a later run.
+         *
+         *     A dispute that is no longer open (resolved or withdrawn, perhaps a moment ago): 409 not-open.
+         */
+        post: operations["resolveDispute"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/bunits/{bunitId}/disputes/{disputeId}/withdraw": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Withdraw a dispute
+         * @description The key that raised it, or an admin key, takes it back (another key: 403 forbidden); its lines are released. A dispute that is no longer open: 409 not-open.
+         */
+        post: operations["withdrawDispute"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1974,6 +2110,33 @@ export interface components {
              * @example 2026-11-23T10:15:00.000Z
              */
             createdDate: string;
+            /**
+             * @description The calendar month (yyyy-MM) of the run’s `through`: the period the statement belongs to.
+             * @example 2026-10
+             */
+            period: string;
+            /**
+             * @description `issued` when the run wrote it; `accepted` once the payer confirmed it (or automatically, STATEMENT_ACCEPT_DAYS days after its creation); `closed` once its period is closed (§16).
+             * @example issued
+             * @enum {string}
+             */
+            status: "issued" | "accepted" | "closed";
+            /**
+             * @description The name of the key that accepted it, `auto` when it was accepted automatically; null while issued.
+             * @example null
+             */
+            acceptedBy: string | null;
+            /**
+             * Format: date
+             * @description The day (BUSINESS_TIMEZONE) it was accepted; null while issued.
+             * @example null
+             */
+            acceptedDate: string | null;
+            /**
+             * @description Σ of the amounts of its lines held by an open dispute, in the currency’s minor units; "0.00" (EUR) when none is.
+             * @example 0.00
+             */
+            heldAmount: string;
         };
         /** @description What one business unit (payer) owes another (referrer) in one currency for one settlement run. The lines always add up to the total. */
         StatementWithLines: {
@@ -2004,6 +2167,33 @@ export interface components {
              * @example 2026-11-23T10:15:00.000Z
              */
             createdDate: string;
+            /**
+             * @description The calendar month (yyyy-MM) of the run’s `through`: the period the statement belongs to.
+             * @example 2026-10
+             */
+            period: string;
+            /**
+             * @description `issued` when the run wrote it; `accepted` once the payer confirmed it (or automatically, STATEMENT_ACCEPT_DAYS days after its creation); `closed` once its period is closed (§16).
+             * @example issued
+             * @enum {string}
+             */
+            status: "issued" | "accepted" | "closed";
+            /**
+             * @description The name of the key that accepted it, `auto` when it was accepted automatically; null while issued.
+             * @example null
+             */
+            acceptedBy: string | null;
+            /**
+             * Format: date
+             * @description The day (BUSINESS_TIMEZONE) it was accepted; null while issued.
+             * @example null
+             */
+            acceptedDate: string | null;
+            /**
+             * @description Σ of the amounts of its lines held by an open dispute, in the currency’s minor units; "0.00" (EUR) when none is.
+             * @example 0.00
+             */
+            heldAmount: string;
             lines: components["schemas"]["StatementLine"][];
         };
         /** @description The share of one revenue line earned through one referral. */
@@ -2060,6 +2250,16 @@ export interface components {
              */
             amount: string;
             adjusts: components["schemas"]["AdjustedLine"];
+            /**
+             * @description The line’s open dispute, or its last one once that has ended (SPEC §15); null when it was never disputed.
+             * @example null
+             */
+            disputeId: number | null;
+            /**
+             * @description True while the dispute `disputeId` is open: the line is held, counted in the statement’s heldAmount, and netted only once the dispute ends.
+             * @example false
+             */
+            held: boolean;
         };
         BillingWindowList: {
             data: components["schemas"]["BillingWindow"][];
@@ -2123,6 +2323,136 @@ export interface components {
                  */
                 percentage: string;
             }[];
+        };
+        /** @description Why (optional): kept in the audit trail. */
+        StatementAcceptance: {
+            /** @example Checked against the October billing report. */
+            reason?: string;
+        };
+        /** @description A dispute over lines of a statement (SPEC §15). */
+        Dispute: {
+            /** @example 7 */
+            id: number;
+            /** @example 89 */
+            statementId: number;
+            /**
+             * @description The party that raised it: the statement’s payer or its referrer.
+             * @example 1
+             */
+            bunitId: number;
+            /**
+             * @description The name of the key that raised it.
+             * @example dach-billing
+             */
+            raisedBy: string;
+            /**
+             * @description The disputed lines of the statement, in id order.
+             * @example [
+             *       5004
+             *     ]
+             */
+            lineIds: number[];
+            /**
+             * @description Σ of the disputed lines’ amounts, in the statement’s currency: what the dispute holds while it is open.
+             * @example -10.00
+             */
+            amount: string;
+            /**
+             * @description The statement’s currency.
+             * @example EUR
+             */
+            currency: string;
+            reasonCode: components["schemas"]["DisputeReasonCode"];
+            /** @example The credit note of 2026-10-15 was cancelled; the share of it should not be deducted. */
+            comment: string;
+            status: components["schemas"]["DisputeStatus"];
+            resolution: components["schemas"]["DisputeResolutionRecord"];
+            /**
+             * Format: date-time
+             * @description An instant, ISO 8601 UTC with milliseconds.
+             * @example 2026-11-23T10:15:00.000Z
+             */
+            createdDate: string;
+        };
+        /**
+         * @description `wrong-percentage`: the referral’s percentage on those days was not the agreed one; `wrong-revenue`: the revenue line is wrong (amount, period, contract); `wrong-window`: the days are outside the agreed billing window; `duplicate`: the revenue was invoiced twice; `other`: say what in the comment.
+         * @example wrong-percentage
+         * @enum {string}
+         */
+        DisputeReasonCode: "wrong-percentage" | "wrong-revenue" | "wrong-window" | "duplicate" | "other";
+        /**
+         * @description `open` while its lines are held; `rejected` (the lines were right), `upheld` (they were wrong; a correction fixes them) or `withdrawn` once it has ended.
+         * @enum {string}
+         */
+        DisputeStatus: "open" | "rejected" | "upheld" | "withdrawn";
+        /** @description How the dispute ended; null while it is open. */
+        DisputeResolutionRecord: {
+            /**
+             * @description The name of the key that resolved or withdrew it.
+             * @example benelux-finance
+             */
+            by: string;
+            /**
+             * Format: date
+             * @description The day (BUSINESS_TIMEZONE) it ended: its lines are netted in the period of this day (§16).
+             * @example 2026-11-01
+             */
+            date: string;
+            /**
+             * @example upheld
+             * @enum {string}
+             */
+            outcome: "rejected" | "upheld" | "withdrawn";
+            /** @example The credit note was cancelled; see revenue line 977. */
+            reason: string | null;
+            /** @description What fixes the lines of an upheld dispute; it settles as the difference in a later run. Null otherwise. */
+            correction: {
+                /** @example null */
+                changeRequestId: number | null;
+                /** @example 977 */
+                revenueLineId: number | null;
+            } | null;
+        } | null;
+        DisputeCreate: {
+            /**
+             * @description 1 to 1000 ids of lines of this statement, each once.
+             * @example [
+             *       5001,
+             *       5002
+             *     ]
+             */
+            lineIds: number[];
+            reasonCode: components["schemas"]["DisputeReasonCode"];
+            /** @example October’s percentage is 15 % from the amendment signed on 2026-09-28, not 12.5 %. */
+            comment: string;
+        };
+        DisputeList: {
+            data: components["schemas"]["Dispute"][];
+            meta: components["schemas"]["ListMeta"];
+        };
+        DisputeResolution: {
+            /**
+             * @description `rejected`: the lines were right. `upheld`: they were wrong, and the correction named here fixes them.
+             * @enum {string}
+             */
+            outcome: "rejected" | "upheld";
+            /** @example The amendment of 2026-09-28 applies from October. */
+            reason: string;
+            /**
+             * @description The correction (upheld only): an amendment (SPEC §12), pending or approved, of a referral of the disputed lines, asked for after the dispute was opened.
+             * @example 31
+             */
+            changeRequestId?: number;
+            /**
+             * @description The correction (upheld only): a revenue line with a negative amount (a credit note) on a contract of the disputed lines, created after the dispute was opened.
+             * @example 977
+             */
+            revenueLineId?: number;
+        };
+        /** @description Why (optional): kept with the dispute and in the audit trail. */
+        DisputeWithdrawal: {
+            /** @example The amendment of 2026-09-28 applies from October. */
+            reason?: string;
         };
         PeriodList: {
             data: components["schemas"]["Period"][];
@@ -2453,7 +2783,7 @@ export interface components {
             meta: components["schemas"]["EventListMeta"];
         };
         /** @description One change, as the feed and the webhooks carry it. */
-        Event: components["schemas"]["BusinessUnitEvent"] | components["schemas"]["ContractEvent"] | components["schemas"]["ReferralEvent"] | components["schemas"]["ChangeRequestEvent"] | components["schemas"]["RevenueIngestedEvent"] | components["schemas"]["SettlementRunEvent"] | components["schemas"]["StatementEvent"] | components["schemas"]["ApiKeyEvent"] | components["schemas"]["PeriodEvent"] | components["schemas"]["NettingEvent"] | components["schemas"]["JournalEvent"] | components["schemas"]["WebhookEndpointEvent"];
+        Event: components["schemas"]["BusinessUnitEvent"] | components["schemas"]["ContractEvent"] | components["schemas"]["ReferralEvent"] | components["schemas"]["ChangeRequestEvent"] | components["schemas"]["RevenueIngestedEvent"] | components["schemas"]["SettlementRunEvent"] | components["schemas"]["StatementEvent"] | components["schemas"]["DisputeEvent"] | components["schemas"]["ApiKeyEvent"] | components["schemas"]["PeriodEvent"] | components["schemas"]["NettingEvent"] | components["schemas"]["JournalEvent"] | components["schemas"]["WebhookEndpointEvent"];
         /** @description A business unit was created, changed or archived; `data` is the unit. */
         BusinessUnitEvent: {
             /**
@@ -2646,7 +2976,7 @@ export interface components {
             type: "settlement_run.completed";
             data: components["schemas"]["SettlementRun"];
         };
-        /** @description A statement of a completed run (without its lines: read them with getStatement). */
+        /** @description A statement of a completed run was created, or accepted by its payer (or automatically); `data` is the statement without its lines (read them with getStatement). */
         StatementEvent: {
             /**
              * @description The event’s id: its sequence number, also sent as `webhook-id`.
@@ -2673,8 +3003,38 @@ export interface components {
              */
             bunitIds: number[];
             /** @enum {string} */
-            type: "statement.created";
+            type: "statement.created" | "statement.accepted";
             data: components["schemas"]["Statement"];
+        };
+        /** @description A dispute over statement lines was opened, resolved (rejected or upheld) or withdrawn; `data` is the dispute. */
+        DisputeEvent: {
+            /**
+             * @description The event’s id: its sequence number, also sent as `webhook-id`.
+             * @example 1207
+             */
+            id: number;
+            /**
+             * @description Position in the feed: increasing in the order the changes committed, without gaps. Page with `after` = the last one you saw.
+             * @example 1207
+             */
+            sequence: number;
+            /**
+             * Format: date-time
+             * @description An instant, ISO 8601 UTC with milliseconds.
+             * @example 2026-11-23T10:15:00.000Z
+             */
+            createdDate: string;
+            /**
+             * @description The business units the event concerns (a key scoped to business units sees the events naming one of its units); empty for runs, API keys and webhook endpoints, which admin keys alone see.
+             * @example [
+             *       1,
+             *       3
+             *     ]
+             */
+            bunitIds: number[];
+            /** @enum {string} */
+            type: "dispute.opened" | "dispute.resolved" | "dispute.withdrawn";
+            data: components["schemas"]["Dispute"];
         };
         /** @description An API key was created or revoked (never its secret). */
         ApiKeyEvent: {
@@ -2915,7 +3275,7 @@ export interface components {
              *       "settlement_run.completed"
              *     ]
              */
-            eventTypes?: ("business_unit.created" | "business_unit.updated" | "business_unit.archived" | "contract.created" | "contract.updated" | "contract.archived" | "referral.created" | "referral.updated" | "referral.archived" | "referral.approved" | "referral.denied" | "referral.amended" | "change_request.created" | "change_request.approved" | "change_request.denied" | "change_request.withdrawn" | "revenue.ingested" | "settlement_run.completed" | "statement.created" | "api_key.created" | "api_key.revoked" | "webhook_endpoint.disabled" | "period.closed" | "netting.created" | "netting.paid" | "journal.created" | "journal.posted")[] | null;
+            eventTypes?: ("business_unit.created" | "business_unit.updated" | "business_unit.archived" | "contract.created" | "contract.updated" | "contract.archived" | "referral.created" | "referral.updated" | "referral.archived" | "referral.approved" | "referral.denied" | "referral.amended" | "change_request.created" | "change_request.approved" | "change_request.denied" | "change_request.withdrawn" | "revenue.ingested" | "settlement_run.completed" | "statement.created" | "statement.accepted" | "dispute.opened" | "dispute.resolved" | "dispute.withdrawn" | "api_key.created" | "api_key.revoked" | "webhook_endpoint.disabled" | "period.closed" | "netting.created" | "netting.paid" | "journal.created" | "journal.posted")[] | null;
             /**
              * @description Only events naming one of these business units (as a key scoped to them sees the feed); left out or null: every event, including those that name no unit (runs, API keys).
              * @example [
@@ -2945,7 +3305,7 @@ export interface components {
              *       "settlement_run.completed"
              *     ]
              */
-            eventTypes?: ("business_unit.created" | "business_unit.updated" | "business_unit.archived" | "contract.created" | "contract.updated" | "contract.archived" | "referral.created" | "referral.updated" | "referral.archived" | "referral.approved" | "referral.denied" | "referral.amended" | "change_request.created" | "change_request.approved" | "change_request.denied" | "change_request.withdrawn" | "revenue.ingested" | "settlement_run.completed" | "statement.created" | "api_key.created" | "api_key.revoked" | "webhook_endpoint.disabled" | "period.closed" | "netting.created" | "netting.paid" | "journal.created" | "journal.posted")[] | null;
+            eventTypes?: ("business_unit.created" | "business_unit.updated" | "business_unit.archived" | "contract.created" | "contract.updated" | "contract.archived" | "referral.created" | "referral.updated" | "referral.archived" | "referral.approved" | "referral.denied" | "referral.amended" | "change_request.created" | "change_request.approved" | "change_request.denied" | "change_request.withdrawn" | "revenue.ingested" | "settlement_run.completed" | "statement.created" | "statement.accepted" | "dispute.opened" | "dispute.resolved" | "dispute.withdrawn" | "api_key.created" | "api_key.revoked" | "webhook_endpoint.disabled" | "period.closed" | "netting.created" | "netting.paid" | "journal.created" | "journal.posted")[] | null;
             /**
              * @description Only events naming one of these business units (as a key scoped to them sees the feed); left out or null: every event, including those that name no unit (runs, API keys).
              * @example [
@@ -6040,7 +6400,7 @@ export interface operations {
              * @description Unprocessable request. One of these codes:
              *
              *     - `idempotency-key-mismatch`: This `Idempotency-Key` was used in the last 24 hours, by the same API key on the same method and path, with a different body. Use a new key for a new request.
-             *     - `invalid-reference`: The body names something that cannot be used: a contract that is not an active contract of the business unit in the path (R1), a referrer that does not exist or is archived (R2), or a business unit that does not exist. `errors` points at the field.
+             *     - `invalid-reference`: The body names something that cannot be used: a contract that is not an active contract of the business unit in the path (R1), a referrer that does not exist or is archived (R2), a business unit that does not exist, or a statement line that is not a line of the statement disputed (SPEC §15). `errors` points at the field.
              *     - `self-referral`: The referrer is the business unit that owns the contract: a unit cannot earn a share of its own revenue (R2).
              */
             422: {
@@ -8109,7 +8469,7 @@ export interface operations {
              * @description Forbidden. One of these codes:
              *
              *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs, keys and webhook endpoints need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
-             *     - `four-eyes`: A key cannot decide a change request it asked for itself: another approver (or admin) key must.
+             *     - `four-eyes`: A key cannot decide a change request it asked for itself, nor resolve a dispute it raised: another approver (or admin) key must (for a dispute, one of the other party).
              */
             403: {
                 headers: {
@@ -8424,7 +8784,7 @@ export interface operations {
              * @description Forbidden. One of these codes:
              *
              *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs, keys and webhook endpoints need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
-             *     - `four-eyes`: A key cannot decide a change request it asked for itself: another approver (or admin) key must.
+             *     - `four-eyes`: A key cannot decide a change request it asked for itself, nor resolve a dispute it raised: another approver (or admin) key must (for a dispute, one of the other party).
              */
             403: {
                 headers: {
@@ -9040,7 +9400,7 @@ export interface operations {
              * @description Forbidden. One of these codes:
              *
              *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs, keys and webhook endpoints need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
-             *     - `four-eyes`: A key cannot decide a change request it asked for itself: another approver (or admin) key must.
+             *     - `four-eyes`: A key cannot decide a change request it asked for itself, nor resolve a dispute it raised: another approver (or admin) key must (for a dispute, one of the other party).
              */
             403: {
                 headers: {
@@ -10504,7 +10864,7 @@ export interface operations {
              *
              *     - `idempotency-key-in-use`: A request with the same `Idempotency-Key` is still being processed. Wait and retry with the same key: you will get its answer.
              *     - `run-in-progress`: Another settlement run is running and its holder is alive: one run at a time. Wait until it has completed (GET /v1/settlement-runs shows its progress) and settle again; a run whose holder died is resumed by the next settle instead. For a run’s statements: the run has not completed yet.
-             *     - `period-closed`: The period (month) is closed, or its close is under way: its statements are final, netted and booked, and nothing may change them. A settlement run through a day of it, an acceptance and a dispute are refused. A later correction goes into an open period (an adjustment, §12, or a credit note).
+             *     - `period-closed`: The period (month) is closed, or its close is under way: its statements are final, netted and booked, and nothing may change them. A settlement run through a day of it, and an acceptance or dispute of its statements (their status is `closed`), are refused. A later correction goes into an open period (an adjustment, §12, or a credit note).
              */
             409: {
                 headers: {
@@ -10903,7 +11263,12 @@ export interface operations {
                      *           "currency": "EUR",
                      *           "total": "229.44",
                      *           "lineCount": 2,
-                     *           "createdDate": "2026-11-01T02:00:03.118Z"
+                     *           "createdDate": "2026-11-01T02:00:03.118Z",
+                     *           "period": "2026-10",
+                     *           "status": "accepted",
+                     *           "acceptedBy": "dach-finance",
+                     *           "acceptedDate": "2026-11-03",
+                     *           "heldAmount": "0.00"
                      *         },
                      *         {
                      *           "id": 89,
@@ -10921,7 +11286,12 @@ export interface operations {
                      *           "currency": "EUR",
                      *           "total": "290.00",
                      *           "lineCount": 2,
-                     *           "createdDate": "2026-11-01T02:00:03.118Z"
+                     *           "createdDate": "2026-11-01T02:00:03.118Z",
+                     *           "period": "2026-10",
+                     *           "status": "issued",
+                     *           "acceptedBy": null,
+                     *           "acceptedDate": null,
+                     *           "heldAmount": "-10.00"
                      *         }
                      *       ],
                      *       "meta": {
@@ -10933,11 +11303,11 @@ export interface operations {
                      */
                     "application/json": components["schemas"]["StatementList"];
                     /**
-                     * @example statementId,payerId,payerCode,referrerId,referrerCode,currency,lineId,kind,revenueLineId,referralId,contractId,periodStart,periodEnd,periodDays,billableDays,revenueAmount,exactAmount,amount,adjustsStatementId,adjustsLineId
-                     *     88,1,DACH,2,NORDICS,EUR,5001,share,901,17,42,2026-10-01,2026-10-31,31,20,3000.00,241.93548387096774193548,241.94,,
-                     *     88,1,DACH,2,NORDICS,EUR,5002,share,902,17,42,2026-10-15,2026-10-15,1,1,-100.00,-12.5,-12.50,,
-                     *     89,1,DACH,3,BENELUX,EUR,5003,share,901,18,42,2026-10-01,2026-10-31,31,31,3000.00,300,300.00,,
-                     *     89,1,DACH,3,BENELUX,EUR,5004,share,902,18,42,2026-10-15,2026-10-15,1,1,-100.00,-10,-10.00,,
+                     * @example statementId,payerId,payerCode,referrerId,referrerCode,currency,lineId,kind,revenueLineId,referralId,contractId,periodStart,periodEnd,periodDays,billableDays,revenueAmount,exactAmount,amount,adjustsStatementId,adjustsLineId,disputeId,held
+                     *     88,1,DACH,2,NORDICS,EUR,5001,share,901,17,42,2026-10-01,2026-10-31,31,20,3000.00,241.93548387096774193548,241.94,,,,false
+                     *     88,1,DACH,2,NORDICS,EUR,5002,share,902,17,42,2026-10-15,2026-10-15,1,1,-100.00,-12.5,-12.50,,,,false
+                     *     89,1,DACH,3,BENELUX,EUR,5003,share,901,18,42,2026-10-01,2026-10-31,31,31,3000.00,300,300.00,,,,false
+                     *     89,1,DACH,3,BENELUX,EUR,5004,share,902,18,42,2026-10-15,2026-10-15,1,1,-100.00,-10,-10.00,,,7,true
                      */
                     "text/csv": string;
                 };
@@ -11127,6 +11497,10 @@ export interface operations {
                 runId?: number;
                 /** @description Only the statements in this currency (ISO 4217). */
                 currency?: string;
+                /** @description Only the statements in this status (`issued`: still to be confirmed). */
+                status?: "issued" | "accepted" | "closed";
+                /** @description Only the statements of this period (yyyy-MM). */
+                period?: string;
                 /** @description Page size. */
                 limit?: number;
                 /** @description Rows to skip. */
@@ -11175,7 +11549,12 @@ export interface operations {
                      *           "currency": "EUR",
                      *           "total": "229.44",
                      *           "lineCount": 2,
-                     *           "createdDate": "2026-11-01T02:00:03.118Z"
+                     *           "createdDate": "2026-11-01T02:00:03.118Z",
+                     *           "period": "2026-10",
+                     *           "status": "accepted",
+                     *           "acceptedBy": "dach-finance",
+                     *           "acceptedDate": "2026-11-03",
+                     *           "heldAmount": "0.00"
                      *         },
                      *         {
                      *           "id": 89,
@@ -11193,7 +11572,12 @@ export interface operations {
                      *           "currency": "EUR",
                      *           "total": "290.00",
                      *           "lineCount": 2,
-                     *           "createdDate": "2026-11-01T02:00:03.118Z"
+                     *           "createdDate": "2026-11-01T02:00:03.118Z",
+                     *           "period": "2026-10",
+                     *           "status": "issued",
+                     *           "acceptedBy": null,
+                     *           "acceptedDate": null,
+                     *           "heldAmount": "-10.00"
                      *         }
                      *       ],
                      *       "meta": {
@@ -11409,6 +11793,11 @@ export interface operations {
                      *       "total": "229.44",
                      *       "lineCount": 2,
                      *       "createdDate": "2026-11-01T02:00:03.118Z",
+                     *       "period": "2026-10",
+                     *       "status": "accepted",
+                     *       "acceptedBy": "dach-finance",
+                     *       "acceptedDate": "2026-11-03",
+                     *       "heldAmount": "0.00",
                      *       "lines": [
                      *         {
                      *           "id": 5001,
@@ -11423,7 +11812,9 @@ export interface operations {
                      *           "revenueAmount": "3000.00",
                      *           "exactAmount": "241.93548387096774193548",
                      *           "amount": "241.94",
-                     *           "adjusts": null
+                     *           "adjusts": null,
+                     *           "disputeId": null,
+                     *           "held": false
                      *         },
                      *         {
                      *           "id": 5002,
@@ -11438,16 +11829,18 @@ export interface operations {
                      *           "revenueAmount": "-100.00",
                      *           "exactAmount": "-12.5",
                      *           "amount": "-12.50",
-                     *           "adjusts": null
+                     *           "adjusts": null,
+                     *           "disputeId": null,
+                     *           "held": false
                      *         }
                      *       ]
                      *     }
                      */
                     "application/json": components["schemas"]["StatementWithLines"];
                     /**
-                     * @example id,kind,revenueLineId,referralId,contractId,periodStart,periodEnd,periodDays,billableDays,revenueAmount,exactAmount,amount,adjustsStatementId,adjustsLineId
-                     *     5001,share,901,17,42,2026-10-01,2026-10-31,31,20,3000.00,241.93548387096774193548,241.94,,
-                     *     5002,share,902,17,42,2026-10-15,2026-10-15,1,1,-100.00,-12.5,-12.50,,
+                     * @example id,kind,revenueLineId,referralId,contractId,periodStart,periodEnd,periodDays,billableDays,revenueAmount,exactAmount,amount,adjustsStatementId,adjustsLineId,disputeId,held
+                     *     5001,share,901,17,42,2026-10-01,2026-10-31,31,20,3000.00,241.93548387096774193548,241.94,,,,false
+                     *     5002,share,902,17,42,2026-10-15,2026-10-15,1,1,-100.00,-12.5,-12.50,,,7,true
                      */
                     "text/csv": string;
                 };
@@ -11780,6 +12173,1704 @@ export interface operations {
                         status?: 406;
                         /** @enum {string} */
                         code?: "not-acceptable";
+                    };
+                };
+            };
+            /**
+             * @description Too many requests. Code:
+             *
+             *     - `rate-limited`: This API key sent more requests this minute than the service allows. Wait the seconds given in `Retry-After`.
+             */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 429;
+                        /** @enum {string} */
+                        code?: "rate-limited";
+                    };
+                };
+            };
+            /**
+             * @description Internal error. Code:
+             *
+             *     - `internal`: An unexpected error; nothing was changed. The body carries no technical detail: quote `requestId` (also the `X-Request-Id` header) when you report it.
+             */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 500;
+                        /** @enum {string} */
+                        code?: "internal";
+                    };
+                };
+            };
+            /**
+             * @description Service unavailable. Code:
+             *
+             *     - `unavailable`: The database could not be reached, or stayed locked by other work longer than this service waits for it; nothing was changed. Send the same request again after the seconds given in `Retry-After` (with the same `Idempotency-Key`, a POST is safe to repeat).
+             */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 503;
+                        /** @enum {string} */
+                        code?: "unavailable";
+                    };
+                };
+            };
+        };
+    };
+    acceptStatement: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Your correlation id for this request (1-128 letters, digits, `_`, `.` or `-`). It is logged and returned in the `X-Request-Id` response header; without it (or with another form) the service makes one.
+                 * @example billing-2026-11-23-0001
+                 */
+                "X-Request-Id"?: components["parameters"]["X-Request-Id"];
+                /**
+                 * @description Makes a retry safe: any unique string (a UUID, or your own id of the batch). Within 24 hours, the same key from the same API key on the same method and path with the same body returns the first answer again, with `Idempotent-Replayed: true`, instead of doing the work twice (no second referral, no revenue booked twice, no second settlement). The same key with a different body: 422 `idempotency-key-mismatch`; while the first request is still running: 409 `idempotency-key-in-use`.
+                 * @example 4f7c2a10-ingest-2026-10
+                 */
+                "Idempotency-Key"?: components["parameters"]["Idempotency-Key"];
+                /**
+                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name.
+                 * @example Renegotiated referral terms, Q4 2026
+                 */
+                "X-Change-Reason"?: components["parameters"]["X-Change-Reason"];
+            };
+            path: {
+                /** @description Id of the business unit the request acts for; the API key must be allowed to act for it. */
+                bunitId: number;
+                /** @description Id of a statement the business unit in the path pays or earns. */
+                statementId: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                /**
+                 * @example {
+                 *       "reason": "Checked against the October billing report."
+                 *     }
+                 */
+                "application/json": components["schemas"]["StatementAcceptance"];
+            };
+        };
+        responses: {
+            /** @description The statement, accepted. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": 89,
+                     *       "runId": 12,
+                     *       "payer": {
+                     *         "id": 1,
+                     *         "code": "DACH",
+                     *         "name": "DACH Enterprise"
+                     *       },
+                     *       "referrer": {
+                     *         "id": 3,
+                     *         "code": "BENELUX",
+                     *         "name": "Benelux Partners"
+                     *       },
+                     *       "currency": "EUR",
+                     *       "total": "290.00",
+                     *       "lineCount": 2,
+                     *       "createdDate": "2026-11-01T02:00:03.118Z",
+                     *       "period": "2026-10",
+                     *       "status": "accepted",
+                     *       "acceptedBy": "dach-finance",
+                     *       "acceptedDate": "2026-11-03",
+                     *       "heldAmount": "-10.00"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Statement"];
+                };
+            };
+            /**
+             * @description Bad request. One of these codes:
+             *
+             *     - `validation-failed`: A parameter, header or body field is invalid: a missing or unknown field, a date that is not a real calendar date, a decimal with more places than allowed (never rounded), a range that ends before it starts. `errors` lists every invalid field, not just the first; fix them and send again.
+             *     - `malformed-json`: The body is not valid JSON. Nothing was read from it.
+             */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 400;
+                        /** @enum {string} */
+                        code?: "validation-failed" | "malformed-json";
+                    };
+                };
+            };
+            /**
+             * @description Unauthenticated. Code:
+             *
+             *     - `unauthenticated`: No API key was sent, or the key is unknown or revoked. Send `Authorization: Bearer <key>`.
+             */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 401;
+                        /** @enum {string} */
+                        code?: "unauthenticated";
+                    };
+                };
+            };
+            /**
+             * @description Forbidden. Code:
+             *
+             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs, keys and webhook endpoints need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
+             */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 403;
+                        /** @enum {string} */
+                        code?: "forbidden";
+                    };
+                };
+            };
+            /**
+             * @description Not found. Code:
+             *
+             *     - `not-found`: Nothing with this id exists under this business unit. A resource that exists under another business unit is also reported as not found here.
+             */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 404;
+                        /** @enum {string} */
+                        code?: "not-found";
+                    };
+                };
+            };
+            /**
+             * @description Not acceptable. Code:
+             *
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 406;
+                        /** @enum {string} */
+                        code?: "not-acceptable";
+                    };
+                };
+            };
+            /**
+             * @description Conflict with the stored data. One of these codes:
+             *
+             *     - `idempotency-key-in-use`: A request with the same `Idempotency-Key` is still being processed. Wait and retry with the same key: you will get its answer.
+             *     - `period-closed`: The period (month) is closed, or its close is under way: its statements are final, netted and booked, and nothing may change them. A settlement run through a day of it, and an acceptance or dispute of its statements (their status is `closed`), are refused. A later correction goes into an open period (an adjustment, §12, or a credit note).
+             */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 409;
+                        /** @enum {string} */
+                        code?: "idempotency-key-in-use" | "period-closed";
+                    };
+                };
+            };
+            /**
+             * @description Payload too large. Code:
+             *
+             *     - `payload-too-large`: The body is larger than 1 MB. Split revenue into several requests of at most 1000 lines.
+             */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 413;
+                        /** @enum {string} */
+                        code?: "payload-too-large";
+                    };
+                };
+            };
+            /**
+             * @description Unsupported media type. Code:
+             *
+             *     - `unsupported-media-type`: Bodies must be UTF-8 JSON sent as `Content-Type: application/json`.
+             */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 415;
+                        /** @enum {string} */
+                        code?: "unsupported-media-type";
+                    };
+                };
+            };
+            /**
+             * @description Unprocessable request. Code:
+             *
+             *     - `idempotency-key-mismatch`: This `Idempotency-Key` was used in the last 24 hours, by the same API key on the same method and path, with a different body. Use a new key for a new request.
+             */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 422;
+                        /** @enum {string} */
+                        code?: "idempotency-key-mismatch";
+                    };
+                };
+            };
+            /**
+             * @description Too many requests. Code:
+             *
+             *     - `rate-limited`: This API key sent more requests this minute than the service allows. Wait the seconds given in `Retry-After`.
+             */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 429;
+                        /** @enum {string} */
+                        code?: "rate-limited";
+                    };
+                };
+            };
+            /**
+             * @description Internal error. Code:
+             *
+             *     - `internal`: An unexpected error; nothing was changed. The body carries no technical detail: quote `requestId` (also the `X-Request-Id` header) when you report it.
+             */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 500;
+                        /** @enum {string} */
+                        code?: "internal";
+                    };
+                };
+            };
+            /**
+             * @description Service unavailable. Code:
+             *
+             *     - `unavailable`: The database could not be reached, or stayed locked by other work longer than this service waits for it; nothing was changed. Send the same request again after the seconds given in `Retry-After` (with the same `Idempotency-Key`, a POST is safe to repeat).
+             */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 503;
+                        /** @enum {string} */
+                        code?: "unavailable";
+                    };
+                };
+            };
+        };
+    };
+    openDispute: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Your correlation id for this request (1-128 letters, digits, `_`, `.` or `-`). It is logged and returned in the `X-Request-Id` response header; without it (or with another form) the service makes one.
+                 * @example billing-2026-11-23-0001
+                 */
+                "X-Request-Id"?: components["parameters"]["X-Request-Id"];
+                /**
+                 * @description Makes a retry safe: any unique string (a UUID, or your own id of the batch). Within 24 hours, the same key from the same API key on the same method and path with the same body returns the first answer again, with `Idempotent-Replayed: true`, instead of doing the work twice (no second referral, no revenue booked twice, no second settlement). The same key with a different body: 422 `idempotency-key-mismatch`; while the first request is still running: 409 `idempotency-key-in-use`.
+                 * @example 4f7c2a10-ingest-2026-10
+                 */
+                "Idempotency-Key"?: components["parameters"]["Idempotency-Key"];
+                /**
+                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name.
+                 * @example Renegotiated referral terms, Q4 2026
+                 */
+                "X-Change-Reason"?: components["parameters"]["X-Change-Reason"];
+            };
+            path: {
+                /** @description Id of the business unit the request acts for; the API key must be allowed to act for it. */
+                bunitId: number;
+                /** @description Id of a statement the business unit in the path pays or earns. */
+                statementId: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "lineIds": [
+                 *         5004
+                 *       ],
+                 *       "reasonCode": "wrong-revenue",
+                 *       "comment": "The credit note of 2026-10-15 was cancelled; the share of it should not be deducted."
+                 *     }
+                 */
+                "application/json": components["schemas"]["DisputeCreate"];
+            };
+        };
+        responses: {
+            /** @description The dispute, open; its lines are held. */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    Location: components["headers"]["Location"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": 7,
+                     *       "statementId": 89,
+                     *       "bunitId": 1,
+                     *       "raisedBy": "dach-billing",
+                     *       "lineIds": [
+                     *         5004
+                     *       ],
+                     *       "amount": "-10.00",
+                     *       "currency": "EUR",
+                     *       "reasonCode": "wrong-revenue",
+                     *       "comment": "The credit note of 2026-10-15 was cancelled; the share of it should not be deducted.",
+                     *       "status": "open",
+                     *       "resolution": null,
+                     *       "createdDate": "2026-11-02T09:30:00.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Dispute"];
+                };
+            };
+            /**
+             * @description Bad request. One of these codes:
+             *
+             *     - `validation-failed`: A parameter, header or body field is invalid: a missing or unknown field, a date that is not a real calendar date, a decimal with more places than allowed (never rounded), a range that ends before it starts. `errors` lists every invalid field, not just the first; fix them and send again.
+             *     - `malformed-json`: The body is not valid JSON. Nothing was read from it.
+             */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 400;
+                        /** @enum {string} */
+                        code?: "validation-failed" | "malformed-json";
+                    };
+                };
+            };
+            /**
+             * @description Unauthenticated. Code:
+             *
+             *     - `unauthenticated`: No API key was sent, or the key is unknown or revoked. Send `Authorization: Bearer <key>`.
+             */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 401;
+                        /** @enum {string} */
+                        code?: "unauthenticated";
+                    };
+                };
+            };
+            /**
+             * @description Forbidden. Code:
+             *
+             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs, keys and webhook endpoints need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
+             */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 403;
+                        /** @enum {string} */
+                        code?: "forbidden";
+                    };
+                };
+            };
+            /**
+             * @description Not found. Code:
+             *
+             *     - `not-found`: Nothing with this id exists under this business unit. A resource that exists under another business unit is also reported as not found here.
+             */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 404;
+                        /** @enum {string} */
+                        code?: "not-found";
+                    };
+                };
+            };
+            /**
+             * @description Not acceptable. Code:
+             *
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 406;
+                        /** @enum {string} */
+                        code?: "not-acceptable";
+                    };
+                };
+            };
+            /**
+             * @description Conflict with the stored data. One of these codes:
+             *
+             *     - `idempotency-key-in-use`: A request with the same `Idempotency-Key` is still being processed. Wait and retry with the same key: you will get its answer.
+             *     - `line-disputed`: A line named is in an open dispute already (a line is in one open dispute at most, SPEC §15). The detail names the lines and their disputes; nothing was disputed. Dispute the other lines, or wait for that dispute to end.
+             *     - `period-closed`: The period (month) is closed, or its close is under way: its statements are final, netted and booked, and nothing may change them. A settlement run through a day of it, and an acceptance or dispute of its statements (their status is `closed`), are refused. A later correction goes into an open period (an adjustment, §12, or a credit note).
+             */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 409;
+                        /** @enum {string} */
+                        code?: "idempotency-key-in-use" | "line-disputed" | "period-closed";
+                    };
+                };
+            };
+            /**
+             * @description Payload too large. Code:
+             *
+             *     - `payload-too-large`: The body is larger than 1 MB. Split revenue into several requests of at most 1000 lines.
+             */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 413;
+                        /** @enum {string} */
+                        code?: "payload-too-large";
+                    };
+                };
+            };
+            /**
+             * @description Unsupported media type. Code:
+             *
+             *     - `unsupported-media-type`: Bodies must be UTF-8 JSON sent as `Content-Type: application/json`.
+             */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 415;
+                        /** @enum {string} */
+                        code?: "unsupported-media-type";
+                    };
+                };
+            };
+            /**
+             * @description Unprocessable request. One of these codes:
+             *
+             *     - `idempotency-key-mismatch`: This `Idempotency-Key` was used in the last 24 hours, by the same API key on the same method and path, with a different body. Use a new key for a new request.
+             *     - `invalid-reference`: The body names something that cannot be used: a contract that is not an active contract of the business unit in the path (R1), a referrer that does not exist or is archived (R2), a business unit that does not exist, or a statement line that is not a line of the statement disputed (SPEC §15). `errors` points at the field.
+             */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 422;
+                        /** @enum {string} */
+                        code?: "idempotency-key-mismatch" | "invalid-reference";
+                    };
+                };
+            };
+            /**
+             * @description Too many requests. Code:
+             *
+             *     - `rate-limited`: This API key sent more requests this minute than the service allows. Wait the seconds given in `Retry-After`.
+             */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 429;
+                        /** @enum {string} */
+                        code?: "rate-limited";
+                    };
+                };
+            };
+            /**
+             * @description Internal error. Code:
+             *
+             *     - `internal`: An unexpected error; nothing was changed. The body carries no technical detail: quote `requestId` (also the `X-Request-Id` header) when you report it.
+             */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 500;
+                        /** @enum {string} */
+                        code?: "internal";
+                    };
+                };
+            };
+            /**
+             * @description Service unavailable. Code:
+             *
+             *     - `unavailable`: The database could not be reached, or stayed locked by other work longer than this service waits for it; nothing was changed. Send the same request again after the seconds given in `Retry-After` (with the same `Idempotency-Key`, a POST is safe to repeat).
+             */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 503;
+                        /** @enum {string} */
+                        code?: "unavailable";
+                    };
+                };
+            };
+        };
+    };
+    listDisputes: {
+        parameters: {
+            query?: {
+                /** @description Only disputes in this status (`open`: the work list). */
+                status?: components["schemas"]["DisputeStatus"] & unknown;
+                /** @description Only the disputes of this statement. */
+                statementId?: number;
+                /** @description Page size. */
+                limit?: number;
+                /** @description Rows to skip. */
+                offset?: number;
+                /** @description Sort field; prefix with - for descending. */
+                sort?: "id" | "-id" | "createdDate" | "-createdDate";
+            };
+            header?: {
+                /**
+                 * @description Your correlation id for this request (1-128 letters, digits, `_`, `.` or `-`). It is logged and returned in the `X-Request-Id` response header; without it (or with another form) the service makes one.
+                 * @example billing-2026-11-23-0001
+                 */
+                "X-Request-Id"?: components["parameters"]["X-Request-Id"];
+            };
+            path: {
+                /** @description Id of the business unit the request acts for; the API key must be allowed to act for it. */
+                bunitId: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of disputes. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": 7,
+                     *           "statementId": 89,
+                     *           "bunitId": 1,
+                     *           "raisedBy": "dach-billing",
+                     *           "lineIds": [
+                     *             5004
+                     *           ],
+                     *           "amount": "-10.00",
+                     *           "currency": "EUR",
+                     *           "reasonCode": "wrong-revenue",
+                     *           "comment": "The credit note of 2026-10-15 was cancelled; the share of it should not be deducted.",
+                     *           "status": "upheld",
+                     *           "resolution": {
+                     *             "by": "benelux-finance",
+                     *             "date": "2026-11-04",
+                     *             "outcome": "upheld",
+                     *             "reason": "Agreed: the cancellation is booked as revenue line 977.",
+                     *             "correction": {
+                     *               "changeRequestId": null,
+                     *               "revenueLineId": 977
+                     *             }
+                     *           },
+                     *           "createdDate": "2026-11-02T09:30:00.000Z"
+                     *         }
+                     *       ],
+                     *       "meta": {
+                     *         "total": 1,
+                     *         "limit": 50,
+                     *         "offset": 0
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["DisputeList"];
+                };
+            };
+            /**
+             * @description Bad request. Code:
+             *
+             *     - `validation-failed`: A parameter, header or body field is invalid: a missing or unknown field, a date that is not a real calendar date, a decimal with more places than allowed (never rounded), a range that ends before it starts. `errors` lists every invalid field, not just the first; fix them and send again.
+             */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 400;
+                        /** @enum {string} */
+                        code?: "validation-failed";
+                    };
+                };
+            };
+            /**
+             * @description Unauthenticated. Code:
+             *
+             *     - `unauthenticated`: No API key was sent, or the key is unknown or revoked. Send `Authorization: Bearer <key>`.
+             */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 401;
+                        /** @enum {string} */
+                        code?: "unauthenticated";
+                    };
+                };
+            };
+            /**
+             * @description Forbidden. Code:
+             *
+             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs, keys and webhook endpoints need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
+             */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 403;
+                        /** @enum {string} */
+                        code?: "forbidden";
+                    };
+                };
+            };
+            /**
+             * @description Not found. Code:
+             *
+             *     - `not-found`: Nothing with this id exists under this business unit. A resource that exists under another business unit is also reported as not found here.
+             */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 404;
+                        /** @enum {string} */
+                        code?: "not-found";
+                    };
+                };
+            };
+            /**
+             * @description Not acceptable. Code:
+             *
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 406;
+                        /** @enum {string} */
+                        code?: "not-acceptable";
+                    };
+                };
+            };
+            /**
+             * @description Too many requests. Code:
+             *
+             *     - `rate-limited`: This API key sent more requests this minute than the service allows. Wait the seconds given in `Retry-After`.
+             */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 429;
+                        /** @enum {string} */
+                        code?: "rate-limited";
+                    };
+                };
+            };
+            /**
+             * @description Internal error. Code:
+             *
+             *     - `internal`: An unexpected error; nothing was changed. The body carries no technical detail: quote `requestId` (also the `X-Request-Id` header) when you report it.
+             */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 500;
+                        /** @enum {string} */
+                        code?: "internal";
+                    };
+                };
+            };
+            /**
+             * @description Service unavailable. Code:
+             *
+             *     - `unavailable`: The database could not be reached, or stayed locked by other work longer than this service waits for it; nothing was changed. Send the same request again after the seconds given in `Retry-After` (with the same `Idempotency-Key`, a POST is safe to repeat).
+             */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 503;
+                        /** @enum {string} */
+                        code?: "unavailable";
+                    };
+                };
+            };
+        };
+    };
+    getDispute: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Your correlation id for this request (1-128 letters, digits, `_`, `.` or `-`). It is logged and returned in the `X-Request-Id` response header; without it (or with another form) the service makes one.
+                 * @example billing-2026-11-23-0001
+                 */
+                "X-Request-Id"?: components["parameters"]["X-Request-Id"];
+            };
+            path: {
+                /** @description Id of the business unit the request acts for; the API key must be allowed to act for it. */
+                bunitId: number;
+                /** @description Id of a dispute over a statement the business unit pays or earns. */
+                disputeId: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The dispute. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": 7,
+                     *       "statementId": 89,
+                     *       "bunitId": 1,
+                     *       "raisedBy": "dach-billing",
+                     *       "lineIds": [
+                     *         5004
+                     *       ],
+                     *       "amount": "-10.00",
+                     *       "currency": "EUR",
+                     *       "reasonCode": "wrong-revenue",
+                     *       "comment": "The credit note of 2026-10-15 was cancelled; the share of it should not be deducted.",
+                     *       "status": "open",
+                     *       "resolution": null,
+                     *       "createdDate": "2026-11-02T09:30:00.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Dispute"];
+                };
+            };
+            /**
+             * @description Bad request. Code:
+             *
+             *     - `validation-failed`: A parameter, header or body field is invalid: a missing or unknown field, a date that is not a real calendar date, a decimal with more places than allowed (never rounded), a range that ends before it starts. `errors` lists every invalid field, not just the first; fix them and send again.
+             */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 400;
+                        /** @enum {string} */
+                        code?: "validation-failed";
+                    };
+                };
+            };
+            /**
+             * @description Unauthenticated. Code:
+             *
+             *     - `unauthenticated`: No API key was sent, or the key is unknown or revoked. Send `Authorization: Bearer <key>`.
+             */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 401;
+                        /** @enum {string} */
+                        code?: "unauthenticated";
+                    };
+                };
+            };
+            /**
+             * @description Forbidden. Code:
+             *
+             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs, keys and webhook endpoints need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
+             */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 403;
+                        /** @enum {string} */
+                        code?: "forbidden";
+                    };
+                };
+            };
+            /**
+             * @description Not found. Code:
+             *
+             *     - `not-found`: Nothing with this id exists under this business unit. A resource that exists under another business unit is also reported as not found here.
+             */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 404;
+                        /** @enum {string} */
+                        code?: "not-found";
+                    };
+                };
+            };
+            /**
+             * @description Not acceptable. Code:
+             *
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 406;
+                        /** @enum {string} */
+                        code?: "not-acceptable";
+                    };
+                };
+            };
+            /**
+             * @description Too many requests. Code:
+             *
+             *     - `rate-limited`: This API key sent more requests this minute than the service allows. Wait the seconds given in `Retry-After`.
+             */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 429;
+                        /** @enum {string} */
+                        code?: "rate-limited";
+                    };
+                };
+            };
+            /**
+             * @description Internal error. Code:
+             *
+             *     - `internal`: An unexpected error; nothing was changed. The body carries no technical detail: quote `requestId` (also the `X-Request-Id` header) when you report it.
+             */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 500;
+                        /** @enum {string} */
+                        code?: "internal";
+                    };
+                };
+            };
+            /**
+             * @description Service unavailable. Code:
+             *
+             *     - `unavailable`: The database could not be reached, or stayed locked by other work longer than this service waits for it; nothing was changed. Send the same request again after the seconds given in `Retry-After` (with the same `Idempotency-Key`, a POST is safe to repeat).
+             */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 503;
+                        /** @enum {string} */
+                        code?: "unavailable";
+                    };
+                };
+            };
+        };
+    };
+    resolveDispute: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Your correlation id for this request (1-128 letters, digits, `_`, `.` or `-`). It is logged and returned in the `X-Request-Id` response header; without it (or with another form) the service makes one.
+                 * @example billing-2026-11-23-0001
+                 */
+                "X-Request-Id"?: components["parameters"]["X-Request-Id"];
+                /**
+                 * @description Makes a retry safe: any unique string (a UUID, or your own id of the batch). Within 24 hours, the same key from the same API key on the same method and path with the same body returns the first answer again, with `Idempotent-Replayed: true`, instead of doing the work twice (no second referral, no revenue booked twice, no second settlement). The same key with a different body: 422 `idempotency-key-mismatch`; while the first request is still running: 409 `idempotency-key-in-use`.
+                 * @example 4f7c2a10-ingest-2026-10
+                 */
+                "Idempotency-Key"?: components["parameters"]["Idempotency-Key"];
+                /**
+                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name.
+                 * @example Renegotiated referral terms, Q4 2026
+                 */
+                "X-Change-Reason"?: components["parameters"]["X-Change-Reason"];
+            };
+            path: {
+                /** @description Id of the business unit the request acts for; the API key must be allowed to act for it. */
+                bunitId: number;
+                /** @description Id of a dispute over a statement the business unit pays or earns. */
+                disputeId: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "outcome": "upheld",
+                 *       "reason": "Agreed: the cancellation is booked as revenue line 977.",
+                 *       "revenueLineId": 977
+                 *     }
+                 */
+                "application/json": components["schemas"]["DisputeResolution"];
+            };
+        };
+        responses: {
+            /** @description The dispute, resolved; its lines are released. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": 7,
+                     *       "statementId": 89,
+                     *       "bunitId": 1,
+                     *       "raisedBy": "dach-billing",
+                     *       "lineIds": [
+                     *         5004
+                     *       ],
+                     *       "amount": "-10.00",
+                     *       "currency": "EUR",
+                     *       "reasonCode": "wrong-revenue",
+                     *       "comment": "The credit note of 2026-10-15 was cancelled; the share of it should not be deducted.",
+                     *       "status": "upheld",
+                     *       "resolution": {
+                     *         "by": "benelux-finance",
+                     *         "date": "2026-11-04",
+                     *         "outcome": "upheld",
+                     *         "reason": "Agreed: the cancellation is booked as revenue line 977.",
+                     *         "correction": {
+                     *           "changeRequestId": null,
+                     *           "revenueLineId": 977
+                     *         }
+                     *       },
+                     *       "createdDate": "2026-11-02T09:30:00.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Dispute"];
+                };
+            };
+            /**
+             * @description Bad request. One of these codes:
+             *
+             *     - `validation-failed`: A parameter, header or body field is invalid: a missing or unknown field, a date that is not a real calendar date, a decimal with more places than allowed (never rounded), a range that ends before it starts. `errors` lists every invalid field, not just the first; fix them and send again.
+             *     - `malformed-json`: The body is not valid JSON. Nothing was read from it.
+             */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 400;
+                        /** @enum {string} */
+                        code?: "validation-failed" | "malformed-json";
+                    };
+                };
+            };
+            /**
+             * @description Unauthenticated. Code:
+             *
+             *     - `unauthenticated`: No API key was sent, or the key is unknown or revoked. Send `Authorization: Bearer <key>`.
+             */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 401;
+                        /** @enum {string} */
+                        code?: "unauthenticated";
+                    };
+                };
+            };
+            /**
+             * @description Forbidden. One of these codes:
+             *
+             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs, keys and webhook endpoints need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
+             *     - `four-eyes`: A key cannot decide a change request it asked for itself, nor resolve a dispute it raised: another approver (or admin) key must (for a dispute, one of the other party).
+             */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 403;
+                        /** @enum {string} */
+                        code?: "forbidden" | "four-eyes";
+                    };
+                };
+            };
+            /**
+             * @description Not found. Code:
+             *
+             *     - `not-found`: Nothing with this id exists under this business unit. A resource that exists under another business unit is also reported as not found here.
+             */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 404;
+                        /** @enum {string} */
+                        code?: "not-found";
+                    };
+                };
+            };
+            /**
+             * @description Not acceptable. Code:
+             *
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 406;
+                        /** @enum {string} */
+                        code?: "not-acceptable";
+                    };
+                };
+            };
+            /**
+             * @description Conflict with the stored data. One of these codes:
+             *
+             *     - `idempotency-key-in-use`: A request with the same `Idempotency-Key` is still being processed. Wait and retry with the same key: you will get its answer.
+             *     - `not-open`: The dispute was resolved or withdrawn already (perhaps by another key a moment ago): it can no longer be resolved or withdrawn.
+             */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 409;
+                        /** @enum {string} */
+                        code?: "idempotency-key-in-use" | "not-open";
+                    };
+                };
+            };
+            /**
+             * @description Payload too large. Code:
+             *
+             *     - `payload-too-large`: The body is larger than 1 MB. Split revenue into several requests of at most 1000 lines.
+             */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 413;
+                        /** @enum {string} */
+                        code?: "payload-too-large";
+                    };
+                };
+            };
+            /**
+             * @description Unsupported media type. Code:
+             *
+             *     - `unsupported-media-type`: Bodies must be UTF-8 JSON sent as `Content-Type: application/json`.
+             */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 415;
+                        /** @enum {string} */
+                        code?: "unsupported-media-type";
+                    };
+                };
+            };
+            /**
+             * @description Unprocessable request. One of these codes:
+             *
+             *     - `idempotency-key-mismatch`: This `Idempotency-Key` was used in the last 24 hours, by the same API key on the same method and path, with a different body. Use a new key for a new request.
+             *     - `correction-required`: An upheld dispute must name the correction that fixes its lines, and it must fit them (SPEC §15): `changeRequestId`, an amendment (§12), pending or approved, of a referral of the disputed lines, or `revenueLineId`, a revenue line with a negative amount on a contract of the disputed lines, either created after the dispute was opened. `errors` says what does not fit. Nothing was resolved.
+             */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 422;
+                        /** @enum {string} */
+                        code?: "idempotency-key-mismatch" | "correction-required";
+                    };
+                };
+            };
+            /**
+             * @description Too many requests. Code:
+             *
+             *     - `rate-limited`: This API key sent more requests this minute than the service allows. Wait the seconds given in `Retry-After`.
+             */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 429;
+                        /** @enum {string} */
+                        code?: "rate-limited";
+                    };
+                };
+            };
+            /**
+             * @description Internal error. Code:
+             *
+             *     - `internal`: An unexpected error; nothing was changed. The body carries no technical detail: quote `requestId` (also the `X-Request-Id` header) when you report it.
+             */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 500;
+                        /** @enum {string} */
+                        code?: "internal";
+                    };
+                };
+            };
+            /**
+             * @description Service unavailable. Code:
+             *
+             *     - `unavailable`: The database could not be reached, or stayed locked by other work longer than this service waits for it; nothing was changed. Send the same request again after the seconds given in `Retry-After` (with the same `Idempotency-Key`, a POST is safe to repeat).
+             */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 503;
+                        /** @enum {string} */
+                        code?: "unavailable";
+                    };
+                };
+            };
+        };
+    };
+    withdrawDispute: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Your correlation id for this request (1-128 letters, digits, `_`, `.` or `-`). It is logged and returned in the `X-Request-Id` response header; without it (or with another form) the service makes one.
+                 * @example billing-2026-11-23-0001
+                 */
+                "X-Request-Id"?: components["parameters"]["X-Request-Id"];
+                /**
+                 * @description Makes a retry safe: any unique string (a UUID, or your own id of the batch). Within 24 hours, the same key from the same API key on the same method and path with the same body returns the first answer again, with `Idempotent-Replayed: true`, instead of doing the work twice (no second referral, no revenue booked twice, no second settlement). The same key with a different body: 422 `idempotency-key-mismatch`; while the first request is still running: 409 `idempotency-key-in-use`.
+                 * @example 4f7c2a10-ingest-2026-10
+                 */
+                "Idempotency-Key"?: components["parameters"]["Idempotency-Key"];
+                /**
+                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name.
+                 * @example Renegotiated referral terms, Q4 2026
+                 */
+                "X-Change-Reason"?: components["parameters"]["X-Change-Reason"];
+            };
+            path: {
+                /** @description Id of the business unit the request acts for; the API key must be allowed to act for it. */
+                bunitId: number;
+                /** @description Id of a dispute over a statement the business unit pays or earns. */
+                disputeId: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                /**
+                 * @example {
+                 *       "reason": "Raised on the wrong statement."
+                 *     }
+                 */
+                "application/json": components["schemas"]["DisputeWithdrawal"];
+            };
+        };
+        responses: {
+            /** @description The dispute, withdrawn; its lines are released. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": 7,
+                     *       "statementId": 89,
+                     *       "bunitId": 1,
+                     *       "raisedBy": "dach-billing",
+                     *       "lineIds": [
+                     *         5004
+                     *       ],
+                     *       "amount": "-10.00",
+                     *       "currency": "EUR",
+                     *       "reasonCode": "wrong-revenue",
+                     *       "comment": "The credit note of 2026-10-15 was cancelled; the share of it should not be deducted.",
+                     *       "status": "withdrawn",
+                     *       "resolution": {
+                     *         "by": "dach-billing",
+                     *         "date": "2026-11-02",
+                     *         "outcome": "withdrawn",
+                     *         "reason": "Raised on the wrong statement.",
+                     *         "correction": null
+                     *       },
+                     *       "createdDate": "2026-11-02T09:30:00.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Dispute"];
+                };
+            };
+            /**
+             * @description Bad request. One of these codes:
+             *
+             *     - `validation-failed`: A parameter, header or body field is invalid: a missing or unknown field, a date that is not a real calendar date, a decimal with more places than allowed (never rounded), a range that ends before it starts. `errors` lists every invalid field, not just the first; fix them and send again.
+             *     - `malformed-json`: The body is not valid JSON. Nothing was read from it.
+             */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 400;
+                        /** @enum {string} */
+                        code?: "validation-failed" | "malformed-json";
+                    };
+                };
+            };
+            /**
+             * @description Unauthenticated. Code:
+             *
+             *     - `unauthenticated`: No API key was sent, or the key is unknown or revoked. Send `Authorization: Bearer <key>`.
+             */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 401;
+                        /** @enum {string} */
+                        code?: "unauthenticated";
+                    };
+                };
+            };
+            /**
+             * @description Forbidden. Code:
+             *
+             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs, keys and webhook endpoints need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
+             */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 403;
+                        /** @enum {string} */
+                        code?: "forbidden";
+                    };
+                };
+            };
+            /**
+             * @description Not found. Code:
+             *
+             *     - `not-found`: Nothing with this id exists under this business unit. A resource that exists under another business unit is also reported as not found here.
+             */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 404;
+                        /** @enum {string} */
+                        code?: "not-found";
+                    };
+                };
+            };
+            /**
+             * @description Not acceptable. Code:
+             *
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are always `application/problem+json`.
+             */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 406;
+                        /** @enum {string} */
+                        code?: "not-acceptable";
+                    };
+                };
+            };
+            /**
+             * @description Conflict with the stored data. One of these codes:
+             *
+             *     - `idempotency-key-in-use`: A request with the same `Idempotency-Key` is still being processed. Wait and retry with the same key: you will get its answer.
+             *     - `not-open`: The dispute was resolved or withdrawn already (perhaps by another key a moment ago): it can no longer be resolved or withdrawn.
+             */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 409;
+                        /** @enum {string} */
+                        code?: "idempotency-key-in-use" | "not-open";
+                    };
+                };
+            };
+            /**
+             * @description Payload too large. Code:
+             *
+             *     - `payload-too-large`: The body is larger than 1 MB. Split revenue into several requests of at most 1000 lines.
+             */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 413;
+                        /** @enum {string} */
+                        code?: "payload-too-large";
+                    };
+                };
+            };
+            /**
+             * @description Unsupported media type. Code:
+             *
+             *     - `unsupported-media-type`: Bodies must be UTF-8 JSON sent as `Content-Type: application/json`.
+             */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 415;
+                        /** @enum {string} */
+                        code?: "unsupported-media-type";
+                    };
+                };
+            };
+            /**
+             * @description Unprocessable request. Code:
+             *
+             *     - `idempotency-key-mismatch`: This `Idempotency-Key` was used in the last 24 hours, by the same API key on the same method and path, with a different body. Use a new key for a new request.
+             */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 422;
+                        /** @enum {string} */
+                        code?: "idempotency-key-mismatch";
                     };
                 };
             };
@@ -15381,7 +17472,7 @@ export interface operations {
              * @description Unprocessable request. One of these codes:
              *
              *     - `idempotency-key-mismatch`: This `Idempotency-Key` was used in the last 24 hours, by the same API key on the same method and path, with a different body. Use a new key for a new request.
-             *     - `invalid-reference`: The body names something that cannot be used: a contract that is not an active contract of the business unit in the path (R1), a referrer that does not exist or is archived (R2), or a business unit that does not exist. `errors` points at the field.
+             *     - `invalid-reference`: The body names something that cannot be used: a contract that is not an active contract of the business unit in the path (R1), a referrer that does not exist or is archived (R2), a business unit that does not exist, or a statement line that is not a line of the statement disputed (SPEC §15). `errors` points at the field.
              */
             422: {
                 headers: {
@@ -16431,7 +18522,7 @@ export interface operations {
              *
              *     - `idempotency-key-mismatch`: This `Idempotency-Key` was used in the last 24 hours, by the same API key on the same method and path, with a different body. Use a new key for a new request.
              *     - `invalid-webhook-url`: The webhook URL may not be sent to: it is not `https` (`http` needs WEBHOOK_ALLOW_HTTP=true on the service), carries a user name or password, or its host does not resolve or resolves to a loopback, private, link-local or cloud metadata address (IPv4 or IPv6, IPv4-mapped included; allowed only with WEBHOOK_ALLOW_PRIVATE=true). Use a public https URL of the receiver.
-             *     - `invalid-reference`: The body names something that cannot be used: a contract that is not an active contract of the business unit in the path (R1), a referrer that does not exist or is archived (R2), or a business unit that does not exist. `errors` points at the field.
+             *     - `invalid-reference`: The body names something that cannot be used: a contract that is not an active contract of the business unit in the path (R1), a referrer that does not exist or is archived (R2), a business unit that does not exist, or a statement line that is not a line of the statement disputed (SPEC §15). `errors` points at the field.
              */
             422: {
                 headers: {
@@ -16917,7 +19008,7 @@ export interface operations {
              * @description Unprocessable request. One of these codes:
              *
              *     - `invalid-webhook-url`: The webhook URL may not be sent to: it is not `https` (`http` needs WEBHOOK_ALLOW_HTTP=true on the service), carries a user name or password, or its host does not resolve or resolves to a loopback, private, link-local or cloud metadata address (IPv4 or IPv6, IPv4-mapped included; allowed only with WEBHOOK_ALLOW_PRIVATE=true). Use a public https URL of the receiver.
-             *     - `invalid-reference`: The body names something that cannot be used: a contract that is not an active contract of the business unit in the path (R1), a referrer that does not exist or is archived (R2), or a business unit that does not exist. `errors` points at the field.
+             *     - `invalid-reference`: The body names something that cannot be used: a contract that is not an active contract of the business unit in the path (R1), a referrer that does not exist or is archived (R2), a business unit that does not exist, or a statement line that is not a line of the statement disputed (SPEC §15). `errors` points at the field.
              */
             422: {
                 headers: {

@@ -7,7 +7,8 @@ import { periodRoutes } from './periods';
 import { referralRoutes } from './referrals';
 import { revenueRoutes } from './revenue';
 import { settlementRoutes } from './settlement';
+import { statementDisputeRoutes } from './statement-disputes';
 import { webhookRoutes } from './webhooks';
 
 /** Every /v1 operation, in the order the docs show them. */
-export const apiRoutes = [...bunitRoutes, ...contractRoutes, ...referralRoutes, ...changeRequestRoutes, ...revenueRoutes, ...settlementRoutes, ...periodRoutes, ...apiKeyRoutes, ...eventRoutes, ...webhookRoutes];
+export const apiRoutes = [...bunitRoutes, ...contractRoutes, ...referralRoutes, ...changeRequestRoutes, ...revenueRoutes, ...settlementRoutes, ...statementDisputeRoutes, ...periodRoutes, ...apiKeyRoutes, ...eventRoutes, ...webhookRoutes];

@@ -15,18 +15,18 @@ import {
 } from '../../schemas/settlement';
 import { presentPage } from '../pages';
 import { defineRoute } from '../route';
-import { presentRun, presentStatement, statementCsv } from '../../representations/settlement';
+import { presentIssuedStatement, presentRun, statementCsv } from '../../representations/settlement';
 
 const CSV_EXAMPLE =
-  'id,kind,revenueLineId,referralId,contractId,periodStart,periodEnd,periodDays,billableDays,revenueAmount,exactAmount,amount,adjustsStatementId,adjustsLineId\r\n' +
-  '5001,share,901,17,42,2026-10-01,2026-10-31,31,20,3000.00,241.93548387096774193548,241.94,,\r\n' +
-  '5002,share,902,17,42,2026-10-15,2026-10-15,1,1,-100.00,-12.5,-12.50,,\r\n';
+  'id,kind,revenueLineId,referralId,contractId,periodStart,periodEnd,periodDays,billableDays,revenueAmount,exactAmount,amount,adjustsStatementId,adjustsLineId,disputeId,held\r\n' +
+  '5001,share,901,17,42,2026-10-01,2026-10-31,31,20,3000.00,241.93548387096774193548,241.94,,,,false\r\n' +
+  '5002,share,902,17,42,2026-10-15,2026-10-15,1,1,-100.00,-12.5,-12.50,,,7,true\r\n';
 const EXPORT_EXAMPLE =
-  'statementId,payerId,payerCode,referrerId,referrerCode,currency,lineId,kind,revenueLineId,referralId,contractId,periodStart,periodEnd,periodDays,billableDays,revenueAmount,exactAmount,amount,adjustsStatementId,adjustsLineId\r\n' +
-  '88,1,DACH,2,NORDICS,EUR,5001,share,901,17,42,2026-10-01,2026-10-31,31,20,3000.00,241.93548387096774193548,241.94,,\r\n' +
-  '88,1,DACH,2,NORDICS,EUR,5002,share,902,17,42,2026-10-15,2026-10-15,1,1,-100.00,-12.5,-12.50,,\r\n' +
-  '89,1,DACH,3,BENELUX,EUR,5003,share,901,18,42,2026-10-01,2026-10-31,31,31,3000.00,300,300.00,,\r\n' +
-  '89,1,DACH,3,BENELUX,EUR,5004,share,902,18,42,2026-10-15,2026-10-15,1,1,-100.00,-10,-10.00,,\r\n';
+  'statementId,payerId,payerCode,referrerId,referrerCode,currency,lineId,kind,revenueLineId,referralId,contractId,periodStart,periodEnd,periodDays,billableDays,revenueAmount,exactAmount,amount,adjustsStatementId,adjustsLineId,disputeId,held\r\n' +
+  '88,1,DACH,2,NORDICS,EUR,5001,share,901,17,42,2026-10-01,2026-10-31,31,20,3000.00,241.93548387096774193548,241.94,,,,false\r\n' +
+  '88,1,DACH,2,NORDICS,EUR,5002,share,902,17,42,2026-10-15,2026-10-15,1,1,-100.00,-12.5,-12.50,,,,false\r\n' +
+  '89,1,DACH,3,BENELUX,EUR,5003,share,901,18,42,2026-10-01,2026-10-31,31,31,3000.00,300,300.00,,,,false\r\n' +
+  '89,1,DACH,3,BENELUX,EUR,5004,share,902,18,42,2026-10-15,2026-10-15,1,1,-100.00,-10,-10.00,,,7,true\r\n';
 
 /** The worked example of the spec (§10): one EUR contract, two referrals, a 3000.00 line and a -100.00 credit note. */
 const party = {
@@ -82,6 +82,12 @@ const statementToBenelux = {
   referrer: party.benelux,
   total: '290.00',
 };
+/** What SPEC §15 adds to a stored statement and its lines: the statement to NORDICS is accepted, one line of the other is disputed. */
+const issued = {
+  toNordics: { ...statementToNordics, period: '2026-10', status: 'accepted', acceptedBy: 'dach-finance', acceptedDate: '2026-11-03', heldAmount: '0.00' },
+  toBenelux: { ...statementToBenelux, period: '2026-10', status: 'issued', acceptedBy: null, acceptedDate: null, heldAmount: '-10.00' },
+};
+const issuedLines = linesToNordics.map((l) => ({ ...l, disputeId: null, held: false }));
 const runExample = {
   id: 12,
   through: '2026-10-31',
@@ -231,7 +237,7 @@ With \`dryRun: true\` the run is computed and returned (200, \`id: null\`, with 
       200: {
         description: 'A page of the run’s statements (JSON), or every line of the run (CSV).',
         schema: StatementList,
-        example: { data: [statementToNordics, statementToBenelux], meta: { total: 2, limit: 50, offset: 0 } },
+        example: { data: [issued.toNordics, issued.toBenelux], meta: { total: 2, limit: 50, offset: 0 } },
         alternatives: { 'text/csv': { schema: { type: 'string' }, example: EXPORT_EXAMPLE } },
         headers: ['Content-Disposition'],
       },
@@ -247,7 +253,7 @@ With \`dryRun: true\` the run is computed and returned (200, \`id: null\`, with 
         };
       }
       const page = await services.settlement.statementsOfRun(params.runId, query);
-      return { status: 200, body: presentPage(page, query, (s) => presentStatement(s)) };
+      return { status: 200, body: presentPage(page, query, (s) => presentIssuedStatement(s)) };
     },
   }),
   defineRoute({
@@ -265,14 +271,14 @@ With \`dryRun: true\` the run is computed and returned (200, \`id: null\`, with 
       200: {
         description: 'A page of statements.',
         schema: StatementList,
-        example: { data: [statementToNordics, statementToBenelux], meta: { total: 2, limit: 50, offset: 0 } },
+        example: { data: [issued.toNordics, issued.toBenelux], meta: { total: 2, limit: 50, offset: 0 } },
       },
     },
     problems: [],
     async handler({ params, query, services }) {
       await services.bunits.get(params.bunitId);
       const page = await services.statements.list(params.bunitId, query);
-      return { status: 200, body: presentPage(page, query, (s) => presentStatement(s)) };
+      return { status: 200, body: presentPage(page, query, (s) => presentIssuedStatement(s)) };
     },
   }),
   defineRoute({
@@ -281,7 +287,7 @@ With \`dryRun: true\` the run is computed and returned (200, \`id: null\`, with 
     operationId: 'getStatement',
     summary: 'Read a statement with its lines',
     description:
-      'Visible to the payer and to the referrer. Each line is the share of one revenue line earned through one referral: `exactAmount` is the exact share (amount / periodDays × the percentage of each billable day / 100, summed), `amount` that share rounded for the statement. The total is the exact sum rounded once, half to even, to the currency’s minor unit; the lines are rounded down and the ones with the largest remainders get one more minor unit, so they always add up to the total.\n\nWith `Accept: text/csv`: a header row and one row per line, amounts exactly as in JSON.',
+      'Visible to the payer and to the referrer. Each line is the share of one revenue line earned through one referral: `exactAmount` is the exact share (amount / periodDays × the percentage of each billable day / 100, summed), `amount` that share rounded for the statement. The total is the exact sum rounded once, half to even, to the currency’s minor unit; the lines are rounded down and the ones with the largest remainders get one more minor unit, so they always add up to the total.\n\nWith `Accept: text/csv`: a header row and one row per line, amounts exactly as in JSON; `disputeId` and `held` say whether a dispute holds the line (SPEC §15).\n\nThe statement’s `status` says where it stands after the run: `issued`, `accepted` by the payer (acceptStatement, or automatically after STATEMENT_ACCEPT_DAYS days), `closed` with its period. `heldAmount` is what open disputes hold of it (openDispute).',
     tags: ['Statements'],
     access: 'read',
     params: StatementParams,
@@ -289,7 +295,7 @@ With \`dryRun: true\` the run is computed and returned (200, \`id: null\`, with 
       200: {
         description: 'The statement with its lines.',
         schema: StatementWithLines,
-        example: { ...statementToNordics, lines: linesToNordics },
+        example: { ...issued.toNordics, lines: issuedLines },
         alternatives: { 'text/csv': { schema: { type: 'string' }, example: CSV_EXAMPLE } },
         headers: ['Content-Disposition'],
       },
@@ -305,7 +311,7 @@ With \`dryRun: true\` the run is computed and returned (200, \`id: null\`, with 
           headers: { 'Content-Disposition': `attachment; filename="statement-${statement.id}.csv"` },
         };
       }
-      return { status: 200, body: presentStatement(statement, lines) };
+      return { status: 200, body: presentIssuedStatement(statement, lines) };
     },
   }),
   defineRoute({
