@@ -100,10 +100,11 @@ export class DisputeService {
       if (!statement || (statement.payer.id !== bunitId && statement.referrer.id !== bunitId)) {
         throw notFound(`Statement ${statementId} does not exist under business unit ${bunitId}.`);
       }
+      // A close that has claimed the period (SPEC §16) has recorded what it holds: no new dispute.
+      // Taken before the statement's row lock, in the order a close takes them (no deadlock).
+      await assertPeriodOpen(uow.trx, statement.period, `statement ${statementId} can no longer be disputed`);
       const status = await lockStatement(uow.trx, statementId);
       if (status === 'closed') throw periodClosed(statement);
-      // A close that has claimed the period (SPEC §16) has recorded what it holds: no new dispute.
-      await assertPeriodOpen(uow.trx, statement.period, `statement ${statementId} can no longer be disputed`);
 
       const lines = await findLinesOfStatement(uow.trx, statement, input.lineIds);
       if (lines.length < input.lineIds.length) {
