@@ -264,23 +264,33 @@ export async function nextLineChunkEnd(
   return last ? { line: last.revenue_line_id, referral: last.referral_id } : null;
 }
 
+/** The line counts of the period's statements. */
+export async function statementLineCounts(db: Knex, period: string): Promise<Map<number, number>> {
+  const rows: { id: number; line_count: number }[] = await db('statements').select('id', 'line_count').where({ period, finalized: true });
+  return new Map(rows.map((r) => [r.id, r.line_count]));
+}
+
 /**
- * Nets the lines of a statement in (after, through] (in the order revenue line, referral) into a
- * netting, leaving out those held at the close; a line netted already is left as it is.
+ * Nets the lines of a statement (all of them, or those in (after, through] in the order revenue
+ * line, referral) into a netting, leaving out those held at the close; a line netted already is
+ * left as it is.
  */
 export async function netLineChunk(
   trx: Knex,
   nettingId: number,
   statementId: number,
-  after: { line: number; referral: number },
-  through: { line: number; referral: number },
+  range: { after: { line: number; referral: number }; through: { line: number; referral: number } } | null,
 ): Promise<void> {
   const lines = trx({ l: 'statement_lines' })
     .select('l.id', trx.raw('CAST(? AS INTEGER)', [nettingId]), trx.raw('CAST(? AS BOOLEAN)', [false]))
     .where('l.statement_id', statementId)
-    .where((q) => q.where('l.revenue_line_id', '>', after.line).orWhere((q2) => q2.where('l.revenue_line_id', after.line).where('l.referral_id', '>', after.referral)))
-    .where((q) => q.where('l.revenue_line_id', '<', through.line).orWhere((q2) => q2.where('l.revenue_line_id', through.line).where('l.referral_id', '<=', through.referral)))
     .whereNotExists(trx('held_at_close as c').select(trx.raw('1')).whereRaw('c.statement_line_id = l.id'));
+  if (range) {
+    const { after, through } = range;
+    lines
+      .where((q) => q.where('l.revenue_line_id', '>', after.line).orWhere((q2) => q2.where('l.revenue_line_id', after.line).where('l.referral_id', '>', after.referral)))
+      .where((q) => q.where('l.revenue_line_id', '<', through.line).orWhere((q2) => q2.where('l.revenue_line_id', through.line).where('l.referral_id', '<=', through.referral)));
+  }
   // The columns in the table's order: statement_line_id, netting_id, released. (Knex leaves out
   // ON CONFLICT from an INSERT … SELECT, hence the clause added to its SQL.)
   const insert = trx('netted_lines').insert(lines).toSQL();

@@ -20,6 +20,7 @@ import {
   periodState,
   releasedLinesFor,
   runningRunsIn,
+  statementLineCounts,
   statementsOfPeriod,
   type PeriodRecord,
 } from '../repositories/period.repository';
@@ -143,15 +144,41 @@ export class PeriodCloseService {
   private async netLines(period: string, options: CloseOptions): Promise<void> {
     const { db } = this.ctx;
     const size = Math.max(1, options.chunkLines ?? 5000);
+    const lineCounts = await statementLineCounts(db, period);
+    // Small statements go together, up to `size` lines a transaction (a commit costs a disk flush).
+    let batch: { nettingId: number; statementId: number }[] = [];
+    let batchLines = 0;
+    let netted = 0;
+    const flush = async () => {
+      if (batch.length === 0) return;
+      const items = batch;
+      batch = [];
+      batchLines = 0;
+      await transaction(db, async (trx) => {
+        for (const item of items) await netLineChunk(trx, item.nettingId, item.statementId, null);
+      });
+      const last = items[items.length - 1]!;
+      options.onStep?.({ step: 'lines', nettingId: last.nettingId, statementId: last.statementId, netted });
+      await yieldToWaitingWriters(db.client);
+    };
     for (const netting of await nettingsOfPeriod(db, period, { includeClosing: true })) {
       for (const statementId of netting.statementIds) {
+        const lines = lineCounts.get(statementId) ?? 0;
+        if (lines <= size) {
+          if (batchLines + lines > size) await flush();
+          batch.push({ nettingId: netting.id, statementId });
+          batchLines += lines;
+          netted += lines;
+          continue;
+        }
+        await flush();
+        // A large statement: a chunk of its lines per transaction.
         let after = { line: 0, referral: 0 };
-        let netted = 0;
         for (;;) {
           const through = await nextLineChunkEnd(db, statementId, after, size);
           if (!through) break;
-          const from = after;
-          await transaction(db, (trx) => netLineChunk(trx, netting.id, statementId, from, through));
+          const range = { after, through };
+          await transaction(db, (trx) => netLineChunk(trx, netting.id, statementId, range));
           after = through;
           netted += size;
           options.onStep?.({ step: 'lines', nettingId: netting.id, statementId, netted });
@@ -159,6 +186,7 @@ export class PeriodCloseService {
         }
       }
     }
+    await flush();
   }
 
   /** One close journal per unit and currency, each in a transaction of its own, dated the period's last day. */
