@@ -73,11 +73,6 @@ export async function closeJournalKeys(db: Knex, period: string): Promise<Set<st
   return new Set(rows.map((r) => `${r.bunit_id}/${r.currency}`));
 }
 
-export async function closeJournalIds(db: Knex, period: string): Promise<{ id: number; bunitId: number }[]> {
-  const rows: { id: number; bunit_id: number }[] = await db('journals').select('id', 'bunit_id').where({ period, kind: 'close' }).orderBy('id');
-  return rows.map((r) => ({ id: r.id, bunitId: r.bunit_id }));
-}
-
 interface JournalRow {
   id: number;
   bunit_id: number;
@@ -173,6 +168,12 @@ async function withEntries(db: Knex, rows: JournalRow[]): Promise<JournalRecord[
     createdAt: toIsoTimestamp(r.created_at)!,
     entries: entries.get(r.id) ?? [],
   }));
+}
+
+/** The close journals of a (closed) period with their entries, in id order: a few reads for all of them. */
+export async function closeJournalsOfPeriod(db: Knex, period: string): Promise<JournalRecord[]> {
+  const rows = await queryBuilt<JournalRow>(journalQuery(db).where('j.period', period).where('j.kind', 'close').orderBy('j.id'));
+  return withEntries(db, rows);
 }
 
 export async function findJournal(db: Knex, id: number): Promise<JournalRecord | undefined> {

@@ -3,8 +3,8 @@ import { lockPeriods, transaction, yieldToWaitingWriters } from '../db';
 import { ApiError, conflict, notFound } from '../domain/errors';
 import { closeEntries, journalTotals, sideOf } from '../domain/journal';
 import { computeNettings, periodBounds } from '../domain/netting';
-import { accountsOf, closeJournalIds, closeJournalKeys, findJournal, insertJournal } from '../repositories/journal.repository';
-import { findNetting, insertNettings, nettingsOfPeriod } from '../repositories/netting.repository';
+import { accountsOf, closeJournalKeys, closeJournalsOfPeriod, insertJournal } from '../repositories/journal.repository';
+import { insertNettings, nettingsOfPeriod } from '../repositories/netting.repository';
 import {
   closeStatementsOf,
   earlierOpenPeriods,
@@ -221,11 +221,12 @@ export class PeriodCloseService {
       if (!(await markPeriodClosed(uow.trx, period, uow.nowIso))) return;
       const statements = await closeStatementsOf(uow.trx, period);
       const nettings = await nettingsOfPeriod(uow.trx, period);
-      const journals = await closeJournalIds(uow.trx, period);
+      // Read once for all events (the final transaction holds the write lock on SQLite: keep it short).
+      const journals = await closeJournalsOfPeriod(uow.trx, period);
       const events: EventDraft[] = [
         { type: 'period.closed', bunitIds: [...new Set(nettings.flatMap((n) => [n.a.id, n.b.id]))], data: async (u) => presentPeriod(await this.get(period, u.trx)) },
-        ...nettings.map((n): EventDraft => ({ type: 'netting.created', bunitIds: [n.a.id, n.b.id], data: async (u) => presentNetting((await findNetting(u.trx, n.id))!) })),
-        ...journals.map((j): EventDraft => ({ type: 'journal.created', bunitIds: [j.bunitId], data: async (u) => presentJournal((await findJournal(u.trx, j.id))!) })),
+        ...nettings.map((n): EventDraft => ({ type: 'netting.created', bunitIds: [n.a.id, n.b.id], data: presentNetting(n) })),
+        ...journals.map((j): EventDraft => ({ type: 'journal.created', bunitIds: [j.bunit.id], data: presentJournal(j) })),
       ];
       uow.record({
         entity: 'period',
