@@ -43,6 +43,8 @@ export interface CloseOptions {
   onStep?: ((step: CloseStep) => void) | undefined;
 }
 
+const JOURNALS_PER_TRANSACTION = 50;
+
 /** The audit trail's id of a period: yyyyMM as a number. */
 const periodEntityId = (period: string) => Number(period.replace('-', ''));
 
@@ -189,7 +191,7 @@ export class PeriodCloseService {
     await flush();
   }
 
-  /** One close journal per unit and currency, each in a transaction of its own, dated the period's last day. */
+  /** One close journal per unit and currency, dated the period's last day, written a group at a time. */
   private async writeJournals(period: string, options: CloseOptions): Promise<void> {
     const { db } = this.ctx;
     const nettings = await nettingsOfPeriod(db, period, { includeClosing: true });
@@ -200,17 +202,24 @@ export class PeriodCloseService {
     }
     const { last } = periodBounds(period);
     const createdAt = this.ctx.calendar.nowIso();
-    for (const [key, { bunitId, currency }] of [...units].sort(([, x], [, y]) => x.bunitId - y.bunitId || (x.currency < y.currency ? -1 : 1))) {
-      if (written.has(key)) continue;
+    const due = [...units]
+      .filter(([key]) => !written.has(key))
+      .map(([, unit]) => unit)
+      .sort((x, y) => x.bunitId - y.bunitId || (x.currency < y.currency ? -1 : 1));
+    // Up to JOURNALS_PER_TRANSACTION journals a transaction: each is whole, a commit costs a flush.
+    for (let i = 0; i < due.length; i += JOURNALS_PER_TRANSACTION) {
+      const group = due.slice(i, i + JOURNALS_PER_TRANSACTION);
       await transaction(db, async (trx) => {
-        const accounts = (await accountsOf(trx, [bunitId])).get(bunitId)!;
-        const sides = nettings
-          .filter((n) => n.currency === currency && (n.a.id === bunitId || n.b.id === bunitId))
-          .map((n) => sideOf({ id: n.id, aId: n.a.id, bId: n.b.id, owesA: n.owesA, owesB: n.owesB }, bunitId));
-        const entries = closeEntries(accounts, sides);
-        await insertJournal(trx, { bunitId, kind: 'close', period, currency, date: last, paymentId: null, entries, totalMinor: journalTotals(entries).debit, createdAt });
+        const accounts = await accountsOf(trx, group.map((g) => g.bunitId));
+        for (const { bunitId, currency } of group) {
+          const sides = nettings
+            .filter((n) => n.currency === currency && (n.a.id === bunitId || n.b.id === bunitId))
+            .map((n) => sideOf({ id: n.id, aId: n.a.id, bId: n.b.id, owesA: n.owesA, owesB: n.owesB }, bunitId));
+          const entries = closeEntries(accounts.get(bunitId)!, sides);
+          await insertJournal(trx, { bunitId, kind: 'close', period, currency, date: last, paymentId: null, entries, totalMinor: journalTotals(entries).debit, createdAt });
+        }
       });
-      options.onStep?.({ step: 'journal', bunitId, currency });
+      for (const { bunitId, currency } of group) options.onStep?.({ step: 'journal', bunitId, currency });
       await yieldToWaitingWriters(db.client);
     }
   }
