@@ -54,8 +54,11 @@ export const Netting = z
 export const NettingList = ListOf(Netting, 'NettingList');
 export const PeriodNettingsQuery = z.strictObject({ limit: Limit, offset: Offset });
 export const NettingListQuery = z.strictObject({
-  period: PeriodText.optional(),
-  status: z.enum(['open', 'partially-paid', 'paid'], 'must be one of open, partially-paid, paid').optional(),
+  period: PeriodText.optional().openapi({ description: 'Only nettings of this month.' }),
+  status: z
+    .enum(['open', 'partially-paid', 'paid'], 'must be one of open, partially-paid, paid')
+    .optional()
+    .openapi({ description: 'Only nettings in this status (it follows from their payments).' }),
   limit: Limit,
   offset: Offset,
 });
@@ -134,9 +137,13 @@ export const Journal = z
 
 export const JournalList = ListOf(Journal, 'JournalList');
 export const JournalListQuery = z.strictObject({
-  period: PeriodText.optional(),
-  kind: z.enum(['close', 'payment'], 'must be one of close, payment').optional(),
-  posted: z.enum(['true', 'false'], 'must be true or false').optional().transform((v) => (v === undefined ? undefined : v === 'true')).openapi({ type: 'boolean' }),
+  period: PeriodText.optional().openapi({ description: 'Only journals of this month (a payment journal: the month of its paidDate).' }),
+  kind: z.enum(['close', 'payment'], 'must be one of close, payment').optional().openapi({ description: 'Only close or only payment journals.' }),
+  posted: z
+    .enum(['true', 'false'], 'must be true or false')
+    .optional()
+    .transform((v) => (v === undefined ? undefined : v === 'true'))
+    .openapi({ type: 'boolean', description: '`false`: only journals the ERP has not acknowledged yet (its pick-up); `true`: only acknowledged ones.' }),
   limit: Limit,
   offset: Offset,
 });

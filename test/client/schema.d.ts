@@ -14151,6 +14151,7 @@ export interface operations {
         };
         requestBody?: {
             content: {
+                /** @example {} */
                 "application/json": components["schemas"]["PeriodCloseRequest"];
             };
         };
@@ -14662,8 +14663,9 @@ export interface operations {
     listNettings: {
         parameters: {
             query?: {
-                /** @description A calendar month, `yyyy-MM`. */
+                /** @description Only nettings of this month. */
                 period?: string;
+                /** @description Only nettings in this status (it follows from their payments). */
                 status?: "open" | "partially-paid" | "paid";
                 /** @description Page size. */
                 limit?: number;
@@ -15410,6 +15412,7 @@ export interface operations {
             201: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    Location: components["headers"]["Location"];
                     "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
@@ -16116,9 +16119,11 @@ export interface operations {
     listJournals: {
         parameters: {
             query?: {
-                /** @description A calendar month, `yyyy-MM`. */
+                /** @description Only journals of this month (a payment journal: the month of its paidDate). */
                 period?: string;
+                /** @description Only close or only payment journals. */
                 kind?: "close" | "payment";
+                /** @description `false`: only journals the ERP has not acknowledged yet (its pick-up); `true`: only acknowledged ones. */
                 posted?: boolean;
                 /** @description Page size. */
                 limit?: number;

@@ -134,6 +134,7 @@ The close runs as many short transactions (the API is never stalled by it); nobo
     params: PeriodParams,
     body: CloseBody,
     bodyOptional: true,
+    bodyExample: {},
     responses: { 200: { description: 'The period, closed.', schema: Period, example: periodExample } },
     problems: ['period-not-ready'],
     async handler({ params, services, actor }) {
@@ -221,13 +222,15 @@ Each payment writes a \`payment\` journal for the payer (Dr payable / Cr clearin
     body: PaymentCreate,
     bodyExample: { amount: '100.00', paidDate: '2026-11-05', reference: 'PAY-2026-11-0042' },
     responses: {
-      201: { description: 'The payment, recorded.', schema: Payment, example: paymentExample },
+      201: { description: 'The payment, recorded.', schema: Payment, example: paymentExample, headers: ['Location'] },
       200: { description: 'The payment with this reference, recorded before with the same amount and date.', schema: Payment, example: paymentExample },
     },
     problems: ['duplicate-reference', 'overpayment'],
     async handler({ params, body, services, actor }) {
       const { payment, netting, created } = await services.nettings.pay(params.bunitId, params.nettingId, body, actor);
-      return { status: created ? 201 : 200, body: presentPayment(payment, netting.currency) };
+      const shown = presentPayment(payment, netting.currency);
+      if (!created) return { status: 200, body: shown };
+      return { status: 201, body: shown, headers: { Location: `/v1/bunits/${params.bunitId}/nettings/${params.nettingId}/payments` } };
     },
   }),
   defineRoute({
