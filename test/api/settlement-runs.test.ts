@@ -25,17 +25,35 @@ describeApi('settlement runs through the API (SPEC §6.3, §6.5)', (ctx) => {
     const run = await ctx.post('/v1/settlement-runs', { through: '2026-10-31' });
     expect(run.status).to.equal(201);
     for (const field of ['statementCount', 'lineCount', 'totals'] as const) expect(run.body[field], field).to.deep.equal(dry.body[field]);
-    type Shown = { id: unknown; runId: unknown; createdDate: unknown; payer: { id: number }; referrer: { id: number }; currency: string; lines?: { id: unknown }[] };
-    const strip = (s: Shown) => ({
+    type Shown = {
+      id: unknown;
+      runId: unknown;
+      createdDate: unknown;
+      payer: { id: number };
+      referrer: { id: number };
+      currency: string;
+      period?: string;
+      status?: string;
+      acceptedBy?: unknown;
+      acceptedDate?: unknown;
+      heldAmount?: string;
+      lines?: { id: unknown; disputeId?: unknown; held?: boolean }[];
+    };
+    // What a stored statement adds after the run (SPEC §15: period, status, acceptance, held lines) a dry run has not.
+    const strip = ({ period: _p, status: _s, acceptedBy: _b, acceptedDate: _d, heldAmount: _h, ...s }: Shown) => ({
       ...s,
       id: null,
       runId: null,
       createdDate: null,
-      lines: s.lines?.map((l) => ({ ...l, id: null })),
+      lines: s.lines?.map(({ disputeId: _i, held: _held, ...l }) => ({ ...l, id: null })),
     });
     const settled = [];
     const list = await ctx.get(`/v1/settlement-runs/${run.body.id}/statements?limit=200`);
     for (const s of list.body.data) settled.push((await ctx.get(`/v1/bunits/${s.payer.id}/statements/${s.id}`)).body);
+    for (const s of settled) {
+      expect(s).to.deep.include({ period: '2026-10', status: 'issued', acceptedBy: null });
+      expect(Number(s.heldAmount)).to.equal(0);
+    }
     const key = (s: { payer: { id: number }; referrer: { id: number }; currency: string }) => `${s.payer.id}/${s.referrer.id}/${s.currency}`;
     expect(settled.map(strip).sort((a, b) => (key(a) < key(b) ? -1 : 1))).to.deep.equal(dry.body.statements.map(strip));
   });

@@ -139,7 +139,20 @@ describeApi('a billing system on the typed client generated from openapi.yaml', 
       parseAs: 'text',
     });
     expect(csv.response.headers.get('Content-Type')).to.match(/^text\/csv/);
-    expect(String(csv.data).split('\r\n')[1]).to.match(/,241\.94,,$/);
+    expect(String(csv.data).split('\r\n')[1]).to.match(/,241\.94,,,,false$/);
+
+    // SPEC §15: the referrer disputes the credit note's line, the payer accepts the statement and rejects the dispute.
+    const creditLine = s.lines.find((l) => l.amount === '-12.50')!;
+    const dispute = await api.POST('/v1/bunits/{bunitId}/statements/{statementId}/disputes', {
+      params: { path: { bunitId: referrerId, statementId } },
+      body: { lineIds: [creditLine.id], reasonCode: 'wrong-revenue', comment: 'The credit note was cancelled.' },
+    });
+    expect(dispute.response.status).to.equal(201);
+    expect(dispute.data).to.deep.include({ lineIds: [creditLine.id], amount: '-12.50', status: 'open', resolution: null });
+    const accepted = await api.POST('/v1/bunits/{bunitId}/statements/{statementId}/accept', { params: { path: { bunitId: ownerId, statementId } }, body: {} });
+    expect(accepted.data).to.deep.include({ status: 'accepted', period: '2026-10', heldAmount: '-12.50' });
+    const held = await api.GET('/v1/bunits/{bunitId}/disputes', { params: { path: { bunitId: ownerId }, query: { status: 'open', statementId } } });
+    expect(held.data?.data.map((d) => d.id)).to.deep.equal([dispute.data!.id]);
   });
 });
 
