@@ -9,8 +9,14 @@ import { calendarDate, exactInteger, isPostgres, timestampColumn } from './lib/c
  * - `held_at_close`: the lines held by an open dispute when their period's close claimed it; they
  *   are left out of that period's nettings and netted in the period in which their dispute ends.
  * - `nettings`: one per pair {A, B} (A the lower id) and currency of a period, with what each owes.
- * - `netting_statements`: each statement netted once (primary key), `netted_lines`: each statement
- *   line netted once, ever (primary key), as settled_pairs holds settlement.
+ * - `netting_statements`: each statement netted once, ever (primary key): with it, every line of
+ *   the statement that is not in `held_at_close` is netted, in that netting, and in no other.
+ * - `netted_lines`: a line held at its own period's close and netted on its own, in the period in
+ *   which its dispute ended (released). Its primary key nets it once, ever; its foreign key to
+ *   `held_at_close` admits only lines its statement's netting left out. So a line is netted exactly
+ *   once: through its statement (not held at the close) or on its own (held at the close, then
+ *   released), never both, each by a unique key, as settled_pairs holds settlement. The close
+ *   writes a row per statement, not per line: it never reads the lines of a statement.
  * - `payments`: the payments of a netting, a reference once per netting.
  * - `business_units.account_*`: a unit's accounts for its journals.
  * - `journals`, `journal_entries`: double-entry journals (`close`: one per unit, period and
@@ -59,12 +65,10 @@ export async function up(knex: Knex): Promise<void> {
   });
 
   await knex.schema.createTable('netted_lines', (t) => {
-    // A line is netted once, ever.
-    t.integer('statement_line_id').primary();
+    // A released line is netted once, ever; only a line held at its statement's close is.
+    t.integer('statement_line_id').primary().references('statement_line_id').inTable('held_at_close');
     t.integer('netting_id').notNullable().references('id').inTable('nettings');
-    // true: held at its own period's close, netted in the period its dispute ended in.
-    t.boolean('released').notNullable();
-    t.index(['netting_id', 'released']);
+    t.index(['netting_id']);
   });
 
   await knex.schema.createTable('payments', (t) => {

@@ -27,7 +27,10 @@ export interface NettingRecord {
   createdAt: string;
 }
 
-/** Writes a period's nettings, their statements and their released lines; the ids in the drafts' order. */
+/**
+ * Writes a period's nettings, their statements (a row each: netted once, ever) and their released
+ * lines (a row each); the ids in the drafts' order.
+ */
 export async function insertNettings(trx: Knex, period: string, drafts: readonly NettingDraft[], createdAt: string): Promise<number[]> {
   const ids: number[] = [];
   for (const d of drafts) {
@@ -48,7 +51,9 @@ export async function insertNettings(trx: Knex, period: string, drafts: readonly
     const id = typeof row === 'object' ? (row as { id: number }).id : (row as number);
     ids.push(id);
     await insertRows(trx, 'netting_statements', ['statement_id', 'netting_id'], d.statementIds.map((s) => [s, id]));
-    await insertRows(trx, 'netted_lines', ['statement_line_id', 'netting_id', 'released'], d.releasedLineIds.map((l) => [l, id, true]));
+    // The statement's lines (all but those held at the close) are netted through its row above;
+    // a released line has a row of its own.
+    await insertRows(trx, 'netted_lines', ['statement_line_id', 'netting_id'], d.releasedLineIds.map((l) => [l, id]));
   }
   return ids;
 }
@@ -110,7 +115,6 @@ async function toRecords(db: Knex, rows: NettingRow[]): Promise<NettingRecord[]>
     const rl: { netting_id: number; statement_line_id: number }[] = await db('netted_lines')
       .select('netting_id', 'statement_line_id')
       .whereIn('netting_id', chunk)
-      .where('released', true)
       .orderBy('statement_line_id');
     for (const l of rl) released.set(l.netting_id, [...(released.get(l.netting_id) ?? []), l.statement_line_id]);
   }

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { exactIntegerText, insertRows, queryBuilt, toIsoTimestamp } from '../db';
 import { roundedAmount } from '../domain/settlement-math';
-import type { ReleasedLine, StatementPart } from '../domain/netting';
+import { periodBounds, type ReleasedLine, type StatementPart } from '../domain/netting';
 import type { Page, PageResult } from './paging';
 
 /**
@@ -43,38 +43,45 @@ const toPeriod = (r: PeriodRow): PeriodRecord => ({
   openDisputeCount: Number(r.open_dispute_count ?? 0),
 });
 
+/**
+ * The periods: those with statements, and those a close claimed or closed (a period whose only
+ * nettable lines were released in it has no statements of its own).
+ */
 function periodsQuery(db: Knex) {
-  return db({ s: 'statements' })
-    .leftJoin({ p: 'periods' }, 'p.period', 's.period')
-    .where('s.finalized', true)
-    .groupBy('s.period', 'p.status', 'p.closed_at', 'p.closed_by')
+  const keys = db('statements').distinct('period').where('finalized', true).union(db('periods').select('period')).as('k');
+  return db
+    .from(keys)
+    .leftJoin({ p: 'periods' }, 'p.period', 'k.period')
     .select(
-      's.period',
+      'k.period',
       'p.status',
       'p.closed_at',
       'p.closed_by',
-      db.raw('COUNT(*) AS statement_count'),
-      db.raw("SUM(CASE WHEN s.status = 'issued' THEN 1 ELSE 0 END) AS issued_count"),
+      db.raw('(SELECT COUNT(*) FROM statements s WHERE s.period = k.period AND s.finalized = ?) AS statement_count', [true]),
+      db.raw("(SELECT COUNT(*) FROM statements s WHERE s.period = k.period AND s.finalized = ? AND s.status = 'issued') AS issued_count", [true]),
       db.raw(
-        "(SELECT COUNT(*) FROM disputes d JOIN statements ds ON ds.id = d.statement_id WHERE ds.period = s.period AND d.status = 'open') AS open_dispute_count",
+        "(SELECT COUNT(*) FROM disputes d JOIN statements ds ON ds.id = d.statement_id WHERE ds.period = k.period AND d.status = 'open') AS open_dispute_count",
       ),
     );
 }
 
-/** The periods that have statements, newest first. */
+/** The periods that have statements or a close, newest first. */
 export async function listPeriods(db: Knex, page: Page): Promise<PageResult<PeriodRecord>> {
-  const [counted] = await queryBuilt<{ total: number | string }>(
-    db('statements').where('finalized', true).countDistinct({ total: 'period' }),
-  );
-  const rows = await queryBuilt<PeriodRow>(periodsQuery(db).orderBy('s.period', 'desc').limit(page.limit).offset(page.offset));
+  const [counted] = await queryBuilt<{ total: number | string }>(db.from(periodsQuery(db).as('all_periods')).count({ total: '*' }));
+  const rows = await queryBuilt<PeriodRow>(periodsQuery(db).orderBy('k.period', 'desc').limit(page.limit).offset(page.offset));
   return { rows: rows.map(toPeriod), total: Number(counted?.total ?? 0) };
 }
 
+/**
+ * A period with statements or a close; also one without either whose only nettable lines are
+ * lines released in it (so that it can be closed); otherwise undefined (unknown).
+ */
 export async function findPeriod(db: Knex, period: string): Promise<PeriodRecord | undefined> {
-  const [row] = await queryBuilt<PeriodRow>(periodsQuery(db).where('s.period', period));
+  const [row] = await queryBuilt<PeriodRow>(periodsQuery(db).where('k.period', period));
   if (row) return toPeriod(row);
-  // A period claimed or closed has statements; one without statements is unknown.
-  return undefined;
+  const { first, last } = periodBounds(period);
+  if (!(await hasReleasedLines(db, first, last))) return undefined;
+  return { period, status: 'open', closing: false, closedAt: null, closedBy: null, statementCount: 0, issuedCount: 0, openDisputeCount: 0 };
 }
 
 /** The period's row: null while no close has claimed it. */
@@ -100,7 +107,10 @@ export async function closeStatementsOf(trx: Knex, period: string): Promise<numb
 
 // ---- what stands in the way of a close ---------------------------------------------------------
 
-/** Open periods with statements before this one. */
+/**
+ * Open periods before this one: those with statements, and those with lines released in them
+ * (held at an earlier close, the dispute ended in that period, not netted yet).
+ */
 export async function earlierOpenPeriods(db: Knex, period: string): Promise<string[]> {
   const rows: { period: string }[] = await db({ s: 'statements' })
     .distinct('s.period')
@@ -108,7 +118,32 @@ export async function earlierOpenPeriods(db: Knex, period: string): Promise<stri
     .where('s.period', '<', period)
     .whereNotExists(db('periods as p').select(db.raw('1')).whereRaw('p.period = s.period').where('p.status', 'closed'))
     .orderBy('s.period');
-  return rows.map((r) => r.period);
+  const open = new Set(rows.map((r) => r.period));
+  const ended: { ended_date: string | Date }[] = await pendingReleases(db)
+    .where('d.ended_date', '<', periodBounds(period).first)
+    .distinct('d.ended_date');
+  for (const e of ended) {
+    const month = dateText(e.ended_date).slice(0, 7);
+    if ((await periodState(db, month)) !== 'closed') open.add(month);
+  }
+  return [...open].sort();
+}
+
+const dateText = (v: string | Date) => (typeof v === 'string' ? v : v.toISOString().slice(0, 10));
+
+/** Lines held at their period's close, no longer held and not netted since (joined to their dispute as d). */
+function pendingReleases(db: Knex) {
+  return db({ c: 'held_at_close' })
+    .join({ d: 'disputes' }, 'd.id', 'c.dispute_id')
+    .whereNotNull('d.ended_date')
+    .whereNotExists(db('held_lines as h').select(db.raw('1')).whereRaw('h.statement_line_id = c.statement_line_id'))
+    .whereNotExists(db('netted_lines as n').select(db.raw('1')).whereRaw('n.statement_line_id = c.statement_line_id'));
+}
+
+/** Whether lines are released into first..last (see releasedLinesFor). */
+async function hasReleasedLines(db: Knex, first: string, last: string): Promise<boolean> {
+  const row = await pendingReleases(db).whereBetween('d.ended_date', [first, last]).select('c.statement_line_id').first();
+  return row !== undefined;
 }
 
 /** Running runs whose `through` lies in first..last. */
@@ -225,74 +260,4 @@ export async function releasedLinesFor(db: Knex, first: string, last: string): P
     currency: r.currency,
     amountMinor: amountOf(r),
   }));
-}
-
-/** The statement ids and released line ids a close wrote into each netting of the period. */
-export async function nettedStatementsOfPeriod(db: Knex, period: string): Promise<{ nettingId: number; statementId: number }[]> {
-  return db({ ns: 'netting_statements' })
-    .join({ n: 'nettings' }, 'n.id', 'ns.netting_id')
-    .select({ nettingId: 'ns.netting_id', statementId: 'ns.statement_id' })
-    .where('n.period', period)
-    .orderBy('ns.statement_id');
-}
-
-/**
- * The next chunk of a statement's lines after the pair `after` (in the order revenue line,
- * referral): the pair that ends it, or null when none is left.
- */
-export async function nextLineChunkEnd(
-  db: Knex,
-  statementId: number,
-  after: { line: number; referral: number },
-  size: number,
-): Promise<{ line: number; referral: number } | null> {
-  const rows: { revenue_line_id: number; referral_id: number }[] = await db('statement_lines')
-    .select('revenue_line_id', 'referral_id')
-    .where('statement_id', statementId)
-    .where((q) => q.where('revenue_line_id', '>', after.line).orWhere((q2) => q2.where('revenue_line_id', after.line).where('referral_id', '>', after.referral)))
-    .orderBy([{ column: 'revenue_line_id' }, { column: 'referral_id' }])
-    .limit(1)
-    .offset(size - 1);
-  if (rows.length > 0) return { line: rows[0]!.revenue_line_id, referral: rows[0]!.referral_id };
-  // Fewer than `size` left: the last one ends the chunk.
-  const last: { revenue_line_id: number; referral_id: number } | undefined = await db('statement_lines')
-    .select('revenue_line_id', 'referral_id')
-    .where('statement_id', statementId)
-    .where((q) => q.where('revenue_line_id', '>', after.line).orWhere((q2) => q2.where('revenue_line_id', after.line).where('referral_id', '>', after.referral)))
-    .orderBy([{ column: 'revenue_line_id', order: 'desc' }, { column: 'referral_id', order: 'desc' }])
-    .first();
-  return last ? { line: last.revenue_line_id, referral: last.referral_id } : null;
-}
-
-/** The line counts of the period's statements. */
-export async function statementLineCounts(db: Knex, period: string): Promise<Map<number, number>> {
-  const rows: { id: number; line_count: number }[] = await db('statements').select('id', 'line_count').where({ period, finalized: true });
-  return new Map(rows.map((r) => [r.id, r.line_count]));
-}
-
-/**
- * Nets the lines of a statement (all of them, or those in (after, through] in the order revenue
- * line, referral) into a netting, leaving out those held at the close; a line netted already is
- * left as it is.
- */
-export async function netLineChunk(
-  trx: Knex,
-  nettingId: number,
-  statementId: number,
-  range: { after: { line: number; referral: number }; through: { line: number; referral: number } } | null,
-): Promise<void> {
-  const lines = trx({ l: 'statement_lines' })
-    .select('l.id', trx.raw('CAST(? AS INTEGER)', [nettingId]), trx.raw('CAST(? AS BOOLEAN)', [false]))
-    .where('l.statement_id', statementId)
-    .whereNotExists(trx('held_at_close as c').select(trx.raw('1')).whereRaw('c.statement_line_id = l.id'));
-  if (range) {
-    const { after, through } = range;
-    lines
-      .where((q) => q.where('l.revenue_line_id', '>', after.line).orWhere((q2) => q2.where('l.revenue_line_id', after.line).where('l.referral_id', '>', after.referral)))
-      .where((q) => q.where('l.revenue_line_id', '<', through.line).orWhere((q2) => q2.where('l.revenue_line_id', through.line).where('l.referral_id', '<=', through.referral)));
-  }
-  // The columns in the table's order: statement_line_id, netting_id, released. (Knex leaves out
-  // ON CONFLICT from an INSERT … SELECT, hence the clause added to its SQL.)
-  const insert = trx('netted_lines').insert(lines).toSQL();
-  await trx.raw(`${insert.sql} ON CONFLICT (statement_line_id) DO NOTHING`, insert.bindings);
 }

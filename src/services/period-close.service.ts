@@ -15,12 +15,9 @@ import {
   issuedStatements,
   listPeriods,
   markPeriodClosed,
-  netLineChunk,
-  nextLineChunkEnd,
   periodState,
   releasedLinesFor,
   runningRunsIn,
-  statementLineCounts,
   statementsOfPeriod,
   type PeriodRecord,
 } from '../repositories/period.repository';
@@ -33,13 +30,10 @@ import { withUnitOfWork, type EventDraft } from './unit-of-work';
 export type CloseStep =
   | { step: 'claimed'; nettings: number }
   | { step: 'resumed' }
-  | { step: 'lines'; nettingId: number; statementId: number; netted: number }
   | { step: 'journal'; bunitId: number; currency: string }
   | { step: 'closed' };
 
 export interface CloseOptions {
-  /** Statement lines netted per transaction (default 5000). */
-  chunkLines?: number | undefined;
   onStep?: ((step: CloseStep) => void) | undefined;
 }
 
@@ -62,13 +56,17 @@ export async function assertPeriodOpen(trx: Knex.Transaction, period: string, wh
 }
 
 /**
- * The month-end close of SPEC §16. A close is many short transactions: the claim (the period
- * becomes `closing`, what is held is recorded and the nettings are computed and written), the
- * lines of each statement netted a chunk at a time, one transaction per journal, and the last one
- * that marks the period and its statements `closed` and publishes the events. Nettings and
- * journals are seen only once the period is closed, so nobody sees half a close. Every step can
- * run twice without effect (unique keys), so a close that was killed is finished by the next one,
- * and two closes at once write everything once.
+ * The month-end close of SPEC §16, in short transactions: the claim (the period becomes
+ * `closing`, what is held is recorded, and the nettings are computed from the statements' totals
+ * less their held lines, plus the lines released into the period, and written with a row per
+ * netted statement and per released line), one transaction per group of journals, and the last
+ * one that marks the period and its statements `closed` and publishes the events. The close never
+ * reads a statement's lines one by one: a statement is netted whole, less the lines held at the
+ * close, once, by the primary key of `netting_statements`; a held line is netted later on its own,
+ * once, by the primary key of `netted_lines` (see the migration). Nettings and journals are seen
+ * only once the period is closed, so nobody sees half a close. Every step can run twice without
+ * effect (unique keys), so a close that was killed is finished by the next one, and two closes at
+ * once write everything once.
  */
 export class PeriodCloseService {
   constructor(private readonly ctx: ServiceContext) {}
@@ -89,7 +87,6 @@ export class PeriodCloseService {
     if (state === 'closed') return this.get(period);
     if (state === null) await this.claim(period, actor, options);
     else options.onStep?.({ step: 'resumed' });
-    await this.netLines(period, options);
     await this.writeJournals(period, options);
     await this.finish(period, actor);
     options.onStep?.({ step: 'closed' });
@@ -140,55 +137,6 @@ export class PeriodCloseService {
       return drafts.length;
     });
     if (count !== null) options.onStep?.({ step: 'claimed', nettings: count });
-  }
-
-  /** Each statement's lines (those not held at the close) into its netting, a chunk per transaction. */
-  private async netLines(period: string, options: CloseOptions): Promise<void> {
-    const { db } = this.ctx;
-    const size = Math.max(1, options.chunkLines ?? 5000);
-    const lineCounts = await statementLineCounts(db, period);
-    // Small statements go together, up to `size` lines a transaction (a commit costs a disk flush).
-    let batch: { nettingId: number; statementId: number }[] = [];
-    let batchLines = 0;
-    let netted = 0;
-    const flush = async () => {
-      if (batch.length === 0) return;
-      const items = batch;
-      batch = [];
-      batchLines = 0;
-      await transaction(db, async (trx) => {
-        for (const item of items) await netLineChunk(trx, item.nettingId, item.statementId, null);
-      });
-      const last = items[items.length - 1]!;
-      options.onStep?.({ step: 'lines', nettingId: last.nettingId, statementId: last.statementId, netted });
-      await yieldToWaitingWriters(db.client);
-    };
-    for (const netting of await nettingsOfPeriod(db, period, { includeClosing: true })) {
-      for (const statementId of netting.statementIds) {
-        const lines = lineCounts.get(statementId) ?? 0;
-        if (lines <= size) {
-          if (batchLines + lines > size) await flush();
-          batch.push({ nettingId: netting.id, statementId });
-          batchLines += lines;
-          netted += lines;
-          continue;
-        }
-        await flush();
-        // A large statement: a chunk of its lines per transaction.
-        let after = { line: 0, referral: 0 };
-        for (;;) {
-          const through = await nextLineChunkEnd(db, statementId, after, size);
-          if (!through) break;
-          const range = { after, through };
-          await transaction(db, (trx) => netLineChunk(trx, netting.id, statementId, range));
-          after = through;
-          netted += size;
-          options.onStep?.({ step: 'lines', nettingId: netting.id, statementId, netted });
-          await yieldToWaitingWriters(db.client);
-        }
-      }
-    }
-    await flush();
   }
 
   /** One close journal per unit and currency, dated the period's last day, written a group at a time. */

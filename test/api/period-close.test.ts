@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { describeApi, type ApiContext } from '../helpers/api';
 import { createBunit, createContract, createReferral, expectProblem } from '../helpers/fixtures';
-import { acceptStatements, endDispute, holdLines } from '../helpers/period-close';
+import { acceptStatements, endDispute, holdLines, nettedLineIds } from '../helpers/period-close';
 
 /*
  * SPEC §16 through the API: the README's worked example. DACH and NORDICS refer each other in
@@ -133,9 +133,10 @@ describeApi('period close, netting and journals (SPEC §16)', (ctx) => {
     ]);
 
     // Every line netted once, except the held one; every statement closed.
-    const netted: { statement_line_id: number }[] = await ctx.db('netted_lines').select('statement_line_id');
+    const netted = await nettedLineIds(ctx.db);
     expect(netted).to.have.length(3);
-    expect(netted.map((n) => n.statement_line_id)).not.to.include(s.heldLine);
+    expect(new Set(netted).size).to.equal(3);
+    expect(netted).not.to.include(s.heldLine);
     expect((await ctx.db('statements').select('status')).map((r: { status: string }) => r.status)).to.deep.equal(['closed', 'closed']);
 
     // Closing again changes nothing and publishes nothing.
@@ -277,13 +278,65 @@ describeApi('period close, netting and journals (SPEC §16)', (ctx) => {
     // October's journal keeps the accounts it was written with.
     const nordicsOctober = (await ctx.get(`/v1/bunits/${s.nordics}/journals?period=2026-10&kind=close`)).body.data[0];
     expect(nordicsOctober.entries[0].account).to.equal('revenue-share-expense');
-    const netted: { n: number | string }[] = await ctx.db('netted_lines').where({ statement_line_id: s.heldLine }).count({ n: '*' });
-    expect(Number(netted[0]!.n)).to.equal(1);
+    expect((await nettedLineIds(ctx.db)).filter((id) => id === s.heldLine)).to.have.length(1);
     const periods = (await ctx.get('/v1/periods')).body.data;
     expect(periods.map((p: { period: string; status: string }) => [p.period, p.status])).to.deep.equal([
       ['2026-11', 'closed'],
       ['2026-10', 'closed'],
     ]);
+  });
+
+  it('closes a month whose only nettable lines are lines released in it (no statements of its own)', async () => {
+    const s = await october(ctx);
+    await closeOctober(ctx);
+    ctx.clock.setToday('2026-12-02');
+    // Nothing to net in November yet: an unknown period.
+    expectProblem(await ctx.post('/v1/periods/2026-11/close'), 404, 'not-found');
+    await endDispute(ctx.db, s.disputeId, '2026-11-25');
+
+    const closed = await ctx.post('/v1/periods/2026-11/close');
+    expect(closed.status, JSON.stringify(closed.body)).to.equal(200);
+    expect(closed.body).to.deep.include({ period: '2026-11', status: 'closed', statementCount: 0, issuedCount: 0, openDisputeCount: 0 });
+    const november = (await ctx.get('/v1/periods/2026-11/nettings')).body.data;
+    expect(november).to.have.length(1);
+    expect(november[0]).to.deep.include({ period: '2026-11', currency: 'EUR', amount: '15.00', statementIds: [], releasedLineIds: [s.heldLine], status: 'open' });
+    expect(november[0].parties.map((p: { bunit: { code: string }; owes: string }) => [p.bunit.code, p.owes])).to.deep.equal([
+      ['DACH', '0.00'],
+      ['NORDICS', '15.00'],
+    ]);
+    expect(november[0].payer.code).to.equal('NORDICS');
+    const dachJournal = (await ctx.get(`/v1/bunits/${s.dach}/journals?period=2026-11&kind=close`)).body.data;
+    expect(dachJournal).to.have.length(1);
+    expect(dachJournal[0]).to.deep.include({ date: '2026-11-30', totalDebit: '30.00', totalCredit: '30.00' });
+
+    // Netted once, ever: a second close changes nothing.
+    expect((await nettedLineIds(ctx.db)).filter((id) => id === s.heldLine)).to.have.length(1);
+    const again = await ctx.post('/v1/periods/2026-11/close');
+    expect(again.status).to.equal(200);
+    expect((await ctx.get('/v1/periods/2026-11/nettings')).body.meta.total).to.equal(1);
+    const periods = (await ctx.get('/v1/periods')).body.data;
+    expect(periods.map((p: { period: string; status: string; statementCount: number }) => [p.period, p.status, p.statementCount])).to.deep.equal([
+      ['2026-11', 'closed', 0],
+      ['2026-10', 'closed', 2],
+    ]);
+  });
+
+  it('counts a month with released lines as open before a later one', async () => {
+    const s = await october(ctx);
+    await closeOctober(ctx);
+    await endDispute(ctx.db, s.disputeId, '2026-11-25');
+    // December has statements; November only the released line, and is still open.
+    ctx.clock.setToday('2027-01-02');
+    const c = await createContract(ctx, s.dach, { number: 'C-DEC', currency: 'EUR', startDate: '2026-12-01' });
+    await createReferral(ctx, s.dach, c, s.nordics, { percentage: '10', billingStartDate: '2026-12-01' });
+    expect((await ctx.post(`/v1/bunits/${s.dach}/contracts/${c}/revenue`, { lines: [{ externalId: 'DEC1', amount: '10.00', date: '2026-12-10' }] })).status).to.equal(201);
+    expect((await ctx.post('/v1/settlement-runs', { through: '2026-12-31' })).status).to.equal(201);
+    await acceptStatements(ctx.db, '2026-12');
+    const refused = await ctx.post('/v1/periods/2026-12/close');
+    expectProblem(refused, 409, 'period-not-ready');
+    expect(refused.body.errors).to.deep.equal([{ path: 'period', message: 'the earlier period 2026-11 is still open' }]);
+    expect((await ctx.post('/v1/periods/2026-11/close')).status).to.equal(200);
+    expect((await ctx.post('/v1/periods/2026-12/close')).status).to.equal(200);
   });
 
   it('refuses to close a month while an earlier month with statements is open', async () => {

@@ -66,6 +66,19 @@ export function closeCommand(
   });
 }
 
+/**
+ * The lines netted so far, each as often as it was netted: the lines of every netted statement
+ * but those held at its close, and every released line.
+ */
+export async function nettedLineIds(db: Knex): Promise<number[]> {
+  const throughStatements: number[] = await db('statement_lines as l')
+    .join('netting_statements as ns', 'ns.statement_id', 'l.statement_id')
+    .whereNotExists(db('held_at_close as c').select(db.raw('1')).whereRaw('c.statement_line_id = l.id'))
+    .pluck('l.id');
+  const released: number[] = await db('netted_lines').pluck('statement_line_id');
+  return [...throughStatements, ...released].map(Number).sort((a, b) => a - b);
+}
+
 /** Everything a close wrote, undone (statements back to accepted), so that the same period can be closed again. */
 export async function forgetClose(db: Knex): Promise<void> {
   for (const table of ['journal_postings', 'journal_entries', 'journals', 'payments', 'netted_lines', 'netting_statements', 'nettings', 'held_at_close', 'periods']) {
@@ -81,7 +94,7 @@ export async function forgetClose(db: Knex): Promise<void> {
 export async function closeSnapshot(db: Knex, period: string): Promise<unknown> {
   const nettings: Record<string, unknown>[] = await db('nettings').where({ period }).orderBy(['bunit_a_id', 'bunit_b_id', 'currency']);
   const pairOf = new Map(nettings.map((n) => [n.id as number, `${n.bunit_a_id}/${n.bunit_b_id}/${n.currency}`]));
-  const netted: { statement_line_id: number; netting_id: number; released: unknown }[] = await db('netted_lines').orderBy('statement_line_id');
+  const netted: { statement_line_id: number; netting_id: number }[] = await db('netted_lines').orderBy('statement_line_id');
   const journals: Record<string, unknown>[] = await db('journals').where({ period, kind: 'close' }).orderBy(['bunit_id', 'currency']);
   const entries: Record<string, unknown>[] = await db('journal_entries').orderBy(['journal_id', 'seq']);
   return {
@@ -94,7 +107,8 @@ export async function closeSnapshot(db: Knex, period: string): Promise<unknown> 
       payer: n.payer_id,
     })),
     nettingStatements: (await db('netting_statements').orderBy('statement_id')).map((r: { statement_id: number; netting_id: number }) => [r.statement_id, pairOf.get(r.netting_id)]),
-    netted: netted.map((l) => [l.statement_line_id, pairOf.get(l.netting_id), Boolean(l.released)]),
+    released: netted.map((l) => [l.statement_line_id, pairOf.get(l.netting_id)]),
+    netted: await nettedLineIds(db),
     held: (await db('held_at_close').orderBy('statement_line_id')).map((r: { statement_line_id: number }) => r.statement_line_id),
     journals: journals.map((j) => ({
       bunit: j.bunit_id,
