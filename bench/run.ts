@@ -19,6 +19,7 @@ import { compare } from './lib/load';
 import { ROOT, freePort, runNodeScript, startHttpProcess, type HttpProcess } from './lib/processes';
 import { machine, printReport, targetHolds, updateReadme, type RunReport, type ScenarioResult } from './lib/report';
 import { runApprovalScenario } from './approval';
+import { runCloseScenario } from './close';
 import { runSettlementScenarios } from './settlement';
 import { runWebhookScenarios } from './webhooks';
 
@@ -305,6 +306,9 @@ async function main(): Promise<void> {
     if (!ONLY || ONLY.has(9) || ONLY.has(10) || ONLY.has(14) || ONLY.has(15)) {
       const settings = { seconds: SECONDS, warmupSeconds: WARMUP, rounds: ROUNDS, connections: CONNECTIONS };
       scenarios.push(...(await runWebhookScenarios({ ...settings, baseUrl: env.DATABASE_URL, size: SIZE, adminKey: ADMIN_KEY, only: ONLY, log })));
+    }
+    if (!ONLY || ONLY.has(17)) {
+      scenarios.push(await runCloseScenario({ baseUrl: env.DATABASE_URL, server: SERVER, log }));
     }
 
     scenarios.sort((a, b) => a.id - b.id);
