@@ -243,5 +243,6 @@ export async function accountsOf(db: Knex, bunitIds: readonly number[]): Promise
 export async function updateAccounts(trx: Knex, bunitId: number, accounts: Accounts): Promise<void> {
   await trx('business_units')
     .where({ id: bunitId })
-    .update(Object.fromEntries(Object.entries(ACCOUNT_COLUMNS).map(([k, col]) => [col, accounts[k as keyof Accounts]])));
+    // The accounts are part of the business unit's resource: its version (and ETag) moves with them.
+    .update({ ...Object.fromEntries(Object.entries(ACCOUNT_COLUMNS).map(([k, col]) => [col, accounts[k as keyof Accounts]])), version: trx.raw('version + 1') });
 }

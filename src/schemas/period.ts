@@ -91,21 +91,7 @@ export const Payment = z
   .openapi('Payment');
 export const PaymentList = ListOf(Payment, 'PaymentList');
 
-const AccountName = z
-  .string('must be a string')
-  .min(1, 'must not be empty')
-  .max(64, 'must be at most 64 characters')
-  .regex(/^[^\u0000-\u001f\u007f-\u009f]*$/, 'must not contain control characters');
-
-export const Accounts = z
-  .strictObject({
-    receivable: AccountName.openapi({ example: 'intercompany-receivable' }),
-    payable: AccountName.openapi({ example: 'intercompany-payable' }),
-    income: AccountName.openapi({ example: 'revenue-share-income' }),
-    expense: AccountName.openapi({ example: 'revenue-share-expense' }),
-    clearing: AccountName.openapi({ example: 'intercompany-clearing' }),
-  })
-  .openapi('Accounts', { description: 'The accounts a business unit’s journals book on (1..64 characters each). A change applies to journals written afterwards.' });
+export { Accounts } from './bunit';
 
 export const JournalEntry = z
   .object({

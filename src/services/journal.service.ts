@@ -7,6 +7,7 @@ import type { JournalListQuery } from '../schemas/period';
 import type { Knex } from 'knex';
 import { lockRow } from '../db';
 import type { Actor, ServiceContext } from './context';
+import { bunitEvent } from './event.service';
 import { changesBetween, withUnitOfWork } from './unit-of-work';
 
 /**
@@ -63,7 +64,8 @@ export class JournalService {
       const changes = changesBetween(prefixed(before), prefixed(accounts));
       if (changes.length === 0) return before;
       await updateAccounts(uow.trx, bunitId, accounts);
-      uow.record({ entity: 'bunit', id: bunitId, action: 'accounts', changes });
+      // The business unit's resource shows its accounts: feed readers see the change as an update.
+      uow.record({ entity: 'bunit', id: bunitId, action: 'accounts', changes, events: [bunitEvent('business_unit.updated', bunitId)] });
       return (await accountsOf(uow.trx, [bunitId])).get(bunitId)!;
     });
   }

@@ -1311,6 +1311,20 @@ export interface components {
              * @example 2026-11-23T10:15:00.000Z
              */
             archivedDate: string | null;
+            accounts: components["schemas"]["Accounts"];
+        };
+        /** @description The accounts its journals book on (SPEC §16); changed by `PUT /v1/bunits/{bunitId}/accounts`. */
+        Accounts: {
+            /** @example intercompany-receivable */
+            receivable: string;
+            /** @example intercompany-payable */
+            payable: string;
+            /** @example revenue-share-income */
+            income: string;
+            /** @example revenue-share-expense */
+            expense: string;
+            /** @example intercompany-clearing */
+            clearing: string;
         };
         ListMeta: {
             total: number;
@@ -1326,7 +1340,7 @@ export interface components {
             /** @example Nordic Sales */
             name: string;
         };
-        /** @description The whole business unit; read-only fields (id, createdDate, archivedDate) are ignored. */
+        /** @description The whole business unit; read-only fields (id, createdDate, archivedDate, accounts) are ignored; accounts change by `PUT /v1/bunits/{bunitId}/accounts`. */
         BusinessUnitUpdate: {
             /**
              * @description Unique short code, `[A-Z0-9-]{2,32}`.
@@ -1338,6 +1352,7 @@ export interface components {
             id?: unknown;
             createdDate?: unknown;
             archivedDate?: unknown;
+            accounts?: unknown;
         };
         ContractList: {
             data: components["schemas"]["Contract"][];
@@ -2664,19 +2679,6 @@ export interface components {
              * @example PAY-2026-11-0042
              */
             reference: string;
-        };
-        /** @description The accounts a business unit’s journals book on (1..64 characters each). A change applies to journals written afterwards. */
-        Accounts: {
-            /** @example intercompany-receivable */
-            receivable: string;
-            /** @example intercompany-payable */
-            payable: string;
-            /** @example revenue-share-income */
-            income: string;
-            /** @example revenue-share-expense */
-            expense: string;
-            /** @example intercompany-clearing */
-            clearing: string;
         };
         JournalList: {
             data: components["schemas"]["Journal"][];
@@ -16305,8 +16307,8 @@ export interface operations {
                      *       "clearing": "intercompany-clearing"
                      *     }
                      */
-                    "application/json": components["schemas"]["Accounts"];
-                    "text/json": components["schemas"]["Accounts"];
+                    "application/json": components["schemas"]["Accounts"] & unknown;
+                    "text/json": components["schemas"]["Accounts"] & unknown;
                 };
             };
             /**
@@ -16506,8 +16508,8 @@ export interface operations {
                  *       "clearing": "intercompany-clearing"
                  *     }
                  */
-                "application/json": components["schemas"]["Accounts"];
-                "text/json": components["schemas"]["Accounts"];
+                "application/json": components["schemas"]["Accounts"] & unknown;
+                "text/json": components["schemas"]["Accounts"] & unknown;
             };
         };
         responses: {
@@ -16527,8 +16529,8 @@ export interface operations {
                      *       "clearing": "intercompany-clearing"
                      *     }
                      */
-                    "application/json": components["schemas"]["Accounts"];
-                    "text/json": components["schemas"]["Accounts"];
+                    "application/json": components["schemas"]["Accounts"] & unknown;
+                    "text/json": components["schemas"]["Accounts"] & unknown;
                 };
             };
             /**
