@@ -202,6 +202,7 @@ export async function runModerationScenario(bench: ModerationBench): Promise<Sce
       met: oursSeconds <= target,
       binding: true,
       details: {
+        'moderation ms': Math.round(oursSeconds * 1000),
         'approvals/s': MODERATED / oursSeconds,
         'baseline approvals/s': MODERATED / baselineSeconds,
         'answer KB': Buffer.byteLength(answer) / 1024,
