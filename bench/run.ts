@@ -18,7 +18,7 @@ import {
 import { compare } from './lib/load';
 import { ROOT, freePort, runNodeScript, startHttpProcess, type HttpProcess } from './lib/processes';
 import { machine, printReport, targetHolds, updateReadme, type RunReport, type ScenarioResult } from './lib/report';
-import { runApprovalScenario } from './approval';
+import { runApprovalScenario, runModerationScenario } from './approval';
 import { runCloseScenario } from './close';
 import { runSettlementScenarios } from './settlement';
 import { runWebhookScenarios } from './webhooks';
@@ -285,6 +285,19 @@ async function main(): Promise<void> {
           logFile: path.join(LOG_DIR, 'server.log'),
           postReferral,
           settings: { seconds: SECONDS, warmupSeconds: WARMUP, rounds: ROUNDS, connections: CONNECTIONS },
+          log,
+        }),
+      );
+    }
+    if (!ONLY || ONLY.has(13)) {
+      scenarios.push(
+        await runModerationScenario({
+          baseUrl: env.DATABASE_URL,
+          size: SIZE,
+          adminKey: ADMIN_KEY,
+          server: SERVER,
+          serverEnv: async (url) => ({ ...(await serverEnv(db)), DATABASE_URL: url }),
+          logFile: path.join(LOG_DIR, 'server.log'),
           log,
         }),
       );
