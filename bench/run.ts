@@ -20,6 +20,7 @@ import { ROOT, freePort, runNodeScript, startHttpProcess, type HttpProcess } fro
 import { machine, printReport, targetHolds, updateReadme, type RunReport, type ScenarioResult } from './lib/report';
 import { runApprovalScenario } from './approval';
 import { runSettlementScenarios } from './settlement';
+import { runStatementListScenario } from './statements';
 import { runWebhookScenarios } from './webhooks';
 
 /**
@@ -283,6 +284,20 @@ async function main(): Promise<void> {
           serverEnv: () => serverEnv(db),
           logFile: path.join(LOG_DIR, 'server.log'),
           postReferral,
+          settings: { seconds: SECONDS, warmupSeconds: WARMUP, rounds: ROUNDS, connections: CONNECTIONS },
+          log,
+        }),
+      );
+    }
+    if (!ONLY || ONLY.has(16)) {
+      scenarios.push(
+        await runStatementListScenario({
+          baseUrl: env.DATABASE_URL,
+          size: SIZE,
+          adminKey: ADMIN_KEY,
+          server: SERVER,
+          serverEnv: async (url) => ({ ...(await serverEnv(db)), DATABASE_URL: url }),
+          logFile: path.join(LOG_DIR, 'server.log'),
           settings: { seconds: SECONDS, warmupSeconds: WARMUP, rounds: ROUNDS, connections: CONNECTIONS },
           log,
         }),
