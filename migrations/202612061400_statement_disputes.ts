@@ -34,12 +34,7 @@ export async function up(knex: Knex): Promise<void> {
     await knex.raw('UPDATE statements SET period = (SELECT substr(r.through, 1, 7) FROM settlement_runs r WHERE r.id = statements.run_id)');
   }
   await knex.schema.alterTable('statements', (t) => {
-    // A unit's statements of one period and status (the list's filters, SPEC §15), as payer or as
-    // referrer: one range of each index, however many periods and units there are. No index on
-    // (period, status) alone: every list names the unit, and SQLite (planning without statistics)
-    // chose such an index over these two and read every unit's statements of the period.
-    t.index(['payer_id', 'period', 'status']);
-    t.index(['referrer_id', 'period', 'status']);
+    t.index(['period', 'status']);
   });
 
   await knex.schema.createTable('disputes', (t) => {
@@ -90,8 +85,7 @@ export async function down(knex: Knex): Promise<void> {
   await knex.schema.dropTable('dispute_lines');
   await knex.schema.dropTable('disputes');
   await knex.schema.alterTable('statements', (t) => {
-    t.dropIndex(['payer_id', 'period', 'status']);
-    t.dropIndex(['referrer_id', 'period', 'status']);
+    t.dropIndex(['period', 'status']);
   });
   for (const column of ['accepted_date', 'accepted_by', 'status', 'period']) await knex.raw(`ALTER TABLE statements DROP COLUMN ${column}`);
 }

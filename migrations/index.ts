@@ -16,6 +16,7 @@ import * as m14 from './202612011200_events';
 import * as m15 from './202612011300_settlement_events';
 import * as m16 from './202612011400_pending_events';
 import * as m17 from './202612061400_statement_disputes';
+import * as m18 from './202612062100_statement_list_indexes';
 
 /**
  * Migrations in order. Listed here rather than discovered on disk so that they load the same way
@@ -39,6 +40,7 @@ const migrations: Record<string, Knex.Migration> = {
   '202612011300_settlement_events': m15,
   '202612011400_pending_events': m16,
   '202612061400_statement_disputes': m17,
+  '202612062100_statement_list_indexes': m18,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
