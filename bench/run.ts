@@ -21,6 +21,7 @@ import { machine, printReport, targetHolds, updateReadme, type RunReport, type S
 import { runApprovalScenario, runModerationScenario } from './approval';
 import { runCloseScenario } from './close';
 import { runSettlementScenarios } from './settlement';
+import { runStatementListScenario } from './statements';
 import { runWebhookScenarios } from './webhooks';
 
 /**
@@ -298,6 +299,20 @@ async function main(): Promise<void> {
           server: SERVER,
           serverEnv: async (url) => ({ ...(await serverEnv(db)), DATABASE_URL: url }),
           logFile: path.join(LOG_DIR, 'server.log'),
+          log,
+        }),
+      );
+    }
+    if (!ONLY || ONLY.has(16)) {
+      scenarios.push(
+        await runStatementListScenario({
+          baseUrl: env.DATABASE_URL,
+          size: SIZE,
+          adminKey: ADMIN_KEY,
+          server: SERVER,
+          serverEnv: async (url) => ({ ...(await serverEnv(db)), DATABASE_URL: url }),
+          logFile: path.join(LOG_DIR, 'server.log'),
+          settings: { seconds: SECONDS, warmupSeconds: WARMUP, rounds: ROUNDS, connections: CONNECTIONS },
           log,
         }),
       );
