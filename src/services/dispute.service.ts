@@ -244,7 +244,8 @@ export class DisputeService {
       entity: 'dispute',
       id: dispute.id,
       action: withdrawn ? 'withdraw' : 'resolve',
-      reason: end.reason,
+      // As for change requests: the audit entry keeps the X-Change-Reason header's, the dispute the body's.
+      reason: uow.actor.reason ?? end.reason,
       changes: [
         { field: 'status', from: 'open', to: end.status },
         ...(end.correctionChangeRequestId !== null ? [{ field: 'correctionChangeRequestId', from: null, to: end.correctionChangeRequestId }] : []),
