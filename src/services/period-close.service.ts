@@ -78,7 +78,7 @@ export class PeriodCloseService {
 
   async get(period: string, db: Knex = this.ctx.db): Promise<PeriodRecord> {
     const found = await findPeriod(db, period);
-    if (!found) throw notFound(`Period ${period} has no statements.`);
+    if (!found) throw notFound(`Period ${period} has no statements and no lines released in it.`);
     return found;
   }
 
