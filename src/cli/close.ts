@@ -60,11 +60,13 @@ runCommand(async () => {
       throw err;
     }
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    console.log(`period ${period.period}: ${period.status} in ${seconds.toFixed(3)} s (${period.statementCount} statements, ${period.openDisputeCount} open disputes)`);
+    console.log(`period ${period.period}: ${period.status} (${period.statementCount} statements, ${period.openDisputeCount} open disputes)`);
     for (const n of (await services.nettings.nettingsOf(options.period)).map(presentNetting)) {
       const who = n.payer ? `${n.payer.code} pays ${n.payee!.code}` : 'even';
       console.log(`  netting ${n.id} ${n.currency} ${n.parties[0]!.bunit.code} owes ${n.parties[0]!.owes}, ${n.parties[1]!.bunit.code} owes ${n.parties[1]!.owes}: ${who} ${n.amount}`);
     }
+    // Last, so that a reader of the tail of a long output finds it.
+    console.log(`closed in ${seconds.toFixed(3)} s`);
     return 0;
   } finally {
     await db.destroy();

@@ -222,7 +222,7 @@ export const PROBLEMS: Record<ProblemCode, ProblemDoc> = {
     status: 409,
     title: 'Period not ready',
     meaning:
-      'The period cannot be closed yet; `errors` names everything that stands in the way: its last day is not before today, an earlier period with statements is still open, a settlement run through a day of it is running, or statements of it are still `issued` (accept them first). Nothing was written; close again once they are out of the way.',
+      'The period cannot be closed yet; `errors` names everything that stands in the way: its last day is not before today, an earlier period with statements, or with lines released in it, is still open, a settlement run through a day of it is running, or statements of it are still `issued` (accept them first). Nothing was written; close again once they are out of the way.',
     example: {
       detail: 'Period 2026-11 cannot be closed yet: the earlier period 2026-10 is still open; 2 statements are still issued (not accepted): 88, 89.',
       errors: [

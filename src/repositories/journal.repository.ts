@@ -67,6 +67,32 @@ export async function insertJournal(trx: Knex, j: NewJournal): Promise<number | 
   return id;
 }
 
+/**
+ * Writes close journals (one per unit and currency of a period) and their entries, in two
+ * statements whatever their number; a journal that exists already (another close wrote it) is
+ * left as it is, with its entries. The number written.
+ */
+export async function insertCloseJournals(trx: Knex, journals: readonly NewJournal[]): Promise<number> {
+  const rows = await insertRows<{ id: number; bunit_id: number; currency: string }>(
+    trx,
+    'journals',
+    ['bunit_id', 'kind', 'period', 'currency', 'date', 'payment_id', 'total_minor', 'created_at'],
+    journals.map((j) => [j.bunitId, 'close', j.period, j.currency, j.date, null, j.totalMinor.toString(), j.createdAt]),
+    ['id', 'bunit_id', 'currency'],
+    { ignoreConflictOn: ['bunit_id', 'period', 'currency'], conflictWhere: "kind = 'close'" },
+  );
+  // Matched by value (unit and currency: unique among the period's close journals), not by position.
+  const idOf = new Map(rows.map((r) => [`${r.bunit_id}/${r.currency}`, r.id]));
+  const entries: unknown[][] = [];
+  for (const j of journals) {
+    const id = idOf.get(`${j.bunitId}/${j.currency}`);
+    if (id === undefined) continue;
+    j.entries.forEach((e, i) => entries.push([id, i + 1, e.account, e.partnerId, e.nettingId, e.debit?.toString() ?? null, e.credit?.toString() ?? null, e.memo]));
+  }
+  await insertRows(trx, 'journal_entries', ['journal_id', 'seq', 'account', 'partner_id', 'netting_id', 'debit_minor', 'credit_minor', 'memo'], entries);
+  return rows.length;
+}
+
 /** The units' close journals of a period that exist, as `bunitId/currency`. */
 export async function closeJournalKeys(db: Knex, period: string): Promise<Set<string>> {
   const rows: { bunit_id: number; currency: string }[] = await db('journals').select('bunit_id', 'currency').where({ period, kind: 'close' });

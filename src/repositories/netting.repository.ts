@@ -32,29 +32,20 @@ export interface NettingRecord {
  * lines (a row each); the ids in the drafts' order.
  */
 export async function insertNettings(trx: Knex, period: string, drafts: readonly NettingDraft[], createdAt: string): Promise<number[]> {
-  const ids: number[] = [];
-  for (const d of drafts) {
-    const [row] = await trx('nettings')
-      .insert({
-        period,
-        bunit_a_id: d.aId,
-        bunit_b_id: d.bId,
-        currency: d.currency,
-        owes_a_minor: d.owesA.toString(),
-        owes_b_minor: d.owesB.toString(),
-        amount_minor: d.amount.toString(),
-        payer_id: d.payerId,
-        payee_id: d.payeeId,
-        created_at: createdAt,
-      })
-      .returning('id');
-    const id = typeof row === 'object' ? (row as { id: number }).id : (row as number);
-    ids.push(id);
-    await insertRows(trx, 'netting_statements', ['statement_id', 'netting_id'], d.statementIds.map((s) => [s, id]));
-    // The statement's lines (all but those held at the close) are netted through its row above;
-    // a released line has a row of its own.
-    await insertRows(trx, 'netted_lines', ['statement_line_id', 'netting_id'], d.releasedLineIds.map((l) => [l, id]));
-  }
+  const rows = await insertRows<{ id: number; bunit_a_id: number; bunit_b_id: number; currency: string }>(
+    trx,
+    'nettings',
+    ['period', 'bunit_a_id', 'bunit_b_id', 'currency', 'owes_a_minor', 'owes_b_minor', 'amount_minor', 'payer_id', 'payee_id', 'created_at'],
+    drafts.map((d) => [period, d.aId, d.bId, d.currency, d.owesA.toString(), d.owesB.toString(), d.amount.toString(), d.payerId, d.payeeId, createdAt]),
+    ['id', 'bunit_a_id', 'bunit_b_id', 'currency'],
+  );
+  // Matched by value (period, pair, currency: unique), not by position.
+  const idOf = new Map(rows.map((r) => [`${r.bunit_a_id}/${r.bunit_b_id}/${r.currency}`, r.id]));
+  const ids = drafts.map((d) => idOf.get(`${d.aId}/${d.bId}/${d.currency}`)!);
+  // Each statement's lines (all but those held at the close) are netted through its row; a
+  // released line has a row of its own.
+  await insertRows(trx, 'netting_statements', ['statement_id', 'netting_id'], drafts.flatMap((d, i) => d.statementIds.map((s) => [s, ids[i]])));
+  await insertRows(trx, 'netted_lines', ['statement_line_id', 'netting_id'], drafts.flatMap((d, i) => d.releasedLineIds.map((l) => [l, ids[i]])));
   return ids;
 }
 

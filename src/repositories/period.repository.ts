@@ -225,12 +225,25 @@ export interface HeldLine {
   amountMinor: bigint;
 }
 
+/**
+ * The lines `ids` with their amounts, a few hundred a query. The close's line queries start from
+ * the few lines held or released (their ids) and look those lines up by primary key, never from
+ * the statements' lines (a planner that starts there reads every line of the period).
+ */
+async function linesByIds(db: Knex, ids: readonly number[]): Promise<(LineAmountRow & { period: string })[]> {
+  const out: (LineAmountRow & { period: string })[] = [];
+  for (let i = 0; i < ids.length; i += 500) {
+    out.push(...(await queryBuilt<LineAmountRow & { period: string }>(lineAmountQuery(db).select('s.period').whereIn('l.id', ids.slice(i, i + 500)))));
+  }
+  return out.sort((x, y) => x.id - y.id);
+}
+
 /** The lines of the period's statements held by an open dispute now. */
 export async function heldLinesOfPeriod(db: Knex, period: string): Promise<HeldLine[]> {
-  const rows = await queryBuilt<LineAmountRow>(
-    lineAmountQuery(db).join({ h: 'held_lines' }, 'h.statement_line_id', 'l.id').select({ dispute_id: 'h.dispute_id' }).where('s.period', period).orderBy('l.id'),
-  );
-  return rows.map((r) => ({ lineId: r.id, statementId: r.statement_id, disputeId: r.dispute_id, amountMinor: amountOf(r) }));
+  const held: { statement_line_id: number; dispute_id: number }[] = await db('held_lines').select('statement_line_id', 'dispute_id');
+  const disputeOf = new Map(held.map((h) => [h.statement_line_id, h.dispute_id]));
+  const rows = (await linesByIds(db, [...disputeOf.keys()])).filter((r) => r.period === period);
+  return rows.map((r) => ({ lineId: r.id, statementId: r.statement_id, disputeId: disputeOf.get(r.id)!, amountMinor: amountOf(r) }));
 }
 
 export async function insertHeldAtClose(trx: Knex, period: string, lines: readonly HeldLine[]): Promise<void> {
@@ -242,16 +255,8 @@ export async function insertHeldAtClose(trx: Knex, period: string, lines: readon
  * netted since, no longer held, and their dispute ended in first..last.
  */
 export async function releasedLinesFor(db: Knex, first: string, last: string): Promise<ReleasedLine[]> {
-  const rows = await queryBuilt<LineAmountRow>(
-    lineAmountQuery(db)
-      .join({ c: 'held_at_close' }, 'c.statement_line_id', 'l.id')
-      .join({ d: 'disputes' }, 'd.id', 'c.dispute_id')
-      .select({ dispute_id: 'c.dispute_id' })
-      .whereBetween('d.ended_date', [first, last])
-      .whereNotExists(db('held_lines as h').select(db.raw('1')).whereRaw('h.statement_line_id = l.id'))
-      .whereNotExists(db('netted_lines as n').select(db.raw('1')).whereRaw('n.statement_line_id = l.id'))
-      .orderBy('l.id'),
-  );
+  const ids: number[] = await pendingReleases(db).whereBetween('d.ended_date', [first, last]).pluck('c.statement_line_id');
+  const rows = await linesByIds(db, ids);
   return rows.map((r) => ({
     lineId: r.id,
     statementId: r.statement_id,

@@ -18,7 +18,7 @@ export const Period = z
     issuedCount: z.number().int().openapi({ example: 0, description: 'Statements still `issued` (neither accepted nor closed): each stands in the way of the close.' }),
     openDisputeCount: z.number().int().openapi({ example: 1, description: 'Open disputes on the period’s statements: they do not stop the close; their lines stay held.' }),
   })
-  .openapi('Period', { description: 'A month that has statements.' });
+  .openapi('Period', { description: 'A month that has statements, or whose only nettable lines are lines released in it (their dispute ended in it), or that was closed.' });
 
 export const PeriodList = ListOf(Period, 'PeriodList');
 export const PeriodListQuery = z.strictObject({ limit: Limit, offset: Offset });

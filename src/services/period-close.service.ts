@@ -3,7 +3,7 @@ import { lockPeriods, transaction, yieldToWaitingWriters } from '../db';
 import { ApiError, conflict, notFound } from '../domain/errors';
 import { closeEntries, journalTotals, sideOf } from '../domain/journal';
 import { computeNettings, periodBounds } from '../domain/netting';
-import { accountsOf, closeJournalKeys, closeJournalsOfPeriod, insertJournal } from '../repositories/journal.repository';
+import { accountsOf, closeJournalKeys, closeJournalsOfPeriod, insertCloseJournals, type NewJournal } from '../repositories/journal.repository';
 import { insertNettings, nettingsOfPeriod } from '../repositories/netting.repository';
 import {
   closeStatementsOf,
@@ -37,7 +37,8 @@ export interface CloseOptions {
   onStep?: ((step: CloseStep) => void) | undefined;
 }
 
-const JOURNALS_PER_TRANSACTION = 50;
+/** Close journals written a transaction (two statements: the journals, their entries). */
+const JOURNALS_PER_TRANSACTION = 200;
 
 /** The audit trail's id of a period: yyyyMM as a number. */
 const periodEntityId = (period: string) => Number(period.replace('-', ''));
@@ -77,7 +78,7 @@ export class PeriodCloseService {
 
   async get(period: string, db: Knex = this.ctx.db): Promise<PeriodRecord> {
     const found = await findPeriod(db, period);
-    if (!found) throw notFound(`Period ${period} has no statements.`);
+    if (!found) throw notFound(`Period ${period} has no statements and no lines released in it.`);
     return found;
   }
 
@@ -145,8 +146,13 @@ export class PeriodCloseService {
     const nettings = await nettingsOfPeriod(db, period, { includeClosing: true });
     const written = await closeJournalKeys(db, period);
     const units = new Map<string, { bunitId: number; currency: string }>();
+    const byUnit = new Map<string, typeof nettings>();
     for (const n of nettings) {
-      for (const bunitId of [n.a.id, n.b.id]) units.set(`${bunitId}/${n.currency}`, { bunitId, currency: n.currency });
+      for (const bunitId of [n.a.id, n.b.id]) {
+        const key = `${bunitId}/${n.currency}`;
+        units.set(key, { bunitId, currency: n.currency });
+        byUnit.set(key, [...(byUnit.get(key) ?? []), n]);
+      }
     }
     const { last } = periodBounds(period);
     const createdAt = this.ctx.calendar.nowIso();
@@ -159,13 +165,12 @@ export class PeriodCloseService {
       const group = due.slice(i, i + JOURNALS_PER_TRANSACTION);
       await transaction(db, async (trx) => {
         const accounts = await accountsOf(trx, group.map((g) => g.bunitId));
-        for (const { bunitId, currency } of group) {
-          const sides = nettings
-            .filter((n) => n.currency === currency && (n.a.id === bunitId || n.b.id === bunitId))
-            .map((n) => sideOf({ id: n.id, aId: n.a.id, bId: n.b.id, owesA: n.owesA, owesB: n.owesB }, bunitId));
+        const journals = group.map(({ bunitId, currency }): NewJournal => {
+          const sides = (byUnit.get(`${bunitId}/${currency}`) ?? []).map((n) => sideOf({ id: n.id, aId: n.a.id, bId: n.b.id, owesA: n.owesA, owesB: n.owesB }, bunitId));
           const entries = closeEntries(accounts.get(bunitId)!, sides);
-          await insertJournal(trx, { bunitId, kind: 'close', period, currency, date: last, paymentId: null, entries, totalMinor: journalTotals(entries).debit, createdAt });
-        }
+          return { bunitId, kind: 'close', period, currency, date: last, paymentId: null, entries, totalMinor: journalTotals(entries).debit, createdAt };
+        });
+        await insertCloseJournals(trx, journals);
       });
       for (const { bunitId, currency } of group) options.onStep?.({ step: 'journal', bunitId, currency });
       await yieldToWaitingWriters(db.client);

@@ -706,7 +706,7 @@ export interface paths {
         };
         /**
          * List periods
-         * @description Every month that has statements, newest first, with whether it is closed and what would stand in the way of its close. Needs an admin key.
+         * @description Every month that has statements or was closed (a month whose only nettable lines were released in it shows once closed), newest first, with whether it is closed and what would stand in the way of its close. Needs an admin key.
          */
         get: operations["listPeriods"];
         put?: never;
@@ -2518,7 +2518,7 @@ export interface components {
             data: components["schemas"]["Period"][];
             meta: components["schemas"]["ListMeta"];
         };
-        /** @description A month that has statements. */
+        /** @description A month that has statements, or whose only nettable lines are lines released in it (their dispute ended in it), or that was closed. */
         Period: {
             /**
              * @description A calendar month, `yyyy-MM`.
@@ -14825,7 +14825,7 @@ export interface operations {
              * @description Conflict with the stored data. One of these codes:
              *
              *     - `idempotency-key-in-use`: A request with the same `Idempotency-Key` is still being processed. Wait and retry with the same key: you will get its answer.
-             *     - `period-not-ready`: The period cannot be closed yet; `errors` names everything that stands in the way: its last day is not before today, an earlier period with statements is still open, a settlement run through a day of it is running, or statements of it are still `issued` (accept them first). Nothing was written; close again once they are out of the way.
+             *     - `period-not-ready`: The period cannot be closed yet; `errors` names everything that stands in the way: its last day is not before today, an earlier period with statements, or with lines released in it, is still open, a settlement run through a day of it is running, or statements of it are still `issued` (accept them first). Nothing was written; close again once they are out of the way.
              */
             409: {
                 headers: {

@@ -109,7 +109,7 @@ export const periodRoutes = [
     path: '/v1/periods',
     operationId: 'listPeriods',
     summary: 'List periods',
-    description: 'Every month that has statements, newest first, with whether it is closed and what would stand in the way of its close. Needs an admin key.',
+    description: 'Every month that has statements or was closed (a month whose only nettable lines were released in it shows once closed), newest first, with whether it is closed and what would stand in the way of its close. Needs an admin key.',
     tags: ['Month-end close'],
     access: 'admin',
     query: PeriodListQuery,
