@@ -1,4 +1,6 @@
 import type { Request } from 'autocannon';
+import { createBenchDatabase, seedDatabase } from './lib/database';
+import { ownerOf, type DatasetSize } from './lib/dataset';
 import { compare, type Target } from './lib/load';
 import { startHttpProcess, type HttpProcess } from './lib/processes';
 import type { ScenarioResult } from './lib/report';
@@ -101,5 +103,113 @@ export async function runApprovalScenario(bench: ApprovalBench): Promise<Scenari
     };
   } finally {
     for (const s of servers) await s.stop();
+  }
+}
+
+/**
+ * Scenario 13, set-based moderation (issue 22): 1,000 pending creations of one business unit
+ * approved by one `POST …/change-requests/moderate`, timed from the request to its answer. The
+ * baseline is the same server deciding another unit's 1,000 pending creations one at a time
+ * (`POST …/change-requests/{id}/approve`, one after the other), so the ratio is the set-based
+ * gain. Both run on a database of their own, seeded alike (no revenue needed), in maker-checker
+ * mode. Target: ≤ 2 s on SQLite, ≤ 5 s on PostgreSQL.
+ */
+export interface ModerationBench {
+  baseUrl: string | undefined;
+  size: DatasetSize;
+  adminKey: string;
+  server: string;
+  serverEnv: (databaseUrl: string) => Promise<Record<string, string>>;
+  logFile: string;
+  log: (message: string) => void;
+}
+
+const MODERATED = 1000;
+const TARGET_SECONDS = { sqlite: 2, postgres: 5 } as const;
+
+/**
+ * `count` pending creations on the spare contracts of `owner`, each a new (contract, referrer)
+ * pair of 0.01 %, so none breaks R4 or R5 when approved; their change requests' ids.
+ */
+async function pendingCreations(server: HttpProcess, adminKey: string, size: DatasetSize, owner: number, count: number): Promise<number[]> {
+  const contracts: number[] = [];
+  for (let id = size.contracts + 1; id <= size.contracts + size.spareContracts; id++) if (ownerOf(id, size) === owner) contracts.push(id);
+  if (contracts.length * (size.bunits - 1) < count) throw new Error(`business unit ${owner} has too few spare contracts for ${count} referrals`);
+  const headers = { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' };
+  const ids: number[] = new Array<number>(count);
+  let next = 0;
+  // A few requests in flight, as a maker's client would send them.
+  const worker = async () => {
+    for (let n = next++; n < count; n = next++) {
+      const contractId = contracts[n % contracts.length]!;
+      const referrer = ((owner - 1 + 1 + Math.floor(n / contracts.length)) % size.bunits) + 1;
+      const res = await fetch(`${server.url}/v1/bunits/${owner}/referrals`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ contract: { id: contractId }, referrer: { id: referrer }, percentage: '0.01', billingStartDate: '2026-01-01' }),
+      });
+      if (res.status !== 201) throw new Error(`a pending referral: ${res.status} ${await res.text()}`);
+      ids[n] = ((await res.json()) as { pendingChange: { id: number } }).pendingChange.id;
+    }
+  };
+  await Promise.all(Array.from({ length: 8 }, worker));
+  return ids;
+}
+
+export async function runModerationScenario(bench: ModerationBench): Promise<ScenarioResult> {
+  const { log } = bench;
+  log(`scenario 13: ${MODERATED} pending creations approved by one moderation, against ${MODERATED} approvals one at a time`);
+  const db = await createBenchDatabase(bench.baseUrl);
+  let server: HttpProcess | undefined;
+  try {
+    // Moderation reads no revenue: the smallest data set with every referral and spare contract.
+    await seedDatabase(db.url, { ...bench.size, revenueLines: Math.min(bench.size.revenueLines, 20_000) });
+    server = await startHttpProcess(bench.server, { ...(await bench.serverEnv(db.url)), APPROVAL_MODE: 'maker-checker' }, '/readyz', 'server-moderation', {
+      logFile: bench.logFile,
+    });
+    const checker = await checkerKey(server, bench.adminKey);
+    const headers = { authorization: `Bearer ${checker}`, 'content-type': 'application/json' };
+    // Two owners with as many spare contracts (1 and 2): one for each side.
+    const [setBased, oneByOne] = [await pendingCreations(server, bench.adminKey, bench.size, 1, MODERATED), await pendingCreations(server, bench.adminKey, bench.size, 2, MODERATED)];
+    log(`  ${2 * MODERATED} pending creations made (business units 1 and 2)`);
+
+    const t0 = performance.now();
+    const res = await fetch(`${server.url}/v1/bunits/1/change-requests/moderate`, { method: 'POST', headers, body: JSON.stringify({ approve: setBased }) });
+    const answer = await res.text();
+    const oursSeconds = (performance.now() - t0) / 1000;
+    if (res.status !== 200) throw new Error(`scenario 13: the moderation answered ${res.status} ${answer}`);
+    const decided = (JSON.parse(answer) as { data: { status: string }[] }).data;
+    if (decided.length !== MODERATED || decided.some((cr) => cr.status !== 'approved')) throw new Error('scenario 13: the moderation did not approve every request');
+
+    const t1 = performance.now();
+    for (const id of oneByOne) {
+      const r = await fetch(`${server.url}/v1/bunits/2/change-requests/${id}/approve`, { method: 'POST', headers, body: '{}' });
+      if (r.status !== 200) throw new Error(`scenario 13: approving ${id} answered ${r.status} ${await r.text()}`);
+      await r.arrayBuffer();
+    }
+    const baselineSeconds = (performance.now() - t1) / 1000;
+    log(`  moderation ${oursSeconds.toFixed(2)} s, one at a time ${baselineSeconds.toFixed(2)} s`);
+
+    const target = TARGET_SECONDS[db.dialect];
+    return {
+      id: 13,
+      name: `approve ${MODERATED.toLocaleString('en-US')} pending creations in one moderation (baseline: one approval at a time)`,
+      unit: 's',
+      ours: oursSeconds,
+      baseline: baselineSeconds,
+      ratio: oursSeconds / baselineSeconds,
+      target: `ours ≤ ${target} s (SQLite 2 s, PostgreSQL 5 s)`,
+      met: oursSeconds <= target,
+      binding: true,
+      details: {
+        'moderation ms': Math.round(oursSeconds * 1000),
+        'approvals/s': MODERATED / oursSeconds,
+        'baseline approvals/s': MODERATED / baselineSeconds,
+        'answer KB': Buffer.byteLength(answer) / 1024,
+      },
+    };
+  } finally {
+    await server?.stop();
+    await db.drop();
   }
 }

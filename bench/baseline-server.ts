@@ -15,6 +15,7 @@ interface Store {
   referral(id: number): Promise<unknown>;
   referralsOfReferrer(bunitId: number, nowIso: string, limit: number, offset: number): Promise<{ total: number; rows: unknown[] }>;
   insertReferral(values: unknown[]): Promise<unknown>;
+  statementsOf(bunitId: number, status: string, period: string, limit: number, offset: number): Promise<{ total: number; rows: unknown[] }>;
   insertRevenue(contractId: number, lines: RevenueLine[], createdAt: string): Promise<number>;
 }
 
@@ -39,6 +40,15 @@ const HISTORY = 'SELECT from_date, to_date, percentage FROM referral_percentages
 const FILTER = 'WHERE r.referrer_id = ? AND (r.archived_at IS NULL OR r.archived_at > ?)';
 const COUNT = `SELECT count(*) AS total FROM referrals r JOIN contracts c ON c.id = r.contract_id JOIN business_units b ON b.id = r.referrer_id ${FILTER}`;
 const PAGE = `${SELECT} ${FILTER} ORDER BY r.id LIMIT ? OFFSET ?`;
+/** Scenario 16: the statements a unit pays or earns in one status and period, with their parties and held amount. */
+const STATEMENT_FILTER = "WHERE s.finalized = ? AND (s.payer_id = ? OR s.referrer_id = ?) AND s.period = ? AND s.status = ?";
+const STATEMENT_FROM = 'FROM statements s JOIN business_units p ON p.id = s.payer_id JOIN business_units f ON f.id = s.referrer_id';
+const STATEMENT_COUNT = `SELECT count(*) AS total ${STATEMENT_FROM} ${STATEMENT_FILTER}`;
+const STATEMENT_PAGE = `SELECT s.id, s.run_id, s.payer_id, p.code AS payer_code, p.name AS payer_name, s.referrer_id,
+  f.code AS referrer_code, f.name AS referrer_name, s.currency, CAST(s.total_minor AS TEXT) AS total_minor, s.line_count,
+  s.created_at, s.period, s.status, s.accepted_by, s.accepted_date,
+  (SELECT CAST(COALESCE(SUM(d.amount_minor), 0) AS TEXT) FROM disputes d WHERE d.statement_id = s.id AND d.status = 'open') AS held_minor
+  ${STATEMENT_FROM} ${STATEMENT_FILTER} ORDER BY s.id LIMIT ? OFFSET ?`;
 const INSERT_REFERRAL = `INSERT INTO referrals (contract_id, referrer_id, percentage, billing_start_date, billing_end_date, created_at, version)
   VALUES (?, ?, ?, ?, ?, ?, 1)`;
 
@@ -53,6 +63,8 @@ function sqliteStore(url: string): Store {
   const count = db.prepare(COUNT);
   const page = db.prepare(PAGE);
   const insertReferral = db.prepare(INSERT_REFERRAL);
+  const statementCount = db.prepare(STATEMENT_COUNT);
+  const statementPage = db.prepare(STATEMENT_PAGE);
   const currency = db.prepare('SELECT currency FROM contracts WHERE id = ?').pluck();
   const insertLine = db.prepare(
     'INSERT INTO revenue_lines (contract_id, external_id, amount, currency, period_start, period_end, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
@@ -73,6 +85,11 @@ function sqliteStore(url: string): Store {
       return { total, rows: page.all(bunitId, nowIso, limit, offset) };
     },
     insertReferral: async (values) => ({ id: Number(addReferral.immediate(values)) }),
+    async statementsOf(bunitId, status, period, limit, offset) {
+      const filter = [1, bunitId, bunitId, period, status];
+      const { total } = statementCount.get(...filter) as { total: number };
+      return { total, rows: statementPage.all(...filter, limit, offset) };
+    },
     insertRevenue: async (contractId, lines, createdAt) => addRevenue.immediate(contractId, lines, createdAt),
   };
 }
@@ -90,6 +107,8 @@ function postgresStore(url: string): Store {
   const count = { name: 'count', text: numbered(COUNT) };
   const page = { name: 'page', text: numbered(PAGE) };
   const insertReferral = { name: 'insert-referral', text: `${numbered(INSERT_REFERRAL)} RETURNING id` };
+  const statementCount = { name: 'statement-count', text: numbered(STATEMENT_COUNT) };
+  const statementPage = { name: 'statement-page', text: numbered(STATEMENT_PAGE) };
   const insertLines = {
     name: 'insert-lines',
     text: `INSERT INTO revenue_lines (contract_id, external_id, amount, currency, period_start, period_end, created_at)
@@ -123,6 +142,14 @@ function postgresStore(url: string): Store {
       return { total: Number(c.rows[0].total), rows: p.rows };
     },
     insertReferral: (values) => inTransaction(async (c) => (await c.query({ ...insertReferral, values })).rows[0]),
+    async statementsOf(bunitId, status, period, limit, offset) {
+      const filter = [true, bunitId, bunitId, period, status];
+      const [c, p] = await Promise.all([
+        pool.query({ ...statementCount, values: filter }),
+        pool.query({ ...statementPage, values: [...filter, limit, offset] }),
+      ]);
+      return { total: Number(c.rows[0].total), rows: p.rows };
+    },
     insertRevenue: (contractId, lines, createdAt) =>
       inTransaction(async (c) => {
         const values = [
@@ -164,6 +191,17 @@ app.get('/v1/bunits/:bunitId/referrals', async (req: Request, res: Response) => 
     const limit = Number(req.query.limit ?? 50);
     const offset = Number(req.query.offset ?? 0);
     const { total, rows } = await store.referralsOfReferrer(Number(req.params.bunitId), new Date().toISOString(), limit, offset);
+    res.json({ data: rows, meta: { total, limit, offset } });
+  } catch (err) {
+    fail(res, err);
+  }
+});
+
+app.get('/v1/bunits/:bunitId/statements', async (req: Request, res: Response) => {
+  try {
+    const limit = Number(req.query.limit ?? 50);
+    const offset = Number(req.query.offset ?? 0);
+    const { total, rows } = await store.statementsOf(Number(req.params.bunitId), String(req.query.status), String(req.query.period), limit, offset);
     res.json({ data: rows, meta: { total, limit, offset } });
   } catch (err) {
     fail(res, err);

@@ -18,8 +18,10 @@ import {
 import { compare } from './lib/load';
 import { ROOT, freePort, runNodeScript, startHttpProcess, type HttpProcess } from './lib/processes';
 import { machine, printReport, targetHolds, updateReadme, type RunReport, type ScenarioResult } from './lib/report';
-import { runApprovalScenario } from './approval';
+import { runApprovalScenario, runModerationScenario } from './approval';
+import { runCloseScenario } from './close';
 import { runSettlementScenarios } from './settlement';
+import { runStatementListScenario } from './statements';
 import { runWebhookScenarios } from './webhooks';
 
 /**
@@ -288,6 +290,33 @@ async function main(): Promise<void> {
         }),
       );
     }
+    if (!ONLY || ONLY.has(13)) {
+      scenarios.push(
+        await runModerationScenario({
+          baseUrl: env.DATABASE_URL,
+          size: SIZE,
+          adminKey: ADMIN_KEY,
+          server: SERVER,
+          serverEnv: async (url) => ({ ...(await serverEnv(db)), DATABASE_URL: url }),
+          logFile: path.join(LOG_DIR, 'server.log'),
+          log,
+        }),
+      );
+    }
+    if (!ONLY || ONLY.has(16)) {
+      scenarios.push(
+        await runStatementListScenario({
+          baseUrl: env.DATABASE_URL,
+          size: SIZE,
+          adminKey: ADMIN_KEY,
+          server: SERVER,
+          serverEnv: async (url) => ({ ...(await serverEnv(db)), DATABASE_URL: url }),
+          logFile: path.join(LOG_DIR, 'server.log'),
+          settings: { seconds: SECONDS, warmupSeconds: WARMUP, rounds: ROUNDS, connections: CONNECTIONS },
+          log,
+        }),
+      );
+    }
     if (!ONLY || ONLY.has(5) || ONLY.has(6) || ONLY.has(12)) {
       scenarios.push(
         ...(await runSettlementScenarios({
@@ -305,6 +334,9 @@ async function main(): Promise<void> {
     if (!ONLY || ONLY.has(9) || ONLY.has(10) || ONLY.has(14) || ONLY.has(15)) {
       const settings = { seconds: SECONDS, warmupSeconds: WARMUP, rounds: ROUNDS, connections: CONNECTIONS };
       scenarios.push(...(await runWebhookScenarios({ ...settings, baseUrl: env.DATABASE_URL, size: SIZE, adminKey: ADMIN_KEY, only: ONLY, log })));
+    }
+    if (!ONLY || ONLY.has(17)) {
+      scenarios.push(await runCloseScenario({ baseUrl: env.DATABASE_URL, server: SERVER, log }));
     }
 
     scenarios.sort((a, b) => a.id - b.id);

@@ -261,19 +261,35 @@ export async function runWebhookScenarios(s: WebhookBenchSettings): Promise<Scen
 
 type Databases = Awaited<ReturnType<typeof createBenchDatabase>>[];
 
+/**
+ * A fresh database and one instance per name on it, delivering with default settings; both are
+ * noted in `databases` and `servers`, which the caller stops and drops whatever happens.
+ */
+async function deliveringServers<const Names extends readonly string[]>(
+  s: WebhookBenchSettings,
+  databases: Databases,
+  servers: HttpProcess[],
+  names: Names,
+): Promise<{ [K in keyof Names]: HttpProcess }> {
+  const db = await createBenchDatabase(s.baseUrl);
+  databases.push(db);
+  const env = { DATABASE_URL: db.url, ADMIN_API_KEY: s.adminKey, WEBHOOK_DELIVERY: 'on' };
+  const started: HttpProcess[] = [];
+  for (const name of names) {
+    const server = await startHttpProcess(SERVER, await serverEnv(env), '/readyz', name);
+    servers.push(server);
+    started.push(server);
+  }
+  return started as { [K in keyof Names]: HttpProcess };
+}
+
 /** Scenario 14: two instances, a receiver that answers after 1.6 s; every request counted. */
 async function duplicatesScenario(s: WebhookBenchSettings, databases: Databases, servers: HttpProcess[]): Promise<ScenarioResult> {
   const events = 25;
   s.log(`scenario 14: ${events} events to 2 endpoints whose receiver answers after 1.6 s, 2 instances with default settings`);
-  const db = await createBenchDatabase(s.baseUrl);
-  databases.push(db);
   const receiver = await startRecorder({ delayMs: 1600 });
   try {
-    const env = { DATABASE_URL: db.url, ADMIN_API_KEY: s.adminKey, WEBHOOK_DELIVERY: 'on' };
-    const a = await startHttpProcess(SERVER, await serverEnv(env), '/readyz', 'server-dup-a');
-    servers.push(a);
-    const b = await startHttpProcess(SERVER, await serverEnv(env), '/readyz', 'server-dup-b');
-    servers.push(b);
+    const [a] = await deliveringServers(s, databases, servers, ['server-dup-a', 'server-dup-b']);
     for (const path of ['a', 'b']) await subscribe(a, s.adminKey, `${receiver.url}/${path}`);
     const started = Date.now();
     await createUnits(a, s.adminKey, 'DUP', events);
@@ -313,13 +329,10 @@ async function hangingScenario(s: WebhookBenchSettings, databases: Databases, se
   const rate = 4;
   const seconds = 40;
   s.log(`scenario 15: 20 endpoints whose receiver never answers and a healthy one, ${rate} events/s for ${seconds} s, one instance`);
-  const db = await createBenchDatabase(s.baseUrl);
-  databases.push(db);
   const hanging = await startRecorder({ hang: true });
   const healthy = await startRecorder({});
   try {
-    const server = await startHttpProcess(SERVER, await serverEnv({ DATABASE_URL: db.url, ADMIN_API_KEY: s.adminKey, WEBHOOK_DELIVERY: 'on' }), '/readyz', 'server-hanging');
-    servers.push(server);
+    const [server] = await deliveringServers(s, databases, servers, ['server-hanging']);
     for (let i = 0; i < 20; i++) await subscribe(server, s.adminKey, `${hanging.url}/${i}`);
     // Created last: claimed by id, it would come last.
     await subscribe(server, s.adminKey, healthy.url);

@@ -17,6 +17,7 @@ import * as m15 from './202612011300_settlement_events';
 import * as m16 from './202612011400_pending_events';
 import * as m17 from './202612061100_claims';
 import * as m18 from './202612061400_statement_disputes';
+import * as m19 from './202612061600_period_close';
 
 /**
  * Migrations in order. Listed here rather than discovered on disk so that they load the same way
@@ -41,6 +42,7 @@ const migrations: Record<string, Knex.Migration> = {
   '202612011400_pending_events': m16,
   '202612061100_claims': m17,
   '202612061400_statement_disputes': m18,
+  '202612061600_period_close': m19,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -23,11 +23,13 @@ export async function insertRows<R = never>(
   columns: readonly string[],
   rows: readonly (readonly unknown[])[],
   returning: readonly string[] = [],
-  options: { ignoreConflictOn?: readonly string[] } = {},
+  options: { ignoreConflictOn?: readonly string[]; conflictWhere?: string } = {},
 ): Promise<R[]> {
   if (rows.length === 0) return [];
-  // With ignoreConflictOn, a row that would violate that unique key is skipped (and not returned).
-  const ignore = options.ignoreConflictOn ? ` ON CONFLICT (${options.ignoreConflictOn.join(', ')}) DO NOTHING` : '';
+  // With ignoreConflictOn, a row that would violate that unique key is skipped (and not returned);
+  // conflictWhere names a partial unique index's predicate.
+  const where = options.conflictWhere ? ` WHERE ${options.conflictWhere}` : '';
+  const ignore = options.ignoreConflictOn ? ` ON CONFLICT (${options.ignoreConflictOn.join(', ')})${where} DO NOTHING` : '';
   const tail = `${ignore}${returning.length ? ` RETURNING ${returning.join(', ')}` : ''}`;
   if (dialectOf(db) === 'postgres') {
     return onConnection(db.client, async (conn) => {

@@ -62,3 +62,19 @@ export async function lockRangeShared(trx: Knex.Transaction, table: LockableTabl
 export function skipLocked(trx: Knex.Transaction, query: Knex.QueryBuilder): Knex.QueryBuilder {
   return dialectOf(trx) === 'postgres' ? query.forUpdate().skipLocked() : query;
 }
+
+/** The advisory lock key of the periods (SPEC §16): any number, the same in every process. */
+const PERIOD_LOCK_KEY = 160_116;
+
+/**
+ * The lock that orders a period's close against the changes it must see whole: a close claims a
+ * period holding it exclusively; a run, an acceptance or a dispute holds it shared while it checks
+ * that its period is open and writes. So a close sees each of them entirely or not at all, and
+ * none of them begins in a period a close has claimed. PostgreSQL: a transaction-level advisory
+ * lock (shared holders never wait for each other). SQLite: a no-op, the transaction holds the
+ * database's write lock already.
+ */
+export async function lockPeriods(trx: Knex.Transaction, mode: 'shared' | 'exclusive'): Promise<void> {
+  if (dialectOf(trx) !== 'postgres') return;
+  await trx.raw(mode === 'shared' ? 'SELECT pg_advisory_xact_lock_shared(?)' : 'SELECT pg_advisory_xact_lock(?)', [PERIOD_LOCK_KEY]);
+}

@@ -30,6 +30,11 @@ export const EVENT_TYPES = [
   'api_key.created',
   'api_key.revoked',
   'webhook_endpoint.disabled',
+  'period.closed',
+  'netting.created',
+  'netting.paid',
+  'journal.created',
+  'journal.posted',
 ] as const;
 
 export type EventType = (typeof EVENT_TYPES)[number];

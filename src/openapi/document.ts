@@ -376,6 +376,11 @@ export function buildOpenApiDocument(routes: RouteDef[] = apiRoutes) {
         description: 'The nightly run that turns billable revenue into statements, and the billing windows behind it.',
       },
       { name: 'Statements', description: 'What one business unit owes another, per run and currency, to the minor unit.' },
+      {
+        name: 'Month-end close',
+        description:
+          'Closing a month: what each pair of business units owes the other netted into one amount, balanced journals for both units’ books that mirror each other, and the payments of the net amounts.',
+      },
       { name: 'API keys', description: 'Who may call the API: roles read, write, approver and admin, scoped to business units.' },
       {
         name: 'Events',

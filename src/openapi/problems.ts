@@ -29,6 +29,10 @@ export type ProblemCode =
   | 'not-open'
   | 'period-closed'
   | 'four-eyes'
+  | 'period-not-ready'
+  | 'duplicate-reference'
+  | 'already-posted'
+  | 'overpayment'
   | 'method-not-allowed'
   | 'not-acceptable'
   | 'precondition-failed'
@@ -210,8 +214,44 @@ export const PROBLEMS: Record<ProblemCode, ProblemDoc> = {
   'period-closed': {
     status: 409,
     title: 'Conflict',
-    meaning: 'The statement’s period is closed (its status is `closed`, SPEC §16): it can no longer be accepted or disputed. A later correction settles in an open period.',
-    example: { detail: 'Statement 89 belongs to period 2026-10, which is closed: it can no longer be accepted or disputed.' },
+    meaning:
+      'The period (month) is closed, or its close is under way: its statements are final, netted and booked, and nothing may change them. A settlement run through a day of it, and an acceptance or dispute of its statements (their status is `closed`), are refused. A later correction goes into an open period (an adjustment, §12, or a credit note).',
+    example: { detail: 'Period 2026-10 is closed: no run may settle through 2026-10-31.' },
+  },
+  'period-not-ready': {
+    status: 409,
+    title: 'Period not ready',
+    meaning:
+      'The period cannot be closed yet; `errors` names everything that stands in the way: its last day is not before today, an earlier period with statements, or with lines released in it, is still open, a settlement run through a day of it is running, or statements of it are still `issued` (accept them first). Nothing was written; close again once they are out of the way.',
+    example: {
+      detail: 'Period 2026-11 cannot be closed yet: the earlier period 2026-10 is still open; 2 statements are still issued (not accepted): 88, 89.',
+      errors: [
+        { path: 'period', message: 'the earlier period 2026-10 is still open' },
+        { path: 'period', message: '2 statements are still issued (not accepted): 88, 89' },
+      ],
+    },
+  },
+  'duplicate-reference': {
+    status: 409,
+    title: 'Conflict',
+    meaning:
+      'The netting has a payment with this `reference` already, with another amount or date. (The same reference with the same amount and date is not an error: it answers 200 with the payment recorded before.)',
+    example: { detail: 'Netting 31 has a payment with reference PAY-2026-11-0042 already (100.00 paid 2026-11-05), different from this one.' },
+  },
+  'already-posted': {
+    status: 409,
+    title: 'Conflict',
+    meaning: 'The journal was acknowledged already, with another `externalId`. (The same externalId again answers 200, unchanged.)',
+    example: { detail: 'Journal 61 was posted already, as ERP-JE-2026-004711 (2026-11-02T08:15:00.000Z).' },
+  },
+  overpayment: {
+    status: 422,
+    title: 'Overpayment',
+    meaning: 'The payments of a netting would add up to more than its `amount`. Nothing was recorded.',
+    example: {
+      detail: 'A payment of 200.00 EUR would bring netting 31 to more than its amount (129.44, of which 100.00 paid).',
+      errors: [{ path: 'body.amount', message: 'must be at most 29.44' }],
+    },
   },
   'four-eyes': {
     status: 403,

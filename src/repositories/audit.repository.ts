@@ -8,7 +8,7 @@ export interface FieldChange {
 }
 
 export interface AuditEvent {
-  entityType: 'bunit' | 'contract' | 'referral' | 'revenue-line' | 'settlement-run' | 'api-key' | 'webhook-endpoint' | 'statement' | 'dispute';
+  entityType: 'bunit' | 'contract' | 'referral' | 'revenue-line' | 'settlement-run' | 'api-key' | 'webhook-endpoint' | 'statement' | 'dispute' | 'period' | 'netting' | 'journal';
   entityId: number;
   action: string;
   keyName: string;

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import type { Accounts } from '../domain/journal';
 import { dialectOf, preparedSql, queryPrepared, toIsoTimestamp } from '../db';
 import { fetchPage, whereArchived, type Page, type PageResult, type Sort } from './paging';
 
@@ -9,9 +10,23 @@ export interface BunitRecord {
   createdAt: string;
   archivedAt: string | null;
   version: number;
+  /** The accounts its journals book on (SPEC §16). */
+  accounts: Accounts;
 }
 
-const COLUMNS = ['id', 'code', 'name', 'created_at', 'archived_at', 'version'];
+const COLUMNS = [
+  'id',
+  'code',
+  'name',
+  'created_at',
+  'archived_at',
+  'version',
+  'account_receivable',
+  'account_payable',
+  'account_income',
+  'account_expense',
+  'account_clearing',
+];
 const SORT_COLUMNS = { id: 'id', code: 'code', name: 'name', createdDate: 'created_at' } as const;
 
 interface Row {
@@ -21,6 +36,11 @@ interface Row {
   created_at: Date | string;
   archived_at: Date | string | null;
   version: number;
+  account_receivable: string;
+  account_payable: string;
+  account_income: string;
+  account_expense: string;
+  account_clearing: string;
 }
 
 const toRecord = (r: Row): BunitRecord => ({
@@ -30,6 +50,13 @@ const toRecord = (r: Row): BunitRecord => ({
   createdAt: toIsoTimestamp(r.created_at)!,
   archivedAt: toIsoTimestamp(r.archived_at),
   version: r.version,
+  accounts: {
+    receivable: r.account_receivable,
+    payable: r.account_payable,
+    income: r.account_income,
+    expense: r.account_expense,
+    clearing: r.account_clearing,
+  },
 });
 
 const BUNIT_BY_ID = preparedSql(`SELECT ${COLUMNS.join(', ')} FROM business_units WHERE id = ?`);

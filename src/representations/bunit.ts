@@ -8,4 +8,5 @@ export const presentBunit = (b: BunitRecord): BusinessUnit => ({
   name: b.name,
   createdDate: b.createdAt,
   archivedDate: b.archivedAt,
+  accounts: b.accounts,
 });

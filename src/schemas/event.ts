@@ -8,6 +8,7 @@ import { Dispute } from './dispute';
 import { Referral } from './referral';
 import { SettlementRun, Statement } from './settlement';
 import { Timestamp } from './common';
+import { Journal, Netting, Period } from './period';
 import { WebhookEndpoint } from './webhook';
 
 /** The events feed (SPEC §13). */
@@ -65,6 +66,9 @@ export const Event = z
     ),
     family('DisputeEvent', typesOf('dispute'), Dispute, 'A dispute over statement lines was opened, resolved (rejected or upheld) or withdrawn; `data` is the dispute.'),
     family('ApiKeyEvent', typesOf('api_key'), ApiKey, 'An API key was created or revoked (never its secret).'),
+    family('PeriodEvent', typesOf('period'), Period, 'A period was closed (SPEC §16); its nettings’ and journals’ events follow it.'),
+    family('NettingEvent', typesOf('netting'), Netting, 'A netting was written by a close (`created`), or its payments reached its amount (`paid`).'),
+    family('JournalEvent', typesOf('journal'), Journal, 'A journal was written (by a close or a payment), or acknowledged by the ERP (`posted`).'),
     family('WebhookEndpointEvent', typesOf('webhook_endpoint'), WebhookEndpoint, 'A webhook endpoint was disabled after failing every delivery for 5 days.'),
   ])
   .openapi('Event', { description: 'One change, as the feed and the webhooks carry it.' });

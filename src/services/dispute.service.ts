@@ -24,6 +24,7 @@ import { presentDispute } from '../representations/dispute';
 import type { DisputeListQuery } from '../schemas/dispute';
 import type { Actor, ServiceContext } from './context';
 import { periodClosed } from './statement-acceptance.service';
+import { assertPeriodOpen } from './period-close.service';
 import { withUnitOfWork, type Acting, type EventDraft, type UnitOfWork } from './unit-of-work';
 
 /**
@@ -99,6 +100,9 @@ export class DisputeService {
       if (!statement || (statement.payer.id !== bunitId && statement.referrer.id !== bunitId)) {
         throw notFound(`Statement ${statementId} does not exist under business unit ${bunitId}.`);
       }
+      // A close that has claimed the period (SPEC §16) has recorded what it holds: no new dispute.
+      // Taken before the statement's row lock, in the order a close takes them (no deadlock).
+      await assertPeriodOpen(uow.trx, statement.period, `statement ${statementId} can no longer be disputed`);
       const status = await lockStatement(uow.trx, statementId);
       if (status === 'closed') throw periodClosed(statement);
 
@@ -240,7 +244,8 @@ export class DisputeService {
       entity: 'dispute',
       id: dispute.id,
       action: withdrawn ? 'withdraw' : 'resolve',
-      reason: end.reason,
+      // As for change requests: the audit entry keeps the X-Change-Reason header's, the dispute the body's.
+      reason: uow.actor.reason ?? end.reason,
       changes: [
         { field: 'status', from: 'open', to: end.status },
         ...(end.correctionChangeRequestId !== null ? [{ field: 'correctionChangeRequestId', from: null, to: end.correctionChangeRequestId }] : []),

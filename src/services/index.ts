@@ -5,6 +5,9 @@ import { BunitService } from './bunit.service';
 import type { ServiceContext } from './context';
 import { ContractService } from './contract.service';
 import { DisputeService } from './dispute.service';
+import { JournalService } from './journal.service';
+import { NettingService } from './netting.service';
+import { PeriodCloseService } from './period-close.service';
 import { EventService } from './event.service';
 import { ReferralService } from './referral.service';
 import { RevenueService } from './revenue.service';
@@ -28,6 +31,9 @@ export interface Services {
   billingWindows: BillingWindowService;
   events: EventService;
   webhooks: WebhookEndpointService;
+  periods: PeriodCloseService;
+  nettings: NettingService;
+  journals: JournalService;
 }
 
 export function createServices(ctx: ServiceContext, hooks: { onKeyRevoked?: () => void } = {}): Services {
@@ -47,5 +53,8 @@ export function createServices(ctx: ServiceContext, hooks: { onKeyRevoked?: () =
     billingWindows: new BillingWindowService(ctx),
     events: new EventService(ctx),
     webhooks: new WebhookEndpointService(ctx, ctx.webhookUrlPolicy ?? { allowHttp: false, allowPrivate: false }),
+    periods: new PeriodCloseService(ctx),
+    nettings: new NettingService(ctx),
+    journals: new JournalService(ctx),
   };
 }

@@ -1,6 +1,7 @@
 import { isUniqueViolation, newClaimOwner } from '../db';
 import { addDays } from '../domain/dates';
 import { conflict, notFound, validationFailed } from '../domain/errors';
+import { periodOf } from '../domain/netting';
 import { contractsToAdjust, contractsToSettle } from '../repositories/settlement.repository';
 import {
   findRun,
@@ -17,6 +18,7 @@ import { DryRun } from './settlement/dry-run';
 import { leaseSecondsOf } from './settlement/lease';
 import { cutPartitions } from './settlement/partition-work';
 import { RunExecutor, type ExecutionOptions, type RunProgress } from './settlement/run-executor';
+import { assertPeriodOpen } from './period-close.service';
 import { withUnitOfWork } from './unit-of-work';
 
 export type { RunProgress };
@@ -72,6 +74,8 @@ export class SettlementService {
     let runId: number;
     try {
       runId = await withUnitOfWork(this.ctx, actor, async (uow) => {
+        // SPEC §16: no run into a closed period (nor one a close has claimed).
+        await assertPeriodOpen(uow.trx, periodOf(through), `no run may settle through ${through}`);
         const id = await insertRun(uow.trx, {
           through,
           createdBy: actor.name,

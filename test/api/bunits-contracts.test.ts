@@ -20,6 +20,15 @@ async function read(ctx: ApiContext, path: string) {
   return res;
 }
 
+/** The accounts a new business unit's journals book on (SPEC §16). */
+const DEFAULT_ACCOUNTS = {
+  receivable: 'intercompany-receivable',
+  payable: 'intercompany-payable',
+  income: 'revenue-share-income',
+  expense: 'revenue-share-expense',
+  clearing: 'intercompany-clearing',
+};
+
 const ids = (res: { body: { data: { id: number }[] } }) => res.body.data.map((x) => x.id);
 
 describeApi('business units', (ctx) => {
@@ -32,6 +41,7 @@ describeApi('business units', (ctx) => {
       name: 'Nordic Sales',
       createdDate: '2026-11-23T12:00:00.000Z',
       archivedDate: null,
+      accounts: DEFAULT_ACCOUNTS,
     });
     expect(res.headers.location).to.equal(`/v1/bunits/${res.body.id}`);
     expect(res.headers.etag).to.match(/^"[^"]+"$/, 'a strong ETag');
@@ -78,6 +88,7 @@ describeApi('business units', (ctx) => {
       name: 'Nordic Sales & Services',
       createdDate: '2026-11-23T12:00:00.000Z',
       archivedDate: null,
+      accounts: DEFAULT_ACCOUNTS,
     });
     expect(saved.headers.etag).to.be.a('string').and.not.equal(created.headers.etag);
     const got = await read(ctx, `/v1/bunits/${id}`);

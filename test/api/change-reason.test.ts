@@ -150,6 +150,29 @@ describeApi('X-Change-Reason as raw UTF-8 bytes (SPEC §7.4)', (ctx) => {
     const lineIds = (lines.body.data as { id: number }[]).map((l) => l.id);
     await ok('deleteRevenueLine', 'DELETE', `/v1/bunits/${hq}/contracts/${contract}/revenue/${lineIds[1]}`);
     await ok('runSettlement', 'POST', '/v1/settlement-runs', { body: { through: '2026-10-31' } });
+
+    // After the run (SPEC §15): disputes, withdrawn and resolved (by the other party: four eyes), and the acceptance.
+    const statement = (await ctx.get(`/v1/bunits/${hq}/statements?role=payer`)).body.data[0] as { id: number };
+    const statementPath = `/v1/bunits/${hq}/statements/${statement.id}`;
+    const lineId = (await ctx.get(statementPath)).body.lines[0].id as number;
+    const dispute = async () =>
+      (await ok('openDispute', 'POST', `${statementPath}/disputes`, { body: { lineIds: [lineId], reasonCode: 'wrong-revenue', comment: 'Cancelled ✓' } })).body.id as number;
+    await ok('withdrawDispute', 'POST', `/v1/bunits/${hq}/disputes/${await dispute()}/withdraw`, { body: {} });
+    const nordicsApprover = await ctx.key('nordics-approver', 'approver', [nordics]);
+    await ok('resolveDispute', 'POST', `/v1/bunits/${nordics}/disputes/${await dispute()}/resolve`, {
+      key: nordicsApprover.secret,
+      body: { outcome: 'rejected', reason: 'The line is right.' },
+    });
+    await ok('acceptStatement', 'POST', `${statementPath}/accept`, { body: {} });
+
+    // The month-end (SPEC §16): the close, a payment, a journal posted, the accounts.
+    await ok('closePeriod', 'POST', '/v1/periods/2026-10/close', { body: {} });
+    const netting = (await ctx.get(`/v1/bunits/${hq}/nettings?period=2026-10`)).body.data[0] as { id: number; amount: string };
+    await ok('recordPayment', 'POST', `/v1/bunits/${hq}/nettings/${netting.id}/payments`, { body: { amount: netting.amount, paidDate: '2026-11-20', reference: 'PAY-1' } });
+    const journal = (await ctx.get(`/v1/bunits/${hq}/journals?period=2026-10`)).body.data[0] as { id: number };
+    await ok('postJournal', 'POST', `/v1/bunits/${hq}/journals/${journal.id}/post`, { body: { externalId: 'ERP-1' } });
+    const accounts = { receivable: '1410', payable: '2410', income: '4800', expense: '6800', clearing: '1290' };
+    await ok('setAccounts', 'PUT', `/v1/bunits/${hq}/accounts`, { body: accounts });
     await ok('archiveContract', 'DELETE', `/v1/bunits/${hq}/contracts/${contract}`);
     await ok('archiveBusinessUnit', 'DELETE', `/v1/bunits/${spare}`);
 

@@ -103,7 +103,8 @@ describe('the conformance check of test/helpers/conformance.ts', () => {
   const checker = conformance();
   const json = { 'content-type': 'application/json; charset=utf-8', 'x-request-id': 'r1' };
   const problemType = { 'content-type': 'application/problem+json; charset=utf-8', 'x-request-id': 'r1' };
-  const bunit = { id: 1, code: 'DACH', name: 'DACH Enterprise', createdDate: '2026-01-05T09:30:00.000Z', archivedDate: null };
+  const accounts = { receivable: 'r', payable: 'p', income: 'i', expense: 'e', clearing: 'c' };
+  const bunit = { id: 1, code: 'DACH', name: 'DACH Enterprise', createdDate: '2026-01-05T09:30:00.000Z', archivedDate: null, accounts };
   const problem = (code: string, status: number, extra: Json = {}) =>
     JSON.stringify({ type: `urn:referral-service:problem:${code}`, title: 'Conflict', status, detail: 'd', code, ...extra });
   const get = (over: Partial<Parameters<Conformance['check']>[0]>) =>

@@ -697,6 +697,222 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/periods": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List periods
+         * @description Every month that has statements or was closed (a month whose only nettable lines were released in it shows once closed), newest first, with whether it is closed and what would stand in the way of its close. Needs an admin key.
+         */
+        get: operations["listPeriods"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/periods/{period}/close": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Close a period
+         * @description Closes the month: every statement of it becomes `closed`, what each pair of business units owes the other in each currency is netted into one amount, and each unit gets one balanced close journal per currency, dated the period's last day. For good: there is no reopening (a later correction is an adjustment in an open period).
+         *
+         *     409 period-not-ready, naming everything that stands in the way, while: the period's last day is not before today; an earlier period with statements is still open; a settlement run through a day of it is running; a statement of it is still `issued`. Open disputes do not stop it: their lines stay held, count in no netting now, and are netted in the period in which their dispute ends.
+         *
+         *     The close runs as many short transactions (the API is never stalled by it); nobody sees half of it: its nettings and journals appear when the period is `closed`. A close that was interrupted is finished by the next one, with the same result; closing a closed period answers it as it is (200). The same as `npm run close -- --period yyyy-MM`.
+         */
+        post: operations["closePeriod"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/periods/{period}/nettings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every netting of a period
+         * @description Needs an admin key. Empty until the period is closed.
+         */
+        get: operations["listPeriodNettings"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/bunits/{bunitId}/nettings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the nettings of a business unit
+         * @description The nettings of closed periods the unit is a party of, newest period first. `status` follows from the payments.
+         */
+        get: operations["listNettings"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/bunits/{bunitId}/nettings/{nettingId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read a netting
+         * @description Visible to both parties.
+         */
+        get: operations["getNetting"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/bunits/{bunitId}/nettings/{nettingId}/payments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the payments of a netting
+         * @description Visible to both parties, oldest first.
+         */
+        get: operations["listPayments"];
+        put?: never;
+        /**
+         * Record a payment of a netting
+         * @description By a `write` key of the payer (`bunitId`), or an admin. A netting may be paid in parts; the payments may not add up to more than its amount (422 overpayment). `reference` is unique per netting: sending the same reference with the same amount and date again answers 200 with the payment recorded before; with another amount or date, 409 duplicate-reference.
+         *
+         *     Each payment writes a `payment` journal for the payer (Dr payable / Cr clearing) and one for the payee (Dr clearing / Cr payable), dated `paidDate`. The netting's `paidAmount` and `status` follow.
+         */
+        post: operations["recordPayment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/bunits/{bunitId}/accounts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read a business unit’s accounts
+         * @description The accounts the unit’s journals book on.
+         */
+        get: operations["getAccounts"];
+        /**
+         * Change a business unit’s accounts
+         * @description Needs an admin key. All five accounts; the change applies to journals written afterwards (those written before keep theirs).
+         */
+        put: operations["setAccounts"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/bunits/{bunitId}/journals": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the journals of a business unit
+         * @description Close journals (of closed periods) and payment journals, oldest first. `posted=false`: those the ERP has not acknowledged yet, for its pick-up.
+         *
+         *     With `Accept: text/csv`: the journals of this page as the file the ERP imports: a header row, then one row per entry, the journal’s id, the unit’s code, kind, date and currency first; an entry has either a debit or a credit, the other column empty.
+         */
+        get: operations["listJournals"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/bunits/{bunitId}/journals/{journalId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read a journal
+         * @description With `Accept: text/csv`: a header row and one row per entry (as the list’s CSV).
+         */
+        get: operations["getJournal"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/bunits/{bunitId}/journals/{journalId}/post": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Acknowledge a journal as posted in the ERP
+         * @description By a `write` key of the unit, or an admin. Again with the same `externalId`: 200, unchanged; with another, 409 already-posted.
+         */
+        post: operations["postJournal"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/api-keys": {
         parameters: {
             query?: never;
@@ -1095,6 +1311,20 @@ export interface components {
              * @example 2026-11-23T10:15:00.000Z
              */
             archivedDate: string | null;
+            accounts: components["schemas"]["Accounts"];
+        };
+        /** @description The accounts its journals book on (SPEC §16); changed by `PUT /v1/bunits/{bunitId}/accounts`. */
+        Accounts: {
+            /** @example intercompany-receivable */
+            receivable: string;
+            /** @example intercompany-payable */
+            payable: string;
+            /** @example revenue-share-income */
+            income: string;
+            /** @example revenue-share-expense */
+            expense: string;
+            /** @example intercompany-clearing */
+            clearing: string;
         };
         ListMeta: {
             total: number;
@@ -1110,7 +1340,7 @@ export interface components {
             /** @example Nordic Sales */
             name: string;
         };
-        /** @description The whole business unit; read-only fields (id, createdDate, archivedDate) are ignored. */
+        /** @description The whole business unit; read-only fields (id, createdDate, archivedDate, accounts) are ignored; accounts change by `PUT /v1/bunits/{bunitId}/accounts`. */
         BusinessUnitUpdate: {
             /**
              * @description Unique short code, `[A-Z0-9-]{2,32}`.
@@ -1122,6 +1352,7 @@ export interface components {
             id?: unknown;
             createdDate?: unknown;
             archivedDate?: unknown;
+            accounts?: unknown;
         };
         ContractList: {
             data: components["schemas"]["Contract"][];
@@ -2283,6 +2514,260 @@ export interface components {
             /** @example The amendment of 2026-09-28 applies from October. */
             reason?: string;
         };
+        PeriodList: {
+            data: components["schemas"]["Period"][];
+            meta: components["schemas"]["ListMeta"];
+        };
+        /** @description A month that has statements, or whose only nettable lines are lines released in it (their dispute ended in it), or that was closed. */
+        Period: {
+            /**
+             * @description A calendar month, `yyyy-MM`.
+             * @example 2026-10
+             */
+            period: string;
+            /**
+             * @description `closed` once its close is done, for good; `open` until then (also while a close is under way).
+             * @enum {string}
+             */
+            status: "open" | "closed";
+            /**
+             * Format: date-time
+             * @description When the close completed; null while open.
+             * @example 2026-11-23T10:15:00.000Z
+             */
+            closedDate: string | null;
+            /**
+             * @description The key (by name) that closed it; null while open.
+             * @example month-end
+             */
+            closedBy: string | null;
+            /** @example 4 */
+            statementCount: number;
+            /**
+             * @description Statements still `issued` (neither accepted nor closed): each stands in the way of the close.
+             * @example 0
+             */
+            issuedCount: number;
+            /**
+             * @description Open disputes on the period’s statements: they do not stop the close; their lines stay held.
+             * @example 1
+             */
+            openDisputeCount: number;
+        };
+        /** @description No fields: the period is in the path. */
+        PeriodCloseRequest: Record<string, never>;
+        NettingList: {
+            data: components["schemas"]["Netting"][];
+            meta: components["schemas"]["ListMeta"];
+        };
+        /** @description What one pair of business units owes each other in one currency for one period, netted into one amount. */
+        Netting: {
+            /** @example 31 */
+            id: number;
+            /**
+             * @description A calendar month, `yyyy-MM`.
+             * @example 2026-10
+             */
+            period: string;
+            /** @example EUR */
+            currency: string;
+            /** @description The two units, the lower id first. */
+            parties: {
+                bunit: components["schemas"]["NettingParty"];
+                /**
+                 * @description What this unit owes the other in the period: its statements’ totals less the lines held at the close, plus the lines released into the period.
+                 * @example 229.44
+                 */
+                owes: string;
+            }[];
+            /** @description The unit that owes more and pays the difference; null when both owe the same. */
+            payer: {
+                id: number;
+                code: string;
+                name: string;
+            } | null;
+            /** @description The unit paid; null when both owe the same. */
+            payee: {
+                id: number;
+                code: string;
+                name: string;
+            } | null;
+            /**
+             * @description |owes of the first − owes of the second|: what the payer pays.
+             * @example 129.44
+             */
+            amount: string;
+            /**
+             * @description Σ of the payments recorded.
+             * @example 0.00
+             */
+            paidAmount: string;
+            /**
+             * @description `open`, `partially-paid`, `paid` (from the payments; a zero amount is paid at once).
+             * @enum {string}
+             */
+            status: "open" | "partially-paid" | "paid";
+            /**
+             * @example [
+             *       88,
+             *       90
+             *     ]
+             */
+            statementIds: number[];
+            /**
+             * @description Lines held at the close of an earlier period whose dispute ended in this one.
+             * @example []
+             */
+            releasedLineIds: number[];
+            /**
+             * Format: date-time
+             * @description An instant, ISO 8601 UTC with milliseconds.
+             * @example 2026-11-23T10:15:00.000Z
+             */
+            createdDate: string;
+        };
+        NettingParty: {
+            id: number;
+            code: string;
+            name: string;
+        };
+        PaymentList: {
+            data: components["schemas"]["Payment"][];
+            meta: components["schemas"]["ListMeta"];
+        };
+        Payment: {
+            /** @example 5 */
+            id: number;
+            /** @example 31 */
+            nettingId: number;
+            /**
+             * @description The amount paid.
+             * @example 100.00
+             */
+            amount: string;
+            /**
+             * Format: date
+             * @description A calendar date, yyyy-MM-dd, with no time or zone.
+             * @example 2026-11-01
+             */
+            paidDate: string;
+            /** @example PAY-2026-11-0042 */
+            reference: string;
+            /** @example dach-treasury */
+            recordedBy: string;
+            /**
+             * Format: date-time
+             * @description An instant, ISO 8601 UTC with milliseconds.
+             * @example 2026-11-23T10:15:00.000Z
+             */
+            createdDate: string;
+        };
+        PaymentCreate: {
+            /**
+             * @description Greater than 0, in the netting’s currency, at most its minor units’ decimals.
+             * @example 100.00
+             */
+            amount: string | number;
+            /**
+             * Format: date
+             * @description The day the money moved.
+             * @example 2026-11-01
+             */
+            paidDate: string;
+            /**
+             * @description The payment’s reference in the bank or ERP: unique per netting (1..100 characters).
+             * @example PAY-2026-11-0042
+             */
+            reference: string;
+        };
+        JournalList: {
+            data: components["schemas"]["Journal"][];
+            meta: components["schemas"]["ListMeta"];
+        };
+        /** @description A balanced double-entry journal of one business unit in one currency. */
+        Journal: {
+            /** @example 61 */
+            id: number;
+            bunit: components["schemas"]["NettingParty"];
+            /** @enum {string} */
+            kind: "close" | "payment";
+            /**
+             * @description The closed period; for a payment journal, the month of its paidDate.
+             * @example 2026-10
+             */
+            period: string;
+            /** @example EUR */
+            currency: string;
+            /**
+             * Format: date
+             * @description The period’s last day (close) or the payment’s paidDate.
+             * @example 2026-11-01
+             */
+            date: string;
+            entries: components["schemas"]["JournalEntry"][];
+            /**
+             * @description Σ debits; always equal to totalCredit.
+             * @example 458.88
+             */
+            totalDebit: string;
+            /**
+             * @description Σ credits.
+             * @example 458.88
+             */
+            totalCredit: string;
+            /**
+             * Format: date-time
+             * @description When the ERP acknowledged it; null until then.
+             * @example 2026-11-23T10:15:00.000Z
+             */
+            postedDate: string | null;
+            /**
+             * @description The ERP’s id of the posted journal.
+             * @example null
+             */
+            externalId: string | null;
+            /**
+             * Format: date-time
+             * @description An instant, ISO 8601 UTC with milliseconds.
+             * @example 2026-11-23T10:15:00.000Z
+             */
+            createdDate: string;
+        };
+        JournalEntry: {
+            /** @example revenue-share-expense */
+            account: string;
+            /**
+             * @example {
+             *       "id": 2,
+             *       "code": "NORDICS"
+             *     }
+             */
+            tradingPartner: {
+                id: number;
+                code: string;
+            };
+            /**
+             * @description The debit; null on a credit entry.
+             * @example 229.44
+             */
+            debit: string | null;
+            /**
+             * @description The credit; null on a debit entry.
+             * @example 229.44
+             */
+            credit: string | null;
+            /** @example revenue share owed */
+            memo: string;
+            /** @example 31 */
+            nettingId: number;
+        };
+        JournalPost: {
+            /**
+             * @description The journal’s id in the ERP.
+             * @example ERP-JE-2026-004711
+             */
+            externalId: string;
+        };
         ApiKeyCreated: components["schemas"]["ApiKey"] & {
             /**
              * @description The secret: shown in this answer only, never again (absent from an idempotent replay). Send it as `Authorization: Bearer <key>`.
@@ -2345,7 +2830,7 @@ export interface components {
             meta: components["schemas"]["EventListMeta"];
         };
         /** @description One change, as the feed and the webhooks carry it. */
-        Event: components["schemas"]["BusinessUnitEvent"] | components["schemas"]["ContractEvent"] | components["schemas"]["ReferralEvent"] | components["schemas"]["ChangeRequestEvent"] | components["schemas"]["RevenueIngestedEvent"] | components["schemas"]["SettlementRunEvent"] | components["schemas"]["StatementEvent"] | components["schemas"]["DisputeEvent"] | components["schemas"]["ApiKeyEvent"] | components["schemas"]["WebhookEndpointEvent"];
+        Event: components["schemas"]["BusinessUnitEvent"] | components["schemas"]["ContractEvent"] | components["schemas"]["ReferralEvent"] | components["schemas"]["ChangeRequestEvent"] | components["schemas"]["RevenueIngestedEvent"] | components["schemas"]["SettlementRunEvent"] | components["schemas"]["StatementEvent"] | components["schemas"]["DisputeEvent"] | components["schemas"]["ApiKeyEvent"] | components["schemas"]["PeriodEvent"] | components["schemas"]["NettingEvent"] | components["schemas"]["JournalEvent"] | components["schemas"]["WebhookEndpointEvent"];
         /** @description A business unit was created, changed or archived; `data` is the unit. */
         BusinessUnitEvent: {
             /**
@@ -2628,6 +3113,96 @@ export interface components {
             type: "api_key.created" | "api_key.revoked";
             data: components["schemas"]["ApiKey"];
         };
+        /** @description A period was closed (SPEC §16); its nettings’ and journals’ events follow it. */
+        PeriodEvent: {
+            /**
+             * @description The event’s id: its sequence number, also sent as `webhook-id`.
+             * @example 1207
+             */
+            id: number;
+            /**
+             * @description Position in the feed: increasing in the order the changes committed, without gaps. Page with `after` = the last one you saw.
+             * @example 1207
+             */
+            sequence: number;
+            /**
+             * Format: date-time
+             * @description An instant, ISO 8601 UTC with milliseconds.
+             * @example 2026-11-23T10:15:00.000Z
+             */
+            createdDate: string;
+            /**
+             * @description The business units the event concerns (a key scoped to business units sees the events naming one of its units); empty for runs, API keys and webhook endpoints, which admin keys alone see.
+             * @example [
+             *       1,
+             *       3
+             *     ]
+             */
+            bunitIds: number[];
+            /** @enum {string} */
+            type: "period.closed";
+            data: components["schemas"]["Period"];
+        };
+        /** @description A netting was written by a close (`created`), or its payments reached its amount (`paid`). */
+        NettingEvent: {
+            /**
+             * @description The event’s id: its sequence number, also sent as `webhook-id`.
+             * @example 1207
+             */
+            id: number;
+            /**
+             * @description Position in the feed: increasing in the order the changes committed, without gaps. Page with `after` = the last one you saw.
+             * @example 1207
+             */
+            sequence: number;
+            /**
+             * Format: date-time
+             * @description An instant, ISO 8601 UTC with milliseconds.
+             * @example 2026-11-23T10:15:00.000Z
+             */
+            createdDate: string;
+            /**
+             * @description The business units the event concerns (a key scoped to business units sees the events naming one of its units); empty for runs, API keys and webhook endpoints, which admin keys alone see.
+             * @example [
+             *       1,
+             *       3
+             *     ]
+             */
+            bunitIds: number[];
+            /** @enum {string} */
+            type: "netting.created" | "netting.paid";
+            data: components["schemas"]["Netting"];
+        };
+        /** @description A journal was written (by a close or a payment), or acknowledged by the ERP (`posted`). */
+        JournalEvent: {
+            /**
+             * @description The event’s id: its sequence number, also sent as `webhook-id`.
+             * @example 1207
+             */
+            id: number;
+            /**
+             * @description Position in the feed: increasing in the order the changes committed, without gaps. Page with `after` = the last one you saw.
+             * @example 1207
+             */
+            sequence: number;
+            /**
+             * Format: date-time
+             * @description An instant, ISO 8601 UTC with milliseconds.
+             * @example 2026-11-23T10:15:00.000Z
+             */
+            createdDate: string;
+            /**
+             * @description The business units the event concerns (a key scoped to business units sees the events naming one of its units); empty for runs, API keys and webhook endpoints, which admin keys alone see.
+             * @example [
+             *       1,
+             *       3
+             *     ]
+             */
+            bunitIds: number[];
+            /** @enum {string} */
+            type: "journal.created" | "journal.posted";
+            data: components["schemas"]["Journal"];
+        };
         /** @description A webhook endpoint was disabled after failing every delivery for 5 days. */
         WebhookEndpointEvent: {
             /**
@@ -2747,7 +3322,7 @@ export interface components {
              *       "settlement_run.completed"
              *     ]
              */
-            eventTypes?: ("business_unit.created" | "business_unit.updated" | "business_unit.archived" | "contract.created" | "contract.updated" | "contract.archived" | "referral.created" | "referral.updated" | "referral.archived" | "referral.approved" | "referral.denied" | "referral.amended" | "change_request.created" | "change_request.approved" | "change_request.denied" | "change_request.withdrawn" | "revenue.ingested" | "settlement_run.completed" | "statement.created" | "statement.accepted" | "dispute.opened" | "dispute.resolved" | "dispute.withdrawn" | "api_key.created" | "api_key.revoked" | "webhook_endpoint.disabled")[] | null;
+            eventTypes?: ("business_unit.created" | "business_unit.updated" | "business_unit.archived" | "contract.created" | "contract.updated" | "contract.archived" | "referral.created" | "referral.updated" | "referral.archived" | "referral.approved" | "referral.denied" | "referral.amended" | "change_request.created" | "change_request.approved" | "change_request.denied" | "change_request.withdrawn" | "revenue.ingested" | "settlement_run.completed" | "statement.created" | "statement.accepted" | "dispute.opened" | "dispute.resolved" | "dispute.withdrawn" | "api_key.created" | "api_key.revoked" | "webhook_endpoint.disabled" | "period.closed" | "netting.created" | "netting.paid" | "journal.created" | "journal.posted")[] | null;
             /**
              * @description Only events naming one of these business units (as a key scoped to them sees the feed); left out or null: every event, including those that name no unit (runs, API keys).
              * @example [
@@ -2777,7 +3352,7 @@ export interface components {
              *       "settlement_run.completed"
              *     ]
              */
-            eventTypes?: ("business_unit.created" | "business_unit.updated" | "business_unit.archived" | "contract.created" | "contract.updated" | "contract.archived" | "referral.created" | "referral.updated" | "referral.archived" | "referral.approved" | "referral.denied" | "referral.amended" | "change_request.created" | "change_request.approved" | "change_request.denied" | "change_request.withdrawn" | "revenue.ingested" | "settlement_run.completed" | "statement.created" | "statement.accepted" | "dispute.opened" | "dispute.resolved" | "dispute.withdrawn" | "api_key.created" | "api_key.revoked" | "webhook_endpoint.disabled")[] | null;
+            eventTypes?: ("business_unit.created" | "business_unit.updated" | "business_unit.archived" | "contract.created" | "contract.updated" | "contract.archived" | "referral.created" | "referral.updated" | "referral.archived" | "referral.approved" | "referral.denied" | "referral.amended" | "change_request.created" | "change_request.approved" | "change_request.denied" | "change_request.withdrawn" | "revenue.ingested" | "settlement_run.completed" | "statement.created" | "statement.accepted" | "dispute.opened" | "dispute.resolved" | "dispute.withdrawn" | "api_key.created" | "api_key.revoked" | "webhook_endpoint.disabled" | "period.closed" | "netting.created" | "netting.paid" | "journal.created" | "journal.posted")[] | null;
             /**
              * @description Only events naming one of these business units (as a key scoped to them sees the feed); left out or null: every event, including those that name no unit (runs, API keys).
              * @example [
@@ -10686,6 +11261,7 @@ export interface operations {
              *
              *     - `idempotency-key-in-use`: A request with the same `Idempotency-Key` is still being processed. Wait and retry with the same key: you will get its answer.
              *     - `run-in-progress`: Another settlement run is running and its holder is alive: one run at a time. Wait until it has completed (GET /v1/settlement-runs shows its progress) and settle again; a run whose holder died is resumed by the next settle instead. For a run’s statements: the run has not completed yet.
+             *     - `period-closed`: The period (month) is closed, or its close is under way: its statements are final, netted and booked, and nothing may change them. A settlement run through a day of it, and an acceptance or dispute of its statements (their status is `closed`), are refused. A later correction goes into an open period (an adjustment, §12, or a credit note).
              */
             409: {
                 headers: {
@@ -10698,7 +11274,7 @@ export interface operations {
                         /** @constant */
                         status?: 409;
                         /** @enum {string} */
-                        code?: "idempotency-key-in-use" | "run-in-progress";
+                        code?: "idempotency-key-in-use" | "run-in-progress" | "period-closed";
                     };
                     "text/json": components["schemas"]["Problem"];
                 };
@@ -12301,7 +12877,7 @@ export interface operations {
              * @description Conflict with the stored data. One of these codes:
              *
              *     - `idempotency-key-in-use`: A request with the same `Idempotency-Key` is still being processed. Wait and retry with the same key: you will get its answer.
-             *     - `period-closed`: The statement’s period is closed (its status is `closed`, SPEC §16): it can no longer be accepted or disputed. A later correction settles in an open period.
+             *     - `period-closed`: The period (month) is closed, or its close is under way: its statements are final, netted and booked, and nothing may change them. A settlement run through a day of it, and an acceptance or dispute of its statements (their status is `closed`), are refused. A later correction goes into an open period (an adjustment, §12, or a credit note).
              */
             409: {
                 headers: {
@@ -12628,7 +13204,7 @@ export interface operations {
              *
              *     - `idempotency-key-in-use`: A request with the same `Idempotency-Key` is still being processed. Wait and retry with the same key: you will get its answer.
              *     - `line-disputed`: A line named is in an open dispute already (a line is in one open dispute at most, SPEC §15). The detail names the lines and their disputes; nothing was disputed. Dispute the other lines, or wait for that dispute to end.
-             *     - `period-closed`: The statement’s period is closed (its status is `closed`, SPEC §16): it can no longer be accepted or disputed. A later correction settles in an open period.
+             *     - `period-closed`: The period (month) is closed, or its close is under way: its statements are final, netted and booked, and nothing may change them. A settlement run through a day of it, and an acceptance or dispute of its statements (their status is `closed`), are refused. A later correction goes into an open period (an adjustment, §12, or a credit note).
              */
             409: {
                 headers: {
@@ -13759,6 +14335,3269 @@ export interface operations {
                         status?: 409;
                         /** @enum {string} */
                         code?: "idempotency-key-in-use" | "not-open";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Payload too large. Code:
+             *
+             *     - `payload-too-large`: The body is larger than 1 MB. Split revenue into several requests of at most 1000 lines.
+             */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 413;
+                        /** @enum {string} */
+                        code?: "payload-too-large";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Unsupported media type. Code:
+             *
+             *     - `unsupported-media-type`: Bodies must be UTF-8 JSON sent as `Content-Type: application/json` (or `text/json`).
+             */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 415;
+                        /** @enum {string} */
+                        code?: "unsupported-media-type";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Unprocessable request. Code:
+             *
+             *     - `idempotency-key-mismatch`: This `Idempotency-Key` was used in the last 24 hours, by the same API key on the same method and path, with a different body. Use a new key for a new request.
+             */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 422;
+                        /** @enum {string} */
+                        code?: "idempotency-key-mismatch";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Too many requests. Code:
+             *
+             *     - `rate-limited`: This API key sent more requests this minute than the service allows. Wait the seconds given in `Retry-After`.
+             */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 429;
+                        /** @enum {string} */
+                        code?: "rate-limited";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Internal error. Code:
+             *
+             *     - `internal`: An unexpected error; nothing was changed. The body carries no technical detail: quote `requestId` (also the `X-Request-Id` header) when you report it.
+             */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 500;
+                        /** @enum {string} */
+                        code?: "internal";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Service unavailable. Code:
+             *
+             *     - `unavailable`: The database could not be reached, or stayed locked by other work longer than this service waits for it; nothing was changed. Send the same request again after the seconds given in `Retry-After` (with the same `Idempotency-Key`, a POST is safe to repeat).
+             */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 503;
+                        /** @enum {string} */
+                        code?: "unavailable";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listPeriods: {
+        parameters: {
+            query?: {
+                /** @description Page size. */
+                limit?: number;
+                /** @description Rows to skip. */
+                offset?: number;
+            };
+            header?: {
+                /**
+                 * @description Your correlation id for this request (1-128 letters, digits, `_`, `.` or `-`). It is logged and returned in the `X-Request-Id` response header; without it (or with another form) the service makes one.
+                 * @example billing-2026-11-23-0001
+                 */
+                "X-Request-Id"?: components["parameters"]["X-Request-Id"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of periods. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "period": "2026-10",
+                     *           "status": "closed",
+                     *           "closedDate": "2026-11-03T09:12:44.301Z",
+                     *           "closedBy": "month-end",
+                     *           "statementCount": 2,
+                     *           "issuedCount": 0,
+                     *           "openDisputeCount": 1
+                     *         }
+                     *       ],
+                     *       "meta": {
+                     *         "total": 1,
+                     *         "limit": 50,
+                     *         "offset": 0
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["PeriodList"];
+                    "text/json": components["schemas"]["PeriodList"];
+                };
+            };
+            /**
+             * @description Bad request. Code:
+             *
+             *     - `validation-failed`: A parameter, header or body field is invalid: a missing or unknown field, a date that is not a real calendar date, a decimal with more places than allowed (never rounded), a range that ends before it starts. `errors` lists every invalid field, not just the first; fix them and send again.
+             */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 400;
+                        /** @enum {string} */
+                        code?: "validation-failed";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Unauthenticated. Code:
+             *
+             *     - `unauthenticated`: No API key was sent, or the key is unknown or revoked. Send `Authorization: Bearer <key>`.
+             */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 401;
+                        /** @enum {string} */
+                        code?: "unauthenticated";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Forbidden. Code:
+             *
+             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs, keys and webhook endpoints need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
+             */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 403;
+                        /** @enum {string} */
+                        code?: "forbidden";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Not acceptable. Code:
+             *
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` or `text/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are `application/problem+json` (`text/json` for a client that prefers it).
+             */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 406;
+                        /** @enum {string} */
+                        code?: "not-acceptable";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Too many requests. Code:
+             *
+             *     - `rate-limited`: This API key sent more requests this minute than the service allows. Wait the seconds given in `Retry-After`.
+             */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 429;
+                        /** @enum {string} */
+                        code?: "rate-limited";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Internal error. Code:
+             *
+             *     - `internal`: An unexpected error; nothing was changed. The body carries no technical detail: quote `requestId` (also the `X-Request-Id` header) when you report it.
+             */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 500;
+                        /** @enum {string} */
+                        code?: "internal";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Service unavailable. Code:
+             *
+             *     - `unavailable`: The database could not be reached, or stayed locked by other work longer than this service waits for it; nothing was changed. Send the same request again after the seconds given in `Retry-After` (with the same `Idempotency-Key`, a POST is safe to repeat).
+             */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 503;
+                        /** @enum {string} */
+                        code?: "unavailable";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    closePeriod: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Your correlation id for this request (1-128 letters, digits, `_`, `.` or `-`). It is logged and returned in the `X-Request-Id` response header; without it (or with another form) the service makes one.
+                 * @example billing-2026-11-23-0001
+                 */
+                "X-Request-Id"?: components["parameters"]["X-Request-Id"];
+                /**
+                 * @description Makes a retry safe: any unique string (a UUID, or your own id of the batch). Within 24 hours, the same key from the same API key on the same method and path with the same body returns the first answer again, with `Idempotent-Replayed: true`, instead of doing the work twice (no second referral, no revenue booked twice, no second settlement). The same key with a different body: 422 `idempotency-key-mismatch`; while the first request is still running: 409 `idempotency-key-in-use`.
+                 * @example 4f7c2a10-ingest-2026-10
+                 */
+                "Idempotency-Key"?: components["parameters"]["Idempotency-Key"];
+                /**
+                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name. Its bytes are read as UTF-8 (as curl sends `grün – ✓`) and stored exactly; bytes that are not UTF-8 answer 400 naming `header.X-Change-Reason`.
+                 * @example Renegotiated referral terms, Q4 2026
+                 */
+                "X-Change-Reason"?: components["parameters"]["X-Change-Reason"];
+            };
+            path: {
+                /** @description A calendar month, `yyyy-MM`. */
+                period: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                /** @example {} */
+                "application/json": components["schemas"]["PeriodCloseRequest"];
+                "text/json": components["schemas"]["PeriodCloseRequest"];
+            };
+        };
+        responses: {
+            /** @description The period, closed. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "period": "2026-10",
+                     *       "status": "closed",
+                     *       "closedDate": "2026-11-03T09:12:44.301Z",
+                     *       "closedBy": "month-end",
+                     *       "statementCount": 2,
+                     *       "issuedCount": 0,
+                     *       "openDisputeCount": 1
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Period"];
+                    "text/json": components["schemas"]["Period"];
+                };
+            };
+            /**
+             * @description Bad request. One of these codes:
+             *
+             *     - `validation-failed`: A parameter, header or body field is invalid: a missing or unknown field, a date that is not a real calendar date, a decimal with more places than allowed (never rounded), a range that ends before it starts. `errors` lists every invalid field, not just the first; fix them and send again.
+             *     - `malformed-json`: The body is not valid JSON. Nothing was read from it.
+             */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 400;
+                        /** @enum {string} */
+                        code?: "validation-failed" | "malformed-json";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Unauthenticated. Code:
+             *
+             *     - `unauthenticated`: No API key was sent, or the key is unknown or revoked. Send `Authorization: Bearer <key>`.
+             */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 401;
+                        /** @enum {string} */
+                        code?: "unauthenticated";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Forbidden. Code:
+             *
+             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs, keys and webhook endpoints need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
+             */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 403;
+                        /** @enum {string} */
+                        code?: "forbidden";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Not found. Code:
+             *
+             *     - `not-found`: Nothing with this id exists under this business unit. A resource that exists under another business unit is also reported as not found here.
+             */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 404;
+                        /** @enum {string} */
+                        code?: "not-found";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Not acceptable. Code:
+             *
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` or `text/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are `application/problem+json` (`text/json` for a client that prefers it).
+             */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 406;
+                        /** @enum {string} */
+                        code?: "not-acceptable";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Conflict with the stored data. One of these codes:
+             *
+             *     - `idempotency-key-in-use`: A request with the same `Idempotency-Key` is still being processed. Wait and retry with the same key: you will get its answer.
+             *     - `period-not-ready`: The period cannot be closed yet; `errors` names everything that stands in the way: its last day is not before today, an earlier period with statements, or with lines released in it, is still open, a settlement run through a day of it is running, or statements of it are still `issued` (accept them first). Nothing was written; close again once they are out of the way.
+             */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 409;
+                        /** @enum {string} */
+                        code?: "idempotency-key-in-use" | "period-not-ready";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Payload too large. Code:
+             *
+             *     - `payload-too-large`: The body is larger than 1 MB. Split revenue into several requests of at most 1000 lines.
+             */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 413;
+                        /** @enum {string} */
+                        code?: "payload-too-large";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Unsupported media type. Code:
+             *
+             *     - `unsupported-media-type`: Bodies must be UTF-8 JSON sent as `Content-Type: application/json` (or `text/json`).
+             */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 415;
+                        /** @enum {string} */
+                        code?: "unsupported-media-type";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Unprocessable request. Code:
+             *
+             *     - `idempotency-key-mismatch`: This `Idempotency-Key` was used in the last 24 hours, by the same API key on the same method and path, with a different body. Use a new key for a new request.
+             */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 422;
+                        /** @enum {string} */
+                        code?: "idempotency-key-mismatch";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Too many requests. Code:
+             *
+             *     - `rate-limited`: This API key sent more requests this minute than the service allows. Wait the seconds given in `Retry-After`.
+             */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 429;
+                        /** @enum {string} */
+                        code?: "rate-limited";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Internal error. Code:
+             *
+             *     - `internal`: An unexpected error; nothing was changed. The body carries no technical detail: quote `requestId` (also the `X-Request-Id` header) when you report it.
+             */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 500;
+                        /** @enum {string} */
+                        code?: "internal";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Service unavailable. Code:
+             *
+             *     - `unavailable`: The database could not be reached, or stayed locked by other work longer than this service waits for it; nothing was changed. Send the same request again after the seconds given in `Retry-After` (with the same `Idempotency-Key`, a POST is safe to repeat).
+             */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 503;
+                        /** @enum {string} */
+                        code?: "unavailable";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listPeriodNettings: {
+        parameters: {
+            query?: {
+                /** @description Page size. */
+                limit?: number;
+                /** @description Rows to skip. */
+                offset?: number;
+            };
+            header?: {
+                /**
+                 * @description Your correlation id for this request (1-128 letters, digits, `_`, `.` or `-`). It is logged and returned in the `X-Request-Id` response header; without it (or with another form) the service makes one.
+                 * @example billing-2026-11-23-0001
+                 */
+                "X-Request-Id"?: components["parameters"]["X-Request-Id"];
+            };
+            path: {
+                /** @description A calendar month, `yyyy-MM`. */
+                period: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of nettings. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": 31,
+                     *           "period": "2026-10",
+                     *           "currency": "EUR",
+                     *           "parties": [
+                     *             {
+                     *               "bunit": {
+                     *                 "id": 1,
+                     *                 "code": "DACH",
+                     *                 "name": "DACH Enterprise"
+                     *               },
+                     *               "owes": "229.44"
+                     *             },
+                     *             {
+                     *               "bunit": {
+                     *                 "id": 2,
+                     *                 "code": "NORDICS",
+                     *                 "name": "Nordic Sales"
+                     *               },
+                     *               "owes": "90.00"
+                     *             }
+                     *           ],
+                     *           "payer": {
+                     *             "id": 1,
+                     *             "code": "DACH",
+                     *             "name": "DACH Enterprise"
+                     *           },
+                     *           "payee": {
+                     *             "id": 2,
+                     *             "code": "NORDICS",
+                     *             "name": "Nordic Sales"
+                     *           },
+                     *           "amount": "139.44",
+                     *           "paidAmount": "0.00",
+                     *           "status": "open",
+                     *           "statementIds": [
+                     *             88,
+                     *             90
+                     *           ],
+                     *           "releasedLineIds": [],
+                     *           "createdDate": "2026-11-03T09:12:44.118Z"
+                     *         }
+                     *       ],
+                     *       "meta": {
+                     *         "total": 1,
+                     *         "limit": 50,
+                     *         "offset": 0
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["NettingList"];
+                    "text/json": components["schemas"]["NettingList"];
+                };
+            };
+            /**
+             * @description Bad request. Code:
+             *
+             *     - `validation-failed`: A parameter, header or body field is invalid: a missing or unknown field, a date that is not a real calendar date, a decimal with more places than allowed (never rounded), a range that ends before it starts. `errors` lists every invalid field, not just the first; fix them and send again.
+             */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 400;
+                        /** @enum {string} */
+                        code?: "validation-failed";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Unauthenticated. Code:
+             *
+             *     - `unauthenticated`: No API key was sent, or the key is unknown or revoked. Send `Authorization: Bearer <key>`.
+             */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 401;
+                        /** @enum {string} */
+                        code?: "unauthenticated";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Forbidden. Code:
+             *
+             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs, keys and webhook endpoints need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
+             */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 403;
+                        /** @enum {string} */
+                        code?: "forbidden";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Not found. Code:
+             *
+             *     - `not-found`: Nothing with this id exists under this business unit. A resource that exists under another business unit is also reported as not found here.
+             */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 404;
+                        /** @enum {string} */
+                        code?: "not-found";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Not acceptable. Code:
+             *
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` or `text/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are `application/problem+json` (`text/json` for a client that prefers it).
+             */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 406;
+                        /** @enum {string} */
+                        code?: "not-acceptable";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Too many requests. Code:
+             *
+             *     - `rate-limited`: This API key sent more requests this minute than the service allows. Wait the seconds given in `Retry-After`.
+             */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 429;
+                        /** @enum {string} */
+                        code?: "rate-limited";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Internal error. Code:
+             *
+             *     - `internal`: An unexpected error; nothing was changed. The body carries no technical detail: quote `requestId` (also the `X-Request-Id` header) when you report it.
+             */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 500;
+                        /** @enum {string} */
+                        code?: "internal";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Service unavailable. Code:
+             *
+             *     - `unavailable`: The database could not be reached, or stayed locked by other work longer than this service waits for it; nothing was changed. Send the same request again after the seconds given in `Retry-After` (with the same `Idempotency-Key`, a POST is safe to repeat).
+             */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 503;
+                        /** @enum {string} */
+                        code?: "unavailable";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listNettings: {
+        parameters: {
+            query?: {
+                /** @description Only nettings of this month. */
+                period?: string;
+                /** @description Only nettings in this status (it follows from their payments). */
+                status?: "open" | "partially-paid" | "paid";
+                /** @description Page size. */
+                limit?: number;
+                /** @description Rows to skip. */
+                offset?: number;
+            };
+            header?: {
+                /**
+                 * @description Your correlation id for this request (1-128 letters, digits, `_`, `.` or `-`). It is logged and returned in the `X-Request-Id` response header; without it (or with another form) the service makes one.
+                 * @example billing-2026-11-23-0001
+                 */
+                "X-Request-Id"?: components["parameters"]["X-Request-Id"];
+            };
+            path: {
+                /** @description Id of the business unit the request acts for; the API key must be allowed to act for it. */
+                bunitId: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of nettings. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": 31,
+                     *           "period": "2026-10",
+                     *           "currency": "EUR",
+                     *           "parties": [
+                     *             {
+                     *               "bunit": {
+                     *                 "id": 1,
+                     *                 "code": "DACH",
+                     *                 "name": "DACH Enterprise"
+                     *               },
+                     *               "owes": "229.44"
+                     *             },
+                     *             {
+                     *               "bunit": {
+                     *                 "id": 2,
+                     *                 "code": "NORDICS",
+                     *                 "name": "Nordic Sales"
+                     *               },
+                     *               "owes": "90.00"
+                     *             }
+                     *           ],
+                     *           "payer": {
+                     *             "id": 1,
+                     *             "code": "DACH",
+                     *             "name": "DACH Enterprise"
+                     *           },
+                     *           "payee": {
+                     *             "id": 2,
+                     *             "code": "NORDICS",
+                     *             "name": "Nordic Sales"
+                     *           },
+                     *           "amount": "139.44",
+                     *           "paidAmount": "0.00",
+                     *           "status": "open",
+                     *           "statementIds": [
+                     *             88,
+                     *             90
+                     *           ],
+                     *           "releasedLineIds": [],
+                     *           "createdDate": "2026-11-03T09:12:44.118Z"
+                     *         }
+                     *       ],
+                     *       "meta": {
+                     *         "total": 1,
+                     *         "limit": 50,
+                     *         "offset": 0
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["NettingList"];
+                    "text/json": components["schemas"]["NettingList"];
+                };
+            };
+            /**
+             * @description Bad request. Code:
+             *
+             *     - `validation-failed`: A parameter, header or body field is invalid: a missing or unknown field, a date that is not a real calendar date, a decimal with more places than allowed (never rounded), a range that ends before it starts. `errors` lists every invalid field, not just the first; fix them and send again.
+             */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 400;
+                        /** @enum {string} */
+                        code?: "validation-failed";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Unauthenticated. Code:
+             *
+             *     - `unauthenticated`: No API key was sent, or the key is unknown or revoked. Send `Authorization: Bearer <key>`.
+             */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 401;
+                        /** @enum {string} */
+                        code?: "unauthenticated";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Forbidden. Code:
+             *
+             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs, keys and webhook endpoints need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
+             */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 403;
+                        /** @enum {string} */
+                        code?: "forbidden";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Not found. Code:
+             *
+             *     - `not-found`: Nothing with this id exists under this business unit. A resource that exists under another business unit is also reported as not found here.
+             */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 404;
+                        /** @enum {string} */
+                        code?: "not-found";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Not acceptable. Code:
+             *
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` or `text/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are `application/problem+json` (`text/json` for a client that prefers it).
+             */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 406;
+                        /** @enum {string} */
+                        code?: "not-acceptable";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Too many requests. Code:
+             *
+             *     - `rate-limited`: This API key sent more requests this minute than the service allows. Wait the seconds given in `Retry-After`.
+             */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 429;
+                        /** @enum {string} */
+                        code?: "rate-limited";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Internal error. Code:
+             *
+             *     - `internal`: An unexpected error; nothing was changed. The body carries no technical detail: quote `requestId` (also the `X-Request-Id` header) when you report it.
+             */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 500;
+                        /** @enum {string} */
+                        code?: "internal";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Service unavailable. Code:
+             *
+             *     - `unavailable`: The database could not be reached, or stayed locked by other work longer than this service waits for it; nothing was changed. Send the same request again after the seconds given in `Retry-After` (with the same `Idempotency-Key`, a POST is safe to repeat).
+             */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 503;
+                        /** @enum {string} */
+                        code?: "unavailable";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getNetting: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Your correlation id for this request (1-128 letters, digits, `_`, `.` or `-`). It is logged and returned in the `X-Request-Id` response header; without it (or with another form) the service makes one.
+                 * @example billing-2026-11-23-0001
+                 */
+                "X-Request-Id"?: components["parameters"]["X-Request-Id"];
+            };
+            path: {
+                /** @description Id of the business unit the request acts for; the API key must be allowed to act for it. */
+                bunitId: number;
+                /** @description Id of a netting. */
+                nettingId: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The netting. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": 31,
+                     *       "period": "2026-10",
+                     *       "currency": "EUR",
+                     *       "parties": [
+                     *         {
+                     *           "bunit": {
+                     *             "id": 1,
+                     *             "code": "DACH",
+                     *             "name": "DACH Enterprise"
+                     *           },
+                     *           "owes": "229.44"
+                     *         },
+                     *         {
+                     *           "bunit": {
+                     *             "id": 2,
+                     *             "code": "NORDICS",
+                     *             "name": "Nordic Sales"
+                     *           },
+                     *           "owes": "90.00"
+                     *         }
+                     *       ],
+                     *       "payer": {
+                     *         "id": 1,
+                     *         "code": "DACH",
+                     *         "name": "DACH Enterprise"
+                     *       },
+                     *       "payee": {
+                     *         "id": 2,
+                     *         "code": "NORDICS",
+                     *         "name": "Nordic Sales"
+                     *       },
+                     *       "amount": "139.44",
+                     *       "paidAmount": "0.00",
+                     *       "status": "open",
+                     *       "statementIds": [
+                     *         88,
+                     *         90
+                     *       ],
+                     *       "releasedLineIds": [],
+                     *       "createdDate": "2026-11-03T09:12:44.118Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Netting"];
+                    "text/json": components["schemas"]["Netting"];
+                };
+            };
+            /**
+             * @description Bad request. Code:
+             *
+             *     - `validation-failed`: A parameter, header or body field is invalid: a missing or unknown field, a date that is not a real calendar date, a decimal with more places than allowed (never rounded), a range that ends before it starts. `errors` lists every invalid field, not just the first; fix them and send again.
+             */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 400;
+                        /** @enum {string} */
+                        code?: "validation-failed";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Unauthenticated. Code:
+             *
+             *     - `unauthenticated`: No API key was sent, or the key is unknown or revoked. Send `Authorization: Bearer <key>`.
+             */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 401;
+                        /** @enum {string} */
+                        code?: "unauthenticated";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Forbidden. Code:
+             *
+             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs, keys and webhook endpoints need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
+             */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 403;
+                        /** @enum {string} */
+                        code?: "forbidden";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Not found. Code:
+             *
+             *     - `not-found`: Nothing with this id exists under this business unit. A resource that exists under another business unit is also reported as not found here.
+             */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 404;
+                        /** @enum {string} */
+                        code?: "not-found";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Not acceptable. Code:
+             *
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` or `text/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are `application/problem+json` (`text/json` for a client that prefers it).
+             */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 406;
+                        /** @enum {string} */
+                        code?: "not-acceptable";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Too many requests. Code:
+             *
+             *     - `rate-limited`: This API key sent more requests this minute than the service allows. Wait the seconds given in `Retry-After`.
+             */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 429;
+                        /** @enum {string} */
+                        code?: "rate-limited";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Internal error. Code:
+             *
+             *     - `internal`: An unexpected error; nothing was changed. The body carries no technical detail: quote `requestId` (also the `X-Request-Id` header) when you report it.
+             */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 500;
+                        /** @enum {string} */
+                        code?: "internal";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Service unavailable. Code:
+             *
+             *     - `unavailable`: The database could not be reached, or stayed locked by other work longer than this service waits for it; nothing was changed. Send the same request again after the seconds given in `Retry-After` (with the same `Idempotency-Key`, a POST is safe to repeat).
+             */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 503;
+                        /** @enum {string} */
+                        code?: "unavailable";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listPayments: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Your correlation id for this request (1-128 letters, digits, `_`, `.` or `-`). It is logged and returned in the `X-Request-Id` response header; without it (or with another form) the service makes one.
+                 * @example billing-2026-11-23-0001
+                 */
+                "X-Request-Id"?: components["parameters"]["X-Request-Id"];
+            };
+            path: {
+                /** @description Id of the business unit the request acts for; the API key must be allowed to act for it. */
+                bunitId: number;
+                /** @description Id of a netting. */
+                nettingId: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The payments. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": 5,
+                     *           "nettingId": 31,
+                     *           "amount": "100.00",
+                     *           "paidDate": "2026-11-05",
+                     *           "reference": "PAY-2026-11-0042",
+                     *           "recordedBy": "dach-treasury",
+                     *           "createdDate": "2026-11-05T14:01:09.552Z"
+                     *         }
+                     *       ],
+                     *       "meta": {
+                     *         "total": 1,
+                     *         "limit": 1,
+                     *         "offset": 0
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["PaymentList"];
+                    "text/json": components["schemas"]["PaymentList"];
+                };
+            };
+            /**
+             * @description Bad request. Code:
+             *
+             *     - `validation-failed`: A parameter, header or body field is invalid: a missing or unknown field, a date that is not a real calendar date, a decimal with more places than allowed (never rounded), a range that ends before it starts. `errors` lists every invalid field, not just the first; fix them and send again.
+             */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 400;
+                        /** @enum {string} */
+                        code?: "validation-failed";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Unauthenticated. Code:
+             *
+             *     - `unauthenticated`: No API key was sent, or the key is unknown or revoked. Send `Authorization: Bearer <key>`.
+             */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 401;
+                        /** @enum {string} */
+                        code?: "unauthenticated";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Forbidden. Code:
+             *
+             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs, keys and webhook endpoints need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
+             */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 403;
+                        /** @enum {string} */
+                        code?: "forbidden";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Not found. Code:
+             *
+             *     - `not-found`: Nothing with this id exists under this business unit. A resource that exists under another business unit is also reported as not found here.
+             */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 404;
+                        /** @enum {string} */
+                        code?: "not-found";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Not acceptable. Code:
+             *
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` or `text/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are `application/problem+json` (`text/json` for a client that prefers it).
+             */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 406;
+                        /** @enum {string} */
+                        code?: "not-acceptable";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Too many requests. Code:
+             *
+             *     - `rate-limited`: This API key sent more requests this minute than the service allows. Wait the seconds given in `Retry-After`.
+             */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 429;
+                        /** @enum {string} */
+                        code?: "rate-limited";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Internal error. Code:
+             *
+             *     - `internal`: An unexpected error; nothing was changed. The body carries no technical detail: quote `requestId` (also the `X-Request-Id` header) when you report it.
+             */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 500;
+                        /** @enum {string} */
+                        code?: "internal";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Service unavailable. Code:
+             *
+             *     - `unavailable`: The database could not be reached, or stayed locked by other work longer than this service waits for it; nothing was changed. Send the same request again after the seconds given in `Retry-After` (with the same `Idempotency-Key`, a POST is safe to repeat).
+             */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 503;
+                        /** @enum {string} */
+                        code?: "unavailable";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    recordPayment: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Your correlation id for this request (1-128 letters, digits, `_`, `.` or `-`). It is logged and returned in the `X-Request-Id` response header; without it (or with another form) the service makes one.
+                 * @example billing-2026-11-23-0001
+                 */
+                "X-Request-Id"?: components["parameters"]["X-Request-Id"];
+                /**
+                 * @description Makes a retry safe: any unique string (a UUID, or your own id of the batch). Within 24 hours, the same key from the same API key on the same method and path with the same body returns the first answer again, with `Idempotent-Replayed: true`, instead of doing the work twice (no second referral, no revenue booked twice, no second settlement). The same key with a different body: 422 `idempotency-key-mismatch`; while the first request is still running: 409 `idempotency-key-in-use`.
+                 * @example 4f7c2a10-ingest-2026-10
+                 */
+                "Idempotency-Key"?: components["parameters"]["Idempotency-Key"];
+                /**
+                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name. Its bytes are read as UTF-8 (as curl sends `grün – ✓`) and stored exactly; bytes that are not UTF-8 answer 400 naming `header.X-Change-Reason`.
+                 * @example Renegotiated referral terms, Q4 2026
+                 */
+                "X-Change-Reason"?: components["parameters"]["X-Change-Reason"];
+            };
+            path: {
+                /** @description Id of the business unit the request acts for; the API key must be allowed to act for it. */
+                bunitId: number;
+                /** @description Id of a netting. */
+                nettingId: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "amount": "100.00",
+                 *       "paidDate": "2026-11-05",
+                 *       "reference": "PAY-2026-11-0042"
+                 *     }
+                 */
+                "application/json": components["schemas"]["PaymentCreate"];
+                "text/json": components["schemas"]["PaymentCreate"];
+            };
+        };
+        responses: {
+            /** @description The payment with this reference, recorded before with the same amount and date. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": 5,
+                     *       "nettingId": 31,
+                     *       "amount": "100.00",
+                     *       "paidDate": "2026-11-05",
+                     *       "reference": "PAY-2026-11-0042",
+                     *       "recordedBy": "dach-treasury",
+                     *       "createdDate": "2026-11-05T14:01:09.552Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Payment"];
+                    "text/json": components["schemas"]["Payment"];
+                };
+            };
+            /** @description The payment, recorded. */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    Location: components["headers"]["Location"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": 5,
+                     *       "nettingId": 31,
+                     *       "amount": "100.00",
+                     *       "paidDate": "2026-11-05",
+                     *       "reference": "PAY-2026-11-0042",
+                     *       "recordedBy": "dach-treasury",
+                     *       "createdDate": "2026-11-05T14:01:09.552Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Payment"];
+                    "text/json": components["schemas"]["Payment"];
+                };
+            };
+            /**
+             * @description Bad request. One of these codes:
+             *
+             *     - `validation-failed`: A parameter, header or body field is invalid: a missing or unknown field, a date that is not a real calendar date, a decimal with more places than allowed (never rounded), a range that ends before it starts. `errors` lists every invalid field, not just the first; fix them and send again.
+             *     - `malformed-json`: The body is not valid JSON. Nothing was read from it.
+             */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 400;
+                        /** @enum {string} */
+                        code?: "validation-failed" | "malformed-json";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Unauthenticated. Code:
+             *
+             *     - `unauthenticated`: No API key was sent, or the key is unknown or revoked. Send `Authorization: Bearer <key>`.
+             */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 401;
+                        /** @enum {string} */
+                        code?: "unauthenticated";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Forbidden. Code:
+             *
+             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs, keys and webhook endpoints need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
+             */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 403;
+                        /** @enum {string} */
+                        code?: "forbidden";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Not found. Code:
+             *
+             *     - `not-found`: Nothing with this id exists under this business unit. A resource that exists under another business unit is also reported as not found here.
+             */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 404;
+                        /** @enum {string} */
+                        code?: "not-found";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Not acceptable. Code:
+             *
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` or `text/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are `application/problem+json` (`text/json` for a client that prefers it).
+             */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 406;
+                        /** @enum {string} */
+                        code?: "not-acceptable";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Conflict with the stored data. One of these codes:
+             *
+             *     - `idempotency-key-in-use`: A request with the same `Idempotency-Key` is still being processed. Wait and retry with the same key: you will get its answer.
+             *     - `duplicate-reference`: The netting has a payment with this `reference` already, with another amount or date. (The same reference with the same amount and date is not an error: it answers 200 with the payment recorded before.)
+             */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 409;
+                        /** @enum {string} */
+                        code?: "idempotency-key-in-use" | "duplicate-reference";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Payload too large. Code:
+             *
+             *     - `payload-too-large`: The body is larger than 1 MB. Split revenue into several requests of at most 1000 lines.
+             */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 413;
+                        /** @enum {string} */
+                        code?: "payload-too-large";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Unsupported media type. Code:
+             *
+             *     - `unsupported-media-type`: Bodies must be UTF-8 JSON sent as `Content-Type: application/json` (or `text/json`).
+             */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 415;
+                        /** @enum {string} */
+                        code?: "unsupported-media-type";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Unprocessable request. One of these codes:
+             *
+             *     - `idempotency-key-mismatch`: This `Idempotency-Key` was used in the last 24 hours, by the same API key on the same method and path, with a different body. Use a new key for a new request.
+             *     - `overpayment`: The payments of a netting would add up to more than its `amount`. Nothing was recorded.
+             */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 422;
+                        /** @enum {string} */
+                        code?: "idempotency-key-mismatch" | "overpayment";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Too many requests. Code:
+             *
+             *     - `rate-limited`: This API key sent more requests this minute than the service allows. Wait the seconds given in `Retry-After`.
+             */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 429;
+                        /** @enum {string} */
+                        code?: "rate-limited";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Internal error. Code:
+             *
+             *     - `internal`: An unexpected error; nothing was changed. The body carries no technical detail: quote `requestId` (also the `X-Request-Id` header) when you report it.
+             */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 500;
+                        /** @enum {string} */
+                        code?: "internal";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Service unavailable. Code:
+             *
+             *     - `unavailable`: The database could not be reached, or stayed locked by other work longer than this service waits for it; nothing was changed. Send the same request again after the seconds given in `Retry-After` (with the same `Idempotency-Key`, a POST is safe to repeat).
+             */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 503;
+                        /** @enum {string} */
+                        code?: "unavailable";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getAccounts: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Your correlation id for this request (1-128 letters, digits, `_`, `.` or `-`). It is logged and returned in the `X-Request-Id` response header; without it (or with another form) the service makes one.
+                 * @example billing-2026-11-23-0001
+                 */
+                "X-Request-Id"?: components["parameters"]["X-Request-Id"];
+            };
+            path: {
+                /** @description Id of the business unit the request acts for; the API key must be allowed to act for it. */
+                bunitId: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The accounts. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "receivable": "intercompany-receivable",
+                     *       "payable": "intercompany-payable",
+                     *       "income": "revenue-share-income",
+                     *       "expense": "revenue-share-expense",
+                     *       "clearing": "intercompany-clearing"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Accounts"] & unknown;
+                    "text/json": components["schemas"]["Accounts"] & unknown;
+                };
+            };
+            /**
+             * @description Bad request. Code:
+             *
+             *     - `validation-failed`: A parameter, header or body field is invalid: a missing or unknown field, a date that is not a real calendar date, a decimal with more places than allowed (never rounded), a range that ends before it starts. `errors` lists every invalid field, not just the first; fix them and send again.
+             */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 400;
+                        /** @enum {string} */
+                        code?: "validation-failed";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Unauthenticated. Code:
+             *
+             *     - `unauthenticated`: No API key was sent, or the key is unknown or revoked. Send `Authorization: Bearer <key>`.
+             */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 401;
+                        /** @enum {string} */
+                        code?: "unauthenticated";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Forbidden. Code:
+             *
+             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs, keys and webhook endpoints need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
+             */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 403;
+                        /** @enum {string} */
+                        code?: "forbidden";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Not found. Code:
+             *
+             *     - `not-found`: Nothing with this id exists under this business unit. A resource that exists under another business unit is also reported as not found here.
+             */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 404;
+                        /** @enum {string} */
+                        code?: "not-found";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Not acceptable. Code:
+             *
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` or `text/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are `application/problem+json` (`text/json` for a client that prefers it).
+             */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 406;
+                        /** @enum {string} */
+                        code?: "not-acceptable";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Too many requests. Code:
+             *
+             *     - `rate-limited`: This API key sent more requests this minute than the service allows. Wait the seconds given in `Retry-After`.
+             */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 429;
+                        /** @enum {string} */
+                        code?: "rate-limited";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Internal error. Code:
+             *
+             *     - `internal`: An unexpected error; nothing was changed. The body carries no technical detail: quote `requestId` (also the `X-Request-Id` header) when you report it.
+             */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 500;
+                        /** @enum {string} */
+                        code?: "internal";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Service unavailable. Code:
+             *
+             *     - `unavailable`: The database could not be reached, or stayed locked by other work longer than this service waits for it; nothing was changed. Send the same request again after the seconds given in `Retry-After` (with the same `Idempotency-Key`, a POST is safe to repeat).
+             */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 503;
+                        /** @enum {string} */
+                        code?: "unavailable";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    setAccounts: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Your correlation id for this request (1-128 letters, digits, `_`, `.` or `-`). It is logged and returned in the `X-Request-Id` response header; without it (or with another form) the service makes one.
+                 * @example billing-2026-11-23-0001
+                 */
+                "X-Request-Id"?: components["parameters"]["X-Request-Id"];
+                /**
+                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name. Its bytes are read as UTF-8 (as curl sends `grün – ✓`) and stored exactly; bytes that are not UTF-8 answer 400 naming `header.X-Change-Reason`.
+                 * @example Renegotiated referral terms, Q4 2026
+                 */
+                "X-Change-Reason"?: components["parameters"]["X-Change-Reason"];
+            };
+            path: {
+                /** @description Id of the business unit the request acts for; the API key must be allowed to act for it. */
+                bunitId: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "receivable": "1410-ic-receivable",
+                 *       "payable": "intercompany-payable",
+                 *       "income": "revenue-share-income",
+                 *       "expense": "revenue-share-expense",
+                 *       "clearing": "intercompany-clearing"
+                 *     }
+                 */
+                "application/json": components["schemas"]["Accounts"] & unknown;
+                "text/json": components["schemas"]["Accounts"] & unknown;
+            };
+        };
+        responses: {
+            /** @description The accounts, changed. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "receivable": "1410-ic-receivable",
+                     *       "payable": "intercompany-payable",
+                     *       "income": "revenue-share-income",
+                     *       "expense": "revenue-share-expense",
+                     *       "clearing": "intercompany-clearing"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Accounts"] & unknown;
+                    "text/json": components["schemas"]["Accounts"] & unknown;
+                };
+            };
+            /**
+             * @description Bad request. One of these codes:
+             *
+             *     - `validation-failed`: A parameter, header or body field is invalid: a missing or unknown field, a date that is not a real calendar date, a decimal with more places than allowed (never rounded), a range that ends before it starts. `errors` lists every invalid field, not just the first; fix them and send again.
+             *     - `malformed-json`: The body is not valid JSON. Nothing was read from it.
+             */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 400;
+                        /** @enum {string} */
+                        code?: "validation-failed" | "malformed-json";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Unauthenticated. Code:
+             *
+             *     - `unauthenticated`: No API key was sent, or the key is unknown or revoked. Send `Authorization: Bearer <key>`.
+             */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 401;
+                        /** @enum {string} */
+                        code?: "unauthenticated";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Forbidden. Code:
+             *
+             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs, keys and webhook endpoints need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
+             */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 403;
+                        /** @enum {string} */
+                        code?: "forbidden";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Not found. Code:
+             *
+             *     - `not-found`: Nothing with this id exists under this business unit. A resource that exists under another business unit is also reported as not found here.
+             */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 404;
+                        /** @enum {string} */
+                        code?: "not-found";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Not acceptable. Code:
+             *
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` or `text/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are `application/problem+json` (`text/json` for a client that prefers it).
+             */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 406;
+                        /** @enum {string} */
+                        code?: "not-acceptable";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Payload too large. Code:
+             *
+             *     - `payload-too-large`: The body is larger than 1 MB. Split revenue into several requests of at most 1000 lines.
+             */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 413;
+                        /** @enum {string} */
+                        code?: "payload-too-large";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Unsupported media type. Code:
+             *
+             *     - `unsupported-media-type`: Bodies must be UTF-8 JSON sent as `Content-Type: application/json` (or `text/json`).
+             */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 415;
+                        /** @enum {string} */
+                        code?: "unsupported-media-type";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Too many requests. Code:
+             *
+             *     - `rate-limited`: This API key sent more requests this minute than the service allows. Wait the seconds given in `Retry-After`.
+             */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 429;
+                        /** @enum {string} */
+                        code?: "rate-limited";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Internal error. Code:
+             *
+             *     - `internal`: An unexpected error; nothing was changed. The body carries no technical detail: quote `requestId` (also the `X-Request-Id` header) when you report it.
+             */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 500;
+                        /** @enum {string} */
+                        code?: "internal";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Service unavailable. Code:
+             *
+             *     - `unavailable`: The database could not be reached, or stayed locked by other work longer than this service waits for it; nothing was changed. Send the same request again after the seconds given in `Retry-After` (with the same `Idempotency-Key`, a POST is safe to repeat).
+             */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 503;
+                        /** @enum {string} */
+                        code?: "unavailable";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listJournals: {
+        parameters: {
+            query?: {
+                /** @description Only journals of this month (a payment journal: the month of its paidDate). */
+                period?: string;
+                /** @description Only close or only payment journals. */
+                kind?: "close" | "payment";
+                /** @description `false`: only journals the ERP has not acknowledged yet (its pick-up); `true`: only acknowledged ones. */
+                posted?: boolean;
+                /** @description Page size. */
+                limit?: number;
+                /** @description Rows to skip. */
+                offset?: number;
+            };
+            header?: {
+                /**
+                 * @description Your correlation id for this request (1-128 letters, digits, `_`, `.` or `-`). It is logged and returned in the `X-Request-Id` response header; without it (or with another form) the service makes one.
+                 * @example billing-2026-11-23-0001
+                 */
+                "X-Request-Id"?: components["parameters"]["X-Request-Id"];
+            };
+            path: {
+                /** @description Id of the business unit the request acts for; the API key must be allowed to act for it. */
+                bunitId: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of journals (JSON), or their entries (CSV). */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Content-Disposition": components["headers"]["Content-Disposition"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": 61,
+                     *           "bunit": {
+                     *             "id": 1,
+                     *             "code": "DACH",
+                     *             "name": "DACH Enterprise"
+                     *           },
+                     *           "kind": "close",
+                     *           "period": "2026-10",
+                     *           "currency": "EUR",
+                     *           "date": "2026-10-31",
+                     *           "entries": [
+                     *             {
+                     *               "account": "revenue-share-expense",
+                     *               "tradingPartner": {
+                     *                 "id": 2,
+                     *                 "code": "NORDICS"
+                     *               },
+                     *               "debit": "229.44",
+                     *               "credit": null,
+                     *               "memo": "revenue share owed",
+                     *               "nettingId": 31
+                     *             },
+                     *             {
+                     *               "account": "intercompany-payable",
+                     *               "tradingPartner": {
+                     *                 "id": 2,
+                     *                 "code": "NORDICS"
+                     *               },
+                     *               "debit": null,
+                     *               "credit": "229.44",
+                     *               "memo": "revenue share owed",
+                     *               "nettingId": 31
+                     *             },
+                     *             {
+                     *               "account": "intercompany-receivable",
+                     *               "tradingPartner": {
+                     *                 "id": 2,
+                     *                 "code": "NORDICS"
+                     *               },
+                     *               "debit": "90.00",
+                     *               "credit": null,
+                     *               "memo": "revenue share earned",
+                     *               "nettingId": 31
+                     *             },
+                     *             {
+                     *               "account": "revenue-share-income",
+                     *               "tradingPartner": {
+                     *                 "id": 2,
+                     *                 "code": "NORDICS"
+                     *               },
+                     *               "debit": null,
+                     *               "credit": "90.00",
+                     *               "memo": "revenue share earned",
+                     *               "nettingId": 31
+                     *             },
+                     *             {
+                     *               "account": "intercompany-payable",
+                     *               "tradingPartner": {
+                     *                 "id": 2,
+                     *                 "code": "NORDICS"
+                     *               },
+                     *               "debit": "90.00",
+                     *               "credit": null,
+                     *               "memo": "netting",
+                     *               "nettingId": 31
+                     *             },
+                     *             {
+                     *               "account": "intercompany-receivable",
+                     *               "tradingPartner": {
+                     *                 "id": 2,
+                     *                 "code": "NORDICS"
+                     *               },
+                     *               "debit": null,
+                     *               "credit": "90.00",
+                     *               "memo": "netting",
+                     *               "nettingId": 31
+                     *             }
+                     *           ],
+                     *           "totalDebit": "409.44",
+                     *           "totalCredit": "409.44",
+                     *           "postedDate": null,
+                     *           "externalId": null,
+                     *           "createdDate": "2026-11-03T09:12:44.118Z"
+                     *         }
+                     *       ],
+                     *       "meta": {
+                     *         "total": 1,
+                     *         "limit": 50,
+                     *         "offset": 0
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["JournalList"];
+                    /**
+                     * @example journalId,bunitCode,kind,date,currency,period,line,account,tradingPartnerId,tradingPartnerCode,debit,credit,memo,nettingId
+                     *     61,DACH,close,2026-10-31,EUR,2026-10,1,revenue-share-expense,2,NORDICS,229.44,,revenue share owed,31
+                     *     61,DACH,close,2026-10-31,EUR,2026-10,2,intercompany-payable,2,NORDICS,,229.44,revenue share owed,31
+                     */
+                    "text/csv": string;
+                    "text/json": components["schemas"]["JournalList"];
+                };
+            };
+            /**
+             * @description Bad request. Code:
+             *
+             *     - `validation-failed`: A parameter, header or body field is invalid: a missing or unknown field, a date that is not a real calendar date, a decimal with more places than allowed (never rounded), a range that ends before it starts. `errors` lists every invalid field, not just the first; fix them and send again.
+             */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 400;
+                        /** @enum {string} */
+                        code?: "validation-failed";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Unauthenticated. Code:
+             *
+             *     - `unauthenticated`: No API key was sent, or the key is unknown or revoked. Send `Authorization: Bearer <key>`.
+             */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 401;
+                        /** @enum {string} */
+                        code?: "unauthenticated";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Forbidden. Code:
+             *
+             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs, keys and webhook endpoints need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
+             */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 403;
+                        /** @enum {string} */
+                        code?: "forbidden";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Not found. Code:
+             *
+             *     - `not-found`: Nothing with this id exists under this business unit. A resource that exists under another business unit is also reported as not found here.
+             */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 404;
+                        /** @enum {string} */
+                        code?: "not-found";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Not acceptable. Code:
+             *
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` or `text/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are `application/problem+json` (`text/json` for a client that prefers it).
+             */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 406;
+                        /** @enum {string} */
+                        code?: "not-acceptable";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Too many requests. Code:
+             *
+             *     - `rate-limited`: This API key sent more requests this minute than the service allows. Wait the seconds given in `Retry-After`.
+             */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 429;
+                        /** @enum {string} */
+                        code?: "rate-limited";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Internal error. Code:
+             *
+             *     - `internal`: An unexpected error; nothing was changed. The body carries no technical detail: quote `requestId` (also the `X-Request-Id` header) when you report it.
+             */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 500;
+                        /** @enum {string} */
+                        code?: "internal";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Service unavailable. Code:
+             *
+             *     - `unavailable`: The database could not be reached, or stayed locked by other work longer than this service waits for it; nothing was changed. Send the same request again after the seconds given in `Retry-After` (with the same `Idempotency-Key`, a POST is safe to repeat).
+             */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 503;
+                        /** @enum {string} */
+                        code?: "unavailable";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getJournal: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Your correlation id for this request (1-128 letters, digits, `_`, `.` or `-`). It is logged and returned in the `X-Request-Id` response header; without it (or with another form) the service makes one.
+                 * @example billing-2026-11-23-0001
+                 */
+                "X-Request-Id"?: components["parameters"]["X-Request-Id"];
+            };
+            path: {
+                /** @description Id of the business unit the request acts for; the API key must be allowed to act for it. */
+                bunitId: number;
+                /** @description Id of a journal. */
+                journalId: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The journal. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Content-Disposition": components["headers"]["Content-Disposition"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": 61,
+                     *       "bunit": {
+                     *         "id": 1,
+                     *         "code": "DACH",
+                     *         "name": "DACH Enterprise"
+                     *       },
+                     *       "kind": "close",
+                     *       "period": "2026-10",
+                     *       "currency": "EUR",
+                     *       "date": "2026-10-31",
+                     *       "entries": [
+                     *         {
+                     *           "account": "revenue-share-expense",
+                     *           "tradingPartner": {
+                     *             "id": 2,
+                     *             "code": "NORDICS"
+                     *           },
+                     *           "debit": "229.44",
+                     *           "credit": null,
+                     *           "memo": "revenue share owed",
+                     *           "nettingId": 31
+                     *         },
+                     *         {
+                     *           "account": "intercompany-payable",
+                     *           "tradingPartner": {
+                     *             "id": 2,
+                     *             "code": "NORDICS"
+                     *           },
+                     *           "debit": null,
+                     *           "credit": "229.44",
+                     *           "memo": "revenue share owed",
+                     *           "nettingId": 31
+                     *         },
+                     *         {
+                     *           "account": "intercompany-receivable",
+                     *           "tradingPartner": {
+                     *             "id": 2,
+                     *             "code": "NORDICS"
+                     *           },
+                     *           "debit": "90.00",
+                     *           "credit": null,
+                     *           "memo": "revenue share earned",
+                     *           "nettingId": 31
+                     *         },
+                     *         {
+                     *           "account": "revenue-share-income",
+                     *           "tradingPartner": {
+                     *             "id": 2,
+                     *             "code": "NORDICS"
+                     *           },
+                     *           "debit": null,
+                     *           "credit": "90.00",
+                     *           "memo": "revenue share earned",
+                     *           "nettingId": 31
+                     *         },
+                     *         {
+                     *           "account": "intercompany-payable",
+                     *           "tradingPartner": {
+                     *             "id": 2,
+                     *             "code": "NORDICS"
+                     *           },
+                     *           "debit": "90.00",
+                     *           "credit": null,
+                     *           "memo": "netting",
+                     *           "nettingId": 31
+                     *         },
+                     *         {
+                     *           "account": "intercompany-receivable",
+                     *           "tradingPartner": {
+                     *             "id": 2,
+                     *             "code": "NORDICS"
+                     *           },
+                     *           "debit": null,
+                     *           "credit": "90.00",
+                     *           "memo": "netting",
+                     *           "nettingId": 31
+                     *         }
+                     *       ],
+                     *       "totalDebit": "409.44",
+                     *       "totalCredit": "409.44",
+                     *       "postedDate": null,
+                     *       "externalId": null,
+                     *       "createdDate": "2026-11-03T09:12:44.118Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Journal"];
+                    /**
+                     * @example journalId,bunitCode,kind,date,currency,period,line,account,tradingPartnerId,tradingPartnerCode,debit,credit,memo,nettingId
+                     *     61,DACH,close,2026-10-31,EUR,2026-10,1,revenue-share-expense,2,NORDICS,229.44,,revenue share owed,31
+                     *     61,DACH,close,2026-10-31,EUR,2026-10,2,intercompany-payable,2,NORDICS,,229.44,revenue share owed,31
+                     */
+                    "text/csv": string;
+                    "text/json": components["schemas"]["Journal"];
+                };
+            };
+            /**
+             * @description Bad request. Code:
+             *
+             *     - `validation-failed`: A parameter, header or body field is invalid: a missing or unknown field, a date that is not a real calendar date, a decimal with more places than allowed (never rounded), a range that ends before it starts. `errors` lists every invalid field, not just the first; fix them and send again.
+             */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 400;
+                        /** @enum {string} */
+                        code?: "validation-failed";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Unauthenticated. Code:
+             *
+             *     - `unauthenticated`: No API key was sent, or the key is unknown or revoked. Send `Authorization: Bearer <key>`.
+             */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 401;
+                        /** @enum {string} */
+                        code?: "unauthenticated";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Forbidden. Code:
+             *
+             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs, keys and webhook endpoints need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
+             */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 403;
+                        /** @enum {string} */
+                        code?: "forbidden";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Not found. Code:
+             *
+             *     - `not-found`: Nothing with this id exists under this business unit. A resource that exists under another business unit is also reported as not found here.
+             */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 404;
+                        /** @enum {string} */
+                        code?: "not-found";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Not acceptable. Code:
+             *
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` or `text/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are `application/problem+json` (`text/json` for a client that prefers it).
+             */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 406;
+                        /** @enum {string} */
+                        code?: "not-acceptable";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Too many requests. Code:
+             *
+             *     - `rate-limited`: This API key sent more requests this minute than the service allows. Wait the seconds given in `Retry-After`.
+             */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 429;
+                        /** @enum {string} */
+                        code?: "rate-limited";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Internal error. Code:
+             *
+             *     - `internal`: An unexpected error; nothing was changed. The body carries no technical detail: quote `requestId` (also the `X-Request-Id` header) when you report it.
+             */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 500;
+                        /** @enum {string} */
+                        code?: "internal";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Service unavailable. Code:
+             *
+             *     - `unavailable`: The database could not be reached, or stayed locked by other work longer than this service waits for it; nothing was changed. Send the same request again after the seconds given in `Retry-After` (with the same `Idempotency-Key`, a POST is safe to repeat).
+             */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 503;
+                        /** @enum {string} */
+                        code?: "unavailable";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    postJournal: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Your correlation id for this request (1-128 letters, digits, `_`, `.` or `-`). It is logged and returned in the `X-Request-Id` response header; without it (or with another form) the service makes one.
+                 * @example billing-2026-11-23-0001
+                 */
+                "X-Request-Id"?: components["parameters"]["X-Request-Id"];
+                /**
+                 * @description Makes a retry safe: any unique string (a UUID, or your own id of the batch). Within 24 hours, the same key from the same API key on the same method and path with the same body returns the first answer again, with `Idempotent-Replayed: true`, instead of doing the work twice (no second referral, no revenue booked twice, no second settlement). The same key with a different body: 422 `idempotency-key-mismatch`; while the first request is still running: 409 `idempotency-key-in-use`.
+                 * @example 4f7c2a10-ingest-2026-10
+                 */
+                "Idempotency-Key"?: components["parameters"]["Idempotency-Key"];
+                /**
+                 * @description Why the change is made (at most 500 characters), kept in the audit trail with the change, the time and the API key’s name. Its bytes are read as UTF-8 (as curl sends `grün – ✓`) and stored exactly; bytes that are not UTF-8 answer 400 naming `header.X-Change-Reason`.
+                 * @example Renegotiated referral terms, Q4 2026
+                 */
+                "X-Change-Reason"?: components["parameters"]["X-Change-Reason"];
+            };
+            path: {
+                /** @description Id of the business unit the request acts for; the API key must be allowed to act for it. */
+                bunitId: number;
+                /** @description Id of a journal. */
+                journalId: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "externalId": "ERP-JE-2026-004711"
+                 *     }
+                 */
+                "application/json": components["schemas"]["JournalPost"];
+                "text/json": components["schemas"]["JournalPost"];
+            };
+        };
+        responses: {
+            /** @description The journal, posted. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": 61,
+                     *       "bunit": {
+                     *         "id": 1,
+                     *         "code": "DACH",
+                     *         "name": "DACH Enterprise"
+                     *       },
+                     *       "kind": "close",
+                     *       "period": "2026-10",
+                     *       "currency": "EUR",
+                     *       "date": "2026-10-31",
+                     *       "entries": [
+                     *         {
+                     *           "account": "revenue-share-expense",
+                     *           "tradingPartner": {
+                     *             "id": 2,
+                     *             "code": "NORDICS"
+                     *           },
+                     *           "debit": "229.44",
+                     *           "credit": null,
+                     *           "memo": "revenue share owed",
+                     *           "nettingId": 31
+                     *         },
+                     *         {
+                     *           "account": "intercompany-payable",
+                     *           "tradingPartner": {
+                     *             "id": 2,
+                     *             "code": "NORDICS"
+                     *           },
+                     *           "debit": null,
+                     *           "credit": "229.44",
+                     *           "memo": "revenue share owed",
+                     *           "nettingId": 31
+                     *         },
+                     *         {
+                     *           "account": "intercompany-receivable",
+                     *           "tradingPartner": {
+                     *             "id": 2,
+                     *             "code": "NORDICS"
+                     *           },
+                     *           "debit": "90.00",
+                     *           "credit": null,
+                     *           "memo": "revenue share earned",
+                     *           "nettingId": 31
+                     *         },
+                     *         {
+                     *           "account": "revenue-share-income",
+                     *           "tradingPartner": {
+                     *             "id": 2,
+                     *             "code": "NORDICS"
+                     *           },
+                     *           "debit": null,
+                     *           "credit": "90.00",
+                     *           "memo": "revenue share earned",
+                     *           "nettingId": 31
+                     *         },
+                     *         {
+                     *           "account": "intercompany-payable",
+                     *           "tradingPartner": {
+                     *             "id": 2,
+                     *             "code": "NORDICS"
+                     *           },
+                     *           "debit": "90.00",
+                     *           "credit": null,
+                     *           "memo": "netting",
+                     *           "nettingId": 31
+                     *         },
+                     *         {
+                     *           "account": "intercompany-receivable",
+                     *           "tradingPartner": {
+                     *             "id": 2,
+                     *             "code": "NORDICS"
+                     *           },
+                     *           "debit": null,
+                     *           "credit": "90.00",
+                     *           "memo": "netting",
+                     *           "nettingId": 31
+                     *         }
+                     *       ],
+                     *       "totalDebit": "409.44",
+                     *       "totalCredit": "409.44",
+                     *       "postedDate": "2026-11-04T07:30:00.000Z",
+                     *       "externalId": "ERP-JE-2026-004711",
+                     *       "createdDate": "2026-11-03T09:12:44.118Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Journal"];
+                    "text/json": components["schemas"]["Journal"];
+                };
+            };
+            /**
+             * @description Bad request. One of these codes:
+             *
+             *     - `validation-failed`: A parameter, header or body field is invalid: a missing or unknown field, a date that is not a real calendar date, a decimal with more places than allowed (never rounded), a range that ends before it starts. `errors` lists every invalid field, not just the first; fix them and send again.
+             *     - `malformed-json`: The body is not valid JSON. Nothing was read from it.
+             */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 400;
+                        /** @enum {string} */
+                        code?: "validation-failed" | "malformed-json";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Unauthenticated. Code:
+             *
+             *     - `unauthenticated`: No API key was sent, or the key is unknown or revoked. Send `Authorization: Bearer <key>`.
+             */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 401;
+                        /** @enum {string} */
+                        code?: "unauthenticated";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Forbidden. Code:
+             *
+             *     - `forbidden`: The API key may not do this: its role is too low (`read` keys only read; business units, settlement runs, keys and webhook endpoints need `admin`), the business unit in the path is outside the key’s scope, or the business unit is the referrer of a referral rather than the owner of its contract (only the owner may change a referral).
+             */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 403;
+                        /** @enum {string} */
+                        code?: "forbidden";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Not found. Code:
+             *
+             *     - `not-found`: Nothing with this id exists under this business unit. A resource that exists under another business unit is also reported as not found here.
+             */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 404;
+                        /** @enum {string} */
+                        code?: "not-found";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Not acceptable. Code:
+             *
+             *     - `not-acceptable`: The `Accept` header names no media type this operation answers with: `application/json` or `text/json` (statements also `text/csv`). Send `Accept: application/json`, `*\/*` or no Accept at all. Problems such as this one are `application/problem+json` (`text/json` for a client that prefers it).
+             */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 406;
+                        /** @enum {string} */
+                        code?: "not-acceptable";
+                    };
+                    "text/json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Conflict with the stored data. One of these codes:
+             *
+             *     - `idempotency-key-in-use`: A request with the same `Idempotency-Key` is still being processed. Wait and retry with the same key: you will get its answer.
+             *     - `already-posted`: The journal was acknowledged already, with another `externalId`. (The same externalId again answers 200, unchanged.)
+             */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 409;
+                        /** @enum {string} */
+                        code?: "idempotency-key-in-use" | "already-posted";
                     };
                     "text/json": components["schemas"]["Problem"];
                 };

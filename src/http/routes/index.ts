@@ -3,6 +3,7 @@ import { changeRequestRoutes } from './change-requests';
 import { bunitRoutes } from './bunits';
 import { contractRoutes } from './contracts';
 import { eventRoutes } from './events';
+import { periodRoutes } from './periods';
 import { referralRoutes } from './referrals';
 import { revenueRoutes } from './revenue';
 import { settlementRoutes } from './settlement';
@@ -10,4 +11,4 @@ import { statementDisputeRoutes } from './statement-disputes';
 import { webhookRoutes } from './webhooks';
 
 /** Every /v1 operation, in the order the docs show them. */
-export const apiRoutes = [...bunitRoutes, ...contractRoutes, ...referralRoutes, ...changeRequestRoutes, ...revenueRoutes, ...settlementRoutes, ...statementDisputeRoutes, ...apiKeyRoutes, ...eventRoutes, ...webhookRoutes];
+export const apiRoutes = [...bunitRoutes, ...contractRoutes, ...referralRoutes, ...changeRequestRoutes, ...revenueRoutes, ...settlementRoutes, ...statementDisputeRoutes, ...periodRoutes, ...apiKeyRoutes, ...eventRoutes, ...webhookRoutes];

@@ -193,7 +193,7 @@ With \`dryRun: true\` the run is computed and returned (200, \`id: null\`, with 
         },
       },
     },
-    problems: ['run-in-progress'],
+    problems: ['run-in-progress', 'period-closed'],
     async handler({ body, services, actor, idempotency }) {
       if (body.dryRun) {
         const dry = await services.settlement.dryRun(body);
