@@ -3576,14 +3576,28 @@ export interface operations {
                      *           "code": "DACH",
                      *           "name": "DACH Enterprise",
                      *           "createdDate": "2026-01-05T09:30:00.000Z",
-                     *           "archivedDate": null
+                     *           "archivedDate": null,
+                     *           "accounts": {
+                     *             "receivable": "intercompany-receivable",
+                     *             "payable": "intercompany-payable",
+                     *             "income": "revenue-share-income",
+                     *             "expense": "revenue-share-expense",
+                     *             "clearing": "intercompany-clearing"
+                     *           }
                      *         },
                      *         {
                      *           "id": 3,
                      *           "code": "NORDICS",
                      *           "name": "Nordic Sales",
                      *           "createdDate": "2026-01-05T09:30:00.000Z",
-                     *           "archivedDate": null
+                     *           "archivedDate": null,
+                     *           "accounts": {
+                     *             "receivable": "intercompany-receivable",
+                     *             "payable": "intercompany-payable",
+                     *             "income": "revenue-share-income",
+                     *             "expense": "revenue-share-expense",
+                     *             "clearing": "intercompany-clearing"
+                     *           }
                      *         }
                      *       ],
                      *       "meta": {
@@ -3794,7 +3808,14 @@ export interface operations {
                      *       "code": "NORDICS",
                      *       "name": "Nordic Sales",
                      *       "createdDate": "2026-01-05T09:30:00.000Z",
-                     *       "archivedDate": null
+                     *       "archivedDate": null,
+                     *       "accounts": {
+                     *         "receivable": "intercompany-receivable",
+                     *         "payable": "intercompany-payable",
+                     *         "income": "revenue-share-income",
+                     *         "expense": "revenue-share-expense",
+                     *         "clearing": "intercompany-clearing"
+                     *       }
                      *     }
                      */
                     "application/json": components["schemas"]["BusinessUnit"];
@@ -4068,7 +4089,14 @@ export interface operations {
                      *       "code": "NORDICS",
                      *       "name": "Nordic Sales",
                      *       "createdDate": "2026-01-05T09:30:00.000Z",
-                     *       "archivedDate": null
+                     *       "archivedDate": null,
+                     *       "accounts": {
+                     *         "receivable": "intercompany-receivable",
+                     *         "payable": "intercompany-payable",
+                     *         "income": "revenue-share-income",
+                     *         "expense": "revenue-share-expense",
+                     *         "clearing": "intercompany-clearing"
+                     *       }
                      *     }
                      */
                     "application/json": components["schemas"]["BusinessUnit"];
@@ -4302,7 +4330,14 @@ export interface operations {
                      *       "code": "NORDICS",
                      *       "name": "Nordic Sales & Services",
                      *       "createdDate": "2026-01-05T09:30:00.000Z",
-                     *       "archivedDate": null
+                     *       "archivedDate": null,
+                     *       "accounts": {
+                     *         "receivable": "intercompany-receivable",
+                     *         "payable": "intercompany-payable",
+                     *         "income": "revenue-share-income",
+                     *         "expense": "revenue-share-expense",
+                     *         "clearing": "intercompany-clearing"
+                     *       }
                      *     }
                      */
                     "application/json": components["schemas"]["BusinessUnit"];
@@ -18658,7 +18693,14 @@ export interface operations {
                      *             "code": "NORDICS",
                      *             "name": "Nordic Sales",
                      *             "createdDate": "2026-11-01T09:00:00.000Z",
-                     *             "archivedDate": null
+                     *             "archivedDate": null,
+                     *             "accounts": {
+                     *               "receivable": "1410-ic-receivable",
+                     *               "payable": "intercompany-payable",
+                     *               "income": "revenue-share-income",
+                     *               "expense": "revenue-share-expense",
+                     *               "clearing": "intercompany-clearing"
+                     *             }
                      *           }
                      *         }
                      *       ],

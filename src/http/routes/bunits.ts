@@ -19,6 +19,13 @@ const example = {
   name: 'Nordic Sales',
   createdDate: '2026-01-05T09:30:00.000Z',
   archivedDate: null,
+  accounts: {
+    receivable: 'intercompany-receivable',
+    payable: 'intercompany-payable',
+    income: 'revenue-share-income',
+    expense: 'revenue-share-expense',
+    clearing: 'intercompany-clearing',
+  },
 };
 
 export const bunitRoutes = [
