@@ -62,6 +62,9 @@ export interface DeliveryOptions {
   clock?: Clock;
 }
 
+/** Events turned into deliveries in one transaction at most. */
+const FANOUT_BATCH = 1000;
+
 /** What this instance is doing for one endpoint it holds. */
 interface EndpointLoop {
   work: Promise<void>;
@@ -102,7 +105,9 @@ interface Attempt {
  * 3. Each delivery in three steps, as Svix does: **prepare** (claim the endpoint's next due
  *    delivery, read the endpoint and the event), **send** (outside any transaction, signed),
  *    **record** (the attempt, the outcome — success, the next retry of the schedule, or failed —
- *    and the endpoint's failing streak, in a short transaction, after each attempt).
+ *    and the endpoint's failing streak, in a short transaction, after each attempt). After a
+ *    success the same transaction claims the endpoint's next delivery (its prepare): one write
+ *    transaction a delivery, so that an endpoint's backlog drains faster than events arrive.
  *
  * Fairness: an endpoint is handed back after a failed attempt and after `batch` deliveries, and
  * waits behind those claimed less recently. An attempt in flight for longer than `slowAfterMs`
@@ -195,7 +200,7 @@ export class WebhookDispatcher implements BackgroundWorker {
     return transaction(db, async (trx) => {
       const cursor = await lockFanoutCursor(trx);
       if (cursor === null) return 0;
-      const events = await eventsAfter(trx, cursor, 1000);
+      const events = await eventsAfter(trx, cursor, FANOUT_BATCH);
       if (events.length === 0) return 0;
       const endpoints = await subscribers(trx);
       const rows = events.flatMap((event) =>
@@ -272,16 +277,18 @@ export class WebhookDispatcher implements BackgroundWorker {
       (err) => this.logger?.warn({ err, endpointId }, 'webhook delivery: a lease was not renewed; it is tried again at the next turn'),
     );
     try {
-      for (let sent = 0; sent < this.batch && !this.stopped && !beat.lost; sent++) {
-        const prepared = await this.prepare(endpointId);
-        if (!prepared) return;
+      let prepared = this.stopped ? null : await this.prepare(endpointId);
+      for (let sent = 1; prepared; sent++) {
         current = prepared.delivery.id;
         loop.sendingSince = Date.now();
         const attempt = await this.send(prepared);
         loop.sendingSince = null;
-        const state = await this.record(prepared, attempt);
-        current = null;
+        // The next delivery is claimed in the record's transaction: one transaction a delivery.
+        const more = sent < this.batch && !this.stopped && !beat.lost;
+        const { state, next } = await this.record(prepared, attempt, more);
+        current = next?.delivery.id ?? null;
         if (state !== 'held' || !attempt.result.ok) return;
+        prepared = next && (await this.withEvent(next));
       }
     } finally {
       await beat.stop();
@@ -294,21 +301,25 @@ export class WebhookDispatcher implements BackgroundWorker {
    * what sending needs (the endpoint as it is now, the event). Null when there is nothing to send.
    */
   private async prepare(endpointId: number): Promise<PreparedDelivery | null> {
-    const { db } = this.ctx;
-    const nowIso = this.now().iso;
     const claimed = await transaction(
-      db,
-      async (trx) => {
-        if (!(await renewEndpointClaim(trx, endpointId, this.owner, this.leaseSeconds))) return null;
-        const endpoint = await findWebhookEndpoint(trx, endpointId);
-        if (!endpoint?.enabled) return null;
-        const delivery = await claimNextDelivery(trx, endpointId, this.owner, this.leaseSeconds, nowIso);
-        return delivery ? { endpoint, delivery } : null;
-      },
+      this.ctx.db,
+      async (trx) => ((await renewEndpointClaim(trx, endpointId, this.owner, this.leaseSeconds)) ? this.claimNext(trx, endpointId) : null),
       { durable: false },
     );
-    if (!claimed) return null;
-    const event = (await findEvents(db, [claimed.delivery.eventId])).get(claimed.delivery.eventId);
+    return claimed && this.withEvent(claimed);
+  }
+
+  /** In the caller's transaction, while this instance holds the endpoint: its next due delivery, and the endpoint as it is now. */
+  private async claimNext(trx: Knex.Transaction, endpointId: number): Promise<Omit<PreparedDelivery, 'event'> | null> {
+    const endpoint = await findWebhookEndpoint(trx, endpointId);
+    if (!endpoint?.enabled) return null;
+    const delivery = await claimNextDelivery(trx, endpointId, this.owner, this.leaseSeconds, this.now().iso);
+    return delivery ? { endpoint, delivery } : null;
+  }
+
+  /** The event a claimed delivery sends (undefined once the retention sweep removed it). */
+  private async withEvent(claimed: Omit<PreparedDelivery, 'event'>): Promise<PreparedDelivery> {
+    const event = (await findEvents(this.ctx.db, [claimed.delivery.eventId])).get(claimed.delivery.eventId);
     return { ...claimed, event };
   }
 
@@ -337,11 +348,15 @@ export class WebhookDispatcher implements BackgroundWorker {
    * own: an attempt whose record a power cut loses is only made again (at least once; receivers
    * deduplicate by webhook-id). 'lost' when another instance took the endpoint over meanwhile.
    */
-  private async record({ endpoint, delivery, event }: PreparedDelivery, { result, startedIso, done }: Attempt): Promise<'held' | 'lost' | 'disabled'> {
+  private async record(
+    { endpoint, delivery, event }: PreparedDelivery,
+    { result, startedIso, done }: Attempt,
+    claimNext: boolean,
+  ): Promise<{ state: 'held' | 'lost' | 'disabled'; next: Omit<PreparedDelivery, 'event'> | null }> {
     const failures = result.ok ? delivery.scheduleStep : delivery.scheduleStep + 1;
     const delay = result.ok || !event ? null : retryDelaySeconds(this.options.retrySchedule, failures);
     const status = result.ok ? 'succeeded' : delay === null ? 'failed' : 'pending';
-    const { held, failingFor } = await transaction(
+    const { held, failingFor, next } = await transaction(
       this.ctx.db,
       async (trx) => {
         await insertAttempt(trx, delivery.id, { attemptedAt: startedIso, httpStatus: result.httpStatus, error: result.error, durationMs: result.durationMs, response: result.response });
@@ -354,13 +369,16 @@ export class WebhookDispatcher implements BackgroundWorker {
         });
         if (!settled) this.logger?.warn({ deliveryId: delivery.id }, 'webhook delivery: the lease was taken over meanwhile; the attempt is logged, its outcome left to the new holder');
         const held = settled && (await renewEndpointClaim(trx, endpoint.id, this.owner, this.leaseSeconds));
-        return { held, failingFor: await this.noteStreak(trx, endpoint.id, result.ok, startedIso, done.at) };
+        const failingFor = await this.noteStreak(trx, endpoint.id, result.ok, startedIso, done.at);
+        // After a success, while it still holds the endpoint: the next delivery, in this transaction.
+        const next = held && result.ok && claimNext ? await this.claimNext(trx, endpoint.id) : null;
+        return { held, failingFor, next };
       },
       { durable: false },
     );
     recordWebhookDelivery(status === 'pending' ? 'retrying' : status, result.ok && event ? (done.at.getTime() - Date.parse(event.createdAt)) / 1000 : undefined);
-    if (failingFor !== null && (await this.disable(endpoint.id, failingFor, done.iso))) return 'disabled';
-    return held ? 'held' : 'lost';
+    if (failingFor !== null && (await this.disable(endpoint.id, failingFor, done.iso))) return { state: 'disabled', next };
+    return { state: held ? 'held' : 'lost', next };
   }
 
   /**
