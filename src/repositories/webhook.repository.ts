@@ -282,9 +282,9 @@ export async function renewEndpointClaim(db: Knex, endpointId: number, owner: st
   return (await renewClaims(db, { table: ENDPOINTS, ids: [endpointId], owner, leaseSeconds })) === 1;
 }
 
-/** Extends the lease of a delivery being sent; false when this owner no longer holds it. */
-export async function renewDeliveryClaim(db: Knex, deliveryId: number, owner: string, leaseSeconds: number): Promise<boolean> {
-  return (await renewClaims(db, { table: DELIVERIES, ids: [deliveryId], owner, leaseSeconds })) === 1;
+/** Extends the leases of the deliveries being sent; how many this owner still held. */
+export async function renewDeliveryClaims(db: Knex, deliveryIds: readonly number[], owner: string, leaseSeconds: number): Promise<number> {
+  return renewClaims(db, { table: DELIVERIES, ids: deliveryIds, owner, leaseSeconds });
 }
 
 export interface ClaimedDelivery {
@@ -295,55 +295,78 @@ export interface ClaimedDelivery {
 }
 
 /**
- * Claims the endpoint's next delivery: the due one with the lowest sequence, and only if its lease
- * is free (a delivery an earlier holder still holds is waited for, never overtaken: events leave
- * in order). Undefined when there is none to send now.
+ * Claims the endpoint's next deliveries, up to `limit`: the due ones with the lowest sequence, in
+ * sequence order, and only while their leases are free (a delivery an earlier holder still holds
+ * is waited for, never overtaken: events leave in order). Empty when there is none to send now.
  */
-export async function claimNextDelivery(db: Knex, endpointId: number, owner: string, leaseSeconds: number, nowIso: string): Promise<ClaimedDelivery | undefined> {
+export async function claimNextDeliveries(
+  db: Knex,
+  endpointId: number,
+  owner: string,
+  leaseSeconds: number,
+  nowIso: string,
+  limit: number,
+): Promise<ClaimedDelivery[]> {
   return transaction(db, async (trx) => {
-    const eventId = await nextDueEventId(trx, endpointId, nowIso);
-    if (eventId === undefined) return undefined;
-    const [row] = await claim<{ id: number; event_id: number | string; attempt_count: number; schedule_step: number }>(trx, {
+    const eventIds = await nextDueEventIds(trx, endpointId, nowIso, limit);
+    if (eventIds.length === 0) return [];
+    const rows = await claim<{ id: number; event_id: number | string; attempt_count: number; schedule_step: number }>(trx, {
       table: DELIVERIES,
       owner,
       leaseSeconds,
-      limit: 1,
+      limit: eventIds.length,
       returning: ['id', 'event_id', 'attempt_count', 'schedule_step'],
-      where: (q) => q.where({ endpoint_id: endpointId, event_id: eventId, status: 'pending' }).where('next_attempt_at', '<=', nowIso),
+      where: (q) => q.where({ endpoint_id: endpointId, status: 'pending' }).whereIn('event_id', eventIds).where('next_attempt_at', '<=', nowIso),
     });
-    return row && { id: row.id, eventId: Number(row.event_id), attemptCount: row.attempt_count, scheduleStep: row.schedule_step };
+    const claimed = rows
+      .map((r) => ({ id: r.id, eventId: Number(r.event_id), attemptCount: r.attempt_count, scheduleStep: r.schedule_step }))
+      .sort((a, b) => a.eventId - b.eventId);
+    // Only an unbroken run from the first: a delivery missing from it (its lease held elsewhere)
+    // must not be overtaken by the ones after it, which are handed back.
+    const run = claimed.findIndex((d, i) => d.eventId !== eventIds[i]);
+    if (run === -1) return claimed;
+    await releaseClaims(trx, { table: DELIVERIES, ids: claimed.slice(run).map((d) => d.id), owner });
+    return claimed.slice(0, run);
   });
 }
 
 /**
- * The lowest event of the endpoint's pending deliveries that is due. Read in event order from the
- * index on (endpoint_id, status, event_id), a few at a time, so that a claim costs the same
- * whatever the backlog: a min() over the due ones let SQLite (planning without statistics) take
- * the (status, next_attempt_at) index and read every endpoint's due deliveries for each claim, so
- * that a backlog slowed its own draining (bench scenario 10).
+ * The lowest events of the endpoint's pending deliveries that are due, up to `limit`, in order.
+ * Read in event order from the index on (endpoint_id, status, event_id), a page at a time, so that
+ * a claim costs the same whatever the backlog: a min() over the due ones let SQLite (planning
+ * without statistics) take the (status, next_attempt_at) index and read every endpoint's due
+ * deliveries for each claim, so that a backlog slowed its own draining (bench scenario 10).
  */
-async function nextDueEventId(trx: Knex, endpointId: number, nowIso: string): Promise<number | undefined> {
-  const chunk = 20;
+async function nextDueEventIds(trx: Knex, endpointId: number, nowIso: string, limit: number): Promise<number[]> {
+  const page = Math.max(limit, 20);
+  const due: number[] = [];
   for (let after = -1; ; ) {
     const rows: { event_id: number | string; next_attempt_at: Date | string }[] = await trx(DELIVERIES)
       .select('event_id', 'next_attempt_at')
       .where({ endpoint_id: endpointId, status: 'pending' })
       .where('event_id', '>', after)
       .orderBy('event_id')
-      .limit(chunk);
-    const due = rows.find((r) => toIsoTimestamp(r.next_attempt_at)! <= nowIso);
-    if (due) return Number(due.event_id);
-    if (rows.length < chunk) return undefined;
+      .limit(page);
+    for (const r of rows) {
+      if (toIsoTimestamp(r.next_attempt_at)! <= nowIso) due.push(Number(r.event_id));
+      if (due.length === limit) return due;
+    }
+    if (rows.length < page) return due;
     after = Number(rows[rows.length - 1]!.event_id);
   }
 }
 
-/** Hands back what an owner holds of an endpoint: the delivery not sent (if any), then the endpoint. */
-export async function releaseEndpointClaims(db: Knex, endpointId: number, owner: string, deliveryId: number | null): Promise<void> {
+/** Hands back what an owner holds of an endpoint: the deliveries not sent (if any), then the endpoint. */
+export async function releaseEndpointClaims(db: Knex, endpointId: number, owner: string, deliveryIds: readonly number[]): Promise<void> {
   await transaction(db, async (trx) => {
-    if (deliveryId !== null) await releaseClaims(trx, { table: DELIVERIES, ids: [deliveryId], owner });
+    await releaseClaims(trx, { table: DELIVERIES, ids: deliveryIds, owner });
     await releaseClaims(trx, { table: ENDPOINTS, ids: [endpointId], owner });
   });
+}
+
+/** Hands back deliveries claimed and not sent. */
+export async function releaseDeliveryClaims(db: Knex, deliveryIds: readonly number[], owner: string): Promise<void> {
+  await releaseClaims(db, { table: DELIVERIES, ids: deliveryIds, owner });
 }
 
 export interface AttemptRecord {

@@ -7,7 +7,7 @@ import { findEvents, type EventRecord } from '../../repositories/event.repositor
 import {
   claimableEndpoints,
   claimEndpoints,
-  claimNextDelivery,
+  claimNextDeliveries,
   eventsAfter,
   fanoutCursor,
   findWebhookEndpoint,
@@ -16,7 +16,8 @@ import {
   lockFanoutCursor,
   lockWebhookEndpoint,
   releaseEndpointClaims,
-  renewDeliveryClaim,
+  renewDeliveryClaims,
+  releaseDeliveryClaims,
   renewEndpointClaim,
   setFanoutCursor,
   settleDelivery,
@@ -62,6 +63,10 @@ export interface DeliveryOptions {
   clock?: Clock;
 }
 
+/** Deliveries of one endpoint claimed at once, sent in turn, and recorded together. */
+const SEND_AHEAD = 20;
+/** What was sent is recorded once this long has passed since the first of it was sent (ms). */
+const RECORD_AFTER_MS = 50;
 /** Events turned into deliveries in one transaction at most. */
 const FANOUT_BATCH = 1000;
 
@@ -105,9 +110,10 @@ interface Attempt {
  * 3. Each delivery in three steps, as Svix does: **prepare** (claim the endpoint's next due
  *    delivery, read the endpoint and the event), **send** (outside any transaction, signed),
  *    **record** (the attempt, the outcome — success, the next retry of the schedule, or failed —
- *    and the endpoint's failing streak, in a short transaction, after each attempt). After a
- *    success the same transaction claims the endpoint's next delivery (its prepare): one write
- *    transaction a delivery, so that an endpoint's backlog drains faster than events arrive.
+ *    and the endpoint's failing streak, in a short transaction, after each attempt, or after the
+ *    few sent within 50 ms to a fast receiver). After a success the same transaction claims the
+ *    endpoint's next deliveries (its prepare, up to 20 in order): a write transaction for a few
+ *    deliveries, so that an endpoint's backlog drains faster than events arrive.
  *
  * Fairness: an endpoint is handed back after a failed attempt and after `batch` deliveries, and
  * waits behind those claimed less recently. An attempt in flight for longer than `slowAfterMs`
@@ -252,23 +258,28 @@ export class WebhookDispatcher implements BackgroundWorker {
   }
 
   /**
-   * Serves one claimed endpoint: its due deliveries one at a time, in sequence order, each
-   * prepared, sent and recorded; a heartbeat renews the endpoint's lease and the delivery's
-   * meanwhile (a receiver may take 15 s). Ends when nothing is due, after a failed attempt, after
-   * `batch` deliveries, when the claim was lost or the worker stops; then hands the claim back.
+   * Serves one claimed endpoint: its due deliveries in sequence order, a few claimed at a time
+   * (`SEND_AHEAD`), each sent in turn; what was sent is recorded in one transaction, which also
+   * claims the next few, once `SEND_AHEAD` were sent or `RECORD_AFTER_MS` passed (a slow receiver
+   * gets each attempt recorded as it ends). A heartbeat renews the endpoint's lease and the
+   * deliveries' meanwhile (a receiver may take 15 s). Ends when nothing is due, after a failed
+   * attempt, after `batch` deliveries, when the claim was lost or the worker stops; then hands the
+   * claim back. A process killed between a send and its record leaves that delivery to be sent again
+   * once its lease runs out (at least once: receivers deduplicate by webhook-id); a healthy one
+   * sends each exactly once.
    */
   private async serve(endpointId: number, loop: EndpointLoop): Promise<void> {
     const { db } = this.ctx;
-    let current: number | null = null;
+    let current: number[] = [];
     const beat = new Heartbeat(
       () =>
         transaction(
           db,
           async (trx) => {
-            // The delivery's row before the endpoint's, in the order record() locks them: the other
+            // The deliveries' rows before the endpoint's, in the order record() locks them: the other
             // order deadlocks with a record in flight on PostgreSQL, and an attempt whose record is
             // rolled back is sent again. A delivery just settled is no longer held, and need not be.
-            if (current !== null) await renewDeliveryClaim(trx, current, this.owner, this.leaseSeconds);
+            await renewDeliveryClaims(trx, current, this.owner, this.leaseSeconds);
             return renewEndpointClaim(trx, endpointId, this.owner, this.leaseSeconds);
           },
           { durable: false },
@@ -277,18 +288,27 @@ export class WebhookDispatcher implements BackgroundWorker {
       (err) => this.logger?.warn({ err, endpointId }, 'webhook delivery: a lease was not renewed; it is tried again at the next turn'),
     );
     try {
-      let prepared = this.stopped ? null : await this.prepare(endpointId);
-      for (let sent = 1; prepared; sent++) {
-        current = prepared.delivery.id;
-        loop.sendingSince = Date.now();
-        const attempt = await this.send(prepared);
-        loop.sendingSince = null;
-        // The next delivery is claimed in the record's transaction: one transaction a delivery.
+      let claimed = this.stopped ? [] : await this.prepare(endpointId);
+      for (let sent = 0; claimed.length > 0; ) {
+        current = claimed.map((c) => c.delivery.id);
+        const attempts: [PreparedDelivery, Attempt][] = [];
+        const first = Date.now();
+        for (const prepared of claimed) {
+          if (this.stopped || beat.lost) break;
+          loop.sendingSince = Date.now();
+          const attempt = await this.send(prepared);
+          loop.sendingSince = null;
+          attempts.push([prepared, attempt]);
+          if (!attempt.result.ok || Date.now() - first >= RECORD_AFTER_MS) break;
+        }
+        sent += attempts.length;
+        const unsent = claimed.slice(attempts.length).map((c) => c.delivery.id);
         const more = sent < this.batch && !this.stopped && !beat.lost;
-        const { state, next } = await this.record(prepared, attempt, more);
-        current = next?.delivery.id ?? null;
-        if (state !== 'held' || !attempt.result.ok) return;
-        prepared = next && (await this.withEvent(next));
+        // The next deliveries are claimed in the record's transaction: one transaction a few deliveries.
+        const { state, next } = await this.record(endpointId, attempts, unsent, more);
+        current = next.map((n) => n.delivery.id);
+        if (state !== 'held' || attempts.length === 0 || !attempts[attempts.length - 1]![1].result.ok) return;
+        claimed = await this.withEvents(next);
       }
     } finally {
       await beat.stop();
@@ -297,30 +317,31 @@ export class WebhookDispatcher implements BackgroundWorker {
   }
 
   /**
-   * Prepare: while this instance still holds the endpoint, claims its next due delivery and reads
-   * what sending needs (the endpoint as it is now, the event). Null when there is nothing to send.
+   * Prepare: while this instance still holds the endpoint, claims its next due deliveries and reads
+   * what sending needs (the endpoint as it is now, the events). Empty when there is nothing to send.
    */
-  private async prepare(endpointId: number): Promise<PreparedDelivery | null> {
+  private async prepare(endpointId: number): Promise<PreparedDelivery[]> {
     const claimed = await transaction(
       this.ctx.db,
-      async (trx) => ((await renewEndpointClaim(trx, endpointId, this.owner, this.leaseSeconds)) ? this.claimNext(trx, endpointId) : null),
+      async (trx) => ((await renewEndpointClaim(trx, endpointId, this.owner, this.leaseSeconds)) ? this.claimNext(trx, endpointId) : []),
       { durable: false },
     );
-    return claimed && this.withEvent(claimed);
+    return this.withEvents(claimed);
   }
 
-  /** In the caller's transaction, while this instance holds the endpoint: its next due delivery, and the endpoint as it is now. */
-  private async claimNext(trx: Knex.Transaction, endpointId: number): Promise<Omit<PreparedDelivery, 'event'> | null> {
+  /** In the caller's transaction, while this instance holds the endpoint: its next due deliveries, and the endpoint as it is now. */
+  private async claimNext(trx: Knex.Transaction, endpointId: number): Promise<Omit<PreparedDelivery, 'event'>[]> {
     const endpoint = await findWebhookEndpoint(trx, endpointId);
-    if (!endpoint?.enabled) return null;
-    const delivery = await claimNextDelivery(trx, endpointId, this.owner, this.leaseSeconds, this.now().iso);
-    return delivery ? { endpoint, delivery } : null;
+    if (!endpoint?.enabled) return [];
+    const deliveries = await claimNextDeliveries(trx, endpointId, this.owner, this.leaseSeconds, this.now().iso, SEND_AHEAD);
+    return deliveries.map((delivery) => ({ endpoint, delivery }));
   }
 
-  /** The event a claimed delivery sends (undefined once the retention sweep removed it). */
-  private async withEvent(claimed: Omit<PreparedDelivery, 'event'>): Promise<PreparedDelivery> {
-    const event = (await findEvents(this.ctx.db, [claimed.delivery.eventId])).get(claimed.delivery.eventId);
-    return { ...claimed, event };
+  /** The events claimed deliveries send (undefined once the retention sweep removed one). */
+  private async withEvents(claimed: Omit<PreparedDelivery, 'event'>[]): Promise<PreparedDelivery[]> {
+    if (claimed.length === 0) return [];
+    const events = await findEvents(this.ctx.db, claimed.map((c) => c.delivery.eventId));
+    return claimed.map((c) => ({ ...c, event: events.get(c.delivery.eventId) }));
   }
 
   /** Send: one POST of one delivery, signed; nothing is written. */
@@ -343,41 +364,56 @@ export class WebhookDispatcher implements BackgroundWorker {
   }
 
   /**
-   * Record, right after the attempt: the log, the delivery's outcome — succeeded, the next retry
-   * of the schedule, or failed —, the endpoint's failing streak and its lease. Not durable on its
+   * Record, right after the attempts (one, or the few sent within RECORD_AFTER_MS): the log, each
+   * delivery's outcome — succeeded, the next retry of the schedule, or failed —, the claims of
+   * those not sent handed back, the endpoint's failing streak and its lease. Not durable on its
    * own: an attempt whose record a power cut loses is only made again (at least once; receivers
    * deduplicate by webhook-id). 'lost' when another instance took the endpoint over meanwhile.
    */
   private async record(
-    { endpoint, delivery, event }: PreparedDelivery,
-    { result, startedIso, done }: Attempt,
+    endpointId: number,
+    attempts: readonly [PreparedDelivery, Attempt][],
+    unsent: readonly number[],
     claimNext: boolean,
-  ): Promise<{ state: 'held' | 'lost' | 'disabled'; next: Omit<PreparedDelivery, 'event'> | null }> {
-    const failures = result.ok ? delivery.scheduleStep : delivery.scheduleStep + 1;
-    const delay = result.ok || !event ? null : retryDelaySeconds(this.options.retrySchedule, failures);
-    const status = result.ok ? 'succeeded' : delay === null ? 'failed' : 'pending';
+  ): Promise<{ state: 'held' | 'lost' | 'disabled'; next: Omit<PreparedDelivery, 'event'>[] }> {
+    const outcomes = attempts.map(([{ delivery, event }, { result }]) => {
+      const failures = result.ok ? delivery.scheduleStep : delivery.scheduleStep + 1;
+      const delay = result.ok || !event ? null : retryDelaySeconds(this.options.retrySchedule, failures);
+      return { failures, delay, status: (result.ok ? 'succeeded' : delay === null ? 'failed' : 'pending') as 'succeeded' | 'failed' | 'pending' };
+    });
+    const last = attempts[attempts.length - 1];
     const { held, failingFor, next } = await transaction(
       this.ctx.db,
       async (trx) => {
-        await insertAttempt(trx, delivery.id, { attemptedAt: startedIso, httpStatus: result.httpStatus, error: result.error, durationMs: result.durationMs, response: result.response });
-        const settled = await settleDelivery(trx, delivery.id, this.owner, {
-          status,
-          attemptCount: delivery.attemptCount + 1,
-          scheduleStep: failures,
-          nextAttemptAt: delay === null ? null : done.plus(delay * 1000),
-          attemptedAt: startedIso,
-        });
-        if (!settled) this.logger?.warn({ deliveryId: delivery.id }, 'webhook delivery: the lease was taken over meanwhile; the attempt is logged, its outcome left to the new holder');
-        const held = settled && (await renewEndpointClaim(trx, endpoint.id, this.owner, this.leaseSeconds));
-        const failingFor = await this.noteStreak(trx, endpoint.id, result.ok, startedIso, done.at);
-        // After a success, while it still holds the endpoint: the next delivery, in this transaction.
-        const next = held && result.ok && claimNext ? await this.claimNext(trx, endpoint.id) : null;
+        let settledAll = true;
+        for (const [i, [{ delivery }, { result, startedIso, done }]] of attempts.entries()) {
+          const { failures, delay, status } = outcomes[i]!;
+          await insertAttempt(trx, delivery.id, { attemptedAt: startedIso, httpStatus: result.httpStatus, error: result.error, durationMs: result.durationMs, response: result.response });
+          const settled = await settleDelivery(trx, delivery.id, this.owner, {
+            status,
+            attemptCount: delivery.attemptCount + 1,
+            scheduleStep: failures,
+            nextAttemptAt: delay === null ? null : done.plus(delay * 1000),
+            attemptedAt: startedIso,
+          });
+          if (!settled) this.logger?.warn({ deliveryId: delivery.id }, 'webhook delivery: the lease was taken over meanwhile; the attempt is logged, its outcome left to the new holder');
+          settledAll &&= settled;
+        }
+        await releaseDeliveryClaims(trx, unsent, this.owner);
+        const held = settledAll && (await renewEndpointClaim(trx, endpointId, this.owner, this.leaseSeconds));
+        let failingFor: string | null = null;
+        for (const [, { result, startedIso, done }] of attempts) failingFor = await this.noteStreak(trx, endpointId, result.ok, startedIso, done.at);
+        // After successes, while it still holds the endpoint: the next deliveries, in this transaction.
+        const next = held && last !== undefined && last[1].result.ok && claimNext ? await this.claimNext(trx, endpointId) : [];
         return { held, failingFor, next };
       },
       { durable: false },
     );
-    recordWebhookDelivery(status === 'pending' ? 'retrying' : status, result.ok && event ? (done.at.getTime() - Date.parse(event.createdAt)) / 1000 : undefined);
-    if (failingFor !== null && (await this.disable(endpoint.id, failingFor, done.iso))) return { state: 'disabled', next };
+    for (const [i, [{ event }, { result, done }]] of attempts.entries()) {
+      const { status } = outcomes[i]!;
+      recordWebhookDelivery(status === 'pending' ? 'retrying' : status, result.ok && event ? (done.at.getTime() - Date.parse(event.createdAt)) / 1000 : undefined);
+    }
+    if (failingFor !== null && last && (await this.disable(endpointId, failingFor, last[1].done.iso))) return { state: 'disabled', next };
     return { state: held ? 'held' : 'lost', next };
   }
 
