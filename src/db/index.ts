@@ -7,6 +7,7 @@
  * - sqlite.ts      one connection per process, and waiting for the write lock without blocking
  * - sqlite-client.ts Knex's better-sqlite3 dialect, beginning IMMEDIATE and waiting for a busy database asynchronously
  * - transaction.ts transactions that compose (Knex's transaction(), begun again while SQLite is busy)
+ * - group-commit.ts SQLite's durable transactions committed together, one fsync for those ready at once
  * - prepared.ts    fixed SQL prepared once per connection, for the hot paths; rows are objects
  * - bulk.ts        many rows in few statements
  * - locks.ts       row locks that serialise changes to one aggregate

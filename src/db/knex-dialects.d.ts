@@ -11,6 +11,7 @@ declare module 'knex/lib/dialects/sqlite3/execution/sqlite-transaction.js' {
   export default class SqliteTransaction {
     constructor(client: unknown, container: unknown, config?: unknown, outerTx?: unknown);
     query(conn: unknown, sql: string): Promise<unknown>;
+    commit(conn: unknown, value: unknown): Promise<unknown>;
     acquireConnection(config: unknown, cb: (conn: any) => Promise<unknown>): Promise<unknown>;
   }
 }

@@ -33,6 +33,18 @@ class ImmediateTransaction extends SqliteTransaction {
     return this.query(conn, 'BEGIN IMMEDIATE;');
   }
 
+  /**
+   * A COMMIT that fails (a deferred constraint, a full disk) leaves SQLite's transaction open;
+   * Knex would give the connection back in it. It is rolled back here, before that, so that
+   * nothing of it is kept and the next user of the connection starts clean. The caller gets the
+   * COMMIT's error from Knex.
+   */
+  override commit(conn: SqliteConnection, value: unknown): Promise<unknown> {
+    return super.commit(conn, value).finally(() => {
+      if (conn.open && conn.inTransaction) conn.prepare('ROLLBACK').run([]);
+    });
+  }
+
   override async acquireConnection(config: unknown, cb: (conn: SqliteConnection) => Promise<unknown>): Promise<unknown> {
     if (!this.relaxed) return super.acquireConnection(config, cb);
     return super.acquireConnection(config, async (conn: SqliteConnection) => {

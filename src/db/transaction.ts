@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { dialectOf } from './dialect';
+import { inGroupCommit } from './group-commit';
 import type { SqliteTransactionConfig } from './sqlite-client';
 import { retryWhileBusy } from './sqlite';
 
@@ -22,6 +23,8 @@ export function isTransaction(db: Knex): boolean {
  * once (busy_timeout = 0), and the transaction is begun again after an asynchronous pause, with
  * the connection given back in between (other queries of this process go on meanwhile), for at
  * most the lock wait (./sqlite.ts retryWhileBusy). Only a begin is tried again, never `work`.
+ * A durable SQLite transaction is a savepoint in a group that commits once for all the
+ * transactions ready at the same time (./group-commit.ts); it returns after that commit.
  */
 export async function transaction<T>(db: Knex, work: (trx: Knex.Transaction) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
   if (isTransaction(db)) return work(db as Knex.Transaction);
@@ -32,7 +35,8 @@ export async function transaction<T>(db: Knex, work: (trx: Knex.Transaction) => 
       return work(trx);
     });
   }
-  return sqliteTransaction(db, work, options);
+  if (options.durable === false) return sqliteTransaction(db, work, options);
+  return inGroupCommit(db, work, (db, group) => sqliteTransaction(db, group, options));
 }
 
 export interface TransactionOptions {
