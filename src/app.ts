@@ -336,8 +336,11 @@ async function sendStream(res: Response, reply: Reply, logger: Logger): Promise<
  * The request id, and once the answer is sent one log line (info) and one observation of the
  * request's duration by method, route template and status (metrics).
  */
-function requestLog(logger: Logger, observe: AppDeps['observeRequest']) {
-  const logs = logger.isLevelEnabled('info');
+function requestLog(appLogger: Logger, observe: AppDeps['observeRequest']) {
+  const logs = appLogger.isLevelEnabled('info');
+  // The request line's fields are fixed and none can hold a secret (those travel in headers and
+  // bodies, never logged): it skips the redaction pass every other line goes through.
+  const logger = appLogger.child({}, { redact: { paths: [] } });
   // One listener for every response (no closure per request): what it needs is on the response.
   function finished(this: Response) {
     const ns = Number(process.hrtime.bigint() - (this.locals.startedAt as bigint));
