@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import request from 'supertest';
-import { apiRouter } from '../../src/http/api-router';
+import { apiRouter, resourceOf } from '../../src/http/api-router';
 import type { RouteDef } from '../../src/http/route';
 
 /** The API's routes on Express's router (src/http/api-router.ts), as the route table declares them. */
@@ -43,5 +43,13 @@ describe('API router', () => {
     expect((await request(app).get('/v1/bunits/%E0%A4%A')).status).to.equal(400);
     expect((await request(app).get('/v1/bunits//')).status).to.equal(404);
     expect((await request(app).get('/v1/bunits/1/change-requests')).status).to.equal(404);
+  });
+
+  it('mounts each path on the router of its resource: up to the first literal after a parameter', () => {
+    expect(resourceOf('/v1/bunits/{bunitId}/referrals/{referralId}/history')).to.equal('/v1/bunits/{bunitId}/referrals');
+    expect(resourceOf('/v1/bunits/{bunitId}/referrals')).to.equal('/v1/bunits/{bunitId}/referrals');
+    expect(resourceOf('/v1/bunits/{bunitId}')).to.equal('/v1/bunits');
+    expect(resourceOf('/v1/bunits')).to.equal('/v1/bunits');
+    expect(resourceOf('/v1/webhook-endpoints/{endpointId}/deliveries/{deliveryId}/retry')).to.equal('/v1/webhook-endpoints/{endpointId}/deliveries');
   });
 });
