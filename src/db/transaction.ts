@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { dialectOf } from './dialect';
-import { inGroupCommit } from './group-commit';
+import { groupOpen, inGroupCommit } from './group-commit';
 import type { SqliteTransactionConfig } from './sqlite-client';
 import { retryWhileBusy } from './sqlite';
 
@@ -35,8 +35,10 @@ export async function transaction<T>(db: Knex, work: (trx: Knex.Transaction) => 
       return work(trx);
     });
   }
-  if (options.durable === false) return sqliteTransaction(db, work, options);
-  return inGroupCommit(db, work, (db, group) => sqliteTransaction(db, group, options));
+  // Work that need not be durable joins a group that is open anyway (its commit costs nothing
+  // more there), and otherwise runs on its own without waiting for the disk.
+  if (options.durable === false && !groupOpen(db)) return sqliteTransaction(db, work, options);
+  return inGroupCommit(db, work, (db, group) => sqliteTransaction(db, group, {}));
 }
 
 export interface TransactionOptions {
@@ -45,7 +47,9 @@ export interface TransactionOptions {
    * synchronous_commit=off). A crash or power cut may then lose this commit and the ones just
    * before it, never corrupt anything, and never lose a commit after which a durable one was
    * made (both databases write one log in order). Only for work that is done again when lost:
-   * a settlement partition, which the resumed run redoes. Default: durable.
+   * a settlement partition, which the resumed run redoes. On SQLite such work joins a group commit
+   * that is open at the time (./group-commit.ts), and is then committed durably with it.
+   * Default: durable.
    */
   durable?: boolean;
 }

@@ -110,6 +110,20 @@ describe('SQLite group commit', function () {
     expect(commits).to.be.at.least(4).and.below(200);
   });
 
+  it('a transaction that need not be durable joins a group that is open, and is committed durably with it; with none open it runs on its own', async () => {
+    const synchronous = async (trx: Knex.Transaction) => ((await trx.raw('PRAGMA synchronous')) as { synchronous: number }[])[0]!.synchronous;
+    const FULL = 2;
+    const NORMAL = 1;
+    const [, joined] = await Promise.all([
+      transaction(db, (trx) => insert(trx, 'durable')),
+      transaction(db, async (trx) => (await insert(trx, 'relaxed'), synchronous(trx)), { durable: false }),
+    ]);
+    expect(joined).to.equal(FULL);
+    expect(commits).to.equal(1);
+    expect(await transaction(db, synchronous, { durable: false })).to.equal(NORMAL);
+    expect([seen('durable').n, seen('relaxed').n]).to.deep.equal([1, 1]);
+  });
+
   it('a transaction nested in another (a service called inside a unit of work) is part of it', async () => {
     const outcome = await transaction(db, async (outer) => {
       await insert(outer, 'outer');
