@@ -4,6 +4,8 @@ declare module 'knex/lib/dialects/better-sqlite3/index.js' {
     constructor(config: unknown);
     transaction(container: unknown, config?: unknown, outerTx?: unknown): unknown;
     _query(conn: unknown, obj: unknown): Promise<unknown>;
+    _optSafeIntegers(options: unknown): boolean | undefined;
+    _formatBindings(bindings: unknown[] | undefined): unknown[];
   }
 }
 

@@ -18,7 +18,7 @@ import { DatabaseUnavailableError } from './dialect';
 export interface SqliteStatement {
   reader: boolean;
   all(params: unknown[]): unknown[];
-  run(params: unknown[]): { changes: number };
+  run(params: unknown[]): { changes: number; lastInsertRowid: number | bigint };
 }
 
 export interface SqliteConnection {
