@@ -9,9 +9,6 @@ import { timestampColumn } from './lib/columns';
  * - `webhook_endpoints.claimed_at`: when an instance last claimed the endpoint; endpoints are
  *   claimed least recently claimed first, so that none waits behind the others.
  * - `settlement_partitions.lease_owner|lease_until`: partitions are claimed like every other job.
- * - `webhook_deliveries (endpoint_id, status, next_attempt_at)`: whether an endpoint has a delivery
- *   due, one index range per endpoint (with only `(status, next_attempt_at)`, SQLite read every
- *   endpoint's due deliveries for each endpoint it looked at).
  */
 export async function up(knex: Knex): Promise<void> {
   await knex.schema.createTable('background_jobs', (t) => {
@@ -28,15 +25,9 @@ export async function up(knex: Knex): Promise<void> {
     t.string('lease_owner', 64).nullable();
     timestampColumn(knex, t, 'lease_until').nullable();
   });
-  await knex.schema.alterTable('webhook_deliveries', (t) => {
-    t.index(['endpoint_id', 'status', 'next_attempt_at']);
-  });
 }
 
 export async function down(knex: Knex): Promise<void> {
-  await knex.schema.alterTable('webhook_deliveries', (t) => {
-    t.dropIndex(['endpoint_id', 'status', 'next_attempt_at']);
-  });
   await knex.schema.alterTable('settlement_partitions', (t) => {
     t.dropColumn('lease_until');
     t.dropColumn('lease_owner');

@@ -18,7 +18,8 @@ import * as m16 from './202612011400_pending_events';
 import * as m17 from './202612061100_claims';
 import * as m18 from './202612061400_statement_disputes';
 import * as m19 from './202612061600_period_close';
-import * as m20 from './202612070030_referrals_by_referrer';
+import * as m20 from './202612070010_deliveries_due_by_endpoint';
+import * as m21 from './202612070030_referrals_by_referrer';
 
 /**
  * Migrations in order. Listed here rather than discovered on disk so that they load the same way
@@ -44,7 +45,8 @@ const migrations: Record<string, Knex.Migration> = {
   '202612061100_claims': m17,
   '202612061400_statement_disputes': m18,
   '202612061600_period_close': m19,
-  '202612070030_referrals_by_referrer': m20,
+  '202612070010_deliveries_due_by_endpoint': m20,
+  '202612070030_referrals_by_referrer': m21,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
