@@ -20,6 +20,7 @@ import * as m18 from './202612061400_statement_disputes';
 import * as m19 from './202612061600_period_close';
 import * as m20 from './202612070010_deliveries_due_by_endpoint';
 import * as m21 from './202612070030_referrals_by_referrer';
+import * as m22 from './202612070100_sqlite_ledger_keys';
 
 /**
  * Migrations in order. Listed here rather than discovered on disk so that they load the same way
@@ -47,6 +48,7 @@ const migrations: Record<string, Knex.Migration> = {
   '202612061600_period_close': m19,
   '202612070010_deliveries_due_by_endpoint': m20,
   '202612070030_referrals_by_referrer': m21,
+  '202612070100_sqlite_ledger_keys': m22,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
