@@ -75,12 +75,6 @@ export async function inGroupCommit<T>(
   return result;
 }
 
-/** Whether a group of the SQLite Knex `db` takes newcomers now. */
-export function groupOpen(db: Knex): boolean {
-  const open = openGroups.get(db.client);
-  return open !== undefined && joinable(open);
-}
-
 const joinable = (group: Group) => !group.closed && group.joined < MAX_MEMBERS && Date.now() - group.openedAt < MAX_OPEN_MS;
 
 function joinGroup(db: Knex, begin: (db: Knex, work: (trx: Knex.Transaction) => Promise<void>) => Promise<void>): Group {
