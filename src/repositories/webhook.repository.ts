@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { claim, dbNow, dialectOf, insertRows, releaseClaims, renewClaims, skipLocked, toIsoTimestamp, transaction } from '../db';
+import { claim, dbNow, dialectOf, executePrepared, insertRows, preparedSql, releaseClaims, renewClaims, skipLocked, toIsoTimestamp, transaction } from '../db';
 import { fetchPage, type Page, type PageResult } from './paging';
 
 /**
@@ -377,41 +377,47 @@ export interface AttemptRecord {
   response: string | null;
 }
 
-export async function insertAttempt(trx: Knex, deliveryId: number, a: AttemptRecord): Promise<void> {
-  await trx('webhook_attempts').insert({
-    delivery_id: deliveryId,
-    attempted_at: a.attemptedAt,
-    http_status: a.httpStatus,
-    error: a.error,
-    duration_ms: a.durationMs,
-    response: a.response,
-  });
+/** The attempts of one record, in one statement (a prepared INSERT a row on SQLite). */
+export async function insertAttempts(trx: Knex, attempts: readonly (AttemptRecord & { deliveryId: number })[]): Promise<void> {
+  await insertRows(
+    trx,
+    'webhook_attempts',
+    ['delivery_id', 'attempted_at', 'http_status', 'error', 'duration_ms', 'response'],
+    attempts.map((a) => [a.deliveryId, a.attemptedAt, a.httpStatus, a.error, a.durationMs, a.response]),
+  );
+}
+
+export interface DeliveryOutcome {
+  status: 'pending' | 'succeeded' | 'failed';
+  attemptCount: number;
+  scheduleStep: number;
+  nextAttemptAt: string | null;
+  attemptedAt: string;
 }
 
 /**
  * The outcome of an attempt, for the delivery this owner holds (and only then: a delivery whose
- * lease another instance took over is that instance's now); false when it was not held.
+ * lease another instance took over is that instance's now); false when it was not held. A fixed
+ * statement, prepared once: it runs for every delivery.
  */
-export async function settleDelivery(
-  trx: Knex,
-  id: number,
-  owner: string,
-  outcome: { status: 'pending' | 'succeeded' | 'failed'; attemptCount: number; scheduleStep: number; nextAttemptAt: string | null; attemptedAt: string },
-): Promise<boolean> {
-  const changed = await trx('webhook_deliveries')
-    .where({ id, lease_owner: owner })
-    .update({
-      status: outcome.status,
-      attempt_count: outcome.attemptCount,
-      schedule_step: outcome.scheduleStep,
-      next_attempt_at: outcome.nextAttemptAt,
-      last_attempt_at: outcome.attemptedAt,
-      failed_at: outcome.status === 'failed' ? outcome.attemptedAt : null,
-      lease_owner: null,
-      lease_until: null,
-    });
+export async function settleDelivery(trx: Knex, id: number, owner: string, outcome: DeliveryOutcome): Promise<boolean> {
+  const changed = await executePrepared(trx, SETTLE_DELIVERY, [
+    outcome.status,
+    outcome.attemptCount,
+    outcome.scheduleStep,
+    outcome.nextAttemptAt,
+    outcome.attemptedAt,
+    outcome.status === 'failed' ? outcome.attemptedAt : null,
+    id,
+    owner,
+  ]);
   return changed > 0;
 }
+const SETTLE_DELIVERY = preparedSql(
+  `UPDATE webhook_deliveries SET status = ?, attempt_count = ?, schedule_step = ?, next_attempt_at = ?, last_attempt_at = ?, failed_at = ?,
+     lease_owner = NULL, lease_until = NULL
+   WHERE id = ? AND lease_owner = ?`,
+);
 
 // ---- the delivery log ------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ import {
   eventsAfter,
   fanoutCursor,
   findWebhookEndpoint,
-  insertAttempt,
+  insertAttempts,
   insertDeliveries,
   lockFanoutCursor,
   lockWebhookEndpoint,
@@ -385,10 +385,20 @@ export class WebhookDispatcher implements BackgroundWorker {
     const { held, failingFor, next } = await transaction(
       this.ctx.db,
       async (trx) => {
+        await insertAttempts(
+          trx,
+          attempts.map(([{ delivery }, { result, startedIso }]) => ({
+            deliveryId: delivery.id,
+            attemptedAt: startedIso,
+            httpStatus: result.httpStatus,
+            error: result.error,
+            durationMs: result.durationMs,
+            response: result.response,
+          })),
+        );
         let settledAll = true;
-        for (const [i, [{ delivery }, { result, startedIso, done }]] of attempts.entries()) {
+        for (const [i, [{ delivery }, { startedIso, done }]] of attempts.entries()) {
           const { failures, delay, status } = outcomes[i]!;
-          await insertAttempt(trx, delivery.id, { attemptedAt: startedIso, httpStatus: result.httpStatus, error: result.error, durationMs: result.durationMs, response: result.response });
           const settled = await settleDelivery(trx, delivery.id, this.owner, {
             status,
             attemptCount: delivery.attemptCount + 1,
@@ -401,8 +411,7 @@ export class WebhookDispatcher implements BackgroundWorker {
         }
         await releaseDeliveryClaims(trx, unsent, this.owner);
         const held = settledAll && (await renewEndpointClaim(trx, endpointId, this.owner, this.leaseSeconds));
-        let failingFor: string | null = null;
-        for (const [, { result, startedIso, done }] of attempts) failingFor = await this.noteStreak(trx, endpointId, result.ok, startedIso, done.at);
+        const failingFor = last ? await this.noteStreak(trx, endpointId, attempts.map(([, a]) => a)) : null;
         // After successes, while it still holds the endpoint: the next deliveries, in this transaction.
         const next = held && last !== undefined && last[1].result.ok && claimNext ? await this.claimNext(trx, endpointId) : [];
         return { held, failingFor, next };
@@ -418,19 +427,19 @@ export class WebhookDispatcher implements BackgroundWorker {
   }
 
   /**
-   * Keeps the endpoint's failing streak: cleared by a success, begun by the first failure after
-   * one. The instant the streak began when it has lasted the disable period, else null.
+   * Keeps the endpoint's failing streak through these attempts, in order: cleared by a success,
+   * begun by the first failure after one. The instant the streak began when, at the last attempt,
+   * it has lasted the disable period, else null. One read of the endpoint, and a write only when
+   * the streak changed.
    */
-  private async noteStreak(trx: Knex.Transaction, endpointId: number, ok: boolean, attemptedAt: string, now: Date): Promise<string | null> {
+  private async noteStreak(trx: Knex.Transaction, endpointId: number, attempts: readonly Attempt[]): Promise<string | null> {
     const current = await lockWebhookEndpoint(trx, endpointId);
     if (!current) return null;
-    if (ok) {
-      if (current.failingSince !== null) await updateWebhookEndpoint(trx, endpointId, { failingSince: null, updatedAt: current.updatedAt });
-      return null;
-    }
-    const failingSince = current.failingSince ?? attemptedAt;
-    if (current.failingSince === null) await updateWebhookEndpoint(trx, endpointId, { failingSince, updatedAt: current.updatedAt });
-    return current.enabled && now.getTime() - Date.parse(failingSince) >= this.disableAfterMs ? failingSince : null;
+    let failingSince = current.failingSince;
+    for (const { result, startedIso } of attempts) failingSince = result.ok ? null : (failingSince ?? startedIso);
+    if (failingSince !== current.failingSince) await updateWebhookEndpoint(trx, endpointId, { failingSince, updatedAt: current.updatedAt });
+    const now = attempts[attempts.length - 1]!.done.at;
+    return failingSince !== null && current.enabled && now.getTime() - Date.parse(failingSince) >= this.disableAfterMs ? failingSince : null;
   }
 
   /** Disables an endpoint that has failed every delivery since `failingSince`, with its event (SPEC §13). */
