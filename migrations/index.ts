@@ -21,6 +21,7 @@ import * as m19 from './202612061600_period_close';
 import * as m20 from './202612070010_deliveries_due_by_endpoint';
 import * as m21 from './202612070030_referrals_by_referrer';
 import * as m22 from './202612070100_sqlite_ledger_keys';
+import * as m23 from './202612070400_staged_event_release';
 
 /**
  * Migrations in order. Listed here rather than discovered on disk so that they load the same way
@@ -49,6 +50,7 @@ const migrations: Record<string, Knex.Migration> = {
   '202612070010_deliveries_due_by_endpoint': m20,
   '202612070030_referrals_by_referrer': m21,
   '202612070100_sqlite_ledger_keys': m22,
+  '202612070400_staged_event_release': m23,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { dialectOf, insertRows, preparedSql, queryBuilt, queryPrepared, toIsoTimestamp } from '../db';
+import { executePrepared, insertRows, preparedSql, queryBuilt, queryPrepared, toIsoTimestamp } from '../db';
 
 /**
  * The events outbox (SPEC §13). A change writes its events into `pending_events`, in its own
@@ -37,7 +37,8 @@ const TAKE_SEQUENCES = preparedSql(
 
 /**
  * Writes events in the caller's transaction, to be numbered once it has committed: first those
- * staged under `staged` (their `createdAt` becomes `createdAt`), then `events`. Answers how many
+ * staged under `staged` (released by one row, whatever their number: the publisher numbers them
+ * from where they were staged, with `createdAt` as their instant), then `events`. Answers how many
  * of each type it wrote.
  */
 export async function insertEvents(
@@ -51,11 +52,7 @@ export async function insertEvents(
       written.set(row.type, Number(row.n));
     }
     if (written.size > 0) {
-      // One statement, whatever the number of events, in their order.
-      const at = dialectOf(trx) === 'postgres' ? 'CAST(? AS timestamptz)' : '?';
-      await trx.raw(PEND_STAGED.replace('{at}', at), [staged.createdAt, staged.batch]);
-      await trx('staged_event_bunits').where({ batch: staged.batch }).delete();
-      await trx('staged_events').where({ batch: staged.batch }).delete();
+      await trx('pending_events').insert({ type: RELEASE, created_at: staged.createdAt, bunit_ids: '[]', data: '', staged_batch: staged.batch });
     }
   }
   for (const e of events) written.set(e.type, (written.get(e.type) ?? 0) + 1);
@@ -68,48 +65,77 @@ export async function insertEvents(
   return written;
 }
 
+/** The type of a pending row that releases a staged batch (never an event's: it is numbered as its batch's events). */
+const RELEASE = 'staged-batch';
 const STAGED_TYPES = preparedSql('SELECT type, count(*) AS n FROM staged_events WHERE batch = ? GROUP BY type');
-const PEND_STAGED = 'INSERT INTO pending_events (type, created_at, bunit_ids, data) SELECT type, {at}, bunit_ids, data FROM staged_events WHERE batch = ? ORDER BY ord';
+const STAGED_PAGE = preparedSql('SELECT ord, type, bunit_ids, data FROM staged_events WHERE batch = ? ORDER BY ord LIMIT ?');
+const UNSTAGE_THROUGH = preparedSql('DELETE FROM staged_events WHERE batch = ? AND ord <= ?');
 
 const ANY_PENDING = preparedSql('SELECT id FROM pending_events LIMIT 1');
-const PENDING_BATCH = preparedSql('SELECT id, type, created_at, bunit_ids, data FROM pending_events ORDER BY id LIMIT ?');
+const PENDING_BATCH = preparedSql('SELECT id, type, created_at, bunit_ids, data, staged_batch FROM pending_events ORDER BY id LIMIT ?');
 
 /** Whether committed events wait to be numbered (a read, no lock). */
 export async function hasPendingEvents(db: Knex): Promise<boolean> {
   return (await queryPrepared(db, ANY_PENDING, [])).length > 0;
 }
 
+interface PendingRow {
+  id: number | string;
+  type: string;
+  created_at: Date | string;
+  bunit_ids: string;
+  data: string;
+  staged_batch: string | null;
+}
+
 /**
  * Numbers up to `limit` committed pending events into `events`, in the order they were written,
- * in the caller's transaction, which holds the counter locked until it commits; how many.
+ * in the caller's transaction, which holds the counter locked until it commits; how many. A
+ * released batch is numbered in its staged order where its row stands, as much of it as the limit
+ * leaves room for; what is after it waits until the batch is all numbered.
  */
 export async function publishPendingEvents(trx: Knex.Transaction, limit: number): Promise<number> {
   await queryPrepared(trx, TAKE_SEQUENCES, [0]);
   // Read after the lock is held: what a publisher before this one moved is gone by now.
-  const rows = await queryPrepared<{ id: number | string; type: string; created_at: Date | string; bunit_ids: string; data: string }>(trx, PENDING_BATCH, [limit]);
-  if (rows.length === 0) return 0;
-  const [taken] = await queryPrepared<{ last_sequence: number | string }>(trx, TAKE_SEQUENCES, [rows.length]);
-  const first = Number(taken!.last_sequence) - rows.length + 1;
-  await insertRows(
-    trx,
-    'events',
-    ['id', 'type', 'created_at', 'bunit_ids', 'data'],
-    rows.map((r, i) => [first + i, r.type, toIsoTimestamp(r.created_at), r.bunit_ids, r.data]),
-  );
-  const named = rows.flatMap((r, i) => (JSON.parse(r.bunit_ids) as number[]).map((b) => [b, first + i, r.type]));
-  await insertRows(trx, 'event_bunits', ['bunit_id', 'event_id', 'type'], named);
-  await trx('pending_events')
-    .whereIn(
-      'id',
-      rows.map((r) => Number(r.id)),
-    )
-    .delete();
-  return rows.length;
+  const pending = await queryPrepared<PendingRow>(trx, PENDING_BATCH, [limit]);
+  const next: { type: string; createdAt: string; bunitIds: string; data: string }[] = [];
+  const done: number[] = [];
+  for (const row of pending) {
+    const createdAt = toIsoTimestamp(row.created_at)!;
+    if (row.staged_batch === null) {
+      next.push({ type: row.type, createdAt, bunitIds: row.bunit_ids, data: row.data });
+      done.push(Number(row.id));
+      continue;
+    }
+    const room = limit - next.length;
+    const page = await queryPrepared<{ ord: number | string; type: string; bunit_ids: string; data: string }>(trx, STAGED_PAGE, [row.staged_batch, room]);
+    for (const e of page) next.push({ type: e.type, createdAt, bunitIds: e.bunit_ids, data: e.data });
+    if (page.length > 0) await executePrepared(trx, UNSTAGE_THROUGH, [row.staged_batch, Number(page[page.length - 1]!.ord)]);
+    if (page.length < room) {
+      done.push(Number(row.id));
+      continue;
+    }
+    break; // The limit is reached inside the batch: the rest of it, and what follows, next time.
+  }
+  if (next.length > 0) {
+    const [taken] = await queryPrepared<{ last_sequence: number | string }>(trx, TAKE_SEQUENCES, [next.length]);
+    const first = Number(taken!.last_sequence) - next.length + 1;
+    await insertRows(
+      trx,
+      'events',
+      ['id', 'type', 'created_at', 'bunit_ids', 'data'],
+      next.map((e, i) => [first + i, e.type, e.createdAt, e.bunitIds, e.data]),
+    );
+    const named = next.flatMap((e, i) => (JSON.parse(e.bunitIds) as number[]).map((b) => [b, first + i, e.type]));
+    await insertRows(trx, 'event_bunits', ['bunit_id', 'event_id', 'type'], named);
+  }
+  if (done.length > 0) await trx('pending_events').whereIn('id', done).delete();
+  return next.length;
 }
 
 /**
  * Prepares events of a long job in one of its short transactions, numbered on after those staged
- * before under `batch`; the transaction that makes the job's change visible publishes them
+ * before under `batch`; the transaction that makes the job's change visible releases them
  * (insertEvents with `staged`). Until then nobody sees them.
  */
 export async function stageEvents(trx: Knex.Transaction, batch: string, events: readonly Omit<NewEvent, 'createdAt'>[]): Promise<void> {
@@ -120,13 +146,7 @@ export async function stageEvents(trx: Knex.Transaction, batch: string, events: 
     trx,
     'staged_events',
     ['batch', 'ord', 'type', 'bunit_ids', 'data'],
-    events.map((e, i) => [batch, from + i, e.type, JSON.stringify(e.bunitIds), e.data]),
-  );
-  await insertRows(
-    trx,
-    'staged_event_bunits',
-    ['batch', 'ord', 'bunit_id', 'type'],
-    events.flatMap((e, i) => [...new Set(e.bunitIds)].map((b) => [batch, from + i, b, e.type])),
+    events.map((e, i) => [batch, from + i, e.type, JSON.stringify([...new Set(e.bunitIds)]), e.data]),
   );
 }
 const LAST_STAGED = preparedSql('SELECT max(ord) AS ord FROM staged_events WHERE batch = ?');
