@@ -360,8 +360,11 @@ export class RunExecutor {
       this.options.onFinalizing?.(Math.min(done, total), total);
       await yieldToWaitingWriters(db.client);
     }
+    // Read before the completion's transaction, to keep it short: the run's statements are all
+    // rounded, and nothing but this run (its lease) changes them until it completes.
+    const statements = await statementTotalsOfRun(db, run.id);
+    const lines = await linesOfRun(db, run.id);
     const completed = await withUnitOfWork(this.ctx, actor, async (uow) => {
-      const statements = await statementTotalsOfRun(uow.trx, run.id);
       const totals = new Map<string, bigint>();
       for (const s of statements) totals.set(s.currency, (totals.get(s.currency) ?? 0n) + s.totalMinor);
       const lineCount = statements.reduce((n, s) => n + s.lineCount, 0);
@@ -384,10 +387,10 @@ export class RunExecutor {
           { field: 'lineCount', from: null, to: lineCount },
         ],
       });
-      return { at: uow.nowIso, lines: await linesOfRun(uow.trx, run.id) };
+      return uow.nowIso;
     });
     // Metrics (SPEC §14), once committed.
-    recordSettlementRun(run.startedAt, completed.at, completed.lines);
+    recordSettlementRun(run.startedAt, completed, lines);
   }
 }
 
