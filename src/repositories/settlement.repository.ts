@@ -38,6 +38,17 @@ const CONTRACTS_TO_SETTLE = preparedSql(
 );
 
 /**
+ * How many revenue lines each contract has, settled or not, due or not: what a partition's
+ * search for lines to settle reads through (by the index on contract and id). Read from that
+ * index alone, outside any transaction.
+ */
+export async function revenueLinesByContract(db: Knex): Promise<{ contractId: number; lines: number }[]> {
+  const rows = await queryPrepared<{ contract_id: number; n: number | string }>(db, LINES_BY_CONTRACT, []);
+  return rows.map((r) => ({ contractId: r.contract_id, lines: Number(r.n) }));
+}
+const LINES_BY_CONTRACT = preparedSql('SELECT contract_id, count(*) AS n FROM revenue_lines GROUP BY contract_id ORDER BY contract_id');
+
+/**
  * The next lines of the contracts first..last, in the order of contract and id, after `after`,
  * that end on or before `through` and have a pair to settle. The index on (contract_id, id)
  * reads only the partition's contracts, and the contract range on the referrals too lets

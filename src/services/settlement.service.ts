@@ -2,7 +2,7 @@ import { isUniqueViolation, newClaimOwner } from '../db';
 import { addDays } from '../domain/dates';
 import { conflict, notFound, validationFailed } from '../domain/errors';
 import { periodOf } from '../domain/netting';
-import { contractsToAdjust, contractsToSettle } from '../repositories/settlement.repository';
+import { contractsToAdjust, contractsToSettle, revenueLinesByContract } from '../repositories/settlement.repository';
 import {
   findRun,
   findRunningRun,
@@ -16,7 +16,7 @@ import { statementCsvHeader, statementCsvRow, UTF8_BOM } from '../representation
 import type { Actor, ServiceContext } from './context';
 import { DryRun } from './settlement/dry-run';
 import { leaseSecondsOf } from './settlement/lease';
-import { cutPartitions } from './settlement/partition-work';
+import { cutPartitions, type ContractWork } from './settlement/partition-work';
 import { RunExecutor, type ExecutionOptions, type RunProgress } from './settlement/run-executor';
 import { assertPeriodOpen } from './period-close.service';
 import { withUnitOfWork } from './unit-of-work';
@@ -137,13 +137,17 @@ export class SettlementService {
     return new DryRun(this.ctx, through, cutPartitions(await this.contractsWithWork(through), this.ctx.partitionLines));
   }
 
-  /** The contracts a run through `through` has work on: lines to settle, and settled pairs to adjust (§12), by contract. */
-  private async contractsWithWork(through: string): Promise<{ contractId: number; lines: number }[]> {
-    const work = new Map<number, number>();
-    for (const c of [...(await contractsToSettle(this.ctx.db, through)), ...(await contractsToAdjust(this.ctx.db))]) {
-      work.set(c.contractId, (work.get(c.contractId) ?? 0) + c.lines);
-    }
-    return [...work].sort(([a], [b]) => a - b).map(([contractId, lines]) => ({ contractId, lines }));
+  /**
+   * The contracts a run through `through` has work on (lines to settle, and settled pairs to adjust
+   * (§12)) and the contracts whose lines its partitions read through without work (settled
+   * before, or due after `through`), by contract.
+   */
+  private async contractsWithWork(through: string): Promise<ContractWork[]> {
+    const work = new Map<number, ContractWork>();
+    const of = (contractId: number) => work.get(contractId) ?? work.set(contractId, { contractId, lines: 0, read: 0 }).get(contractId)!;
+    for (const c of [...(await contractsToSettle(this.ctx.db, through)), ...(await contractsToAdjust(this.ctx.db))]) of(c.contractId).lines += c.lines;
+    for (const c of await revenueLinesByContract(this.ctx.db)) of(c.contractId).read = c.lines;
+    return [...work.values()].sort((a, b) => a.contractId - b.contractId);
   }
 
   async getRun(id: number): Promise<RunRecord> {

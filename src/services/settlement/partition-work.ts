@@ -185,29 +185,45 @@ async function loadReferrals(
   }
 }
 
-/** Partitions of about this many revenue lines: a partition's transaction stays well under a second. */
+/** Partitions of about this many revenue lines to settle: a partition's transaction stays short. */
 export const DEFAULT_PARTITION_LINES = 2000;
+/** A partition reads at most this many times its lines to settle (lines settled before, or due later). */
+const READ_PER_LINE = 10;
 const PARTITION_CONTRACTS = 200;
 export const LAST_CONTRACT_ID = 2_147_483_647;
 
+/** A contract's share of a run: its lines to settle (and pairs to adjust), and all its revenue lines, which a partition reads through. */
+export interface ContractWork {
+  contractId: number;
+  lines: number;
+  read: number;
+}
+
 /**
- * Cuts the contracts with work into partitions of whole contracts, covering every contract id
- * from 1 on without a gap (a contract that gets revenue during the run is settled by the
- * partition its id falls in, if that one has not run yet).
+ * Cuts the contracts into partitions of whole contracts, covering every contract id from 1 on
+ * without a gap (a contract that gets revenue during the run is settled by the partition its id
+ * falls in, if that one has not run yet). A partition ends after about `partitionLines` lines to
+ * settle, or ten times as many lines read (a contract's revenue settled before or due after the
+ * run's end is read and passed over: without this bound, a partition over contracts with a lot
+ * of such revenue held the write lock for half a second), or 200 contracts.
  */
-export function cutPartitions(contracts: { contractId: number; lines: number }[], partitionLines = DEFAULT_PARTITION_LINES): PartitionRange[] {
+export function cutPartitions(contracts: readonly ContractWork[], partitionLines = DEFAULT_PARTITION_LINES): PartitionRange[] {
   const out: PartitionRange[] = [];
+  if (!contracts.some((c) => c.lines > 0)) return out;
   let first = 1;
   let lines = 0;
+  let read = 0;
   let count = 0;
   contracts.forEach((c, i) => {
     lines += c.lines;
+    read += c.read;
     count += 1;
     const last = i === contracts.length - 1;
-    if (lines >= partitionLines || count >= PARTITION_CONTRACTS || last) {
+    if (lines >= partitionLines || read >= READ_PER_LINE * partitionLines || count >= PARTITION_CONTRACTS || last) {
       out.push({ first, last: last ? LAST_CONTRACT_ID : c.contractId });
       first = c.contractId + 1;
       lines = 0;
+      read = 0;
       count = 0;
     }
   });
