@@ -14,7 +14,12 @@ export interface PendingChange {
   requestedAt: string;
 }
 
-export interface ReferralRecord {
+/**
+ * A referral as a list shows it, and as the billing windows read it: everything but the
+ * revisions and versions that only a change (and the ETag of one referral) needs. A list reads
+ * fewer columns for each of its rows (bench scenario 2).
+ */
+export interface ListedReferral {
   id: number;
   contractId: number;
   contractBunitId: number;
@@ -29,23 +34,26 @@ export interface ReferralRecord {
   archivedAt: string | null;
   /** The stored archive day (R10); null when not archived, or archived before days were stored. */
   archiveDay: string | null;
-  /** Revisions of its terms, and the one its settled pairs were brought to (SPEC §12). */
-  termsRevision: number;
-  adjustedRevision: number;
   /** pending until its creation is approved (maker-checker), approved, or denied (final). */
   status: ReferralStatus;
   /** The last change of anything the referral shows: a change, an approval, a change request. */
   updatedAt: string;
   pendingChange: PendingChange | null;
+  history: PercentageSegment[];
+}
+
+export interface ReferralRecord extends ListedReferral {
+  /** Revisions of its terms, and the one its settled pairs were brought to (SPEC §12). */
+  termsRevision: number;
+  adjustedRevision: number;
   version: number;
   /** The versions of the contract and the referrer: the referral shows some of their fields. */
   contractVersion: number;
   referrerVersion: number;
-  history: PercentageSegment[];
 }
 
-/** A row of SELECT_REFERRALS, by the names its columns are selected under. */
-interface Row {
+/** A row of LISTED_REFERRALS, by the names its columns are selected under. */
+interface ListedRow {
   id: number;
   contract_id: number;
   contract_bunit_id: number;
@@ -59,13 +67,17 @@ interface Row {
   created_at: Date | string;
   archived_at: Date | string | null;
   archive_day: string | null;
-  terms_revision: number;
-  adjusted_revision: number;
   status: ReferralStatus;
   updated_at: Date | string;
   pending_change_id: number | null;
   pending_change_kind: PendingChange['kind'] | null;
   pending_change_at: Date | string | null;
+}
+
+/** A row of SELECT_REFERRALS. */
+interface Row extends ListedRow {
+  terms_revision: number;
+  adjusted_revision: number;
   version: number;
   contract_version: number;
   referrer_version: number;
@@ -79,11 +91,14 @@ const SORT_COLUMNS = {
   percentage: 'r.percentage',
 } as const;
 
-/** A referral with its contract and referrer (no history): the columns of Row. */
-const SELECT_REFERRALS = `SELECT r.id, r.contract_id, c.bunit_id AS contract_bunit_id, c.number AS contract_number,
+/** A referral with its contract and referrer (no history), as lists read it: the columns of ListedRow. */
+const LISTED_REFERRALS = `SELECT r.id, r.contract_id, c.bunit_id AS contract_bunit_id, c.number AS contract_number,
   c.currency AS contract_currency, r.referrer_id, b.code AS referrer_code, b.name AS referrer_name, r.billing_start_date,
-  r.billing_end_date, r.created_at, r.archived_at, r.archive_day, r.terms_revision, r.adjusted_revision, r.status, r.updated_at, r.pending_change_id, r.pending_change_kind, r.pending_change_at,
-  r.version, c.version AS contract_version, b.version AS referrer_version`;
+  r.billing_end_date, r.created_at, r.archived_at, r.archive_day, r.status, r.updated_at, r.pending_change_id,
+  r.pending_change_kind, r.pending_change_at`;
+/** The same with the revisions and versions: the columns of Row. */
+const SELECT_REFERRALS = `${LISTED_REFERRALS}, r.terms_revision, r.adjusted_revision, r.version, c.version AS contract_version,
+  b.version AS referrer_version`;
 const FROM_REFERRALS = 'FROM referrals r JOIN contracts c ON c.id = r.contract_id JOIN business_units b ON b.id = r.referrer_id';
 
 /**
@@ -120,7 +135,7 @@ function foldSegments(rows: RowWithSegment[]): ReferralRecord[] {
   return out;
 }
 
-function toRecord(row: Row, history: PercentageSegment[]): ReferralRecord {
+function toListed(row: ListedRow, history: PercentageSegment[]): ListedReferral {
   return {
     id: row.id,
     contractId: row.contract_id,
@@ -135,18 +150,24 @@ function toRecord(row: Row, history: PercentageSegment[]): ReferralRecord {
     createdAt: toIsoTimestamp(row.created_at)!,
     archivedAt: toIsoTimestamp(row.archived_at),
     archiveDay: row.archive_day,
-    termsRevision: row.terms_revision,
-    adjustedRevision: row.adjusted_revision,
     status: row.status,
     updatedAt: toIsoTimestamp(row.updated_at)!,
     pendingChange:
       row.pending_change_id === null
         ? null
         : { id: row.pending_change_id, kind: row.pending_change_kind!, requestedAt: toIsoTimestamp(row.pending_change_at)! },
+    history,
+  };
+}
+
+function toRecord(row: Row, history: PercentageSegment[]): ReferralRecord {
+  return {
+    ...toListed(row, history),
+    termsRevision: row.terms_revision,
+    adjustedRevision: row.adjusted_revision,
     version: row.version,
     contractVersion: row.contract_version,
     referrerVersion: row.referrer_version,
-    history,
   };
 }
 
@@ -200,7 +221,7 @@ export async function listReferrals(
   filter: ReferralFilter,
   sort: Sort<keyof typeof SORT_COLUMNS>,
   page: Page,
-): Promise<PageResult<ReferralRecord>> {
+): Promise<PageResult<ListedReferral>> {
   const { where, params } = referralConditions(filter);
   // The total needs the contract only to filter by its owner: every referral has its contract
   // and referrer (foreign keys), so joining them cannot change a count.
@@ -210,13 +231,13 @@ export async function listReferrals(
   const direction = sort.descending ? 'DESC' : 'ASC';
   const sortKey = sort.field === 'percentage' ? decimalOrderSql(db, SORT_COLUMNS.percentage) : SORT_COLUMNS[sort.field];
   const order = sort.field === 'id' ? `r.id ${direction}` : `${sortKey} ${direction}, r.id ${direction}`;
-  const rows = await queryPrepared<Row>(
+  const rows = await queryPrepared<ListedRow>(
     db,
-    preparedSql(`${SELECT_REFERRALS} ${FROM_REFERRALS} WHERE ${where} ORDER BY ${order} LIMIT ? OFFSET ?`),
+    preparedSql(`${LISTED_REFERRALS} ${FROM_REFERRALS} WHERE ${where} ORDER BY ${order} LIMIT ? OFFSET ?`),
     [...params, page.limit, page.offset],
   );
   const histories = await historiesOf(db, rows.map((r) => r.id));
-  return { rows: rows.map((r) => toRecord(r, histories.get(r.id) ?? [])), total: Number(count?.total ?? 0) };
+  return { rows: rows.map((r) => toListed(r, histories.get(r.id) ?? [])), total: Number(count?.total ?? 0) };
 }
 
 /** The filter as SQL conditions on referrals r (and, for the owner, their contracts c). */
