@@ -90,17 +90,24 @@ interface PendingRow {
 
 /**
  * Numbers up to `limit` committed pending events into `events`, in the order they were written,
- * in the caller's transaction, which holds the counter locked until it commits; how many. A
- * released batch is numbered in its staged order where its row stands, as much of it as the limit
- * leaves room for; what is after it waits until the batch is all numbered.
+ * in the caller's transaction, which holds the counter locked until it commits: how many, and
+ * whether more may be waiting. A released batch is numbered in its staged order where its row
+ * stands, as much of it as the limit leaves room for; what is after it waits until the batch is
+ * all numbered.
  */
-export async function publishPendingEvents(trx: Knex.Transaction, limit: number): Promise<number> {
+export async function publishPendingEvents(trx: Knex.Transaction, limit: number): Promise<{ published: number; more: boolean }> {
   await queryPrepared(trx, TAKE_SEQUENCES, [0]);
   // Read after the lock is held: what a publisher before this one moved is gone by now.
   const pending = await queryPrepared<PendingRow>(trx, PENDING_BATCH, [limit]);
   const next: { type: string; createdAt: string; bunitIds: string; data: string }[] = [];
   const done: number[] = [];
+  // A full page of pending rows may have more after it.
+  let more = pending.length === limit;
   for (const row of pending) {
+    if (next.length >= limit) {
+      more = true;
+      break;
+    }
     const createdAt = toIsoTimestamp(row.created_at)!;
     if (row.staged_batch === null) {
       next.push({ type: row.type, createdAt, bunitIds: row.bunit_ids, data: row.data });
@@ -115,7 +122,8 @@ export async function publishPendingEvents(trx: Knex.Transaction, limit: number)
       done.push(Number(row.id));
       continue;
     }
-    break; // The limit is reached inside the batch: the rest of it, and what follows, next time.
+    more = true; // The limit is reached inside the batch: the rest of it, and what follows, next time.
+    break;
   }
   if (next.length > 0) {
     const [taken] = await queryPrepared<{ last_sequence: number | string }>(trx, TAKE_SEQUENCES, [next.length]);
@@ -130,7 +138,7 @@ export async function publishPendingEvents(trx: Knex.Transaction, limit: number)
     await insertRows(trx, 'event_bunits', ['bunit_id', 'event_id', 'type'], named);
   }
   if (done.length > 0) await trx('pending_events').whereIn('id', done).delete();
-  return next.length;
+  return { published: next.length, more };
 }
 
 /**

@@ -124,9 +124,9 @@ const PUBLISH_BATCH = 1000;
 export async function publishEvents(db: Knex): Promise<number> {
   let published = 0;
   while (await hasPendingEvents(db)) {
-    const n = await transaction(db, (trx) => publishPendingEvents(trx, PUBLISH_BATCH));
-    published += n;
-    if (n < PUBLISH_BATCH) break;
+    const round = await transaction(db, (trx) => publishPendingEvents(trx, PUBLISH_BATCH));
+    published += round.published;
+    if (!round.more) break;
   }
   return published;
 }
@@ -137,7 +137,7 @@ export async function publishEvents(db: Knex): Promise<number> {
  * one a higher one (an endpoint created now receives exactly those).
  */
 export async function sequenceNow(trx: Knex.Transaction): Promise<number> {
-  while ((await publishPendingEvents(trx, PUBLISH_BATCH)) === PUBLISH_BATCH);
+  while ((await publishPendingEvents(trx, PUBLISH_BATCH)).more);
   return lastSequence(trx);
 }
 

@@ -42,7 +42,7 @@ for (const database of testDatabases) {
       // Staged in two of the job's transactions: numbered on from the first.
       await transaction(db, (trx) => stageEvents(trx, 'run:7', staged(3, 1)));
       await transaction(db, (trx) => stageEvents(trx, 'run:7', staged(2, 4)));
-      expect(await transaction(db, (trx) => publishPendingEvents(trx, 10)), 'staged, not released: nobody sees them').to.equal(1);
+      expect(await transaction(db, (trx) => publishPendingEvents(trx, 10)), 'staged, not released: nobody sees them').to.deep.equal({ published: 1, more: false });
 
       const written = await transaction(db, (trx) => insertEvents(trx, [event('settlement_run.completed', RELEASED_AT, [])], { batch: 'run:7', createdAt: RELEASED_AT }));
       expect(Object.fromEntries(written)).to.deep.equal({ 'statement.created': 5, 'settlement_run.completed': 1 });
@@ -50,13 +50,14 @@ for (const database of testDatabases) {
       expect(await db('pending_events').count({ n: '*' }).first().then((r) => Number(r!.n)), 'the release is one row').to.equal(3);
 
       const rounds: number[] = [];
-      for (;;) {
-        const n = await transaction(db, (trx) => publishPendingEvents(trx, 2));
-        if (n === 0 && Number((await db('pending_events').count({ n: '*' }).first())!.n) === 0) break;
-        rounds.push(n);
+      for (let more = true; more; ) {
+        const round = await transaction(db, (trx) => publishPendingEvents(trx, 2));
+        rounds.push(round.published);
+        more = round.more;
       }
       expect(rounds.reduce((a, b) => a + b, 0)).to.equal(7);
       expect(Math.max(...rounds)).to.equal(2);
+      expect(await db('pending_events').count({ n: '*' }).first().then((r) => Number(r!.n)), 'nothing left once it says so').to.equal(0);
 
       const events = await feed();
       expect(events.map((e) => e.id)).to.deep.equal([1, 2, 3, 4, 5, 6, 7, 8]);
@@ -72,6 +73,24 @@ for (const database of testDatabases) {
       const units = await db('event_bunits').where({ event_id: 2 }).orderBy('bunit_id').pluck('bunit_id');
       expect(units.map(Number)).to.deep.equal([1, 100]);
       expect(await db('staged_events').count({ n: '*' }).first().then((r) => Number(r!.n)), 'nothing stays staged').to.equal(0);
+    });
+
+    it('never numbers more than the limit at once, and says more may wait until nothing does (a batch that ends on the limit, events after it)', async () => {
+      await transaction(db, (trx) => stageEvents(trx, 'run:10', staged(4, 1)));
+      await transaction(db, (trx) => insertEvents(trx, [], { batch: 'run:10', createdAt: RELEASED_AT }));
+      for (let i = 0; i < 5; i++) await transaction(db, (trx) => insertEvents(trx, [event('business_unit.updated', RELEASED_AT)]));
+      const rounds: { published: number; more: boolean }[] = [];
+      for (let more = true; more; ) {
+        const round = await transaction(db, (trx) => publishPendingEvents(trx, 4));
+        rounds.push(round);
+        more = round.more;
+      }
+      // The batch fills the first round exactly; the next reads its release row (nothing left to number)
+      // and three events, fewer than the limit, yet says more may wait: two events do.
+      expect(rounds.map((r) => r.published)).to.deep.equal([4, 3, 2]);
+      expect(rounds.every((r) => r.published <= 4)).to.equal(true);
+      expect((await feed()).map((e) => e.id)).to.deep.equal([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+      expect(await db('pending_events').count({ n: '*' }).first().then((r) => Number(r!.n))).to.equal(0);
     });
 
     it('writes no release for an empty batch, and counts nothing for it', async () => {
@@ -92,7 +111,7 @@ for (const database of testDatabases) {
         refusal = String(err);
       }
       expect(refusal).to.match(/staged releases not yet published/);
-      while ((await transaction(db, (trx) => publishPendingEvents(trx, 1000))) > 0);
+      while ((await transaction(db, (trx) => publishPendingEvents(trx, 1000))).more);
       await db.migrate.down({ migrationSource });
       expect(await db.schema.hasTable('staged_event_bunits')).to.equal(true);
       expect(await db.schema.hasColumn('pending_events', 'staged_batch')).to.equal(false);
