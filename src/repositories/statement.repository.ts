@@ -193,6 +193,9 @@ export interface StatementRecord {
   heldMinor: bigint;
 }
 
+/** A statement as lists show it: without the round-up boundary, which only its lines need. */
+export type ListedStatement = Omit<StatementRecord, 'roundUpThrough'>;
+
 export interface StatementLineRecord {
   id: number;
   kind: 'share' | 'adjustment';
@@ -215,7 +218,7 @@ export interface StatementLineRecord {
   held: boolean;
 }
 
-interface StatementRow {
+interface ListedStatementRow {
   id: number;
   run_id: number;
   payer_id: number;
@@ -228,14 +231,17 @@ interface StatementRow {
   total_minor: string;
   line_count: number;
   created_at: Date | string;
-  round_up_key: string | null;
-  round_up_line: number | null;
-  round_up_referral: number | null;
   period: string;
   status: StatementStatus;
   accepted_by: string | null;
   accepted_date: string | null;
   held_minor: string;
+}
+
+interface StatementRow extends ListedStatementRow {
+  round_up_key: string | null;
+  round_up_line: number | null;
+  round_up_referral: number | null;
 }
 
 /** Statements with their parties; only final ones (a running run's statements are listed nowhere). */
@@ -269,7 +275,7 @@ function statementQuery(db: Knex) {
     .where('s.finalized', true);
 }
 
-const toStatement = (r: StatementRow): StatementRecord => ({
+const toListedStatement = (r: ListedStatementRow): ListedStatement => ({
   id: r.id,
   runId: r.run_id,
   payer: { id: r.payer_id, code: r.payer_code, name: r.payer_name },
@@ -278,13 +284,17 @@ const toStatement = (r: StatementRow): StatementRecord => ({
   totalMinor: BigInt(r.total_minor),
   lineCount: r.line_count,
   createdAt: toIsoTimestamp(r.created_at)!,
-  roundUpThrough:
-    r.round_up_key === null ? null : { remainderKey: r.round_up_key, revenueLineId: r.round_up_line!, referralId: r.round_up_referral! },
   period: r.period,
   status: r.status,
   acceptedBy: r.accepted_by,
   acceptedDate: r.accepted_date,
   heldMinor: BigInt(r.held_minor),
+});
+
+const toStatement = (r: StatementRow): StatementRecord => ({
+  ...toListedStatement(r),
+  roundUpThrough:
+    r.round_up_key === null ? null : { remainderKey: r.round_up_key, revenueLineId: r.round_up_line!, referralId: r.round_up_referral! },
 });
 
 export async function findStatement(db: Knex, id: number): Promise<StatementRecord | undefined> {
@@ -312,10 +322,10 @@ export interface StatementFilter {
 const STATEMENT_SORT = { id: 's.id', runId: 's.run_id', createdDate: 's.created_at' } as const;
 
 /** The columns statementQuery selects, as fixed SQL (the list's, which runs prepared). */
+/** A statement as lists read it: the columns of ListedStatementRow. */
 const SELECT_STATEMENTS = `SELECT s.id, s.run_id, s.payer_id, p.code AS payer_code, p.name AS payer_name,
   s.referrer_id, f.code AS referrer_code, f.name AS referrer_name, s.currency, CAST(s.total_minor AS TEXT) AS total_minor,
-  s.line_count, s.created_at, s.round_up_key, s.round_up_line, s.round_up_referral, s.period, s.status, s.accepted_by,
-  s.accepted_date,
+  s.line_count, s.created_at, s.period, s.status, s.accepted_by, s.accepted_date,
   (SELECT CAST(COALESCE(SUM(d.amount_minor), 0) AS TEXT) FROM disputes d WHERE d.statement_id = s.id AND d.status = 'open') AS held_minor`;
 const FROM_STATEMENTS = 'FROM statements s JOIN business_units p ON p.id = s.payer_id JOIN business_units f ON f.id = s.referrer_id';
 
@@ -329,7 +339,7 @@ export async function listStatements(
   filter: StatementFilter,
   sort: Sort<keyof typeof STATEMENT_SORT>,
   page: Page,
-): Promise<PageResult<StatementRecord>> {
+): Promise<PageResult<ListedStatement>> {
   const conditions = ['s.finalized = ?'];
   const params: unknown[] = [true];
   const add = (condition: string, ...values: unknown[]) => {
@@ -351,12 +361,12 @@ export async function listStatements(
   const [count] = await queryPrepared<{ total: number | string }>(db, preparedSql(`SELECT count(*) AS total FROM statements s WHERE ${where}`), params);
   const direction = sort.descending ? 'DESC' : 'ASC';
   const order = sort.field === 'id' ? `s.id ${direction}` : `${STATEMENT_SORT[sort.field]} ${direction}, s.id ${direction}`;
-  const rows = await queryPrepared<StatementRow>(
+  const rows = await queryPrepared<ListedStatementRow>(
     db,
     preparedSql(`${SELECT_STATEMENTS} ${FROM_STATEMENTS} WHERE ${where} ORDER BY ${order} LIMIT ? OFFSET ?`),
     [...params, page.limit, page.offset],
   );
-  return { rows: rows.map(toStatement), total: Number(count?.total ?? 0) };
+  return { rows: rows.map(toListedStatement), total: Number(count?.total ?? 0) };
 }
 
 interface LineRow {

@@ -2,7 +2,7 @@ import { currencyDigits } from '../domain/currency';
 import { formatMoney, toDec } from '../domain/decimal';
 import { exactAmountText, formatMinor } from '../domain/settlement-math';
 import type { RunRecord } from '../repositories/settlement-run.repository';
-import type { StatementLineRecord, StatementRecord } from '../repositories/statement.repository';
+import type { ListedStatement, StatementLineRecord, StatementRecord } from '../repositories/statement.repository';
 
 /** Settlement runs, statements and their lines as the API shows them (SPEC §6.3, §6.5), to HTTP clients and in events. */
 
@@ -103,7 +103,7 @@ export function presentStatement(s: StatementView, lines?: LineView[]) {
  * A statement of a completed run as the API shows it: with its period, where it is in its
  * lifecycle (SPEC §15) and what open disputes hold of it; with its lines, each with its dispute.
  */
-export function presentIssuedStatement(s: StatementRecord, lines?: StatementLineRecord[]) {
+export function presentIssuedStatement(s: ListedStatement, lines?: StatementLineRecord[]) {
   return {
     ...presentStatement(s),
     period: s.period,
