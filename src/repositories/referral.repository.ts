@@ -161,14 +161,14 @@ function toListed(row: ListedRow, history: PercentageSegment[]): ListedReferral 
 }
 
 function toRecord(row: Row, history: PercentageSegment[]): ReferralRecord {
-  return {
-    ...toListed(row, history),
+  // Added to the listed referral, not copied with it: one referral's GET is a hot path too.
+  return Object.assign(toListed(row, history), {
     termsRevision: row.terms_revision,
     adjustedRevision: row.adjusted_revision,
     version: row.version,
     contractVersion: row.contract_version,
     referrerVersion: row.referrer_version,
-  };
+  });
 }
 
 export async function findReferral(db: Knex, id: number): Promise<ReferralRecord | undefined> {

@@ -291,11 +291,11 @@ const toListedStatement = (r: ListedStatementRow): ListedStatement => ({
   heldMinor: BigInt(r.held_minor),
 });
 
-const toStatement = (r: StatementRow): StatementRecord => ({
-  ...toListedStatement(r),
-  roundUpThrough:
-    r.round_up_key === null ? null : { remainderKey: r.round_up_key, revenueLineId: r.round_up_line!, referralId: r.round_up_referral! },
-});
+const toStatement = (r: StatementRow): StatementRecord =>
+  Object.assign(toListedStatement(r), {
+    roundUpThrough:
+      r.round_up_key === null ? null : { remainderKey: r.round_up_key, revenueLineId: r.round_up_line!, referralId: r.round_up_referral! },
+  });
 
 export async function findStatement(db: Knex, id: number): Promise<StatementRecord | undefined> {
   const row: StatementRow | undefined = await statementQuery(db).where('s.id', id).first();
