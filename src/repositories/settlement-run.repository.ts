@@ -268,12 +268,17 @@ export async function sumsOfStatements(db: Knex, statementIds: number[]): Promis
 }
 
 /** Marks the run completed with its counts and totals (its partitions' sums go afterwards: dropStaleSums). */
+/**
+ * Marks the run completed with its totals, if `owner` still holds its lease (and it is running);
+ * false, with nothing written, when another settle took it over.
+ */
 export async function completeRun(
   trx: Knex,
   runId: number,
+  owner: string,
   values: { completedAt: string; statementCount: number; lineCount: number; totals: { currency: string; amountMinor: bigint }[] },
-): Promise<void> {
-  await trx('settlement_runs').where({ id: runId }).update({
+): Promise<boolean> {
+  const changed = await trx('settlement_runs').where({ id: runId, status: 'running', lease_owner: owner }).update({
     status: 'completed',
     completed_at: values.completedAt,
     statement_count: values.statementCount,
@@ -281,9 +286,11 @@ export async function completeRun(
     lease_owner: null,
     lease_until: null,
   });
+  if (changed !== 1) return false;
   if (values.totals.length) {
     await trx('settlement_run_totals').insert(values.totals.map((t) => ({ run_id: runId, currency: t.currency, amount_minor: t.amountMinor.toString() })));
   }
+  return true;
 }
 
 /** Partitions of completed runs whose sums are still there: the sums are working data of a running run. */

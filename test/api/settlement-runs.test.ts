@@ -162,3 +162,27 @@ describeApi('a settlement run renews its leases while it works (SPEC §6.5, §7.
     expect(new Date(leaseAfter).getTime() - new Date(leaseBefore).getTime()).to.equal(60_000);
   });
 });
+
+describeApi('a settle that lost its lease does not complete the run (SPEC §6.5)', (ctx) => {
+  it('taken over between its last renewal and its completion: 409 run-in-progress, and the run stays running for its new holder, with no totals and no events', async () => {
+    await seedPortfolio(ctx.db, { owners: 3, referrers: 3, linesPerContract: 20 });
+    let stolen: Promise<unknown> | null = null;
+    const admin = { keyId: null, name: 'test', role: 'admin' as const, bunitIds: 'all' as const };
+    const attempt = ctx.services.settlement.run({ through: '2026-10-31' }, admin, {
+      // Every statement is rounded: another settle takes the run over before this one completes it.
+      onFinalizing: (done, total) => {
+        if (total > 0 && done === total) stolen ??= ctx.db('settlement_runs').where({ status: 'running' }).update({ lease_owner: 'other-host:1:abcd' }).then((n) => n);
+      },
+    });
+    let failure: unknown;
+    await attempt.catch((err: unknown) => (failure = err));
+    expect(await stolen, 'the run reached its completion, and was taken over').to.equal(1);
+    expect(failure).to.deep.include({ status: 409, code: 'run-in-progress' });
+    const [run] = await ctx.db('settlement_runs').select('id', 'status', 'lease_owner', 'completed_at');
+    expect(run).to.deep.include({ status: 'running', lease_owner: 'other-host:1:abcd', completed_at: null });
+    expect(await ctx.db('settlement_run_totals').count({ n: '*' }).first()).to.satisfy((r: { n: number | string }) => Number(r.n) === 0);
+    const released = await ctx.db('pending_events').whereNotNull('staged_batch').count({ n: '*' }).first();
+    expect(Number(released?.n), 'its statement.created events are not released').to.equal(0);
+    expect(Number((await ctx.db('audit_events').where({ entity_type: 'settlement-run', action: 'complete' }).count({ n: '*' }).first())?.n)).to.equal(0);
+  });
+});

@@ -145,7 +145,7 @@ export class RunExecutor {
         await sleep(200);
         await this.settlePartitions();
       }
-      await this.finalize(actor);
+      await this.finalize(owner, actor);
       completed = true;
       await dropStaleSums(this.db);
       return (await findRun(this.db, this.run.id))!;
@@ -303,9 +303,10 @@ export class RunExecutor {
    * Rounds every statement once (SPEC §6.3): total = the exact sum rounded half to even, from
    * the partitions' parts; the lines with the largest remainders get one more minor unit. In
    * batches of short transactions; a statement rounded already is left alone, so a finalize
-   * that was killed half-way is finished by the next one. Then the run is completed.
+   * that was killed half-way is finished by the next one. Then the run is completed, if `owner`
+   * still holds its lease: a settle that lost it meanwhile leaves the run to the one that took over.
    */
-  private async finalize(actor: Actor): Promise<void> {
+  private async finalize(owner: string, actor: Actor): Promise<void> {
     const { db, run } = this;
     const batchLines = 10 * (this.ctx.partitionLines ?? DEFAULT_PARTITION_LINES);
     let done = 0;
@@ -368,12 +369,17 @@ export class RunExecutor {
       const totals = new Map<string, bigint>();
       for (const s of statements) totals.set(s.currency, (totals.get(s.currency) ?? 0n) + s.totalMinor);
       const lineCount = statements.reduce((n, s) => n + s.lineCount, 0);
-      await completeRun(uow.trx, run.id, {
+      const held = await completeRun(uow.trx, run.id, owner, {
         completedAt: uow.nowIso,
         statementCount: statements.length,
         lineCount,
         totals: [...totals].sort(([a], [b]) => (a < b ? -1 : 1)).map(([currency, amountMinor]) => ({ currency, amountMinor })),
       });
+      if (!held) {
+        // Taken over since the last renewal (the heartbeat had not seen it yet): nothing is written.
+        this.lost = true;
+        throw new LeaseLost(run.id);
+      }
       // The statements become visible with this commit, and so do their events (SPEC §13), then the run's.
       uow.record({
         entity: 'settlement-run',
