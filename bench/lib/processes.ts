@@ -9,6 +9,8 @@ export { ROOT, freePort };
 
 /** The HTTP baselines of scenarios 1–4: they run with the heap flags of `npm start`, as ours does. */
 const BASELINE_SERVER = 'bench/baseline-server.ts';
+/** A compiled server: dist/server.js, or a copy of an earlier build beside it (dist-before/server.js, bench/ab.ts). */
+const COMPILED_SERVER = /^dist[\w.-]*\/server\.js$/;
 
 /**
  * Node options for a child: tsx for TypeScript (a compiled `.js` runs as it is deployed, with plain
@@ -16,7 +18,7 @@ const BASELINE_SERVER = 'bench/baseline-server.ts';
  * the largest is the main thread, the small one tsx's loader).
  */
 function nodeArgs(script: string, profileName: string): string[] {
-  const flags = npmNodeFlags(script === BASELINE_SERVER ? 'dist/server.js' : script);
+  const flags = npmNodeFlags(script === BASELINE_SERVER || COMPILED_SERVER.test(script) ? 'dist/server.js' : script);
   const args = [...flags, ...(script.endsWith('.ts') ? ['--import', 'tsx'] : [])];
   if (process.env.BENCH_CPU_PROF === '1') {
     args.push('--cpu-prof', `--cpu-prof-dir=${path.join(ROOT, 'bench', 'profiles', profileName)}`);
