@@ -50,7 +50,7 @@ async function main(): Promise<void> {
   for (const file of [fileA, fileB]) {
     if (!fs.existsSync(path.join(ROOT, file))) throw new Error(`${file}: no such file (build it with npm run build and copy dist/ beside it)`);
   }
-  const database = (await createBenchDatabase(process.env.DATABASE_URL))!;
+  const database = await createBenchDatabase(process.env.DATABASE_URL);
   const servers: HttpProcess[] = [];
   try {
     await seedDatabase(database.url, SIZE);
